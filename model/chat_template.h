@@ -1,0 +1,26 @@
+// Chat templates recognised from tokenizer.chat_template (a Jinja string we do not run):
+// we detect the family by its markers and render it ourselves. Unknown -> chatml.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baton {
+
+enum class ChatTemplateKind { ChatML, Llama2, Llama3, Zephyr };
+
+struct ChatMessage {
+  std::string role;     // "system", "user", "assistant"
+  std::string content;
+};
+
+ChatTemplateKind detect_chat_template(std::string_view jinja_source);
+std::string_view chat_template_name(ChatTemplateKind kind);
+// Renders the conversation; with add_generation_prompt the assistant turn is opened.
+// bos_text is prepended where the family expects BOS in text (llama2/llama3) — pass the
+// tokenizer's BOS token text, or "" when the tokenizer adds BOS itself.
+std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                        bool add_generation_prompt, std::string_view bos_text = "");
+
+}  // namespace baton

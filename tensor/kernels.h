@@ -1,0 +1,84 @@
+// The math the transformer needs, as pure functions over caller-owned buffers.
+// Quantised weights stay in their ggml block layout; activations are f32 and are
+// quantised on the fly (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants) so dot products
+// run in integer SIMD. AVX2/FMA/F16C variants are chosen at run time (cpu_features.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "tensor/dtype.h"
+
+namespace baton {
+
+class ThreadPool;
+
+// A 2-D weight matrix as stored in GGUF: `rows` rows of `cols` elements each, row-major,
+// every row row_bytes(dtype, cols) long. In ggml's dims this is ne0 = cols, ne1 = rows.
+struct WeightView {
+  DType dtype;
+  const void* data;
+  int64_t rows;
+  int64_t cols;
+};
+
+// ---- quantise / dequantise (one row of n elements; n a multiple of the block size) ----
+void dequantize_row(DType t, const void* src, float* dst, int64_t n);
+// Supported targets: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q8_K (ggml-compatible rounding).
+void quantize_row(DType t, const float* src, void* dst, int64_t n);
+// Documented worst-case error bound, relative to the block's max |x|, used by tests.
+double quantization_error_bound(DType t);
+
+// ---- linear algebra ----
+// y[r] = sum_c W[r][c] * x[c], r in [0, rows). Splits rows across the pool (may be null).
+void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool);
+// Y[t][r] = sum_c W[r][c] * X[t][c] for t in [0, n_tokens): X is n_tokens x cols,
+// Y is n_tokens x rows. Reads each weight row once for all tokens (prefill speed).
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// ---- elementwise / normalisation ----
+// out = x / sqrt(mean(x^2) + eps) * weight ; out may alias x.
+void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+void softmax_inplace(float* x, int64_t n);
+// out[i] = silu(gate[i]) * up[i] ; out may alias gate.
+void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+void add_inplace(float* dst, const float* src, int64_t n);
+
+// ---- rotary position embedding ----
+enum class RopeLayout { Normal, NeoX };  // Normal: pairs (2i, 2i+1); NeoX: pairs (i, i + d/2)
+struct RopeParams {
+  int head_dim = 0;
+  int rope_dims = 0;        // rotated dims (<= head_dim); usually == head_dim
+  float theta = 10000.0f;   // base frequency
+  float freq_scale = 1.0f;  // linear scaling: position * freq_scale
+  RopeLayout layout = RopeLayout::Normal;
+};
+// Rotates n_heads heads of head_dim values each (contiguous) for one position, in place.
+void rope_inplace(float* x, int n_heads, int position, const RopeParams& p);
+
+// ---- attention over a KV cache ----
+// One layer's cache: K and V rows for positions [0, capacity), each row holds
+// n_kv_heads * head_dim values in `dtype` (F16 or Q8_0; F32 allowed for tests).
+struct KVLayerView {
+  DType dtype;
+  void* k;
+  void* v;
+  int64_t row_bytes;  // bytes per position (row_bytes(dtype, n_kv_heads * head_dim))
+};
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;  // grouped-query: n_heads % n_kv_heads == 0
+  int head_dim = 0;
+};
+// Causal attention for n_tokens queries at positions pos0 .. pos0+n_tokens-1.
+// q: n_tokens x (n_heads*head_dim) f32 (already roped); the cache already holds
+// positions [0, pos0+n_tokens). out: n_tokens x (n_heads*head_dim).
+// Scale is 1/sqrt(head_dim). Splits (token, head) pairs across the pool.
+void attention(const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv,
+               const AttentionShape& shape, float* out, ThreadPool* pool);
+// Writes one position's K and V (f32, n_kv_heads*head_dim each) into the cache.
+void kv_store(const KVLayerView& kv, int64_t position, const float* k, const float* v,
+              int64_t row_elems);
+
+}  // namespace baton

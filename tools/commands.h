@@ -1,0 +1,20 @@
+// Each subcommand of `baton` lives in its own file and registers itself on the app.
+// The returned callback runs after parsing when that subcommand was chosen; it returns the
+// process exit code.
+#pragma once
+
+#include <functional>
+
+namespace CLI { class App; }
+
+namespace baton::cli {
+
+using CommandRunner = std::function<int()>;
+
+// Each register_* adds a subcommand to `app` and sets `runner` when it is selected.
+void register_run(CLI::App& app, CommandRunner& runner);
+void register_bench(CLI::App& app, CommandRunner& runner);
+void register_model(CLI::App& app, CommandRunner& runner);
+void register_plan(CLI::App& app, CommandRunner& runner);
+
+}  // namespace baton::cli

@@ -1,0 +1,32 @@
+// `baton`: one executable, one subcommand per job (shared/DESIGN.md, tools/).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+
+#include "tools/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"baton: run one large language model across several everyday devices"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  baton::cli::CommandRunner runner;
+  baton::cli::register_run(app, runner);
+  baton::cli::register_bench(app, runner);
+  baton::cli::register_model(app, runner);
+  baton::cli::register_plan(app, runner);
+
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  try {
+    return runner ? runner() : 1;
+  } catch (const std::exception& e) {
+    std::cerr << "baton: error: " << e.what() << "\n";
+    return 1;
+  }
+}
