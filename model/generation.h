@@ -1,0 +1,76 @@
+// The decode loop, independent of where the layers run: a ForwardBackend turns new
+// tokens into next-token logits (one process, or a pipeline of stages), the Generator
+// owns the token history, sampling, stop conditions, streaming and cancel.
+// No clocks here: callers time the callbacks.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/sampler.h"
+
+namespace baton {
+
+class Tokenizer;
+
+class ForwardBackend {
+ public:
+  virtual ~ForwardBackend() = default;
+  // Appends `tokens` at positions [pos0, pos0 + n) and returns the logits (vocab floats)
+  // of the last one. pos0 always equals the number of positions already cached.
+  virtual std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) = 0;
+  // Forgets positions >= n_positions (prompt-cache reuse, /clear).
+  virtual void truncate(int64_t n_positions) = 0;
+  virtual int64_t context_capacity() const = 0;
+};
+
+enum class FinishReason { Stop, Length, Cancelled };
+const char* finish_reason_name(FinishReason r);
+
+struct GenerationParams {
+  int32_t max_tokens = 256;
+  SamplerParams sampling;
+  std::vector<std::string> stop;  // stop strings (not emitted)
+  int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
+};
+
+struct GenerationResult {
+  FinishReason finish = FinishReason::Stop;
+  int32_t prompt_tokens = 0;      // tokens of this turn's input
+  int32_t reused_tokens = 0;      // prefix already in the cache, not recomputed
+  int32_t completion_tokens = 0;
+  std::string text;
+};
+
+struct GenerationCallbacks {
+  std::function<void()> on_prefill_done;                 // first token about to be sampled
+  std::function<void(int32_t id, const std::string& text)> on_token;  // text may be empty
+};
+
+class Generator {
+ public:
+  Generator(ForwardBackend& backend, const Tokenizer& tokenizer);
+
+  // Continues from `input`, the full token sequence of the conversation so far (e.g. the
+  // rendered chat). The longest prefix shared with the cached history is reused.
+  // Throws std::length_error when the input does not fit the context.
+  GenerationResult generate(const std::vector<int32_t>& input, const GenerationParams& params,
+                            const GenerationCallbacks& callbacks,
+                            const std::atomic<bool>* cancel = nullptr);
+
+  void clear();
+  const std::vector<int32_t>& history() const { return history_; }
+
+ private:
+  std::vector<float> feed(std::span<const int32_t> tokens, int32_t chunk);
+
+  ForwardBackend& backend_;
+  const Tokenizer& tokenizer_;
+  std::vector<int32_t> history_;  // tokens whose K/V are in the backend's cache
+};
+
+}  // namespace baton

@@ -1,0 +1,33 @@
+#include "model/local_backend.h"
+
+#include <stdexcept>
+
+namespace baton {
+
+LocalBackend::LocalBackend(const Transformer& tf, DType kv_dtype, int64_t context, ThreadPool* pool)
+    : tf_(tf),
+      kv_(kv_dtype, tf.weights().range, context, tf.hparams().kv_dim()),
+      pool_(pool) {
+  const auto& w = tf.weights();
+  if (!w.has_embedding || !w.has_head || w.range.first != 0 || w.range.last != tf.hparams().n_layers) {
+    throw std::invalid_argument("a local backend needs the whole model (all layers, embedding and head)");
+  }
+}
+
+std::vector<float> LocalBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const int dim = tf_.hparams().dim;
+  std::vector<float> hidden(static_cast<size_t>(n) * static_cast<size_t>(dim));
+  tf_.embed(tokens, hidden.data());
+  tf_.forward_layers(0, tf_.hparams().n_layers, hidden.data(), n, pos0, kv_, pool_);
+  std::vector<float> logits(static_cast<size_t>(tf_.hparams().vocab_size));
+  // Only the last row's logits are needed for sampling.
+  tf_.head(hidden.data() + static_cast<size_t>(n - 1) * static_cast<size_t>(dim), 1, logits.data(), pool_);
+  return logits;
+}
+
+void LocalBackend::truncate(int64_t n_positions) {
+  if (n_positions < kv_.size()) kv_.set_size(n_positions);
+}
+
+}  // namespace baton

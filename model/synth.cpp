@@ -1,0 +1,175 @@
+#include "model/synth.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+
+#include "tensor/kernels.h"
+
+namespace baton {
+
+namespace {
+
+// splitmix64: tiny, portable and identical on every platform, unlike <random>'s
+// distributions, so a synthesised model is the same file everywhere.
+class SplitMix {
+ public:
+  explicit SplitMix(uint64_t seed) : state_(seed) {}
+  uint64_t next() {
+    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [-1, 1).
+  float uniform() { return static_cast<float>(static_cast<double>(next() >> 11) * 0x1.0p-53 * 2.0 - 1.0); }
+
+ private:
+  uint64_t state_;
+};
+
+std::vector<uint8_t> f32_bytes(const std::vector<float>& v) {
+  std::vector<uint8_t> out(v.size() * sizeof(float));
+  std::memcpy(out.data(), v.data(), out.size());
+  return out;
+}
+
+const char* kChatmlTemplate =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+}  // namespace
+
+SynthShape synth_shape(const std::string& size) {
+  // head_dim stays a multiple of 32 so the int8 KV cache applies; ffn a multiple of 256
+  // so K-quants apply to every matrix.
+  if (size == "tiny") return {2, 256, 512, 8, 4, 1024, 512};
+  if (size == "small") return {6, 512, 1536, 8, 4, 4096, 1024};
+  if (size == "110m") return {12, 768, 2048, 12, 4, 32000, 2048};
+  throw std::invalid_argument(fmt::format("unknown synthetic model size '{}' (tiny, small, 110m)", size));
+}
+
+std::vector<uint8_t> quantize_matrix(DType dtype, const std::vector<float>& values, int64_t rows, int64_t cols) {
+  const uint64_t rb = row_bytes(dtype, static_cast<uint64_t>(cols));
+  std::vector<uint8_t> out(rb * static_cast<uint64_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    quantize_row(dtype, values.data() + r * cols, out.data() + rb * static_cast<uint64_t>(r), cols);
+  }
+  return out;
+}
+
+void write_tokenizer_metadata(GgufWriter& w, const Vocabulary& vocab) {
+  const bool llama = vocab.kind == TokenizerKind::Llama;
+  w.set_string("tokenizer.ggml.model", llama ? "llama" : "gpt2");
+  if (!llama) w.set_string("tokenizer.ggml.pre", vocab.pre);
+  w.set_string_array("tokenizer.ggml.tokens", vocab.tokens);
+  if (!vocab.scores.empty()) w.set_f32_array("tokenizer.ggml.scores", vocab.scores);
+  std::vector<int32_t> types;
+  types.reserve(vocab.types.size());
+  for (TokenType t : vocab.types) types.push_back(static_cast<int32_t>(t));
+  w.set_i32_array("tokenizer.ggml.token_type", types);
+  if (!vocab.merges.empty()) w.set_string_array("tokenizer.ggml.merges", vocab.merges);
+  auto set_id = [&](const char* key, int32_t id) {
+    if (id >= 0) w.set_u32(key, static_cast<uint32_t>(id));
+  };
+  set_id("tokenizer.ggml.bos_token_id", vocab.bos);
+  set_id("tokenizer.ggml.eos_token_id", vocab.eos);
+  set_id("tokenizer.ggml.eot_token_id", vocab.eot);
+  set_id("tokenizer.ggml.unknown_token_id", vocab.unk);
+  set_id("tokenizer.ggml.padding_token_id", vocab.pad);
+  w.set_bool("tokenizer.ggml.add_bos_token", vocab.add_bos);
+  w.set_bool("tokenizer.ggml.add_space_prefix", vocab.add_space_prefix);
+  w.set_string("tokenizer.chat_template", kChatmlTemplate);
+}
+
+GgufWriter synth_model(const SynthOptions& opt) {
+  const SynthShape s = synth_shape(opt.size);
+  const int head_dim = s.dim / s.n_heads;
+  const std::string arch = architecture_name(opt.arch);
+  const std::string p = arch + ".";
+  GgufWriter w;
+  w.set_string("general.architecture", arch);
+  w.set_string("general.name", fmt::format("baton-synth-{}-{}", opt.size, dtype_name(opt.dtype)));
+  w.set_u32("general.alignment", 32);
+  w.set_u32(p + "block_count", static_cast<uint32_t>(s.n_layers));
+  w.set_u32(p + "context_length", static_cast<uint32_t>(s.ctx));
+  w.set_u32(p + "embedding_length", static_cast<uint32_t>(s.dim));
+  w.set_u32(p + "feed_forward_length", static_cast<uint32_t>(s.ffn_dim));
+  w.set_u32(p + "attention.head_count", static_cast<uint32_t>(s.n_heads));
+  w.set_u32(p + "attention.head_count_kv", static_cast<uint32_t>(s.n_kv_heads));
+  w.set_u32(p + "rope.dimension_count", static_cast<uint32_t>(head_dim));
+  w.set_f32(p + "rope.freq_base", opt.arch == Architecture::Qwen2 ? 1000000.0f : 10000.0f);
+  w.set_f32(p + "attention.layer_norm_rms_epsilon", 1e-5f);
+  w.set_u32(p + "vocab_size", static_cast<uint32_t>(s.vocab));
+  write_tokenizer_metadata(w, synth_vocabulary(opt.tokenizer, s.vocab));
+
+  SplitMix rng(opt.seed);
+  const int per_layer = opt.arch == Architecture::Qwen2 ? 12 : 9;
+  const int total = 3 + per_layer * s.n_layers;
+  int done = 0;
+  auto report = [&] {
+    ++done;
+    if (opt.progress) opt.progress(done, total);
+  };
+  // Uniform weights with std 1/sqrt(fan_in) (uniform in [-a, a] has std a/sqrt(3)), so
+  // activations keep a sane scale through the layers and logits are not degenerate.
+  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
+    std::vector<float> v(static_cast<size_t>(rows * cols));
+    const float a = std::sqrt(3.0f / static_cast<float>(cols));
+    for (auto& x : v) x = a * rng.uniform();
+    DType t = opt.dtype;
+    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::Q8_0;  // as llama.cpp falls back
+    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::F32;
+    w.add_tensor(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, t, quantize_matrix(t, v, rows, cols));
+    report();
+  };
+  auto vector = [&](const std::string& name, int64_t n, float centre, float spread) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (auto& x : v) x = centre + spread * rng.uniform();
+    w.add_tensor(name, {static_cast<uint64_t>(n)}, DType::F32, f32_bytes(v));
+    report();
+  };
+  const int q_dim = s.n_heads * head_dim, kv_dim = s.n_kv_heads * head_dim;
+  // Embeddings with std ~1 so the first RMSNorm sees well-scaled rows.
+  {
+    std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
+    for (auto& x : v) x = 1.7f * rng.uniform();
+    DType t = opt.dtype;
+    w.add_tensor("token_embd.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
+                 quantize_matrix(t, v, s.vocab, s.dim));
+    report();
+  }
+  for (int il = 0; il < s.n_layers; ++il) {
+    const std::string b = fmt::format("blk.{}.", il);
+    vector(b + "attn_norm.weight", s.dim, 1.0f, 0.1f);
+    matrix(b + "attn_q.weight", s.dim, q_dim);
+    matrix(b + "attn_k.weight", s.dim, kv_dim);
+    matrix(b + "attn_v.weight", s.dim, kv_dim);
+    if (opt.arch == Architecture::Qwen2) {
+      vector(b + "attn_q.bias", q_dim, 0.0f, 0.1f);
+      vector(b + "attn_k.bias", kv_dim, 0.0f, 0.1f);
+      vector(b + "attn_v.bias", kv_dim, 0.0f, 0.1f);
+    }
+    matrix(b + "attn_output.weight", q_dim, s.dim);
+    vector(b + "ffn_norm.weight", s.dim, 1.0f, 0.1f);
+    matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim);
+    matrix(b + "ffn_up.weight", s.dim, s.ffn_dim);
+    matrix(b + "ffn_down.weight", s.ffn_dim, s.dim);
+  }
+  vector("output_norm.weight", s.dim, 1.0f, 0.1f);
+  // Output scaled up so the logits have a clear top token (a random model's logits are
+  // otherwise nearly flat, which makes greedy comparisons across dtypes meaningless).
+  {
+    std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
+    const float a = 4.0f * std::sqrt(3.0f / static_cast<float>(s.dim));
+    for (auto& x : v) x = a * rng.uniform();
+    w.add_tensor("output.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, opt.dtype,
+                 quantize_matrix(opt.dtype, v, s.vocab, s.dim));
+    report();
+  }
+  return w;
+}
+
+}  // namespace baton

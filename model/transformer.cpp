@@ -1,0 +1,107 @@
+#include "model/transformer.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "tensor/kernels.h"
+
+namespace baton {
+
+void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool) {
+  if (n == 1) {
+    matvec(w, x, y, pool);
+  } else {
+    matmul(w, x, n, y, pool);
+  }
+}
+
+void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
+  if (!w_.has_embedding) throw std::logic_error("this stage does not hold the token embedding");
+  const WeightView& e = w_.token_embedding;
+  const uint64_t stride = row_bytes(e.dtype, static_cast<uint64_t>(e.cols));
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    const int32_t id = tokens[t];
+    if (id < 0 || id >= e.rows) {
+      throw std::out_of_range(fmt::format("token id {} is outside the vocabulary [0, {})", id, e.rows));
+    }
+    const auto* row = static_cast<const uint8_t*>(e.data) + stride * static_cast<uint64_t>(id);
+    dequantize_row(e.dtype, row, hidden + t * static_cast<size_t>(hp_.dim), e.cols);
+  }
+}
+
+void Transformer::forward_layers(int first, int last, float* hidden, int64_t n_tokens, int64_t pos0,
+                                 KVCache& kv, ThreadPool* pool) const {
+  if (first < w_.range.first || last > w_.range.last || first > last) {
+    throw std::out_of_range(fmt::format("layers [{}, {}) are not inside this stage's range [{}, {})",
+                                        first, last, w_.range.first, w_.range.last));
+  }
+  if (n_tokens <= 0) throw std::invalid_argument("forward needs at least one token");
+  if (pos0 != kv.size()) {
+    throw std::out_of_range(fmt::format("forward at position {} but the KV cache holds {} positions", pos0, kv.size()));
+  }
+  if (pos0 + n_tokens > kv.capacity()) {
+    throw std::out_of_range(fmt::format("context overflow: {} + {} tokens exceed the context of {}",
+                                        pos0, n_tokens, kv.capacity()));
+  }
+  for (int il = first; il < last; ++il) block(w_.layer(il), il, hidden, n_tokens, pos0, kv, pool);
+  // The cache's fill level moves once its last layer has the new positions, so a range
+  // may be run in several calls ([0,k) then [k,n)) over one cache.
+  if (last == kv.range().last) kv.set_size(pos0 + n_tokens);
+}
+
+void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t n, int64_t pos0,
+                        KVCache& kv, ThreadPool* pool) const {
+  const int64_t dim = hp_.dim, q_dim = hp_.q_dim(), kv_dim = hp_.kv_dim(), ffn = hp_.ffn_dim;
+  std::vector<float> x(static_cast<size_t>(n * dim));
+  std::vector<float> q(static_cast<size_t>(n * q_dim));
+  std::vector<float> k(static_cast<size_t>(n * kv_dim));
+  std::vector<float> v(static_cast<size_t>(n * kv_dim));
+  std::vector<float> attn(static_cast<size_t>(n * q_dim));
+
+  // Attention sub-block.
+  for (int64_t t = 0; t < n; ++t) rmsnorm(hidden + t * dim, L.attn_norm, x.data() + t * dim, dim, hp_.rms_eps);
+  linear(L.attn_q, x.data(), n, q.data(), pool);
+  linear(L.attn_k, x.data(), n, k.data(), pool);
+  linear(L.attn_v, x.data(), n, v.data(), pool);
+  KVLayerView cache = kv.layer(layer);
+  for (int64_t t = 0; t < n; ++t) {
+    float* qt = q.data() + t * q_dim;
+    float* kt = k.data() + t * kv_dim;
+    float* vt = v.data() + t * kv_dim;
+    if (L.bias_q) {
+      add_inplace(qt, L.bias_q, q_dim);
+      add_inplace(kt, L.bias_k, kv_dim);
+      add_inplace(vt, L.bias_v, kv_dim);
+    }
+    const int position = static_cast<int>(pos0 + t);
+    rope_inplace(qt, hp_.n_heads, position, hp_.rope);
+    rope_inplace(kt, hp_.n_kv_heads, position, hp_.rope);
+    kv_store(cache, pos0 + t, kt, vt, kv_dim);
+  }
+  const AttentionShape shape{hp_.n_heads, hp_.n_kv_heads, hp_.head_dim};
+  attention(q.data(), n, pos0, cache, shape, attn.data(), pool);
+  std::vector<float> out(static_cast<size_t>(n * dim));
+  linear(L.attn_output, attn.data(), n, out.data(), pool);
+  add_inplace(hidden, out.data(), n * dim);
+
+  // Feed-forward sub-block (SwiGLU).
+  for (int64_t t = 0; t < n; ++t) rmsnorm(hidden + t * dim, L.ffn_norm, x.data() + t * dim, dim, hp_.rms_eps);
+  std::vector<float> gate(static_cast<size_t>(n * ffn));
+  std::vector<float> up(static_cast<size_t>(n * ffn));
+  linear(L.ffn_gate, x.data(), n, gate.data(), pool);
+  linear(L.ffn_up, x.data(), n, up.data(), pool);
+  silu_mul(gate.data(), up.data(), gate.data(), n * ffn);
+  linear(L.ffn_down, gate.data(), n, out.data(), pool);
+  add_inplace(hidden, out.data(), n * dim);
+}
+
+void Transformer::head(const float* hidden, int64_t n, float* logits, ThreadPool* pool) const {
+  if (!w_.has_head) throw std::logic_error("this stage does not hold the output head");
+  const int64_t dim = hp_.dim;
+  std::vector<float> x(static_cast<size_t>(n * dim));
+  for (int64_t t = 0; t < n; ++t) rmsnorm(hidden + t * dim, w_.output_norm, x.data() + t * dim, dim, hp_.rms_eps);
+  linear(w_.output, x.data(), n, logits, pool);
+}
+
+}  // namespace baton

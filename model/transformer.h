@@ -1,0 +1,52 @@
+// The transformer forward, callable in pieces so pipeline stages can run their part:
+//   embed(tokens) -> hidden; forward_layers(first, last, hidden, ...) ; head(hidden) -> logits.
+// A full forward is embed + forward_layers(0, n_layers) + head. Hidden states are
+// row-major [n_tokens][dim] f32. The math is pure: buffers in, buffers out.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/hparams.h"
+#include "model/kv_cache.h"
+#include "model/weights.h"
+
+namespace baton {
+
+class ThreadPool;
+
+class Transformer {
+ public:
+  // `weights` must outlive the transformer (they point into the mapped file).
+  Transformer(const HyperParams& hp, const StageWeights& weights) : hp_(hp), w_(weights) {}
+
+  const HyperParams& hparams() const { return hp_; }
+  const StageWeights& weights() const { return w_; }
+
+  // hidden (n x dim) = token embeddings. Throws std::out_of_range for ids outside the vocab.
+  void embed(std::span<const int32_t> tokens, float* hidden) const;
+
+  // Runs blocks [first, last) (inside this stage's range) over n_tokens rows at positions
+  // pos0.. in place. Writes those positions into `kv`; when `last` is the cache's last
+  // layer, sets kv.size() to pos0+n_tokens.
+  // Throws std::out_of_range if pos0 != kv.size() (positions must be contiguous) or the
+  // cache would overflow.
+  void forward_layers(int first, int last, float* hidden, int64_t n_tokens, int64_t pos0,
+                      KVCache& kv, ThreadPool* pool) const;
+
+  // logits (n x vocab) from the final norm and output head of n hidden rows.
+  void head(const float* hidden, int64_t n_tokens, float* logits, ThreadPool* pool) const;
+
+ private:
+  void block(const LayerWeights& L, int layer, float* hidden, int64_t n, int64_t pos0,
+             KVCache& kv, ThreadPool* pool) const;
+
+  HyperParams hp_;
+  const StageWeights& w_;
+};
+
+// y = W x for n rows of x (uses matvec for one row, matmul otherwise).
+void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool* pool);
+
+}  // namespace baton

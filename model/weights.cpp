@@ -1,0 +1,115 @@
+#include "model/weights.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "model/gguf.h"
+#include "tensor/kernels.h"
+
+namespace baton {
+
+bool is_supported_weight_dtype(DType t) {
+  switch (t) {
+    case DType::F32: case DType::F16: case DType::BF16:
+    case DType::Q8_0: case DType::Q4_0: case DType::Q4_K: case DType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+
+class Binder {
+ public:
+  Binder(const GgufFile& f, std::vector<std::vector<float>>& owned) : f_(f), owned_(owned) {}
+
+  const GgufTensor& expect(const std::string& name, std::vector<uint64_t> dims) {
+    const GgufTensor& t = f_.require_tensor(name, dims);  // names tensor, expected vs found
+    bytes += t.nbytes;
+    return t;
+  }
+
+  WeightView matrix(const std::string& name, uint64_t cols, uint64_t rows) {
+    const GgufTensor& t = expect(name, {cols, rows});
+    if (!is_supported_weight_dtype(t.dtype)) {
+      throw GgufError(fmt::format("{}: tensor '{}' has dtype {}, which matvec does not support",
+                                  f_.path(), name, dtype_name(t.dtype)));
+    }
+    return WeightView{t.dtype, t.data, static_cast<int64_t>(rows), static_cast<int64_t>(cols)};
+  }
+
+  const float* vector(const std::string& name, uint64_t n) {
+    const GgufTensor& t = expect(name, {n});
+    if (t.dtype == DType::F32) return reinterpret_cast<const float*>(t.data);
+    if (t.dtype != DType::F16 && t.dtype != DType::BF16) {
+      throw GgufError(fmt::format("{}: tensor '{}' has dtype {}; 1-D tensors must be f32, f16 or bf16",
+                                  f_.path(), name, dtype_name(t.dtype)));
+    }
+    auto& out = owned_.emplace_back(n);
+    dequantize_row(t.dtype, t.data, out.data(), static_cast<int64_t>(n));
+    return out.data();
+  }
+
+  uint64_t bytes = 0;
+
+ private:
+  const GgufFile& f_;
+  std::vector<std::vector<float>>& owned_;
+};
+
+}  // namespace
+
+StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerRange range,
+                                bool with_embedding, bool with_head,
+                                std::vector<std::vector<float>>& owned_f32) {
+  if (range.first < 0 || range.last > hp.n_layers || range.first > range.last) {
+    throw std::invalid_argument(fmt::format("layer range [{}, {}) is outside the model's {} layers",
+                                            range.first, range.last, hp.n_layers));
+  }
+  Binder b(f, owned_f32);
+  StageWeights w;
+  w.range = range;
+  const auto dim = static_cast<uint64_t>(hp.dim);
+  const auto vocab = static_cast<uint64_t>(hp.vocab_size);
+  if (with_embedding) {
+    w.has_embedding = true;
+    w.token_embedding = b.matrix("token_embd.weight", dim, vocab);
+  }
+  if (with_head) {
+    w.has_head = true;
+    w.output_norm = b.vector("output_norm.weight", dim);
+    if (hp.tied_output) {
+      // Counted once even when this stage also embeds: same bytes in the mapping.
+      w.output = with_embedding ? w.token_embedding : b.matrix("token_embd.weight", dim, vocab);
+    } else {
+      w.output = b.matrix("output.weight", dim, vocab);
+    }
+  }
+  const auto q_dim = static_cast<uint64_t>(hp.q_dim());
+  const auto kv_dim = static_cast<uint64_t>(hp.kv_dim());
+  const auto ffn = static_cast<uint64_t>(hp.ffn_dim);
+  for (int il = range.first; il < range.last; ++il) {
+    const std::string p = fmt::format("blk.{}.", il);
+    LayerWeights L;
+    L.attn_norm = b.vector(p + "attn_norm.weight", dim);
+    L.attn_q = b.matrix(p + "attn_q.weight", dim, q_dim);
+    L.attn_k = b.matrix(p + "attn_k.weight", dim, kv_dim);
+    L.attn_v = b.matrix(p + "attn_v.weight", dim, kv_dim);
+    L.attn_output = b.matrix(p + "attn_output.weight", q_dim, dim);
+    if (hp.qkv_bias) {
+      L.bias_q = b.vector(p + "attn_q.bias", q_dim);
+      L.bias_k = b.vector(p + "attn_k.bias", kv_dim);
+      L.bias_v = b.vector(p + "attn_v.bias", kv_dim);
+    }
+    L.ffn_norm = b.vector(p + "ffn_norm.weight", dim);
+    L.ffn_gate = b.matrix(p + "ffn_gate.weight", dim, ffn);
+    L.ffn_up = b.matrix(p + "ffn_up.weight", dim, ffn);
+    L.ffn_down = b.matrix(p + "ffn_down.weight", ffn, dim);
+    w.layers.push_back(L);
+  }
+  w.bytes = b.bytes;
+  return w;
+}
+
+}  // namespace baton

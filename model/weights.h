@@ -1,0 +1,58 @@
+// Views of the weights a stage needs, pointing into the mapped GGUF file: only the
+// layers of its range, plus the embedding (first stage) and the head (last stage).
+// Every tensor's dims and dtype are checked against the hyper-parameters on load.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/hparams.h"
+#include "tensor/kernels.h"
+
+namespace baton {
+
+class GgufFile;
+
+// Half-open range of transformer blocks [first, last).
+struct LayerRange {
+  int first = 0;
+  int last = 0;
+  int size() const { return last - first; }
+  bool contains(int layer) const { return layer >= first && layer < last; }
+};
+
+struct LayerWeights {
+  WeightView attn_q, attn_k, attn_v, attn_output;
+  WeightView ffn_gate, ffn_up, ffn_down;
+  const float* attn_norm = nullptr;
+  const float* ffn_norm = nullptr;
+  const float* bias_q = nullptr;  // qwen2 only
+  const float* bias_k = nullptr;
+  const float* bias_v = nullptr;
+};
+
+struct StageWeights {
+  LayerRange range;
+  bool has_embedding = false;
+  bool has_head = false;
+  WeightView token_embedding{};  // rows = vocab, cols = dim
+  WeightView output{};           // rows = vocab, cols = dim (token_embd when tied)
+  const float* output_norm = nullptr;
+  std::vector<LayerWeights> layers;  // layers[i] is block range.first + i
+  uint64_t bytes = 0;                // tensor bytes this stage references
+
+  const LayerWeights& layer(int block) const { return layers[static_cast<size_t>(block - range.first)]; }
+};
+
+// Binds the stage's tensors. 1-D norm/bias vectors that are not stored as F32 are
+// converted into `owned_f32` (kept alive by the caller alongside the file).
+// Throws GgufError naming the tensor and expected vs found dims/dtype.
+StageWeights bind_stage_weights(const GgufFile& file, const HyperParams& hp, LayerRange range,
+                                bool with_embedding, bool with_head,
+                                std::vector<std::vector<float>>& owned_f32);
+
+// Weight types the matvec kernels accept for 2-D tensors.
+bool is_supported_weight_dtype(DType t);
+
+}  // namespace baton

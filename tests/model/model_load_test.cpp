@@ -1,0 +1,128 @@
+// Loading a model checks hyper-parameters and every tensor's shape and dtype against the
+// architecture, and names the culprit when something is wrong.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <functional>
+
+#include "model/model.h"
+#include "test_models.h"
+
+namespace baton {
+namespace {
+
+struct Edit {
+  std::function<bool(const std::string& key, GgufValue& value)> metadata;  // false: drop key
+  std::function<bool(GgufTensor& t, std::vector<uint8_t>& data)> tensor;   // false: drop tensor
+};
+
+// Copies a GGUF file through GgufWriter, letting the test change keys and tensors.
+std::string rewrite(const std::string& src, const std::string& name, const Edit& edit) {
+  GgufFile f = GgufFile::open(src);
+  GgufWriter w;
+  for (const auto& [key, value] : f.metadata()) {
+    GgufValue v = value;
+    if (edit.metadata && !edit.metadata(key, v)) continue;
+    w.set(key, v);
+  }
+  for (const GgufTensor& t0 : f.tensors()) {
+    GgufTensor t = t0;
+    std::vector<uint8_t> data(t.data, t.data + t.nbytes);
+    if (edit.tensor && !edit.tensor(t, data)) continue;
+    w.add_tensor(t.name, t.dims, t.dtype, std::move(data));
+  }
+  const auto path = std::filesystem::path(BATON_BINARY_DIR) / "test-models" / (name + ".gguf");
+  w.write(path.string());
+  return path.string();
+}
+
+std::string load_error(const std::string& path) {
+  try {
+    Model::open(path, {});
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+const std::string& base() {
+  static const std::string path = test::synth_model_path("tiny", DType::F32);
+  return path;
+}
+
+TEST(ModelLoad, ValidModelLoads) {
+  auto m = Model::open(base(), {});
+  EXPECT_EQ(m->hparams().n_layers, 2);
+  EXPECT_EQ(m->hparams().dim, 256);
+  EXPECT_EQ(m->hparams().n_kv_heads, 4);
+  EXPECT_EQ(m->hparams().head_dim, 32);
+  EXPECT_EQ(m->tokenizer().vocab_size(), 1024);
+}
+
+TEST(ModelLoad, WrongTensorShapeNamesTensorAndDims) {
+  const auto path = rewrite(base(), "bad-shape", {nullptr, [](GgufTensor& t, std::vector<uint8_t>&) {
+                                                    if (t.name == "blk.1.attn_k.weight") t.dims = {256, 64, 2};
+                                                    return true;
+                                                  }});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("blk.1.attn_k.weight"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, MissingTensorIsNamed) {
+  const auto path = rewrite(base(), "missing-tensor", {nullptr, [](GgufTensor& t, std::vector<uint8_t>&) {
+                                                         return t.name != "blk.0.ffn_up.weight";
+                                                       }});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("blk.0.ffn_up.weight"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, UnsupportedArchitectureIsNamed) {
+  const auto path = rewrite(base(), "bad-arch", {[](const std::string& key, GgufValue& v) {
+                                                   if (key == "general.architecture") v.v = std::string("gptj");
+                                                   return true;
+                                                 }, nullptr});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("unsupported architecture 'gptj'"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, InconsistentHeadCountsAreRejected) {
+  const auto path = rewrite(base(), "bad-heads", {[](const std::string& key, GgufValue& v) {
+                                                    if (key == "llama.attention.head_count_kv") v.v = uint64_t{3};
+                                                    return true;
+                                                  }, nullptr});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("head_count_kv"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, MissingHyperParameterIsNamed) {
+  const auto path = rewrite(base(), "no-ffn", {[](const std::string& key, GgufValue&) {
+                                                 return key != "llama.feed_forward_length";
+                                               }, nullptr});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("llama.feed_forward_length"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, VocabularyMismatchIsRejected) {
+  const auto path = rewrite(base(), "vocab-mismatch", {[](const std::string& key, GgufValue& v) {
+                                                         if (key == "llama.vocab_size") v.v = uint64_t{1000};
+                                                         return true;
+                                                       }, nullptr});
+  const std::string err = load_error(path);
+  EXPECT_NE(err.find("vocab_size"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, StageLoadsOnlyItsRange) {
+  ModelOpenOptions opt;
+  opt.range = LayerRange{1, 2};
+  auto stage = Model::open(base(), opt);
+  EXPECT_FALSE(stage->weights().has_embedding);
+  EXPECT_TRUE(stage->weights().has_head);
+  EXPECT_EQ(stage->weights().layers.size(), 1u);
+  auto whole = Model::open(base(), {});
+  EXPECT_LT(stage->weights().bytes, whole->weights().bytes);
+  opt.range = LayerRange{1, 3};
+  EXPECT_THROW(Model::open(base(), opt), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace baton

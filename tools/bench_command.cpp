@@ -1,0 +1,113 @@
+// `baton bench`: single-process engine speed. Prints prefill and decode tokens/s, time to
+// first token, peak RSS and the decode roofline ratio (weight bytes read per second over
+// measured memory bandwidth). Prints, never asserts.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <filesystem>
+#include <vector>
+
+#include "model/local_backend.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "tensor/thread_pool.h"
+#include "tools/commands.h"
+#include "tools/default_model.h"
+#include "tools/memory_bandwidth.h"
+#include "tools/run_options.h"
+
+namespace baton::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::vector<std::string> models;
+  std::vector<unsigned> threads{1, 2};
+  int32_t prompt_tokens = 128;
+  int32_t gen_tokens = 64;
+  std::string kv_dtype = "f16";
+};
+
+// Bytes of weights a decode step reads: every matrix of every layer and the head (the
+// embedding lookup reads one row, negligible).
+uint64_t weight_bytes_per_token(const StageWeights& w) {
+  auto bytes = [](const WeightView& v) { return row_bytes(v.dtype, static_cast<uint64_t>(v.cols)) * static_cast<uint64_t>(v.rows); };
+  uint64_t total = bytes(w.output);
+  for (const auto& L : w.layers) {
+    for (const WeightView* m : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      total += bytes(*m);
+    }
+  }
+  return total;
+}
+
+struct BenchRow {
+  double prefill_tps, decode_tps, ttft_ms;
+};
+
+BenchRow bench_once(const Model& model, unsigned threads, const BenchArgs& a) {
+  using clock = std::chrono::steady_clock;
+  ThreadPool pool(threads);
+  const int64_t ctx = a.prompt_tokens + a.gen_tokens + 1;
+  LocalBackend backend(model.transformer(), parse_kv_dtype(a.kv_dtype), ctx, &pool);
+  // A fixed, deterministic prompt spread over the vocabulary.
+  std::vector<int32_t> prompt(static_cast<size_t>(a.prompt_tokens));
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(model.hparams().vocab_size));
+  const auto t0 = clock::now();
+  std::vector<float> logits = backend.forward(prompt, 0);
+  int32_t next = argmax(logits);
+  const auto t1 = clock::now();
+  for (int32_t i = 0; i < a.gen_tokens; ++i) {
+    const int32_t one[1] = {next};
+    logits = backend.forward(one, a.prompt_tokens + i);
+    next = argmax(logits);
+  }
+  const auto t2 = clock::now();
+  const double prefill_s = std::chrono::duration<double>(t1 - t0).count();
+  const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+  return {a.prompt_tokens / prefill_s, a.gen_tokens / decode_s, prefill_s * 1000.0};
+}
+
+int bench(BenchArgs a) {
+  if (a.models.empty()) a.models.push_back(resolve_model(std::nullopt));
+  double bandwidth = 0;
+  {
+    ThreadPool pool(0);
+    bandwidth = measure_read_bandwidth(pool);
+  }
+  fmt::print("memory read bandwidth (all cores): {:.2f} GB/s\n", bandwidth / 1e9);
+  fmt::print("prompt {} tokens, generate {} tokens, KV {}\n\n", a.prompt_tokens, a.gen_tokens, a.kv_dtype);
+  fmt::print("{:<34} {:>7} {:>9} {:>12} {:>12} {:>10} {:>12} {:>9}\n", "model", "threads", "weights", "prefill t/s",
+             "decode t/s", "TTFT ms", "GB/s (dec)", "roofline");
+  for (const auto& path : a.models) {
+    auto model = open_model_with_progress(path);
+    const uint64_t wbytes = weight_bytes_per_token(model->weights());
+    for (unsigned t : a.threads) {
+      bench_once(*model, t, {a.models, {t}, 16, 4, a.kv_dtype});  // warm-up: page cache, pools
+      const BenchRow r = bench_once(*model, t, a);
+      const double gbs = static_cast<double>(wbytes) * r.decode_tps;
+      const std::string name = std::filesystem::path(path).filename().string();
+      fmt::print("{:<34} {:>7} {:>7.0f}MB {:>12.1f} {:>12.2f} {:>10.1f} {:>12.2f} {:>8.0f}%\n", name, t,
+                 static_cast<double>(wbytes) / 1e6, r.prefill_tps, r.decode_tps, r.ttft_ms, gbs / 1e9,
+                 100.0 * gbs / bandwidth);
+    }
+  }
+  fmt::print("\npeak RSS: {:.1f} MB\n", static_cast<double>(peak_rss_bytes()) / 1e6);
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, CommandRunner& runner) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure prefill/decode speed, time to first token and roofline ratio");
+  cmd->add_option("-m,--model", args->models, "GGUF model file(s) (default: the shipped model)");
+  cmd->add_option("-t,--threads", args->threads, "Thread counts to measure")->delimiter(',')->capture_default_str();
+  cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length")->check(CLI::Range(1, 65536))->capture_default_str();
+  cmd->add_option("--gen-tokens", args->gen_tokens, "Tokens to decode")->check(CLI::Range(1, 65536))->capture_default_str();
+  cmd->add_option("--kv-dtype", args->kv_dtype, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}))->capture_default_str();
+  cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,61 @@
+#include "tools/run_options.h"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "tools/progress.h"
+
+namespace baton::cli {
+
+GenerationParams RunOptions::generation() const {
+  GenerationParams p;
+  p.max_tokens = max_tokens;
+  p.sampling.temperature = temperature;
+  p.sampling.top_k = top_k;
+  p.sampling.top_p = top_p;
+  p.sampling.min_p = min_p;
+  p.sampling.repeat_penalty = repeat_penalty;
+  p.sampling.seed = seed;
+  validate(p.sampling);
+  return p;
+}
+
+void add_run_options(CLI::App& cmd, RunOptions& o) {
+  cmd.add_option("-m,--model", o.model, "GGUF model file (default: the shipped model)");
+  cmd.add_option("-t,--threads", o.threads, "Threads for the kernels (0: all cores)")->capture_default_str();
+  cmd.add_option("-c,--ctx", o.ctx, "Context length in tokens (0: model's, at most 4096)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
+  cmd.add_option("--kv-dtype", o.kv_dtype, "KV cache type")
+      ->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
+  cmd.add_option("--temp", o.temperature, "Sampling temperature (0: greedy)")
+      ->check(CLI::Range(0.0f, 100.0f))->capture_default_str();
+  cmd.add_option("--top-k", o.top_k, "Keep the k most likely tokens (0: off)")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  cmd.add_option("--top-p", o.top_p, "Nucleus sampling mass (1: off)")
+      ->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  cmd.add_option("--min-p", o.min_p, "Drop tokens below min-p x the top probability (0: off)")
+      ->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  cmd.add_option("--repeat-penalty", o.repeat_penalty, "Penalty for recently seen tokens (1: off)")
+      ->check(CLI::Range(0.0f, 10.0f))->capture_default_str();
+  cmd.add_option("--seed", o.seed, "Random seed for sampling")->capture_default_str();
+  cmd.add_option("-n,--max-tokens", o.max_tokens, "Most tokens per reply")
+      ->check(CLI::Range(0, 1 << 20))->capture_default_str();
+}
+
+int64_t effective_context(int64_t requested, const HyperParams& hp) {
+  if (requested > 0) return requested;
+  return std::min<int64_t>(hp.ctx_train, 4096);
+}
+
+std::unique_ptr<Model> open_model_with_progress(const std::string& path) {
+  ProgressBar bar("Loading model");
+  ModelOpenOptions opt;
+  opt.progress = [&](uint64_t done, uint64_t total) { bar.update(done, total); };
+  auto model = Model::open(path, opt);
+  bar.finish();
+  return model;
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,38 @@
+// Options shared by the commands that run a model (run, bench, coordinator): model,
+// threads, context, KV dtype and sampling, with one definition of their flags.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "model/generation.h"
+#include "model/hparams.h"
+#include "model/model.h"
+
+namespace CLI { class App; }
+
+namespace baton::cli {
+
+struct RunOptions {
+  std::optional<std::string> model;
+  unsigned threads = 0;  // 0: all cores
+  int64_t ctx = 0;       // 0: the model's training context, capped at 4096
+  std::string kv_dtype = "f16";
+  float temperature = 0.8f;
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.1f;
+  uint64_t seed = 0;
+  int32_t max_tokens = 256;
+
+  GenerationParams generation() const;
+};
+
+void add_run_options(CLI::App& cmd, RunOptions& options);
+int64_t effective_context(int64_t requested, const HyperParams& hp);
+// Opens the whole model, with a progress bar for large files.
+std::unique_ptr<Model> open_model_with_progress(const std::string& path);
+
+}  // namespace baton::cli
