@@ -1,0 +1,171 @@
+# baton wire protocol: one schema for every RPC between coordinators and nodes.
+# Version: bump `protocolVersion` on any incompatible change; both sides check it in
+# Gate.hello before anything else is served.
+@0xadebd449665f4bd8;
+
+$import "/capnp/c++.capnp".namespace("baton::rpc");
+using Cxx = import "/capnp/c++.capnp";
+
+const protocolVersion :UInt32 = 1;
+
+# ---------------------------------------------------------------- joining
+
+# The only interface served on a fresh connection. A peer proves it knows the cluster
+# secret by answering the node's nonce with HMAC-SHA256(secret, "baton-join-v1" || nonce
+# || clientNonce); the node proves it too (mutual), then hands out its Node capability.
+interface Gate {
+  hello @0 (protocolVersion :UInt32, clientNonce :Data) -> (protocolVersion :UInt32, nonce :Data, nodeName :Text);
+  join @1 (mac :Data, role :Text) -> (node :Node, proof :Data);
+}
+
+# ---------------------------------------------------------------- nodes
+
+struct NodeInfo {
+  name @0 :Text;
+  nodeId @1 :Text;
+  kind @2 :Text;                # phone, tablet, pc, ...
+  memoryMib @3 :UInt64;         # accelerator memory usable for weights + KV
+  computeGflops @4 :Float64;
+  bandwidthGbs @5 :Float64;
+  modelHash @6 :Text;           # hash of the GGUF the node holds ("" if none)
+  protocolVersion @7 :UInt32;
+  rangeFirst @8 :Int32;         # loaded layer range, [first, last); -1 if none
+  rangeLast @9 :Int32;
+  usedMib @10 :UInt64;          # weights + KV reserved now
+}
+
+struct Assignment {
+  modelHash @0 :Text;           # the coordinator's model; the node loads its own copy if it matches
+  first @1 :Int32;
+  last @2 :Int32;
+  withEmbedding @3 :Bool;
+  withHead @4 :Bool;
+  contextLength @5 :UInt32;     # per session
+  maxSessions @6 :UInt32;       # KV caches the node must reserve room for
+  kvDtype @7 :Text;             # "f16" | "q8_0"
+  maxFrameRows @8 :UInt32;      # prefill chunk cap the node enforces
+}
+
+interface Node {
+  describe @0 () -> (info :NodeInfo);
+  # Loads the assigned range from the node's own GGUF, or fetches exactly the tensors it
+  # needs from `source` (chunked, hashed, cached on disk). Refuses a range that does not
+  # fit the node's memory with a reason.
+  load @1 (assignment :Assignment, source :ModelSource) -> (info :NodeInfo);
+  # Wires the pipeline: the node dials `nextAddress` (the next stage) itself, so frames
+  # go stage to stage without passing through the coordinator. The last stage gets no
+  # address and sends its results to `sink` instead.
+  link @2 (nextAddress :Text, sink :ResultSink) -> ();
+  stage @3 () -> (stage :Stage);
+  ping @4 (sentNanos :UInt64) -> (sentNanos :UInt64);
+}
+
+# ---------------------------------------------------------------- the token path
+
+struct Activation {
+  rows @0 :UInt32;
+  cols @1 :UInt32;
+  codec @2 :UInt32;             # 0 f32, 1 f16, 2 int8 (block of 32, f16 scale)
+  zstd @3 :Bool;
+  checksum @4 :UInt32;          # CRC32C of payload when zstd (which has its own) is off
+  payload @5 :Data;
+}
+
+struct Frame {
+  session @0 :UInt64;
+  step @1 :UInt64;              # coordinator's sequence number within the session
+  pos0 @2 :UInt64;              # position of the first row; the stage drops cached
+                                # positions >= pos0 first (prefix reuse, rollback)
+  union {
+    tokens @3 :List(Int32);     # to the first stage: token ids
+    hidden @4 :Activation;      # between stages
+  }
+  wire @5 :UInt32;              # codec the sender wants for the next hop (0..2)
+  wireZstd @6 :Bool;
+  topK @7 :UInt32;              # last stage: 0 = full logits, else only the k best
+}
+
+struct StageTiming {
+  stage @0 :UInt32;
+  computeMicros @1 :UInt64;
+  decodeMicros @2 :UInt64;      # frame decode + decompress
+  rawBytes @3 :UInt64;          # bytes of the outgoing activation before encoding (f32)
+  wireBytes @4 :UInt64;         # bytes actually sent
+}
+
+interface Stage {
+  # Runs the stage's layers for the frame and passes the result on (next stage or sink).
+  # A malformed frame is refused with an exception naming the problem; the node keeps
+  # serving other sessions.
+  forward @0 (frame :Frame) -> ();
+  dropSession @1 (session :UInt64) -> ();
+}
+
+struct Logits {
+  session @0 :UInt64;
+  step @1 :UInt64;
+  union {
+    full @2 :List(Float32);
+    top :group {
+      ids @3 :List(Int32);
+      values @4 :List(Float32);
+    }
+  }
+  timings @5 :List(StageTiming);
+}
+
+interface ResultSink {
+  deliver @0 (logits :Logits) -> ();
+  failed @1 (session :UInt64, step :UInt64, stage :UInt32, message :Text) -> ();
+}
+
+# ---------------------------------------------------------------- model shards
+
+struct TensorEntry {
+  name @0 :Text;
+  dims @1 :List(UInt64);
+  dtype @2 :UInt32;             # ggml type id
+  size @3 :UInt64;
+  sha256 @4 :Data;
+}
+
+struct ModelManifest {
+  modelHash @0 :Text;
+  metadata @1 :Data;            # a GGUF image with the metadata and no tensors
+  tensors @2 :List(TensorEntry);
+}
+
+interface ModelSource {
+  manifest @0 (first :Int32, last :Int32, withEmbedding :Bool, withHead :Bool) -> (manifest :ModelManifest);
+  read @1 (name :Text, offset :UInt64, length :UInt32) -> (data :Data);
+}
+
+# ---------------------------------------------------------------- clients
+
+struct GenerateParams {
+  maxTokens @0 :Int32;
+  temperature @1 :Float32;
+  topK @2 :Int32;
+  topP @3 :Float32;
+  minP @4 :Float32;
+  repeatPenalty @5 :Float32;
+  seed @6 :UInt64;
+  stop @7 :List(Text);
+  chat @8 :Bool;                # apply the model's chat template to `prompt`
+}
+
+struct GenerateSummary {
+  promptTokens @0 :Int32;
+  completionTokens @1 :Int32;
+  finishReason @2 :Text;
+  text @3 :Text;
+}
+
+interface TokenStream {
+  token @0 (text :Text, id :Int32) -> stream;
+  done @1 (summary :GenerateSummary) -> ();
+}
+
+interface Coordinator {
+  generate @0 (prompt :Text, params :GenerateParams, stream :TokenStream) -> (summary :GenerateSummary);
+}
