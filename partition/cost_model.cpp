@@ -1,0 +1,104 @@
+#include "partition/cost_model.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace baton {
+
+CostModel::CostModel(const PlanRequest& request)
+    : request_(request),
+      n_layers_(request.model.n_layers),
+      ctx_(request.ctx),
+      position_(static_cast<double>(request.ctx) / 2.0),
+      kv_per_token_layer_(request.model.kv_bytes_per_token_per_layer(request.kv_dtype)),
+      attention_flops_per_position_(request.model.attention_flops_per_position()),
+      frame_bytes_(request.frame_header_bytes + request.model.dim * request.wire_bytes_per_element) {
+  caps_.reserve(request.devices.size());
+  for (const DeviceProfile& d : request.devices) {
+    const double cap = static_cast<double>(d.memory_mib) * kMiB * (1.0 - request.margin.fraction) -
+                       request.margin.mib * kMiB;
+    caps_.push_back(std::max(0.0, cap));
+  }
+  prefix_bytes_.assign(static_cast<size_t>(n_layers_) + 1, 0.0);
+  prefix_flops_.assign(static_cast<size_t>(n_layers_) + 1, 0.0);
+  for (int i = 0; i < n_layers_; ++i) {
+    prefix_bytes_[i + 1] = prefix_bytes_[i] + static_cast<double>(request.model.layer_weight_bytes[i]);
+    prefix_flops_[i + 1] = prefix_flops_[i] + request.model.layer_flops[i];
+  }
+}
+
+double CostModel::total_cap_bytes() const { return std::accumulate(caps_.begin(), caps_.end(), 0.0); }
+
+double CostModel::weight_bytes(int first, int last) const {
+  const ModelCostProfile& m = request_.model;
+  double bytes = prefix_bytes_[last] - prefix_bytes_[first];
+  const bool embed = first == 0;
+  const bool head = last == n_layers_;
+  if (embed) bytes += static_cast<double>(m.embed_bytes);
+  if (head) bytes += static_cast<double>(m.head_bytes);
+  if (embed && head) bytes -= static_cast<double>(m.tied_shared_bytes);
+  return bytes;
+}
+
+double CostModel::kv_bytes(int first, int last) const {
+  return kv_per_token_layer_ * static_cast<double>(ctx_) * (last - first);
+}
+
+bool CostModel::fits(size_t device, int first, int last) const {
+  return held_bytes(first, last) <= caps_[device];
+}
+
+StageTime CostModel::stage_time(size_t device, int first, int last) const {
+  const ModelCostProfile& m = request_.model;
+  const DeviceProfile& d = request_.devices[device];
+  const int layers = last - first;
+  double flops = prefix_flops_[last] - prefix_flops_[first] + attention_flops_per_position_ * position_ * layers;
+  // Per token a stage streams its layers' weights and the cached K/V of every position.
+  double bytes_read = prefix_bytes_[last] - prefix_bytes_[first] + kv_per_token_layer_ * position_ * layers;
+  if (first == 0) bytes_read += static_cast<double>(m.embed_bytes) / m.vocab_size;  // one embedding row
+  if (last == n_layers_) {
+    flops += m.head_flops;
+    bytes_read += static_cast<double>(m.head_bytes);
+  }
+  StageTime t;
+  t.compute_ms = flops / (d.compute_gflops * 1e6);
+  t.memory_ms = bytes_read / (d.memory_bandwidth_gbs * 1e6);
+  return t;
+}
+
+double CostModel::hop_ms(std::optional<size_t> from, std::optional<size_t> to, double bytes) const {
+  // A hop crosses the sender's and the receiver's attachment to the LAN; the slower link
+  // sets the transfer rate.
+  auto latency = [&](std::optional<size_t> end) {
+    return end ? request_.devices[*end].link_latency_ms : request_.coordinator.latency_ms;
+  };
+  auto bandwidth = [&](std::optional<size_t> end) {
+    return end ? request_.devices[*end].link_bandwidth_mbps : request_.coordinator.bandwidth_mbps;
+  };
+  const double mbps = std::min(bandwidth(from), bandwidth(to));
+  return latency(from) + latency(to) + bytes * 8.0 / (mbps * 1e3);
+}
+
+double CostModel::total_need_bytes(size_t stages) const {
+  double need = weight_bytes(0, n_layers_) + kv_bytes(0, n_layers_);
+  if (stages > 1) need += static_cast<double>(request_.model.tied_shared_bytes);
+  return need;
+}
+
+int CostModel::furthest_reach(size_t device, int first) const {
+  // held_bytes grows with the range, so the ranges that fit form a prefix: bisect it.
+  int good = first, bad = n_layers_;  // [first, good) fits; [first, bad) does not or holds the head
+  while (bad - good > 1) {
+    const int mid = good + (bad - good) / 2;
+    if (fits(device, first, mid)) good = mid; else bad = mid;
+  }
+  return good;
+}
+
+PlanRequest with_context(const PlanRequest& request, int64_t ctx) {
+  PlanRequest copy = request;
+  copy.ctx = ctx;
+  return copy;
+}
+
+}  // namespace baton
