@@ -98,17 +98,30 @@ HyperParams read_hparams(const GgufFile& f) {
   hp.rope.layout = hp.arch == Architecture::Qwen2 ? RopeLayout::NeoX : RopeLayout::Normal;
   hp.qkv_bias = hp.arch == Architecture::Qwen2;
 
+  // The vocabulary size comes from the embedding when the file has it; a shard fetched by
+  // a middle stage has no embedding and relies on <arch>.vocab_size (which the
+  // coordinator always writes into shard metadata).
   const auto* embd = f.find_tensor("token_embd.weight");
-  if (!embd) throw GgufError(fmt::format("{}: tensor 'token_embd.weight' is missing", f.path()));
-  if (embd->dims.size() != 2) {
-    throw GgufError(fmt::format("{}: tensor 'token_embd.weight' must be 2-D, found {} dims", f.path(), embd->dims.size()));
+  const auto declared_vocab = f.opt_u64(p + "vocab_size");
+  if (embd) {
+    if (embd->dims.size() != 2) {
+      throw GgufError(fmt::format("{}: tensor 'token_embd.weight' must be 2-D, found {} dims", f.path(), embd->dims.size()));
+    }
+    if (declared_vocab && *declared_vocab != embd->dims[1]) {
+      throw GgufError(fmt::format("{}: {}vocab_size {} does not match token_embd.weight rows {}",
+                                  f.path(), p, *declared_vocab, embd->dims[1]));
+    }
+    if (embd->dims[1] == 0 || embd->dims[1] > (1u << 24)) {
+      throw GgufError(fmt::format("{}: token_embd.weight has {} rows, expected 1..{}", f.path(), embd->dims[1], 1u << 24));
+    }
+    hp.vocab_size = static_cast<int>(embd->dims[1]);
+  } else if (declared_vocab) {
+    hp.vocab_size = positive_int(f, p + "vocab_size", 1u << 24);
+  } else {
+    throw GgufError(fmt::format("{}: tensor 'token_embd.weight' is missing (and no {}vocab_size is given)", f.path(), p));
   }
-  hp.vocab_size = static_cast<int>(embd->dims[1]);
-  if (auto n = f.opt_u64(p + "vocab_size"); n && *n != embd->dims[1]) {
-    throw GgufError(fmt::format("{}: {}vocab_size {} does not match token_embd.weight rows {}",
-                                f.path(), p, *n, embd->dims[1]));
-  }
-  hp.tied_output = f.find_tensor("output.weight") == nullptr;
+  // Shards say explicitly whether the head is tied, since they may lack both tensors.
+  hp.tied_output = f.opt_bool("baton.shard.tied_output").value_or(f.find_tensor("output.weight") == nullptr);
   return hp;
 }
 

@@ -11,8 +11,7 @@ namespace {
 
 // Touches one byte per page of every tensor the stage uses, in file order, so the OS
 // reads them now (with progress) rather than during the first forward.
-void prefault_tensors(const StageWeights& w, const GgufFile& f,
-                      const std::function<void(uint64_t, uint64_t)>& progress) {
+void prefault_tensors(const StageWeights& w, const std::function<void(uint64_t, uint64_t)>& progress) {
   std::vector<std::pair<const uint8_t*, uint64_t>> spans;
   auto add = [&](const void* p, uint64_t n) {
     if (p && n) spans.emplace_back(static_cast<const uint8_t*>(p), n);
@@ -43,7 +42,6 @@ void prefault_tensors(const StageWeights& w, const GgufFile& f,
     done += n;
   }
   if (progress) progress(total, total);
-  (void)f;
 }
 
 }  // namespace
@@ -66,8 +64,12 @@ std::unique_ptr<Model> Model::open(const std::string& path, const ModelOpenOptio
                                   path, m->tokenizer_->vocab_size(), hp.vocab_size));
     }
   }
-  if (opt.prefault) prefault_tensors(m->weights_, m->file_, opt.progress);
+  if (opt.prefault) m->prefault(opt.progress);
   return m;
+}
+
+void Model::prefault(const std::function<void(uint64_t, uint64_t)>& progress) const {
+  prefault_tensors(weights_, progress);
 }
 
 const Tokenizer& Model::tokenizer() const {

@@ -38,6 +38,8 @@ class Model {
   const Transformer& transformer() const { return *transformer_; }
   bool has_tokenizer() const { return tokenizer_ != nullptr; }
   const Tokenizer& tokenizer() const;  // throws if opened without one
+  // Reads the stage's weight pages now (see ModelOpenOptions::prefault).
+  void prefault(const std::function<void(uint64_t done, uint64_t total)>& progress) const;
   // Chat template source from tokenizer.chat_template ("" if absent).
   std::string chat_template_source() const;
 

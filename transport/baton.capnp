@@ -15,7 +15,8 @@ const protocolVersion :UInt32 = 1;
 # || clientNonce); the node proves it too (mutual), then hands out its Node capability.
 interface Gate {
   hello @0 (protocolVersion :UInt32, clientNonce :Data) -> (protocolVersion :UInt32, nonce :Data, nodeName :Text);
-  join @1 (mac :Data, role :Text) -> (node :Node, proof :Data);
+  # A node process answers with `node`; a coordinator process with `coordinator`.
+  join @1 (mac :Data, role :Text) -> (node :Node, coordinator :Coordinator, proof :Data);
 }
 
 # ---------------------------------------------------------------- nodes
@@ -44,6 +45,7 @@ struct Assignment {
   maxSessions @6 :UInt32;       # KV caches the node must reserve room for
   kvDtype @7 :Text;             # "f16" | "q8_0"
   maxFrameRows @8 :UInt32;      # prefill chunk cap the node enforces
+  stageIndex @9 :UInt32;        # position in the pipeline, for timings and errors
 }
 
 interface Node {
@@ -83,6 +85,7 @@ struct Frame {
   wire @5 :UInt32;              # codec the sender wants for the next hop (0..2)
   wireZstd @6 :Bool;
   topK @7 :UInt32;              # last stage: 0 = full logits, else only the k best
+  timings @8 :List(StageTiming);  # appended by each stage on the way
 }
 
 struct StageTiming {
