@@ -31,6 +31,8 @@ enum class GgufType : uint32_t {
 };
 
 struct GgufArray;
+// The GGUF spelling of a value type ("u32", "string", "array", ...); "?" for ids outside the enum.
+std::string_view gguf_type_name(GgufType type);
 // Scalars are widened on read: ints -> int64_t/uint64_t, floats -> double, BOOL -> bool.
 // `type` in GgufValue records the on-disk type so the writer can round-trip exactly.
 struct GgufValue {
@@ -61,6 +63,9 @@ struct GgufLimits {
   uint64_t max_array_items = 1u << 24;      // tokenizer vocabularies are ~150k-260k
   uint32_t max_dims = 4;
   uint32_t max_array_depth = 2;
+  // Memory the decoded metadata may take (strings plus per-item overhead). A file can make
+  // many small items (1 byte each on disk, ~48 bytes decoded); this caps the blow-up.
+  uint64_t max_metadata_bytes = 1ull << 30;
 };
 
 class GgufFile {
