@@ -7,7 +7,9 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <limits>
 
 #include "model/gguf_format.h"
@@ -34,7 +36,8 @@ struct GgufFile::Impl : GgufContents {
   // copy (parse). Tensor data pointers point into it.
   void* mapping = nullptr;
   size_t mapping_size = 0;
-  std::vector<uint8_t> owned;
+  // Page-aligned like a mapping, so tensor data is as aligned in memory as in the file.
+  std::unique_ptr<uint8_t, decltype(&std::free)> owned{nullptr, &std::free};
 
   Impl() = default;
   Impl(const Impl&) = delete;
@@ -84,8 +87,16 @@ GgufFile GgufFile::open(const std::string& path, const GgufLimits& limits) {
 GgufFile GgufFile::parse(std::vector<uint8_t> bytes, const std::string& label, const GgufLimits& limits) {
   auto impl = std::make_unique<Impl>();
   impl->label = label;
-  impl->owned = std::move(bytes);
-  parse_gguf_image(impl->owned.data(), impl->owned.size(), limits, *impl);
+  if (!bytes.empty()) {
+    constexpr size_t kPage = 4096;
+    const size_t padded = (bytes.size() + kPage - 1) / kPage * kPage;
+    impl->owned.reset(static_cast<uint8_t*>(std::aligned_alloc(kPage, padded)));
+    if (!impl->owned) throw std::bad_alloc();
+    std::memcpy(impl->owned.get(), bytes.data(), bytes.size());
+  }
+  const uint64_t size = bytes.size();
+  bytes = {};  // the copy is all we keep
+  parse_gguf_image(impl->owned.get(), size, limits, *impl);
   return GgufFile(std::move(impl));
 }
 
