@@ -16,5 +16,8 @@ void register_run(CLI::App& app, CommandRunner& runner);
 void register_bench(CLI::App& app, CommandRunner& runner);
 void register_model(CLI::App& app, CommandRunner& runner);
 void register_plan(CLI::App& app, CommandRunner& runner);
+void register_node(CLI::App& app, CommandRunner& runner);
+void register_coordinator(CLI::App& app, CommandRunner& runner);
+void register_submit(CLI::App& app, CommandRunner& runner);
 
 }  // namespace baton::cli

@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
   baton::cli::register_bench(app, runner);
   baton::cli::register_model(app, runner);
   baton::cli::register_plan(app, runner);
+  baton::cli::register_node(app, runner);
+  baton::cli::register_coordinator(app, runner);
+  baton::cli::register_submit(app, runner);
 
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::from_str(log_level));

@@ -1,0 +1,277 @@
+#include "node/cluster.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "model/cost_profile.h"
+#include "node/model_source.h"
+
+namespace baton {
+
+namespace {
+
+constexpr auto kJoinTimeout = 10 * kj::SECONDS;
+constexpr auto kLoadTimeout = 600 * kj::SECONDS;  // shard transfer of a large range
+constexpr auto kStepTimeout = 120 * kj::SECONDS;
+
+uint64_t now_nanos() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+double wire_bytes_per_element(const WireFormat& w) {
+  switch (w.codec) {
+    case ActivationCodec::F32: return 4.0;
+    case ActivationCodec::F16: return 2.0;
+    case ActivationCodec::Int8: return 34.0 / 32.0;
+  }
+  return 4.0;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- results
+
+kj::Promise<StepResult> ResultRouter::expect(uint64_t session, uint64_t step) {
+  auto paf = kj::newPromiseAndFulfiller<StepResult>();
+  if (!pending_.emplace(std::make_pair(session, step), kj::mv(paf.fulfiller)).second) {
+    throw_rpc_error(fmt::format("session {} step {} is already in flight", session, step));
+  }
+  return kj::mv(paf.promise);
+}
+
+void ResultRouter::fail(uint64_t session, uint64_t step, const kj::Exception& e) {
+  auto it = pending_.find({session, step});
+  if (it == pending_.end()) return;
+  it->second->reject(kj::cp(e));
+  pending_.erase(it);
+}
+
+kj::Promise<void> ResultRouter::deliver(DeliverContext context) {
+  auto l = context.getParams().getLogits();
+  auto it = pending_.find({l.getSession(), l.getStep()});
+  if (it == pending_.end()) {
+    spdlog::warn("logits for session {} step {} that nobody waits for (cancelled?)", l.getSession(), l.getStep());
+    return kj::READY_NOW;
+  }
+  StepResult r;
+  if (l.isFull()) {
+    auto full = l.getFull();
+    if (full.size() != static_cast<unsigned>(vocab_)) {
+      it->second->reject(KJ_EXCEPTION(FAILED, "last stage returned the wrong number of logits", full.size()));
+      pending_.erase(it);
+      return kj::READY_NOW;
+    }
+    r.logits.reserve(full.size());
+    for (float v : full) r.logits.push_back(v);
+  } else {
+    auto ids = l.getTop().getIds();
+    auto values = l.getTop().getValues();
+    r.logits.assign(static_cast<size_t>(vocab_), -std::numeric_limits<float>::infinity());
+    for (unsigned i = 0; i < ids.size() && i < values.size(); ++i) {
+      const int32_t id = ids[i];
+      if (id >= 0 && id < vocab_) r.logits[static_cast<size_t>(id)] = values[i];
+    }
+  }
+  for (auto t : l.getTimings()) {
+    r.timings.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes()});
+  }
+  it->second->fulfill(kj::mv(r));
+  pending_.erase(it);
+  return kj::READY_NOW;
+}
+
+kj::Promise<void> ResultRouter::failed(FailedContext context) {
+  auto p = context.getParams();
+  fail(p.getSession(), p.getStep(),
+       kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__,
+                     kj::str("stage ", p.getStage(), ": ", p.getMessage())));
+  return kj::READY_NOW;
+}
+
+// ---------------------------------------------------------------- cluster
+
+Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config)
+    : io_(io),
+      model_(model),
+      model_hash_(std::move(model_hash)),
+      config_(std::move(config)),
+      sink_(nullptr),
+      source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)) {
+  auto router = kj::heap<ResultRouter>(model.hparams().vocab_size);
+  router_ = router.get();
+  sink_ = kj::mv(router);
+}
+
+kj::Promise<void> Cluster::join_all() {
+  if (config_.peers.empty()) throw std::invalid_argument("no peers: pass --peers host:port,...");
+  kj::Vector<kj::Promise<Member>> joins;
+  auto& timer = io_.provider->getTimer();
+  for (const std::string& address : config_.peers) {
+    auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
+                 .then([address](Joined j) {
+                   auto req = j.node.describeRequest();
+                   return req.send().then([j = kj::mv(j), address](capnp::Response<rpc::Node::DescribeResults> r) mutable {
+                     Member m;
+                     m.address = address;
+                     auto info = r.getInfo();
+                     m.name = info.getName();
+                     m.memory_mib = info.getMemoryMib();
+                     m.profile.id = m.name;
+                     m.profile.kind = info.getKind();
+                     m.profile.memory_mib = static_cast<int64_t>(info.getMemoryMib());
+                     m.profile.compute_gflops = info.getComputeGflops();
+                     m.profile.memory_bandwidth_gbs = info.getBandwidthGbs();
+                     m.joined = kj::mv(j);
+                     return m;
+                   });
+                 })
+                 .then([](Member m) {
+                   // Round-trip time over the RPC connection: best of three pings.
+                   auto best = kj::heap<double>(1e9);
+                   auto ping_once = [](Member& mem, double& b) {
+                     auto req = mem.joined.node.pingRequest();
+                     req.setSentNanos(now_nanos());
+                     return req.send().then([&b](capnp::Response<rpc::Node::PingResults> r) {
+                       b = std::min(b, (now_nanos() - r.getSentNanos()) / 1e6);
+                     });
+                   };
+                   auto mem = kj::heap<Member>(kj::mv(m));
+                   auto& mr = *mem;
+                   auto& br = *best;
+                   return ping_once(mr, br)
+                       .then([&mr, &br, ping_once] { return ping_once(mr, br); })
+                       .then([&mr, &br, ping_once] { return ping_once(mr, br); })
+                       .then([mem = kj::mv(mem), best = kj::mv(best)]() mutable {
+                         mem->rtt_ms = *best;
+                         return kj::mv(*mem);
+                       });
+                 });
+    joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p)).catch_([address](kj::Exception&& e) -> Member {
+      throw std::runtime_error(fmt::format("could not join node {}: {}", address, e.getDescription().cStr()));
+    }));
+  }
+  return kj::joinPromises(joins.releaseAsArray()).then([this](kj::Array<Member> joined) {
+    std::set<std::string> ids;
+    for (auto& m : joined) {
+      // Names come from the nodes; make ids unique so the plan can tell them apart.
+      std::string id = m.profile.id.empty() ? m.address : m.profile.id;
+      for (int n = 2; ids.count(id); ++n) id = fmt::format("{}#{}", m.profile.id, n);
+      ids.insert(id);
+      m.profile.id = id;
+      if (m.profile.kind.empty()) m.profile.kind = "other";
+      if (m.profile.memory_mib <= 0) m.profile.memory_mib = int64_t{1} << 24;  // node set no limit
+      if (m.profile.compute_gflops <= 0) m.profile.compute_gflops = config_.default_gflops;
+      if (m.profile.memory_bandwidth_gbs <= 0) m.profile.memory_bandwidth_gbs = config_.default_bandwidth_gbs;
+      m.profile.link_latency_ms = m.rtt_ms / 2;
+      m.profile.link_bandwidth_mbps = config_.default_link_mbps;
+      spdlog::info("joined {} at {}: {} MiB, {:.0f} GFLOP/s, RTT {:.2f} ms", m.profile.id, m.address,
+                   m.memory_mib, m.profile.compute_gflops, m.rtt_ms);
+      members_.push_back(kj::mv(m));
+    }
+  });
+}
+
+kj::Promise<void> Cluster::assemble() {
+  return join_all().then([this] {
+    PlanRequest req;
+    req.model = cost_profile_from_gguf(model_.file());
+    for (const auto& m : members_) req.devices.push_back(m.profile);
+    // Every stage reserves KV room for max_sessions sessions of `context` tokens.
+    req.ctx = config_.context * config_.max_sessions;
+    req.kv_dtype = config_.kv_dtype;
+    req.wire_bytes_per_element = wire_bytes_per_element(config_.wire);
+    plan_ = make_plan(req, config_.strategy);
+    if (!plan_.feasible) throw std::runtime_error(fmt::format("no plan fits this cluster: {}", plan_.reason));
+    for (const auto& s : plan_.stages) {
+      spdlog::info("plan ({}): {} holds layers [{}, {}){}{}", strategy_name(plan_.strategy), s.device_id, s.first,
+                   s.last, s.holds_embed ? " +embedding" : "", s.holds_head ? " +head" : "");
+    }
+    return load_and_link();
+  });
+}
+
+kj::Promise<void> Cluster::load_and_link() {
+  kj::Vector<kj::Promise<void>> loads;
+  for (size_t i = 0; i < plan_.stages.size(); ++i) {
+    const PlanStage& s = plan_.stages[i];
+    Member& m = members_[s.device_index];
+    auto req = m.joined.node.loadRequest();
+    auto a = req.initAssignment();
+    a.setModelHash(model_hash_);
+    a.setFirst(s.first);
+    a.setLast(s.last);
+    a.setWithEmbedding(s.holds_embed);
+    a.setWithHead(s.holds_head);
+    a.setContextLength(static_cast<uint32_t>(config_.context));
+    a.setMaxSessions(config_.max_sessions);
+    a.setKvDtype(config_.kv_dtype == DType::Q8_0 ? "q8_0" : config_.kv_dtype == DType::F32 ? "f32" : "f16");
+    a.setMaxFrameRows(config_.prefill_chunk);
+    a.setStageIndex(static_cast<uint32_t>(i));
+    req.setSource(source_);
+    const std::string who = m.profile.id;
+    loads.add(io_.provider->getTimer()
+                  .timeoutAfter(kLoadTimeout, req.send())
+                  .then([who](capnp::Response<rpc::Node::LoadResults> r) {
+                    spdlog::info("{} loaded its layers ({} MiB in use)", who, r.getInfo().getUsedMib());
+                  },
+                        [who](kj::Exception&& e) -> void {
+                          throw std::runtime_error(fmt::format("{} could not load its layers: {}", who,
+                                                               e.getDescription().cStr()));
+                        }));
+  }
+  return kj::joinPromises(loads.releaseAsArray()).then([this] {
+    kj::Vector<kj::Promise<void>> links;
+    for (size_t i = 0; i < plan_.stages.size(); ++i) {
+      Member& m = members_[plan_.stages[i].device_index];
+      auto req = m.joined.node.linkRequest();
+      if (i + 1 < plan_.stages.size()) {
+        req.setNextAddress(members_[plan_.stages[i + 1].device_index].address);
+      } else {
+        req.setSink(sink_);
+      }
+      links.add(req.send().ignoreResult());
+      stages_.push_back(m.joined.node.stageRequest().send().getStage());
+    }
+    first_stage_ = stages_.front();
+    return kj::joinPromises(links.releaseAsArray());
+  });
+}
+
+kj::Promise<StepResult> Cluster::step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                                      uint32_t top_k) {
+  auto result = router_->expect(session, step);
+  auto req = first_stage_.forwardRequest();
+  auto f = req.initFrame();
+  f.setSession(session);
+  f.setStep(step);
+  f.setPos0(static_cast<uint64_t>(pos0));
+  auto list = f.initTokens(static_cast<unsigned>(tokens.size()));
+  for (unsigned i = 0; i < tokens.size(); ++i) list.set(i, tokens[i]);
+  f.setWire(static_cast<uint32_t>(config_.wire.codec));
+  f.setWireZstd(config_.wire.zstd);
+  f.setTopK(top_k);
+  // The forward chain resolves after the last stage has delivered; a failure anywhere on
+  // the way comes back here and fails this step.
+  req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},
+                  [this, session, step](kj::Exception&& e) { router_->fail(session, step, e); })
+      .detach([](kj::Exception&&) {});
+  return io_.provider->getTimer().timeoutAfter(kStepTimeout, kj::mv(result));
+}
+
+kj::Promise<void> Cluster::drop_session(uint64_t session) {
+  kj::Vector<kj::Promise<void>> drops;
+  for (auto& stage : stages_) {
+    auto req = stage.dropSessionRequest();
+    req.setSession(session);
+    drops.add(req.send().ignoreResult().catch_([](kj::Exception&&) {}));
+  }
+  return kj::joinPromises(drops.releaseAsArray());
+}
+
+}  // namespace baton

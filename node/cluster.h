@@ -1,0 +1,101 @@
+// The coordinator's view of the pipeline, on the kj event-loop thread: authenticated
+// members, the plan, the loaded and linked stages, and the result sink that the last
+// stage delivers logits to. step() sends one frame into the ring and resolves when the
+// logits come back round.
+#pragma once
+
+#include <kj/async-io.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "node/rpc_peer.h"
+#include "partition/plan.h"
+#include "transport/activation_frame.h"
+
+namespace baton {
+
+struct ClusterConfig {
+  std::vector<std::string> peers;  // host:port of nodes
+  std::string secret;
+  Strategy strategy = Strategy::Memory;
+  WireFormat wire;
+  int64_t context = 2048;          // per session
+  uint32_t max_sessions = 4;
+  DType kv_dtype = DType::F16;
+  uint32_t prefill_chunk = 64;
+  // Figures for nodes that advertise none (their describe() says 0).
+  double default_gflops = 50;
+  double default_bandwidth_gbs = 20;
+  double default_link_mbps = 1000;
+};
+
+struct Member {
+  std::string address;
+  std::string name;
+  Joined joined;
+  DeviceProfile profile;
+  double rtt_ms = 0;
+  uint64_t memory_mib = 0;
+};
+
+struct StageTimingRecord {
+  uint32_t stage = 0;
+  uint64_t compute_us = 0, decode_us = 0, raw_bytes = 0, wire_bytes = 0;
+};
+
+struct StepResult {
+  std::vector<float> logits;  // full vocabulary (top-k replies are expanded with -inf)
+  std::vector<StageTimingRecord> timings;
+};
+
+class ResultRouter final : public rpc::ResultSink::Server {
+ public:
+  explicit ResultRouter(int vocab_size) : vocab_(vocab_size) {}
+  kj::Promise<StepResult> expect(uint64_t session, uint64_t step);
+  void fail(uint64_t session, uint64_t step, const kj::Exception& e);
+
+ protected:
+  kj::Promise<void> deliver(DeliverContext context) override;
+  kj::Promise<void> failed(FailedContext context) override;
+
+ private:
+  int vocab_;
+  std::map<std::pair<uint64_t, uint64_t>, kj::Own<kj::PromiseFulfiller<StepResult>>> pending_;
+};
+
+class Cluster {
+ public:
+  Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config);
+
+  // Joins every peer, measures RTT, plans, loads and links the stages.
+  kj::Promise<void> assemble();
+  const Plan& plan() const { return plan_; }
+  const std::vector<Member>& members() const { return members_; }
+  const ClusterConfig& config() const { return config_; }
+
+  kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                               uint32_t top_k);
+  kj::Promise<void> drop_session(uint64_t session);
+
+ private:
+  kj::Promise<void> join_all();
+  kj::Promise<void> load_and_link();
+
+  kj::AsyncIoContext& io_;
+  const Model& model_;
+  std::string model_hash_;
+  ClusterConfig config_;
+  std::vector<Member> members_;
+  Plan plan_;
+  ResultRouter* router_ = nullptr;
+  rpc::ResultSink::Client sink_;
+  rpc::ModelSource::Client source_;
+  rpc::Stage::Client first_stage_ = nullptr;
+  std::vector<rpc::Stage::Client> stages_;
+};
+
+}  // namespace baton

@@ -1,0 +1,48 @@
+// ForwardBackend over the stage ring, for a generation running on its own thread: each
+// forward hops onto the kj event-loop thread (Executor::executeSync), sends the frame to
+// stage 0 and waits for the logits from the last stage.
+#pragma once
+
+#include <kj/async.h>
+
+#include <vector>
+
+#include "model/generation.h"
+#include "node/cluster.h"
+
+namespace baton {
+
+struct PipelineStats {
+  int64_t steps = 0;
+  std::vector<StageTimingRecord> totals;  // per stage, summed over steps
+  std::vector<StageTimingRecord> last;    // the latest step's
+};
+
+class PipelineBackend final : public ForwardBackend {
+ public:
+  PipelineBackend(const kj::Executor& executor, Cluster& cluster, uint64_t session, int64_t context);
+  ~PipelineBackend() override;  // frees the session's KV cache on every stage
+
+  std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;
+  void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
+  int64_t context_capacity() const override { return context_; }
+
+  // How many logits the last stage returns: 0 = all; greedy needs 1, top-k sampling k.
+  void set_top_k(uint32_t k) { top_k_ = k; }
+  const PipelineStats& stats() const { return stats_; }
+
+ private:
+  const kj::Executor& executor_;
+  Cluster& cluster_;
+  uint64_t session_;
+  int64_t context_;
+  uint64_t step_ = 0;
+  uint32_t top_k_ = 0;
+  PipelineStats stats_;
+};
+
+// Logits the last stage must return for these sampling settings (0 = full vocabulary):
+// greedy without penalties needs the best one, top-k sampling without penalties k.
+uint32_t logits_needed(const SamplerParams& p);
+
+}  // namespace baton

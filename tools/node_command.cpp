@@ -1,0 +1,86 @@
+// `baton node`: serve a layer range to a coordinator.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include "node/node_service.h"
+#include "node/rpc_peer.h"
+#include "tools/commands.h"
+#include "tools/default_model.h"
+#include "tools/event_loop.h"
+#include "transport/auth.h"
+
+namespace baton::cli {
+
+namespace {
+
+struct NodeArgs {
+  std::string listen = "127.0.0.1:7100";
+  std::string secret;
+  std::optional<std::string> model;
+  uint64_t memory_mib = 0;
+  std::string name;
+  std::string kind = "pc";
+  double gflops = 0;
+  double bandwidth = 0;
+  std::string cache;
+  unsigned threads = 0;
+};
+
+std::string default_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}-{}", host, getpid());
+}
+
+int run_node(NodeArgs args) {
+  NodeConfig cfg;
+  cfg.secret = resolve_secret(args.secret);
+  cfg.name = args.name.empty() ? default_name() : args.name;
+  cfg.node_id = cfg.name;
+  cfg.kind = args.kind;
+  cfg.memory_mib = args.memory_mib;
+  cfg.compute_gflops = args.gflops;
+  cfg.bandwidth_gbs = args.bandwidth;
+  cfg.model_path = args.model;
+  cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
+  cfg.threads = args.threads;
+  if (args.model && !std::filesystem::exists(*args.model)) {
+    throw std::runtime_error(fmt::format("model file '{}' does not exist", *args.model));
+  }
+
+  capture_shutdown_signals();
+  auto io = kj::setupAsyncIo();
+  const std::string secret = cfg.secret, name = cfg.name;
+  rpc::Node::Client node = kj::heap<NodeServer>(io, std::move(cfg));
+  RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
+    return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
+  });
+  fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),
+             args.memory_mib ? fmt::format(", offering {} MiB", args.memory_mib) : std::string(", no memory limit"));
+  std::fflush(stdout);
+  const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
+  spdlog::info("node {} shutting down ({})", name, sig);
+  return 0;
+}
+
+}  // namespace
+
+void register_node(CLI::App& app, CommandRunner& runner) {
+  auto a = std::make_shared<NodeArgs>();
+  CLI::App* cmd = app.add_subcommand("node", "Serve layers of a model to a coordinator");
+  cmd->add_option("-l,--listen", a->listen, "Address to listen on (HOST:PORT, port 0 picks one)")->capture_default_str();
+  cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
+  cmd->add_option("-m,--model", a->model, "This node's copy of the GGUF (else layers are fetched from the coordinator)");
+  cmd->add_option("--memory", a->memory_mib, "MiB offered for weights + KV cache (0: no limit)")->capture_default_str();
+  cmd->add_option("--name", a->name, "Node name (default: hostname-pid)");
+  cmd->add_option("--kind", a->kind, "Device kind: phone, tablet, pc, laptop, sbc, ...")->capture_default_str();
+  cmd->add_option("--gflops", a->gflops, "Compute score advertised to the planner (GFLOP/s)");
+  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
+  cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
+  cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
+  cmd->callback([a, &runner] { runner = [a] { return run_node(*a); }; });
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,103 @@
+// `baton submit`: send a prompt to a coordinator and stream the reply to the terminal.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "node/rpc_peer.h"
+#include "tools/commands.h"
+#include "transport/auth.h"
+
+namespace baton::cli {
+
+namespace {
+
+struct SubmitArgs {
+  std::string coordinator = "127.0.0.1:7070";
+  std::string prompt;
+  std::string secret;
+  int32_t max_tokens = 128;
+  float temperature = 0.8f;
+  int32_t top_k = 40;
+  float top_p = 0.95f;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.1f;
+  uint64_t seed = 0;
+  std::vector<std::string> stop;
+  bool chat = false;
+  bool json = false;
+};
+
+class PrintingStream final : public rpc::TokenStream::Server {
+ public:
+  explicit PrintingStream(bool quiet) : quiet_(quiet) {}
+
+ protected:
+  kj::Promise<void> token(TokenContext context) override {
+    if (!quiet_) {
+      fmt::print("{}", context.getParams().getText().cStr());
+      std::fflush(stdout);
+    }
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> done(DoneContext) override { return kj::READY_NOW; }
+
+ private:
+  bool quiet_;
+};
+
+int run_submit(const SubmitArgs& a) {
+  const std::string secret = resolve_secret(a.secret);
+  auto io = kj::setupAsyncIo();
+  Joined joined = dial_and_join(io.provider->getNetwork(), a.coordinator, secret, "client").wait(io.waitScope);
+  auto req = joined.coordinator.generateRequest();
+  req.setPrompt(a.prompt);
+  auto p = req.initParams();
+  p.setMaxTokens(a.max_tokens);
+  p.setTemperature(a.temperature);
+  p.setTopK(a.top_k);
+  p.setTopP(a.top_p);
+  p.setMinP(a.min_p);
+  p.setRepeatPenalty(a.repeat_penalty);
+  p.setSeed(a.seed);
+  p.setChat(a.chat);
+  auto stop = p.initStop(static_cast<unsigned>(a.stop.size()));
+  for (unsigned i = 0; i < a.stop.size(); ++i) stop.set(i, a.stop[i]);
+  req.setStream(kj::heap<PrintingStream>(a.json));
+  auto r = req.send().wait(io.waitScope);
+  auto s = r.getSummary();
+  if (a.json) {
+    nlohmann::json j = {{"text", s.getText().cStr()},
+                        {"prompt_tokens", s.getPromptTokens()},
+                        {"completion_tokens", s.getCompletionTokens()},
+                        {"finish_reason", s.getFinishReason().cStr()}};
+    fmt::print("{}\n", j.dump());
+  } else {
+    fmt::print("\n");
+    fmt::print(stderr, "[{} prompt tokens, {} generated, {}]\n", s.getPromptTokens(), s.getCompletionTokens(),
+               s.getFinishReason().cStr());
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_submit(CLI::App& app, CommandRunner& runner) {
+  auto a = std::make_shared<SubmitArgs>();
+  CLI::App* cmd = app.add_subcommand("submit", "Send a prompt to a coordinator and stream the reply");
+  cmd->add_option("prompt", a->prompt, "The prompt")->required();
+  cmd->add_option("--coordinator", a->coordinator, "Coordinator address (HOST:PORT)")->capture_default_str();
+  cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
+  cmd->add_option("-n,--max-tokens", a->max_tokens, "Most tokens to generate")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  cmd->add_option("--temp", a->temperature, "Sampling temperature (0: greedy)")->check(CLI::Range(0.0f, 100.0f))->capture_default_str();
+  cmd->add_option("--top-k", a->top_k, "Top-k (0: off)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
+  cmd->add_option("--top-p", a->top_p, "Top-p (1: off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  cmd->add_option("--min-p", a->min_p, "Min-p (0: off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
+  cmd->add_option("--repeat-penalty", a->repeat_penalty, "Repeat penalty (1: off)")->check(CLI::Range(0.0f, 10.0f))->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--stop", a->stop, "Stop string (repeatable)");
+  cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template");
+  cmd->add_flag("--json", a->json, "Print one JSON object instead of streaming text");
+  cmd->callback([a, &runner] { runner = [a] { return run_submit(*a); }; });
+}
+
+}  // namespace baton::cli
