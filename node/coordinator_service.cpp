@@ -40,7 +40,16 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   std::vector<int32_t> input;
   try {
     params = generation_params_from(p.getParams(), prefill_chunk_);
-    input = encode_prompt(model_, p.getPrompt(), p.getParams().getChat());
+    auto ids = p.getParams().getPromptIds();
+    if (ids.size() > 0) {
+      const int vocab = model_.hparams().vocab_size;
+      for (int32_t id : ids) {
+        if (id < 0 || id >= vocab) throw std::invalid_argument(fmt::format("promptIds: token id {} is outside [0, {})", id, vocab));
+        input.push_back(id);
+      }
+    } else {
+      input = encode_prompt(model_, p.getPrompt(), p.getParams().getChat());
+    }
   } catch (const std::exception& e) {
     throw_rpc_error(e.what());
   }
@@ -72,6 +81,8 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
         s.setCompletionTokens(out.result.completion_tokens);
         s.setFinishReason(finish_reason_name(out.result.finish));
         s.setText(out.result.text);
+        auto ids = s.initCompletionIds(static_cast<unsigned>(out.ids.size()));
+        for (unsigned i = 0; i < out.ids.size(); ++i) ids.set(i, out.ids[i]);
       })
       .attach(kj::mv(stream), kj::mv(fulfiller), kj::defer([alive, cancel] {
                 *alive = false;

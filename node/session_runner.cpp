@@ -37,6 +37,7 @@ std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> inp
       GenerationCallbacks gcb;
       gcb.on_token = [&](int32_t id, const std::string& text) {
         if (!first) first = clock::now();
+        if (id >= 0) out.ids.push_back(id);
         if (cb.on_token) executor_.executeSync([&] { cb.on_token(id, text); });
       };
       out.result = gen.generate(input, params, gcb, cancel.get());

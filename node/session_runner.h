@@ -21,6 +21,7 @@ class Tokenizer;
 
 struct SessionOutcome {
   GenerationResult result;
+  std::vector<int32_t> ids;  // generated token ids
   PipelineStats stats;
   double ttft_ms = 0;
   double decode_tokens_per_s = 0;

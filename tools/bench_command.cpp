@@ -12,6 +12,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "tensor/thread_pool.h"
+#include "tools/cluster_bench.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
 #include "tools/memory_bandwidth.h"
@@ -27,6 +28,8 @@ struct BenchArgs {
   int32_t prompt_tokens = 128;
   int32_t gen_tokens = 64;
   std::string kv_dtype = "f16";
+  std::vector<int> nodes;  // non-empty: benchmark local clusters of this many nodes
+  std::vector<std::string> wires{"f32", "int8+zstd"};
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -71,6 +74,16 @@ BenchRow bench_once(const Model& model, unsigned threads, const BenchArgs& a) {
 
 int bench(BenchArgs a) {
   if (a.models.empty()) a.models.push_back(resolve_model(std::nullopt));
+  if (!a.nodes.empty()) {
+    ClusterBenchArgs c;
+    c.model = a.models.front();
+    c.nodes = a.nodes;
+    c.wires = a.wires;
+    c.prompt_tokens = a.prompt_tokens;
+    c.gen_tokens = a.gen_tokens;
+    c.threads = a.threads.empty() ? 2 : a.threads.back();
+    return run_cluster_bench(c);
+  }
   double bandwidth = 0;
   {
     ThreadPool pool(0);
@@ -84,7 +97,10 @@ int bench(BenchArgs a) {
     auto model = open_model_with_progress(path);
     const uint64_t wbytes = weight_bytes_per_token(model->weights());
     for (unsigned t : a.threads) {
-      bench_once(*model, t, {a.models, {t}, 16, 4, a.kv_dtype});  // warm-up: page cache, pools
+      BenchArgs warm = a;
+      warm.prompt_tokens = 16;
+      warm.gen_tokens = 4;
+      bench_once(*model, t, warm);  // warm-up: page cache, pools
       const BenchRow r = bench_once(*model, t, a);
       const double gbs = static_cast<double>(wbytes) * r.decode_tps;
       const std::string name = std::filesystem::path(path).filename().string();
@@ -107,6 +123,8 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--prompt-tokens", args->prompt_tokens, "Prompt length")->check(CLI::Range(1, 65536))->capture_default_str();
   cmd->add_option("--gen-tokens", args->gen_tokens, "Tokens to decode")->check(CLI::Range(1, 65536))->capture_default_str();
   cmd->add_option("--kv-dtype", args->kv_dtype, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}))->capture_default_str();
+  cmd->add_option("--nodes", args->nodes, "Benchmark local clusters with these node counts (e.g. 1,2,3)")->delimiter(',');
+  cmd->add_option("--wire", args->wires, "Wire formats for --nodes")->delimiter(',')->capture_default_str();
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
 

@@ -23,6 +23,7 @@ struct SubmitArgs {
   float repeat_penalty = 1.1f;
   uint64_t seed = 0;
   std::vector<std::string> stop;
+  std::vector<int32_t> prompt_ids;
   bool chat = false;
   bool json = false;
 };
@@ -46,6 +47,7 @@ class PrintingStream final : public rpc::TokenStream::Server {
 };
 
 int run_submit(const SubmitArgs& a) {
+  if (a.prompt.empty() && a.prompt_ids.empty()) throw std::invalid_argument("give a prompt (text or --prompt-ids)");
   const std::string secret = resolve_secret(a.secret);
   auto io = kj::setupAsyncIo();
   Joined joined = dial_and_join(io.provider->getNetwork(), a.coordinator, secret, "client").wait(io.waitScope);
@@ -60,6 +62,8 @@ int run_submit(const SubmitArgs& a) {
   p.setRepeatPenalty(a.repeat_penalty);
   p.setSeed(a.seed);
   p.setChat(a.chat);
+  auto ids = p.initPromptIds(static_cast<unsigned>(a.prompt_ids.size()));
+  for (unsigned i = 0; i < a.prompt_ids.size(); ++i) ids.set(i, a.prompt_ids[i]);
   auto stop = p.initStop(static_cast<unsigned>(a.stop.size()));
   for (unsigned i = 0; i < a.stop.size(); ++i) stop.set(i, a.stop[i]);
   req.setStream(kj::heap<PrintingStream>(a.json));
@@ -70,6 +74,8 @@ int run_submit(const SubmitArgs& a) {
                         {"prompt_tokens", s.getPromptTokens()},
                         {"completion_tokens", s.getCompletionTokens()},
                         {"finish_reason", s.getFinishReason().cStr()}};
+    auto& out_ids = j["completion_ids"] = nlohmann::json::array();
+    for (int32_t id : s.getCompletionIds()) out_ids.push_back(id);
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("\n");
@@ -84,7 +90,8 @@ int run_submit(const SubmitArgs& a) {
 void register_submit(CLI::App& app, CommandRunner& runner) {
   auto a = std::make_shared<SubmitArgs>();
   CLI::App* cmd = app.add_subcommand("submit", "Send a prompt to a coordinator and stream the reply");
-  cmd->add_option("prompt", a->prompt, "The prompt")->required();
+  cmd->add_option("prompt", a->prompt, "The prompt");
+  cmd->add_option("--prompt-ids", a->prompt_ids, "The prompt as token ids (comma-separated) instead of text")->delimiter(',');
   cmd->add_option("--coordinator", a->coordinator, "Coordinator address (HOST:PORT)")->capture_default_str();
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
   cmd->add_option("-n,--max-tokens", a->max_tokens, "Most tokens to generate")->check(CLI::Range(0, 1 << 20))->capture_default_str();

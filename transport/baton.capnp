@@ -155,6 +155,7 @@ struct GenerateParams {
   seed @6 :UInt64;
   stop @7 :List(Text);
   chat @8 :Bool;                # apply the model's chat template to `prompt`
+  promptIds @9 :List(Int32);    # when non-empty: the prompt as token ids (text ignored)
 }
 
 struct GenerateSummary {
@@ -162,6 +163,7 @@ struct GenerateSummary {
   completionTokens @1 :Int32;
   finishReason @2 :Text;
   text @3 :Text;
+  completionIds @4 :List(Int32);
 }
 
 interface TokenStream {

@@ -1,0 +1,98 @@
+// Starts `baton node` processes and a `baton coordinator` on loopback (ports picked by the
+// OS) and runs `baton submit` against them. Everything is bounded in time.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "tools/child_process.h"
+
+namespace baton::test {
+using baton::ChildProcess;
+using baton::run_command;
+using baton::RunResult;
+
+inline const std::string kSecret = "integration-secret";
+inline std::vector<std::string> secret_env() { return {"BATON_SECRET=" + kSecret}; }
+
+inline std::string temp_dir(const std::string& name) {
+  auto dir = std::filesystem::path(BATON_BINARY_DIR) / "test-tmp" / (name + "-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
+}
+
+struct NodeSpec {
+  bool with_model = true;
+  std::vector<std::string> extra;
+};
+
+class LocalCluster {
+ public:
+  LocalCluster(const std::string& model, const std::vector<NodeSpec>& nodes, std::vector<std::string> coordinator_args,
+               const std::string& cache_dir) {
+    std::string peers;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      std::vector<std::string> argv = {BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--name",
+                                       "node" + std::to_string(i), "--threads", "1", "--cache-dir",
+                                       cache_dir + "/node" + std::to_string(i)};
+      if (nodes[i].with_model) argv.insert(argv.end(), {"--model", model});
+      argv.insert(argv.end(), nodes[i].extra.begin(), nodes[i].extra.end());
+      nodes_.push_back(std::make_unique<ChildProcess>(argv, secret_env()));
+      auto m = nodes_.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(20));
+      if (!m) {
+        error_ = "node " + std::to_string(i) + " did not start: " + nodes_.back()->err();
+        return;
+      }
+      ports_.push_back((*m)[1]);
+      peers += (peers.empty() ? "" : ",") + std::string("127.0.0.1:") + ports_.back();
+    }
+    std::vector<std::string> argv = {BATON_EXECUTABLE, "coordinator", "--peers", peers, "--model", model,
+                                     "--listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), coordinator_args.begin(), coordinator_args.end());
+    coordinator_ = std::make_unique<ChildProcess>(argv, secret_env());
+    auto m = coordinator_->wait_for_line(std::regex(R"(coordinator ready on .*\(port (\d+)\))"), std::chrono::seconds(120));
+    if (!m) {
+      coordinator_->wait(std::chrono::seconds(2));
+      error_ = "coordinator did not become ready: " + coordinator_->err();
+      return;
+    }
+    address_ = "127.0.0.1:" + std::string((*m)[1]);
+  }
+
+  bool ok() const { return error_.empty(); }
+  const std::string& error() const { return error_; }
+  const std::string& address() const { return address_; }
+  ChildProcess& node(size_t i) { return *nodes_[i]; }
+  ChildProcess& coordinator() { return *coordinator_; }
+
+  // Greedy completion through the cluster; returns the parsed JSON summary.
+  nlohmann::json submit(const std::vector<std::string>& prompt_args, int max_tokens) {
+    std::vector<std::string> argv = {BATON_EXECUTABLE, "submit", "--coordinator", address_, "--json", "--temp", "0",
+                                     "--repeat-penalty", "1", "-n", std::to_string(max_tokens)};
+    argv.insert(argv.end(), prompt_args.begin(), prompt_args.end());
+    const RunResult r = run_command(argv, std::chrono::seconds(120), secret_env());
+    EXPECT_EQ(r.code, 0) << r.err;
+    try {
+      return nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "submit printed no JSON: " << r.out << " / " << r.err;
+      return {};
+    }
+  }
+
+ private:
+  std::vector<std::unique_ptr<ChildProcess>> nodes_;
+  std::vector<std::string> ports_;
+  std::unique_ptr<ChildProcess> coordinator_;
+  std::string address_;
+  std::string error_;
+};
+
+}  // namespace baton::test

@@ -1,0 +1,178 @@
+// A real `baton node` process driven over Cap'n Proto from this test: authentication,
+// memory refusal, and malformed activation frames (each refused with a precise error
+// while the node keeps serving).
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <kj/async-io.h>
+
+#include "../model/test_models.h"
+#include "tools/child_process.h"
+#include "local_cluster.h"
+#include "node/cluster.h"
+#include "node/rpc_peer.h"
+#include "transport/activation_frame.h"
+
+namespace baton {
+namespace {
+
+class CollectingSink final : public rpc::ResultSink::Server {
+ public:
+  int delivered = 0;
+  uint64_t last_step = 0;
+
+ protected:
+  kj::Promise<void> deliver(DeliverContext context) override {
+    ++delivered;
+    last_step = context.getParams().getLogits().getStep();
+    return kj::READY_NOW;
+  }
+  kj::Promise<void> failed(FailedContext) override { return kj::READY_NOW; }
+};
+
+class NodeRpc : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = test::synth_model_path("small", DType::Q8_0);
+    node_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--model", model_, "--memory", "64",
+                                 "--name", "rpc-test-node", "--threads", "1", "--cache-dir", test::temp_dir("noderpc")},
+        test::secret_env());
+    auto m = node_->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(20));
+    ASSERT_TRUE(m) << node_->err();
+    address_ = "127.0.0.1:" + std::string((*m)[1]);
+  }
+
+  std::string error_of(kj::Promise<void> p) {
+    try {
+      p.wait(io_.waitScope);
+    } catch (const kj::Exception& e) {
+      return e.getDescription().cStr();
+    }
+    return "";
+  }
+
+  kj::AsyncIoContext io_ = kj::setupAsyncIo();
+  std::string model_, address_;
+  std::unique_ptr<ChildProcess> node_;
+};
+
+TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
+  auto peer = dial(io_.provider->getNetwork(), address_).wait(io_.waitScope);
+  auto hello = peer->gate.helloRequest();
+  hello.setProtocolVersion(rpc::PROTOCOL_VERSION);
+  hello.setClientNonce(kj::heapArray<kj::byte>(32));
+  auto h = hello.send().wait(io_.waitScope);
+  auto join = peer->gate.joinRequest();
+  join.setMac(kj::heapArray<kj::byte>(32));  // not an HMAC of the secret
+  join.setRole("coordinator");
+  const std::string err = error_of(join.send().ignoreResult());
+  EXPECT_NE(err.find("wrong cluster secret"), std::string::npos) << err;
+  // The node hangs up: the same connection serves nothing more.
+  io_.provider->getTimer().afterDelay(300 * kj::MILLISECONDS).wait(io_.waitScope);
+  auto again = peer->gate.helloRequest();
+  again.setProtocolVersion(rpc::PROTOCOL_VERSION);
+  again.setClientNonce(kj::heapArray<kj::byte>(32));
+  EXPECT_FALSE(error_of(again.send().ignoreResult()).empty());
+  node_->wait(std::chrono::milliseconds(200));
+  EXPECT_NE(node_->err().find("wrong cluster secret"), std::string::npos) << "the refusal is logged";
+
+  // dial_and_join with a wrong secret fails the same way; the right one works.
+  EXPECT_THROW(dial_and_join(io_.provider->getNetwork(), address_, "not-the-secret", "coordinator").wait(io_.waitScope),
+               kj::Exception);
+  auto ok = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto info = ok.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  EXPECT_EQ(std::string(info.getName().cStr()), "rpc-test-node");
+  EXPECT_EQ(info.getMemoryMib(), 64u);
+}
+
+TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
+  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto info = joined.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  auto req = joined.node.loadRequest();
+  auto a = req.initAssignment();
+  a.setModelHash(info.getModelHash());
+  a.setFirst(0);
+  a.setLast(6);
+  a.setWithEmbedding(true);
+  a.setWithHead(true);
+  a.setContextLength(4096);
+  a.setMaxSessions(16);
+  a.setKvDtype("f16");
+  a.setMaxFrameRows(64);
+  const std::string err = error_of(req.send().ignoreResult());
+  EXPECT_NE(err.find("this node offers 64 MiB"), std::string::npos) << err;
+  EXPECT_NE(err.find("KV cache"), std::string::npos) << err;
+}
+
+TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
+  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto info = joined.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  auto load = joined.node.loadRequest();
+  auto a = load.initAssignment();
+  a.setModelHash(info.getModelHash());
+  a.setFirst(2);
+  a.setLast(6);
+  a.setWithEmbedding(false);
+  a.setWithHead(true);
+  a.setContextLength(64);
+  a.setMaxSessions(2);
+  a.setKvDtype("f16");
+  a.setMaxFrameRows(8);
+  load.send().wait(io_.waitScope);
+  auto sink_server = kj::heap<CollectingSink>();
+  CollectingSink& sink = *sink_server;
+  auto link = joined.node.linkRequest();
+  link.setSink(kj::mv(sink_server));
+  link.send().wait(io_.waitScope);
+  auto stage = joined.node.stageRequest().send().getStage();
+
+  const uint32_t dim = 512;
+  std::vector<float> hidden(dim * 2, 0.25f);
+  auto send = [&](uint64_t step, const ActivationFrame& f, uint64_t pos0 = 0) {
+    auto req = stage.forwardRequest();
+    auto fr = req.initFrame();
+    fr.setSession(1);
+    fr.setStep(step);
+    fr.setPos0(pos0);
+    auto h = fr.initHidden();
+    h.setRows(f.rows);
+    h.setCols(f.cols);
+    h.setCodec(f.codec);
+    h.setZstd(f.zstd);
+    h.setChecksum(f.checksum);
+    h.setPayload(kj::arrayPtr(f.payload.data(), f.payload.size()));
+    return error_of(req.send().ignoreResult());
+  };
+  const auto good = encode_frame(1, 1, hidden.data(), 1, dim, parse_wire_format("int8+zstd"));
+  EXPECT_EQ(send(1, good), "");
+  EXPECT_EQ(sink.delivered, 1);
+
+  auto bad_codec = good;
+  bad_codec.codec = 7;
+  EXPECT_NE(send(2, bad_codec).find("unknown codec id 7"), std::string::npos);
+  auto wrong_cols = encode_frame(1, 1, hidden.data(), 1, 256, parse_wire_format("f32"));
+  EXPECT_NE(send(3, wrong_cols).find("256 columns, the model's dim is 512"), std::string::npos);
+  std::vector<float> many(dim * 9, 0.1f);
+  auto too_many = encode_frame(1, 1, many.data(), 9, dim, parse_wire_format("f16"));
+  EXPECT_NE(send(4, too_many).find("9 rows, allowed 1..8"), std::string::npos);
+  auto truncated = encode_frame(1, 1, hidden.data(), 1, dim, parse_wire_format("f32"));
+  truncated.payload.resize(100);
+  EXPECT_NE(send(5, truncated).find("payload is 100 bytes"), std::string::npos);
+  std::vector<uint8_t> zeros(32u << 20, 0), bomb(ZSTD_compressBound(zeros.size()));
+  bomb.resize(ZSTD_compress(bomb.data(), bomb.size(), zeros.data(), zeros.size(), 3));
+  ActivationFrame bomb_frame = good;
+  bomb_frame.codec = 0;
+  bomb_frame.payload = bomb;
+  EXPECT_NE(send(6, bomb_frame).find("zstd"), std::string::npos);
+  EXPECT_NE(send(7, good, 5).find("frame starts at position 5 but only 1 are cached"), std::string::npos);
+
+  // Still serving: the next valid frame of the session goes through.
+  EXPECT_EQ(send(8, good, 1), "");
+  EXPECT_EQ(sink.delivered, 2);
+  EXPECT_EQ(sink.last_step, 8u);
+  EXPECT_TRUE(node_->running());
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,79 @@
+// One model across real processes: 1, 2 and 3 stages on loopback must produce exactly
+// the single-node output over an f32 wire, and nearly always the same over int8+zstd.
+#include <gtest/gtest.h>
+
+#include "local_cluster.h"
+#include "model/model.h"
+#include "../model/test_models.h"
+
+namespace baton {
+namespace {
+
+using test::LocalCluster;
+using test::NodeSpec;
+
+const std::vector<std::string> kPrompts = {"the old man and the sea", "In the beginning",
+                                           "baton runs one model across", "12 apples, 7 pears and"};
+constexpr int kTokens = 20;
+
+std::string model_path() { return test::synth_model_path("small", DType::Q8_0); }
+
+// What `baton run --prompt` prints after echoing the prompt.
+std::string single_node_continuation(const std::string& prompt) {
+  const auto r = run_command({BATON_EXECUTABLE, "run", "--model", model_path(), "--prompt", prompt, "--temp", "0",
+                                    "--repeat-penalty", "1", "-n", std::to_string(kTokens), "--threads", "2"},
+                                   std::chrono::seconds(120));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(prompt, 0), 0u) << "baton run should echo the prompt first";
+  return r.out.substr(std::min(prompt.size(), r.out.size()));
+}
+
+TEST(Pipeline, F32WireEqualsSingleNodeFor1To3Stages) {
+  std::vector<std::string> reference;
+  for (const auto& p : kPrompts) reference.push_back(single_node_continuation(p));
+  for (size_t n : {1u, 2u, 3u}) {
+    LocalCluster cluster(model_path(), std::vector<NodeSpec>(n), {"--wire", "f32", "--ctx", "256"},
+                         test::temp_dir("f32-" + std::to_string(n)));
+    ASSERT_TRUE(cluster.ok()) << cluster.error();
+    for (size_t i = 0; i < kPrompts.size(); ++i) {
+      const auto j = cluster.submit({kPrompts[i]}, kTokens);
+      EXPECT_EQ(j.value("text", std::string("<none>")), reference[i]) << n << " stage(s), prompt '" << kPrompts[i] << "'";
+    }
+  }
+}
+
+// Teacher-forced top-1 agreement of the int8+zstd wire against the exact (f32) pipeline:
+// at every step of the reference continuation, the int8 pipeline sees the same prefix
+// and must pick the same next token.
+TEST(Pipeline, Int8ZstdWireAgreesWithF32) {
+  auto model = Model::open(model_path(), {});
+  const std::string cache = test::temp_dir("int8");
+  LocalCluster exact(model_path(), std::vector<NodeSpec>(1), {"--wire", "f32", "--ctx", "256"}, cache + "/exact");
+  ASSERT_TRUE(exact.ok()) << exact.error();
+  LocalCluster int8(model_path(), std::vector<NodeSpec>(3), {"--wire", "int8+zstd", "--ctx", "256"}, cache + "/int8");
+  ASSERT_TRUE(int8.ok()) << int8.error();
+  int steps = 0, agree = 0, identical_prompts = 0;
+  for (const auto& prompt : kPrompts) {
+    const auto ref = exact.submit({prompt}, kTokens);
+    const auto got = int8.submit({prompt}, kTokens);
+    identical_prompts += ref["completion_ids"] == got["completion_ids"];
+    std::vector<int32_t> ids = model->tokenizer().encode(prompt, model->tokenizer().add_bos(), false);
+    for (int32_t want : ref["completion_ids"].get<std::vector<int32_t>>()) {
+      std::string list;
+      for (int32_t id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+      const auto one = int8.submit({"--prompt-ids", list}, 1);
+      const auto next = one["completion_ids"].get<std::vector<int32_t>>();
+      ++steps;
+      agree += !next.empty() && next[0] == want;
+      ids.push_back(want);
+    }
+  }
+  const double rate = double(agree) / steps;
+  std::printf("int8+zstd: teacher-forced top-1 agreement %d/%d = %.3f; identical greedy continuations %d/%zu\n", agree,
+              steps, rate, identical_prompts, kPrompts.size());
+  EXPECT_GE(rate, 0.95);
+  EXPECT_GE(identical_prompts, 2);
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,52 @@
+// A child process (integration tests, local clusters for benchmarks): argv in, output captured, bounded waits,
+// and SIGTERM (then SIGKILL) on destruction so nothing is left behind.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+namespace baton {
+
+class ChildProcess {
+ public:
+  explicit ChildProcess(std::vector<std::string> argv, std::vector<std::string> extra_env = {});
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Reads output until a line of stdout matches; returns the match (nullopt on timeout or exit).
+  std::optional<std::smatch> wait_for_line(const std::regex& pattern, std::chrono::milliseconds timeout);
+  // Waits for exit; returns the exit code (128+signal), or nullopt on timeout.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  void signal(int sig);
+  bool running();
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+ private:
+  void pump(std::chrono::milliseconds budget);
+
+  pid_t pid_ = -1;
+  int out_fd_ = -1, err_fd_ = -1;
+  std::string out_, err_;
+  size_t scanned_lines_ = 0;
+  std::optional<int> status_;
+  std::vector<std::string> lines_;
+  std::string partial_;
+};
+
+// Runs a command to completion (bounded) and returns {exit code, stdout, stderr}.
+struct RunResult {
+  int code = -1;
+  std::string out, err;
+};
+RunResult run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                      std::vector<std::string> extra_env = {});
+
+}  // namespace baton

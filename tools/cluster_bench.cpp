@@ -1,0 +1,151 @@
+#include "tools/cluster_bench.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <regex>
+
+#include "model/local_backend.h"
+#include "model/sampler.h"
+#include "node/cluster.h"
+#include "node/model_identity.h"
+#include "tensor/thread_pool.h"
+#include "tools/child_process.h"
+#include "transport/auth.h"
+
+namespace baton::cli {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+struct Row {
+  std::string setup;
+  double ttft_ms = 0, decode_tps = 0;
+  double raw_bytes_per_hop = 0, wire_bytes_per_hop = 0;  // per decoded token, between stages
+  double hop_overhead_us = 0;
+};
+
+std::vector<int32_t> bench_prompt(int n, int vocab) {
+  std::vector<int32_t> p(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) p[static_cast<size_t>(i)] = (i * 7919 + 13) % vocab;
+  return p;
+}
+
+Row bench_local(const std::string& path, const ClusterBenchArgs& a) {
+  ModelOpenOptions opt;
+  opt.with_tokenizer = false;
+  auto model = Model::open(path, opt);
+  ThreadPool pool(a.threads);
+  LocalBackend backend(model->transformer(), DType::F16, a.prompt_tokens + a.gen_tokens + 8, &pool);
+  const auto prompt = bench_prompt(a.prompt_tokens, model->hparams().vocab_size);
+  const auto t0 = clock::now();
+  int32_t next = argmax(backend.forward(prompt, 0));
+  const auto t1 = clock::now();
+  for (int i = 0; i < a.gen_tokens; ++i) {
+    const int32_t one[1] = {next};
+    next = argmax(backend.forward(one, a.prompt_tokens + i));
+  }
+  const auto t2 = clock::now();
+  Row r;
+  r.setup = fmt::format("single process, {} threads", a.threads);
+  r.ttft_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  r.decode_tps = a.gen_tokens / std::chrono::duration<double>(t2 - t1).count();
+  return r;
+}
+
+Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string& path, const std::string& hash,
+                  int n_nodes, const std::string& wire, const ClusterBenchArgs& a) {
+  const std::string secret = to_hex(random_nonce());
+  std::vector<std::unique_ptr<ChildProcess>> nodes;
+  ClusterConfig cfg;
+  for (int i = 0; i < n_nodes; ++i) {
+    nodes.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{"/proc/self/exe", "node", "--listen", "127.0.0.1:0", "--model", path, "--threads",
+                                 std::to_string(a.threads), "--name", fmt::format("bench{}", i), "--log-level", "warn"},
+        std::vector<std::string>{"BATON_SECRET=" + secret}));
+    auto m = nodes.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
+    if (!m) throw std::runtime_error("bench node did not start: " + nodes.back()->err());
+    cfg.peers.push_back("127.0.0.1:" + std::string((*m)[1]));
+  }
+  cfg.secret = secret;
+  cfg.wire = parse_wire_format(wire);
+  cfg.context = a.prompt_tokens + a.gen_tokens + 8;
+  cfg.max_sessions = 1;
+  cfg.prefill_chunk = static_cast<uint32_t>(std::max(a.prompt_tokens, 1));
+  // Equal figures for every node: the planner splits by memory, i.e. evenly.
+  cfg.default_gflops = 100;
+  Cluster cluster(io, model, hash, cfg);
+  cluster.assemble().wait(io.waitScope);
+
+  const auto prompt = bench_prompt(a.prompt_tokens, model.hparams().vocab_size);
+  const auto t0 = clock::now();
+  StepResult r = cluster.step(1, 1, 0, prompt, 1).wait(io.waitScope);
+  int32_t next = argmax(r.logits);
+  const auto t1 = clock::now();
+  double compute_us = 0, raw = 0, wire_bytes = 0;
+  for (int i = 0; i < a.gen_tokens; ++i) {
+    r = cluster.step(1, static_cast<uint64_t>(i + 2), a.prompt_tokens + i, {next}, 1).wait(io.waitScope);
+    next = argmax(r.logits);
+    for (size_t s = 0; s < r.timings.size(); ++s) {
+      compute_us += static_cast<double>(r.timings[s].compute_us + r.timings[s].decode_us);
+      if (s + 1 < r.timings.size()) {  // hops between stages (the last sends logits)
+        raw += static_cast<double>(r.timings[s].raw_bytes);
+        wire_bytes += static_cast<double>(r.timings[s].wire_bytes);
+      }
+    }
+  }
+  const auto t2 = clock::now();
+  cluster.drop_session(1).wait(io.waitScope);
+  Row row;
+  row.setup = fmt::format("{} node(s), wire {}", n_nodes, wire);
+  row.ttft_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  const double decode_s = std::chrono::duration<double>(t2 - t1).count();
+  row.decode_tps = a.gen_tokens / decode_s;
+  const int inner_hops = n_nodes - 1;
+  if (inner_hops > 0) {
+    row.raw_bytes_per_hop = raw / a.gen_tokens / inner_hops;
+    row.wire_bytes_per_hop = wire_bytes / a.gen_tokens / inner_hops;
+  }
+  // Everything that is not compute, spread over the hops of the ring (coordinator ->
+  // stage 0 -> ... -> last stage -> coordinator).
+  row.hop_overhead_us = (decode_s * 1e6 - compute_us) / a.gen_tokens / (n_nodes + 1);
+  return row;
+}
+
+}  // namespace
+
+int run_cluster_bench(const ClusterBenchArgs& a) {
+  ModelOpenOptions opt;
+  opt.range = LayerRange{0, 0};
+  opt.with_embedding = false;
+  opt.with_head = false;
+  opt.prefault = false;
+  auto model = Model::open(a.model, opt);
+  const std::string hash = model_file_hash(a.model);
+  fmt::print("model {} (dim {}, {} layers); prompt {} tokens, decode {} tokens, {} thread(s) per process\n\n", a.model,
+             model->hparams().dim, model->hparams().n_layers, a.prompt_tokens, a.gen_tokens, a.threads);
+  std::vector<Row> rows;
+  rows.push_back(bench_local(a.model, a));
+  auto io = kj::setupAsyncIo();
+  for (int n : a.nodes) {
+    for (const auto& w : a.wires) rows.push_back(bench_cluster(io, *model, a.model, hash, n, w, a));
+  }
+  const double base = rows.front().decode_tps;
+  fmt::print("{:<30} {:>10} {:>12} {:>9} {:>14} {:>14} {:>10} {:>12}\n", "setup", "TTFT ms", "decode t/s", "vs local",
+             "raw B/tok/hop", "wire B/tok/hop", "wire/dim", "hop us");
+  for (const Row& r : rows) {
+    const bool hops = r.raw_bytes_per_hop > 0;
+    fmt::print("{:<30} {:>10.1f} {:>12.2f} {:>8.0f}% {:>14} {:>14} {:>10} {:>12}\n", r.setup, r.ttft_ms, r.decode_tps,
+               100.0 * r.decode_tps / base, hops ? fmt::format("{:.0f}", r.raw_bytes_per_hop) : "-",
+               hops ? fmt::format("{:.0f}", r.wire_bytes_per_hop) : "-",
+               hops ? fmt::format("{:.3f}", r.wire_bytes_per_hop / model->hparams().dim) : "-",
+               r.setup.rfind("single", 0) == 0 ? "-" : fmt::format("{:.0f}", r.hop_overhead_us));
+  }
+  return 0;
+}
+
+}  // namespace baton::cli

@@ -1,0 +1,22 @@
+// `baton bench --nodes N,...`: local clusters of real node processes on loopback, driven
+// by an in-process coordinator; prints decode tokens/s, time to first token, bytes per
+// token per hop (raw and on the wire) and per-hop overhead, per wire format.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace baton::cli {
+
+struct ClusterBenchArgs {
+  std::string model;
+  std::vector<int> nodes{1, 2, 3};
+  std::vector<std::string> wires{"f32", "int8+zstd"};
+  int32_t prompt_tokens = 64;
+  int32_t gen_tokens = 64;
+  unsigned threads = 2;  // per node, and for the single-process baseline
+};
+
+int run_cluster_bench(const ClusterBenchArgs& args);
+
+}  // namespace baton::cli
