@@ -1,5 +1,6 @@
 // `baton`: one executable, one subcommand per job (shared/DESIGN.md, tools/).
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <exception>
@@ -24,6 +25,8 @@ int main(int argc, char** argv) {
   baton::cli::register_submit(app, runner);
 
   CLI11_PARSE(app, argc, argv);
+  // Logs go to stderr: stdout carries generated text and --json output.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("baton"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
   try {

@@ -77,3 +77,30 @@ TEST(Pipeline, Int8ZstdWireAgreesWithF32) {
 
 }  // namespace
 }  // namespace baton
+
+namespace baton {
+namespace {
+
+// Nodes without a copy of the model fetch exactly their tensors from the coordinator,
+// verify them, cache them, and a restart loads from the cache instead of fetching.
+TEST(Pipeline, NodesWithoutTheModelFetchVerifyAndCacheTheirShards) {
+  const std::string prompt = kPrompts[0];
+  const std::string reference = single_node_continuation(prompt);
+  const std::string cache = test::temp_dir("fetch");
+  const std::vector<NodeSpec> no_model(2, NodeSpec{false, {}});
+  {
+    LocalCluster cluster(model_path(), no_model, {"--wire", "f32", "--ctx", "256"}, cache);
+    ASSERT_TRUE(cluster.ok()) << cluster.error();
+    EXPECT_EQ(cluster.submit({prompt}, kTokens).value("text", std::string()), reference);
+    cluster.node(0).wait(std::chrono::milliseconds(100));
+    EXPECT_NE(cluster.node(0).err().find("fetched and verified"), std::string::npos) << cluster.node(0).err();
+  }
+  LocalCluster again(model_path(), no_model, {"--wire", "f32", "--ctx", "256"}, cache);
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again.submit({prompt}, kTokens).value("text", std::string()), reference);
+  again.node(1).wait(std::chrono::milliseconds(100));
+  EXPECT_NE(again.node(1).err().find("found in the shard cache"), std::string::npos) << again.node(1).err();
+}
+
+}  // namespace
+}  // namespace baton

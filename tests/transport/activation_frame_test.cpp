@@ -100,32 +100,37 @@ TEST(ActivationFrame, RefusesCorruptedPayloads) {
   EXPECT_NE(error_of(z, {64, 8}).find("zstd"), std::string::npos);
 }
 
-TEST(ActivationFrame, RefusesDecompressionBomb) {
-  // 64 MiB of zeros compresses to a few KiB; declared as a 1x64 f32 frame it must be
-  // refused without inflating it.
-  std::vector<uint8_t> zeros(64u << 20, 0);
-  std::vector<uint8_t> bomb(ZSTD_compressBound(zeros.size()));
-  bomb.resize(ZSTD_compress(bomb.data(), bomb.size(), zeros.data(), zeros.size(), 1));
-  ActivationFrame f;
-  f.rows = 1;
-  f.cols = 64;
-  f.codec = 0;
-  f.zstd = true;
-  f.payload = bomb;
-  const std::string err = error_of(f, {64, 8});
-  EXPECT_FALSE(err.empty());
-  EXPECT_NE(err.find("67108864"), std::string::npos) << err;  // names the declared size
-  // Same bomb without a declared content size (streamed): zstd stops at the bound.
+std::vector<uint8_t> zstd_of_zeros(size_t n, bool declare_size) {
+  std::vector<uint8_t> zeros(n, 0), out(ZSTD_compressBound(n));
   ZSTD_CCtx* c = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 0);
-  std::vector<uint8_t> out(ZSTD_compressBound(zeros.size()));
+  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, declare_size ? 1 : 0);
   ZSTD_outBuffer ob{out.data(), out.size(), 0};
   ZSTD_inBuffer ib{zeros.data(), zeros.size(), 0};
   ZSTD_compressStream2(c, &ob, &ib, ZSTD_e_end);
   ZSTD_freeCCtx(c);
   out.resize(ob.pos);
-  f.payload = out;
-  EXPECT_NE(error_of(f, {64, 8}).find("zstd payload rejected"), std::string::npos);
+  return out;
+}
+
+// Three layers of defence, each tested: a payload larger than zstd could ever produce for
+// the declared shape; a frame header declaring more than the shape; and, when the header
+// declares nothing, decompression into a buffer of exactly the shape's size.
+TEST(ActivationFrame, RefusesDecompressionBombs) {
+  ActivationFrame f;
+  f.rows = 1;
+  f.cols = 64;
+  f.codec = 0;  // f32: 256 bytes expected
+  f.zstd = true;
+  f.payload = zstd_of_zeros(64u << 20, true);
+  EXPECT_NE(error_of(f, {64, 8}).find("exceeds the bound"), std::string::npos) << error_of(f, {64, 8});
+
+  f.payload = zstd_of_zeros(1u << 20, true);
+  ASSERT_LT(f.payload.size(), 320u) << "the small bomb must pass the size bound to reach the next check";
+  EXPECT_NE(error_of(f, {64, 8}).find("declares 1048576 bytes, expected 256"), std::string::npos) << error_of(f, {64, 8});
+
+  f.payload = zstd_of_zeros(1u << 20, false);
+  ASSERT_LT(f.payload.size(), 320u);
+  EXPECT_NE(error_of(f, {64, 8}).find("zstd payload rejected"), std::string::npos) << error_of(f, {64, 8});
 }
 
 TEST(ActivationFrame, RefusesNonFiniteValues) {
