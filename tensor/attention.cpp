@@ -1,0 +1,107 @@
+// Causal grouped-query attention over a KV cache, and writing one position into the cache.
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tensor/kernels_dispatch.h"
+#include "tensor/thread_pool.h"
+
+namespace baton {
+
+namespace {
+
+bool is_kv_dtype(DType t) { return t == DType::F32 || t == DType::F16 || t == DType::Q8_0; }
+
+void check_kv_dtype(DType t, int64_t elems, const char* fn, const char* what) {
+  if (!is_kv_dtype(t)) {
+    throw std::invalid_argument(std::string(fn) + ": KV cache dtype " + std::string(dtype_name(t)) +
+                                " is not supported (use f32, f16 or q8_0)");
+  }
+  if (t == DType::Q8_0 && elems % kQK != 0) {
+    throw std::invalid_argument(std::string(fn) + ": a q8_0 KV cache needs " + what + " to be a multiple of 32, got " +
+                                std::to_string(elems));
+  }
+}
+
+}  // namespace
+
+namespace detail {
+
+void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv,
+                    const AttentionShape& shape, float* out, ThreadPool* pool) {
+  if (shape.n_heads <= 0 || shape.n_kv_heads <= 0 || shape.head_dim <= 0 || shape.n_heads % shape.n_kv_heads != 0) {
+    throw std::invalid_argument("attention: need n_heads, n_kv_heads, head_dim > 0 and n_heads a multiple of n_kv_heads (got " +
+                                std::to_string(shape.n_heads) + ", " + std::to_string(shape.n_kv_heads) + ", " +
+                                std::to_string(shape.head_dim) + ")");
+  }
+  if (n_tokens < 0 || pos0 < 0) throw std::invalid_argument("attention: negative token count or position");
+  check_kv_dtype(kv.dtype, shape.head_dim, "attention", "head_dim");
+  const int64_t kv_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
+  if (kv.row_bytes < static_cast<int64_t>(row_bytes(kv.dtype, kv_elems))) {
+    throw std::invalid_argument("attention: KV row_bytes " + std::to_string(kv.row_bytes) + " is smaller than " +
+                                std::to_string(row_bytes(kv.dtype, kv_elems)) + " bytes for n_kv_heads*head_dim values");
+  }
+  if (n_tokens == 0) return;
+
+  const int group = shape.n_heads / shape.n_kv_heads;
+  const int64_t head_dim = shape.head_dim;
+  const int64_t q_stride = static_cast<int64_t>(shape.n_heads) * head_dim;
+  const size_t head_bytes = row_bytes(kv.dtype, static_cast<uint64_t>(head_dim));
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  const auto* k_base = static_cast<const uint8_t*>(kv.k);
+  const auto* v_base = static_cast<const uint8_t*>(kv.v);
+
+  auto pairs = [&](size_t p0, size_t p1) {
+    std::vector<float> scores(static_cast<size_t>(pos0 + n_tokens));
+    for (size_t pair = p0; pair < p1; ++pair) {
+      const int64_t t = static_cast<int64_t>(pair) / shape.n_heads;
+      const int h = static_cast<int>(pair % static_cast<size_t>(shape.n_heads));
+      const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
+      const int64_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
+      const float* qh = q + t * q_stride + h * head_dim;
+      for (int64_t p = 0; p < n_ctx; ++p) {
+        scores[p] = k.kv_dot(kv.dtype, k_base + p * kv.row_bytes + kv_offset, qh, head_dim) * scale;
+      }
+      k.softmax(scores.data(), n_ctx);
+      float* o = out + t * q_stride + h * head_dim;
+      for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
+      for (int64_t p = 0; p < n_ctx; ++p) k.kv_axpy(kv.dtype, v_base + p * kv.row_bytes + kv_offset, scores[p], o, head_dim);
+    }
+  };
+  const size_t n_pairs = static_cast<size_t>(n_tokens) * static_cast<size_t>(shape.n_heads);
+  if (pool != nullptr && pool->size() > 1) {
+    pool->parallel_for(n_pairs, 1, pairs);
+  } else {
+    pairs(0, n_pairs);
+  }
+}
+
+}  // namespace detail
+
+void attention(const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv, const AttentionShape& shape,
+               float* out, ThreadPool* pool) {
+  detail::attention_with(detail::active_kernels(), q, n_tokens, pos0, kv, shape, out, pool);
+}
+
+void kv_store(const KVLayerView& kv, int64_t position, const float* k, const float* v, int64_t row_elems) {
+  check_kv_dtype(kv.dtype, row_elems, "kv_store", "n_kv_heads*head_dim");
+  if (position < 0 || row_elems < 0) throw std::invalid_argument("kv_store: negative position or row size");
+  if (static_cast<int64_t>(row_bytes(kv.dtype, static_cast<uint64_t>(row_elems))) > kv.row_bytes) {
+    throw std::invalid_argument("kv_store: " + std::to_string(row_elems) + " values do not fit a KV row of " +
+                                std::to_string(kv.row_bytes) + " bytes");
+  }
+  auto* k_row = static_cast<uint8_t*>(kv.k) + position * kv.row_bytes;
+  auto* v_row = static_cast<uint8_t*>(kv.v) + position * kv.row_bytes;
+  if (kv.dtype == DType::Q8_0) {
+    // Same codes as quantize_row; the table's quantiser is just faster.
+    const auto& table = detail::active_kernels();
+    table.quantize_q8_0(k, k_row, row_elems);
+    table.quantize_q8_0(v, v_row, row_elems);
+  } else {
+    quantize_row(kv.dtype, k, k_row, row_elems);
+    quantize_row(kv.dtype, v, v_row, row_elems);
+  }
+}
+
+}  // namespace baton

@@ -1,0 +1,397 @@
+// AVX2/FMA/F16C kernel table. Compiled with -mavx2 -mfma -mf16c (see tensor/CMakeLists.txt)
+// and only reached through avx2_kernels(), which checks the CPU first. Integer dot
+// products follow ggml's scheme: activations quantised to 8 bits, maddubs/madd into
+// int32, one float FMA per block.
+#include "tensor/kernels_dispatch.h"
+#include "tensor/simd_avx2.h"
+
+namespace baton::detail {
+namespace {
+
+// Each row gets its own accumulators and the same instruction sequence whatever NR is,
+// so a row's result does not depend on how many rows are processed together.
+template <int NR, typename LoadRow8, typename LoadRow1>
+void dot_float_rows(int64_t n, const char* w, size_t stride, const float* x, float* out, LoadRow8 load8,
+                    LoadRow1 load1) {
+  __m256 acc0[NR], acc1[NR];
+  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    const __m256 x1 = _mm256_loadu_ps(x + i + 8);
+    for (int r = 0; r < NR; ++r) {
+      acc0[r] = _mm256_fmadd_ps(load8(w + r * stride, i), x0, acc0[r]);
+      acc1[r] = _mm256_fmadd_ps(load8(w + r * stride, i + 8), x1, acc1[r]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x0 = _mm256_loadu_ps(x + i);
+    for (int r = 0; r < NR; ++r) acc0[r] = _mm256_fmadd_ps(load8(w + r * stride, i), x0, acc0[r]);
+  }
+  for (int r = 0; r < NR; ++r) {
+    float tail = 0.0f;
+    for (int64_t j = i; j < n; ++j) tail += load1(w + r * stride, j) * x[j];
+    out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + tail;
+  }
+}
+
+template <typename Kernel>
+void dispatch_rows(int nrows, Kernel k) {
+  switch (nrows) {
+    case 4: k.template operator()<4>(); break;
+    case 3: k.template operator()<3>(); break;
+    case 2: k.template operator()<2>(); break;
+    default: k.template operator()<1>(); break;
+  }
+}
+
+void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  auto load8 = [](const char* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); };
+  auto load1 = [](const char* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; };
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  });
+}
+
+void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  auto load8 = [](const char* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); };
+  auto load1 = [](const char* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  });
+}
+
+void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  auto load8 = [](const char* row, int64_t i) { return load_bf16x8(reinterpret_cast<const uint16_t*>(row) + i); };
+  auto load1 = [](const char* row, int64_t i) { return bf16_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  });
+}
+
+template <int NR, bool kQ4>
+void dot_q8_0_like_rows(int64_t n, const char* w, size_t stride, const BlockQ8_0* a, float* out) {
+  const int64_t nb = n / kQK;
+  __m256 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i y = load_i8x32(a[i].qs);
+    const float dy = half_to_float(a[i].d);
+    for (int r = 0; r < NR; ++r) {
+      __m256i q;
+      float dx;
+      if constexpr (kQ4) {
+        const BlockQ4_0& b = reinterpret_cast<const BlockQ4_0*>(w + r * stride)[i];
+        q = _mm256_sub_epi8(nibbles_to_bytes(b.qs), _mm256_set1_epi8(8));
+        dx = half_to_float(b.d);
+      } else {
+        const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(w + r * stride)[i];
+        q = load_i8x32(b.qs);
+        dx = half_to_float(b.d);
+      }
+      const __m256 prod = _mm256_cvtepi32_ps(dot_i8_pairs(q, y));
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), prod, acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
+}
+
+void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_q8_0_like_rows<NR, false>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_0*>(act), out);
+  });
+}
+
+void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_q8_0_like_rows<NR, true>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_0*>(act), out);
+  });
+}
+
+// Unpacks Q4_K's 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15).
+inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
+  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
+  std::memcpy(utmp, packed, 12);
+  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);  // mins 4-7
+  const uint32_t mins_0_3 = utmp[1] & kLow6;
+  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);  // scales 4-7
+  utmp[2] = mins_0_3;
+  utmp[0] &= kLow6;  // scales 0-3
+}
+
+template <int NR>
+void dot_q4_K_rows(int64_t n, const char* w, size_t stride, const BlockQ8_K* a, float* out) {
+  const int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  __m256 acc[NR];
+  float acc_min[NR];
+  for (int r = 0; r < NR; ++r) {
+    acc[r] = _mm256_setzero_ps();
+    acc_min[r] = 0.0f;
+  }
+  for (int64_t i = 0; i < nb; ++i) {
+    // Sums of the activation over each 32-value sub-block, for the "- dmin * m" term.
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    for (int r = 0; r < NR; ++r) {
+      const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(w + r * stride)[i];
+      uint32_t utmp[4];
+      q4k_unpack_scales(b.scales, utmp);
+      const uint8_t* sc = reinterpret_cast<const uint8_t*>(utmp);
+      const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[3]), int(utmp[2])));
+      const __m128i min_prod = _mm_madd_epi16(mins, sub_sums);
+      __m128i s = _mm_add_epi32(min_prod, _mm_unpackhi_epi64(min_prod, min_prod));
+      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+      acc_min[r] += a[i].d * half_to_float(b.dmin) * float(_mm_cvtsi128_si32(s));
+
+      __m256i sumi = _mm256_setzero_si256();
+      for (int j = 0; j < 4; ++j) {
+        const __m256i bits = load_i8x32(b.qs + 32 * j);
+        const __m256i lo = _mm256_and_si256(bits, low4);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
+        __m256i p_lo = _mm256_maddubs_epi16(lo, load_i8x32(a[i].qs + 64 * j));
+        __m256i p_hi = _mm256_maddubs_epi16(hi, load_i8x32(a[i].qs + 64 * j + 32));
+        p_lo = _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * j]));
+        p_hi = _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * j + 1]));
+        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_lo, p_hi));
+      }
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(b.d)), _mm256_cvtepi32_ps(sumi), acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) - acc_min[r];
+}
+
+void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_q4_K_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_K*>(act), out);
+  });
+}
+
+template <int NR>
+void dot_q6_K_rows(int64_t n, const char* w, size_t stride, const BlockQ8_K* a, float* out) {
+  const int64_t nb = n / kQK_K;
+  const __m256i low4 = _mm256_set1_epi8(0x0F);
+  const __m256i low2 = _mm256_set1_epi8(0x03);
+  // For 32-value group g: bytes 0-7 pick scale 2g, bytes 8-15 scale 2g+1 (16 values each).
+  alignas(16) static constexpr uint8_t kScalePick[8][16] = {
+      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},          {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},          {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+      {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},          {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+      {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13}, {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
+  };
+  __m256 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < nb; ++i) {
+    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
+    for (int r = 0; r < NR; ++r) {
+      const BlockQ6_K& b = reinterpret_cast<const BlockQ6_K*>(w + r * stride)[i];
+      const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+      // Codes are stored +32: sum sc*(q-32)*y = sum sc*q*y - 32 * sum_s sc_s * bsum_s.
+      __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(scales), bsums), 5);
+      sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+      for (int half = 0; half < 2; ++half) {
+        const __m256i high = load_i8x32(b.qh + 32 * half);
+        const __m256i bits1 = load_i8x32(b.ql + 64 * half);
+        const __m256i bits2 = load_i8x32(b.ql + 64 * half + 32);
+        __m256i q[4];
+        q[0] = _mm256_or_si256(_mm256_and_si256(bits1, low4), _mm256_slli_epi16(_mm256_and_si256(high, low2), 4));
+        q[1] = _mm256_or_si256(_mm256_and_si256(bits2, low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 2), low2), 4));
+        q[2] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits1, 4), low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 4), low2), 4));
+        q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bits2, 4), low4),
+                               _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 6), low2), 4));
+        for (int k = 0; k < 4; ++k) {
+          const int g = 4 * half + k;
+          const __m256i y = load_i8x32(a[i].qs + 32 * g);
+          const __m128i pick = _mm_load_si128(reinterpret_cast<const __m128i*>(kScalePick[g]));
+          const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
+          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc16, _mm256_maddubs_epi16(q[k], y)));
+        }
+      }
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(b.d)), _mm256_cvtepi32_ps(sumi), acc[r]);
+    }
+  }
+  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
+}
+
+void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  dispatch_rows(nrows, [&]<int NR>() {
+    dot_q6_K_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_K*>(act), out);
+  });
+}
+
+inline float max_abs(const float* x, int n) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int j = 0; j < n; j += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + j)));
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// Rounds x*scale to nearest-even int8 for 32 values (|x*scale| <= 127 by construction).
+inline void round_to_i8x32(const float* x, float scale, int8_t* q) {
+  const __m256 s = _mm256_set1_ps(scale);
+  __m256i v[4];
+  for (int k = 0; k < 4; ++k) v[k] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), s));
+  // packs works per 128-bit lane; the permute restores element order.
+  const __m256i p01 = _mm256_packs_epi32(v[0], v[1]);
+  const __m256i p23 = _mm256_packs_epi32(v[2], v[3]);
+  const __m256i bytes = _mm256_packs_epi16(p01, p23);
+  const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), ordered);
+}
+
+// Same codes as quantize_row_q8_0_ref: d = amax/127, q = round_even(x * (1/d)).
+void quantize_q8_0(const float* x, void* y, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_0*>(y);
+  for (int64_t i = 0; i < n / kQK; ++i, x += kQK) {
+    const float d = max_abs(x, kQK) / 127.0f;
+    const float id = d != 0.0f ? 1.0f / d : 0.0f;
+    blocks[i].d = _cvtss_sh(d, _MM_FROUND_TO_NEAREST_INT);
+    round_to_i8x32(x, id, blocks[i].qs);
+  }
+}
+
+// Same codes as quantize_row_q8_K_ref.
+void quantize_q8_K(const float* x, void* y, int64_t n) {
+  auto* blocks = static_cast<BlockQ8_K*>(y);
+  for (int64_t i = 0; i < n / kQK_K; ++i, x += kQK_K) {
+    BlockQ8_K& b = blocks[i];
+    const float amax = max_abs(x, kQK_K);
+    if (!(amax > 0.0f)) {
+      std::memset(&b, 0, sizeof b);
+      continue;
+    }
+    const float iscale = 127.0f / amax;
+    for (int k = 0; k < kQK_K; k += 32) round_to_i8x32(x + k, iscale, b.qs + k);
+    for (int s = 0; s < kQK_K / 16; ++s) {
+      const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.qs + 16 * s));
+      const __m128i wide = _mm_madd_epi16(_mm_cvtepi8_epi16(q), _mm_set1_epi16(1));
+      const __m128i wide2 = _mm_madd_epi16(_mm_cvtepi8_epi16(_mm_srli_si128(q, 8)), _mm_set1_epi16(1));
+      __m128i t = _mm_add_epi32(wide, wide2);
+      t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+      t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
+      b.bsums[s] = static_cast<int16_t>(_mm_cvtsi128_si32(t));
+    }
+    b.d = 1.0f / iscale;
+  }
+}
+
+float kv_dot(DType t, const void* row, const float* q, int64_t n) {
+  if (t == DType::Q8_0) {
+    const auto* b = static_cast<const BlockQ8_0*>(row);
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n / kQK; ++i) {
+      __m256 part = _mm256_setzero_ps();
+      for (int k = 0; k < 4; ++k) {
+        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * k));
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+        part = _mm256_fmadd_ps(v, _mm256_loadu_ps(q + i * kQK + 8 * k), part);
+      }
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(b[i].d)), part, acc);
+    }
+    return hsum(acc);
+  }
+  float out;
+  if (t == DType::F16) {
+    dot_f16(n, row, 0, 1, q, &out);
+  } else {
+    dot_f32(n, row, 0, 1, q, &out);
+  }
+  return out;
+}
+
+void kv_axpy(DType t, const void* row, float a, float* acc, int64_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  if (t == DType::Q8_0) {
+    const auto* b = static_cast<const BlockQ8_0*>(row);
+    for (int64_t i = 0; i < n / kQK; ++i) {
+      const __m256 ad = _mm256_set1_ps(a * half_to_float(b[i].d));
+      for (int k = 0; k < 4; ++k) {
+        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * k));
+        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
+        float* dst = acc + i * kQK + 8 * k;
+        _mm256_storeu_ps(dst, _mm256_fmadd_ps(ad, v, _mm256_loadu_ps(dst)));
+      }
+    }
+    return;
+  }
+  int64_t i = 0;
+  if (t == DType::F16) {
+    const auto* h = static_cast<const uint16_t*>(row);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(va, load_f16x8(h + i), _mm256_loadu_ps(acc + i)));
+    for (; i < n; ++i) acc[i] += a * half_to_float(h[i]);
+  } else {
+    const auto* f = static_cast<const float*>(row);
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(f + i), _mm256_loadu_ps(acc + i)));
+    for (; i < n; ++i) acc[i] += a * f[i];
+  }
+}
+
+// Loads up to 8 floats, filling the missing lanes with `fill`.
+inline __m256 load_partial(const float* x, int64_t count, float fill) {
+  alignas(32) float buf[8];
+  for (int k = 0; k < 8; ++k) buf[k] = k < count ? x[k] : fill;
+  return _mm256_load_ps(buf);
+}
+
+inline void store_partial(float* x, int64_t count, __m256 v) {
+  alignas(32) float buf[8];
+  _mm256_store_ps(buf, v);
+  for (int k = 0; k < count; ++k) x[k] = buf[k];
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  const float neg_inf = -__builtin_inff();
+  __m256 vmax = _mm256_set1_ps(neg_inf);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  if (i < n) vmax = _mm256_max_ps(vmax, load_partial(x + i, n - i, neg_inf));
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  const __m256 max = _mm256_set1_ps(_mm_cvtss_f32(m));
+
+  __m256 sum = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), max));
+    _mm256_storeu_ps(x + i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  if (i < n) {
+    const __m256 e = exp_ps(_mm256_sub_ps(load_partial(x + i, n - i, neg_inf), max));
+    store_partial(x + i, n - i, e);
+    sum = _mm256_add_ps(sum, e);
+  }
+  const __m256 inv = _mm256_set1_ps(1.0f / hsum(sum));
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  if (i < n) store_partial(x + i, n - i, _mm256_mul_ps(load_partial(x + i, n - i, 0.0f), inv));
+}
+
+inline __m256 silu_mul8(__m256 g, __m256 u) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), u);
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, silu_mul8(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  if (i < n) store_partial(out + i, n - i, silu_mul8(load_partial(gate + i, n - i, 0.0f), load_partial(up + i, n - i, 0.0f)));
+}
+
+constexpr KernelTable kAvx2Table = {
+    "avx2", dot_f32,  dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
+    quantize_q8_0, quantize_q8_K, kv_dot, kv_axpy, softmax, silu_mul,
+};
+
+}  // namespace
+
+// Not declared in a header on purpose: only kernels_dispatch.cpp may reach it, after the CPU check.
+const KernelTable& avx2_kernel_table() { return kAvx2Table; }
+
+}  // namespace baton::detail

@@ -1,0 +1,71 @@
+// Chooses the kernel table once, from the CPU features.
+#include "tensor/kernels_dispatch.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "tensor/cpu_features.h"
+
+namespace baton::detail {
+
+#if defined(BATON_HAVE_X86_KERNELS)
+const KernelTable& avx2_kernel_table();  // kernels_avx2.cpp
+#endif
+
+const KernelTable* avx2_kernels() {
+#if defined(BATON_HAVE_X86_KERNELS)
+  const CpuFeatures& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c) return &avx2_kernel_table();
+#endif
+  return nullptr;
+}
+
+const KernelTable& active_kernels() {
+  static const KernelTable& table = avx2_kernels() ? *avx2_kernels() : scalar_kernels();
+  return table;
+}
+
+bool is_matvec_weight_type(DType t) {
+  switch (t) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_K:
+    case DType::Q6_K:
+      return true;
+    case DType::Q8_K:
+      return false;
+  }
+  return false;
+}
+
+DType activation_dtype(DType weight) {
+  switch (weight) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+      return DType::Q8_0;
+    case DType::Q4_K:
+    case DType::Q6_K:
+      return DType::Q8_K;
+    default:
+      return DType::F32;
+  }
+}
+
+DotRowsFn dot_rows_for(const KernelTable& k, DType weight) {
+  switch (weight) {
+    case DType::F32: return k.dot_f32;
+    case DType::F16: return k.dot_f16;
+    case DType::BF16: return k.dot_bf16;
+    case DType::Q8_0: return k.dot_q8_0;
+    case DType::Q4_0: return k.dot_q4_0;
+    case DType::Q4_K: return k.dot_q4_K;
+    case DType::Q6_K: return k.dot_q6_K;
+    case DType::Q8_K: break;
+  }
+  throw std::invalid_argument("no matvec kernel for weight dtype " + std::string(dtype_name(weight)));
+}
+
+}  // namespace baton::detail

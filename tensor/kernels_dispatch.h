@@ -1,0 +1,63 @@
+// Internal: the table of hot kernels, one scalar implementation (always available) and
+// one AVX2/FMA/F16C implementation (x86 with those features). The public functions in
+// kernels.h use active_kernels(); tests call scalar_kernels()/avx2_kernels() directly to
+// check each path against references and against each other.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels.h"
+
+namespace baton::detail {
+
+// out[r] = dot(weight row r, activation) for r in [0, nrows), 1 <= nrows <= kMaxDotRows;
+// rows are row_stride bytes apart. The activation is in the format activation_dtype()
+// gives for the weight dtype. Contract: each row's result is bit-identical whatever
+// nrows is, so results do not depend on how rows are grouped into tiles or threads.
+using DotRowsFn = void (*)(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, float* out);
+// Quantises an f32 activation row into the block format (same codes as quantize_row).
+using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
+
+inline constexpr int kMaxDotRows = 4;
+
+struct KernelTable {
+  const char* name;
+  DotRowsFn dot_f32;
+  DotRowsFn dot_f16;
+  DotRowsFn dot_bf16;
+  DotRowsFn dot_q8_0;  // activation: Q8_0
+  DotRowsFn dot_q4_0;  // activation: Q8_0
+  DotRowsFn dot_q4_K;  // activation: Q8_K
+  DotRowsFn dot_q6_K;  // activation: Q8_K
+  QuantizeRowFn quantize_q8_0;
+  QuantizeRowFn quantize_q8_K;
+  // Attention over one head's slice of a KV row stored as F32, F16 or Q8_0 (n % 32 == 0
+  // for Q8_0): dot with an f32 query, and acc += a * row.
+  float (*kv_dot)(DType t, const void* row, const float* q, int64_t n);
+  void (*kv_axpy)(DType t, const void* row, float a, float* acc, int64_t n);
+  void (*softmax)(float* x, int64_t n);
+  void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
+};
+
+const KernelTable& scalar_kernels();
+// nullptr unless built for x86 and the CPU has AVX2, FMA and F16C (and BATON_FORCE_SCALAR is unset).
+const KernelTable* avx2_kernels();
+// The table the public API uses: AVX2 when available, scalar otherwise.
+const KernelTable& active_kernels();
+
+// Weight dtypes matvec accepts, and the format their activations are converted to
+// (F32 means the f32 activation is used as is).
+bool is_matvec_weight_type(DType t);
+DType activation_dtype(DType weight);
+DotRowsFn dot_rows_for(const KernelTable& k, DType weight);
+
+// The public kernels with an explicit table.
+void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool);
+void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tokens, float* y,
+                 ThreadPool* pool);
+void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv,
+                    const AttentionShape& shape, float* out, ThreadPool* pool);
+
+}  // namespace baton::detail

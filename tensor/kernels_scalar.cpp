@@ -1,0 +1,223 @@
+// The portable kernel table: plain C++ that compilers vectorise for the baseline ISA
+// (SSE2 on x86-64, NEON on arm64). It is also the reference the AVX2 table is tested against.
+#include <cmath>
+#include <cstring>
+
+#include "tensor/fp16.h"
+#include "tensor/kernels_dispatch.h"
+#include "tensor/quant_common.h"
+
+namespace baton::detail {
+
+namespace {
+
+// Eight independent partial sums per row: the compiler can keep them in vector lanes
+// (no reassociation needed), and the order is fixed so results are reproducible.
+constexpr int kLanes = 8;
+
+template <typename Load>
+float dot_float_row(int64_t n, const float* x, Load load) {
+  float acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) acc[l] += load(i + l) * x[i + l];
+  }
+  float tail = 0.0f;
+  for (; i < n; ++i) tail += load(i) * x[i];
+  float sum = 0.0f;
+  for (int l = 0; l < kLanes; ++l) sum += acc[l];
+  return sum + tail;
+}
+
+void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  for (int r = 0; r < nrows; ++r) {
+    const auto* row = reinterpret_cast<const float*>(static_cast<const char*>(w) + r * stride);
+    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return row[i]; });
+  }
+}
+
+void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  for (int r = 0; r < nrows; ++r) {
+    const auto* row = reinterpret_cast<const uint16_t*>(static_cast<const char*>(w) + r * stride);
+    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return fp16_to_f32(row[i]); });
+  }
+}
+
+void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  for (int r = 0; r < nrows; ++r) {
+    const auto* row = reinterpret_cast<const uint16_t*>(static_cast<const char*>(w) + r * stride);
+    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return bf16_to_f32(row[i]); });
+  }
+}
+
+void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  const int64_t nb = n / kQK;
+  const auto* a = static_cast<const BlockQ8_0*>(act);
+  for (int r = 0; r < nrows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(w) + r * stride);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+      int sumi = 0;
+      for (int j = 0; j < kQK; ++j) sumi += x[i].qs[j] * a[i].qs[j];
+      sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
+    }
+    out[r] = sum;
+  }
+}
+
+void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  const int64_t nb = n / kQK;
+  const auto* a = static_cast<const BlockQ8_0*>(act);
+  for (int r = 0; r < nrows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ4_0*>(static_cast<const char*>(w) + r * stride);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+      int sumi = 0;
+      for (int j = 0; j < kQK / 2; ++j) {
+        sumi += ((x[i].qs[j] & 0x0F) - 8) * a[i].qs[j];
+        sumi += ((x[i].qs[j] >> 4) - 8) * a[i].qs[j + kQK / 2];
+      }
+      sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
+    }
+    out[r] = sum;
+  }
+}
+
+void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  const int64_t nb = n / kQK_K;
+  const auto* a = static_cast<const BlockQ8_K*>(act);
+  for (int r = 0; r < nrows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ4_K*>(static_cast<const char*>(w) + r * stride);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+      // sum_j d*sc_j*(q.y)_j - dmin*m_j*(sum y)_j, with the y sums taken from bsums.
+      int scaled = 0, mins = 0;
+      const uint8_t* q = x[i].qs;
+      const int8_t* y = a[i].qs;
+      for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
+        uint8_t sc0, m0, sc1, m1;
+        q4k_scale_min(j, x[i].scales, &sc0, &m0);
+        q4k_scale_min(j + 1, x[i].scales, &sc1, &m1);
+        int lo = 0, hi = 0;
+        for (int l = 0; l < 32; ++l) {
+          lo += (q[l] & 0xF) * y[l];
+          hi += (q[l] >> 4) * y[l + 32];
+        }
+        scaled += sc0 * lo + sc1 * hi;
+        mins += m0 * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]) + m1 * (a[i].bsums[2 * j + 2] + a[i].bsums[2 * j + 3]);
+      }
+      sum += a[i].d * (fp16_to_f32(x[i].d) * scaled - fp16_to_f32(x[i].dmin) * mins);
+    }
+    out[r] = sum;
+  }
+}
+
+void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+  const int64_t nb = n / kQK_K;
+  const auto* a = static_cast<const BlockQ8_K*>(act);
+  for (int r = 0; r < nrows; ++r) {
+    const auto* x = reinterpret_cast<const BlockQ6_K*>(static_cast<const char*>(w) + r * stride);
+    float sum = 0.0f;
+    for (int64_t i = 0; i < nb; ++i) {
+      int sumi = 0;
+      const uint8_t* ql = x[i].ql;
+      const uint8_t* qh = x[i].qh;
+      const int8_t* sc = x[i].scales;
+      const int8_t* y = a[i].qs;
+      for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+        int part[8] = {};  // per 16-value sub-block
+        for (int l = 0; l < 32; ++l) {
+          const int is = l / 16;
+          part[is + 0] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * y[l];
+          part[is + 2] += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * y[l + 32];
+          part[is + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * y[l + 64];
+          part[is + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * y[l + 96];
+        }
+        for (int s = 0; s < 8; ++s) sumi += sc[s] * part[s];
+      }
+      sum += (fp16_to_f32(x[i].d) * a[i].d) * sumi;
+    }
+    out[r] = sum;
+  }
+}
+
+void quantize_q8_0(const float* x, void* y, int64_t n) { quantize_row_q8_0_ref(x, static_cast<BlockQ8_0*>(y), n); }
+void quantize_q8_K(const float* x, void* y, int64_t n) { quantize_row_q8_K_ref(x, static_cast<BlockQ8_K*>(y), n); }
+
+float kv_dot(DType t, const void* row, const float* q, int64_t n) {
+  switch (t) {
+    case DType::F16: {
+      const auto* h = static_cast<const uint16_t*>(row);
+      return dot_float_row(n, q, [h](int64_t i) { return fp16_to_f32(h[i]); });
+    }
+    case DType::Q8_0: {
+      const auto* b = static_cast<const BlockQ8_0*>(row);
+      float sum = 0.0f;
+      for (int64_t i = 0; i < n / kQK; ++i) {
+        float part = 0.0f;
+        for (int j = 0; j < kQK; ++j) part += b[i].qs[j] * q[i * kQK + j];
+        sum += fp16_to_f32(b[i].d) * part;
+      }
+      return sum;
+    }
+    default: {
+      const auto* f = static_cast<const float*>(row);
+      return dot_float_row(n, q, [f](int64_t i) { return f[i]; });
+    }
+  }
+}
+
+void kv_axpy(DType t, const void* row, float a, float* acc, int64_t n) {
+  switch (t) {
+    case DType::F16: {
+      const auto* h = static_cast<const uint16_t*>(row);
+      for (int64_t i = 0; i < n; ++i) acc[i] += a * fp16_to_f32(h[i]);
+      return;
+    }
+    case DType::Q8_0: {
+      const auto* b = static_cast<const BlockQ8_0*>(row);
+      for (int64_t i = 0; i < n / kQK; ++i) {
+        const float ad = a * fp16_to_f32(b[i].d);
+        for (int j = 0; j < kQK; ++j) acc[i * kQK + j] += ad * b[i].qs[j];
+      }
+      return;
+    }
+    default: {
+      const auto* f = static_cast<const float*>(row);
+      for (int64_t i = 0; i < n; ++i) acc[i] += a * f[i];
+      return;
+    }
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  if (n <= 0) return;
+  float max = x[0];
+  for (int64_t i = 1; i < n; ++i) max = std::fmax(max, x[i]);
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    // exp(-inf) = 0 handles masked entries; subtracting the max keeps exp <= 1.
+    x[i] = std::exp(x[i] - max);
+    sum += x[i];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t i = 0; i < n; ++i) x[i] *= inv;
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+constexpr KernelTable kScalarTable = {
+    "scalar", dot_f32,  dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
+    quantize_q8_0, quantize_q8_K, kv_dot, kv_axpy, softmax, silu_mul,
+};
+
+}  // namespace
+
+const KernelTable& scalar_kernels() { return kScalarTable; }
+
+}  // namespace baton::detail

@@ -1,0 +1,135 @@
+// matvec / matmul drivers: validate shapes, convert the activations once, then split the
+// weight rows across the pool in tiles of kMaxDotRows rows.
+#include <algorithm>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "tensor/kernels_dispatch.h"
+#include "tensor/thread_pool.h"
+
+namespace baton {
+
+namespace detail {
+
+namespace {
+
+// Below this many weight elements a matvec finishes in about a microsecond, less than
+// waking the pool costs.
+constexpr int64_t kMinParallelElems = 32 * 1024;
+// Tokens processed per pass over a tile in matmul: their activations (at most
+// ~kTokenBlock * cols * 4 bytes) stay in L2 while each weight row is reused for all of them.
+constexpr int64_t kTokenBlock = 32;
+
+void check_weights(const WeightView& w, const char* fn) {
+  if (!is_matvec_weight_type(w.dtype)) {
+    throw std::invalid_argument(std::string(fn) + ": weight dtype " + std::string(dtype_name(w.dtype)) +
+                                " is not supported");
+  }
+  if (w.rows < 0 || w.cols < 0) throw std::invalid_argument(std::string(fn) + ": negative weight shape");
+  if (!row_fits_blocks(w.dtype, static_cast<uint64_t>(w.cols))) {
+    throw std::invalid_argument(std::string(fn) + ": " + std::to_string(w.cols) + " columns is not a multiple of the " +
+                                std::string(dtype_name(w.dtype)) + " block size");
+  }
+  if (w.rows > 0 && w.cols > 0 && w.data == nullptr) throw std::invalid_argument(std::string(fn) + ": null weights");
+}
+
+// The activation rows in the format the weight dtype's kernel wants. For float weights
+// this is the caller's buffer itself; otherwise an owned, quantised copy.
+struct PreparedActivations {
+  std::unique_ptr<uint8_t[]> owned;
+  const uint8_t* data = nullptr;
+  size_t stride = 0;  // bytes per token
+};
+
+PreparedActivations prepare(const KernelTable& k, DType weight, const float* x, int64_t n_tokens, int64_t cols) {
+  PreparedActivations p;
+  const DType act = activation_dtype(weight);
+  p.stride = row_bytes(act, static_cast<uint64_t>(cols));
+  if (act == DType::F32) {
+    p.data = reinterpret_cast<const uint8_t*>(x);
+    return p;
+  }
+  // Q8_0 rows need 32-multiples and Q8_K rows 256-multiples: guaranteed because the weight
+  // dtype has the same block size as its activation dtype.
+  p.owned.reset(new uint8_t[p.stride * static_cast<size_t>(n_tokens)]);
+  const QuantizeRowFn quantize = act == DType::Q8_0 ? k.quantize_q8_0 : k.quantize_q8_K;
+  for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * cols, p.owned.get() + t * p.stride, cols);
+  p.data = p.owned.get();
+  return p;
+}
+
+}  // namespace
+
+void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool) {
+  check_weights(w, "matvec");
+  if (w.rows == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + w.rows, 0.0f);
+    return;
+  }
+  const DotRowsFn dot = dot_rows_for(k, w.dtype);
+  const PreparedActivations act = prepare(k, w.dtype, x, 1, w.cols);
+  const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  auto rows = [&](size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; r += kMaxDotRows) {
+      const int nrows = static_cast<int>(std::min<size_t>(kMaxDotRows, r1 - r));
+      dot(w.cols, base + r * stride, stride, nrows, act.data, y + r);
+    }
+  };
+  if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= kMinParallelElems) {
+    pool->parallel_for(static_cast<size_t>(w.rows), kMaxDotRows, rows);
+  } else {
+    rows(0, static_cast<size_t>(w.rows));
+  }
+}
+
+void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int64_t n_tokens, float* y,
+                 ThreadPool* pool) {
+  check_weights(w, "matmul");
+  if (n_tokens < 0) throw std::invalid_argument("matmul: negative token count");
+  if (w.rows == 0 || n_tokens == 0) return;
+  if (w.cols == 0) {
+    std::fill(y, y + w.rows * n_tokens, 0.0f);
+    return;
+  }
+  const DotRowsFn dot = dot_rows_for(k, w.dtype);
+  const PreparedActivations act = prepare(k, w.dtype, x, n_tokens, w.cols);
+  const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
+  const auto* base = static_cast<const uint8_t*>(w.data);
+  const int64_t rows_total = w.rows;
+  auto rows = [&](size_t r0, size_t r1) {
+    float tile[kMaxDotRows];
+    // Token blocks outermost so their activations stay cached; each tile of weight rows
+    // is then reused for every token of the block while it sits in L1.
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
+      const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+      for (size_t r = r0; r < r1; r += kMaxDotRows) {
+        const int nrows = static_cast<int>(std::min<size_t>(kMaxDotRows, r1 - r));
+        for (int64_t t = t0; t < t1; ++t) {
+          dot(w.cols, base + r * stride, stride, nrows, act.data + t * act.stride, tile);
+          float* out = y + t * rows_total + static_cast<int64_t>(r);
+          for (int i = 0; i < nrows; ++i) out[i] = tile[i];
+        }
+      }
+    }
+  };
+  if (pool != nullptr && pool->size() > 1 && w.rows * w.cols * n_tokens >= kMinParallelElems) {
+    pool->parallel_for(static_cast<size_t>(w.rows), kMaxDotRows, rows);
+  } else {
+    rows(0, static_cast<size_t>(w.rows));
+  }
+}
+
+}  // namespace detail
+
+void matvec(const WeightView& w, const float* x, float* y, ThreadPool* pool) {
+  detail::matvec_with(detail::active_kernels(), w, x, y, pool);
+}
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
+  detail::matmul_with(detail::active_kernels(), w, x, n_tokens, y, pool);
+}
+
+}  // namespace baton

@@ -1,0 +1,234 @@
+// matvec / matmul for every weight dtype, both kernel tables, 1 and 3 threads, against a
+// double-precision reference computed from the dequantised weights.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tensor/kernels.h"
+#include "tensor/kernels_dispatch.h"
+#include "tensor/thread_pool.h"
+#include "tests/tensor/tensor_test_util.h"
+
+namespace baton {
+namespace {
+
+using detail::KernelTable;
+using testing::dequantize_matrix;
+using testing::quantize_matrix;
+using testing::random_floats;
+
+struct Shape {
+  int64_t rows, cols;
+};
+
+std::vector<Shape> shapes_for(DType t) {
+  switch (dtype_info(t).block_elems) {
+    case 1: return {{1, 1}, {5, 7}, {13, 33}, {3, 100}, {67, 1000}, {9, 16}, {130, 257}};
+    case 32: return {{1, 32}, {5, 96}, {13, 288}, {131, 288}, {7, 1056}, {67, 1024}};
+    default: return {{1, 256}, {5, 512}, {13, 1280}, {131, 512}, {67, 768}};
+  }
+}
+
+const DType kWeightTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K};
+
+std::vector<const KernelTable*> tables() {
+  std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
+  if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
+  return t;
+}
+
+// The activation exactly as the kernels see it: float weights use x itself, quantised
+// weights use x after the matching activation quantiser (tested separately).
+std::vector<double> effective_activation(DType weight, const float* x, int64_t cols) {
+  const DType act = detail::activation_dtype(weight);
+  std::vector<float> back(x, x + cols);
+  if (act != DType::F32) {
+    std::vector<uint8_t> q(row_bytes(act, static_cast<uint64_t>(cols)));
+    quantize_row(act, x, q.data(), cols);
+    dequantize_row(act, q.data(), back.data(), cols);
+  }
+  return {back.begin(), back.end()};
+}
+
+struct Reference {
+  std::vector<double> value;  // sum_c W[r][c] * x'[c]
+  std::vector<double> tol;    // float-rounding allowance: 2e-6 * sum_c |W x'| per row
+};
+
+Reference reference_matvec(DType t, const std::vector<float>& wdeq, const std::vector<double>& x, int64_t rows,
+                           int64_t cols) {
+  Reference ref{std::vector<double>(rows), std::vector<double>(rows)};
+  for (int64_t r = 0; r < rows; ++r) {
+    double s = 0, a = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double term = static_cast<double>(wdeq[r * cols + c]) * x[c];
+      s += term;
+      a += std::fabs(term);
+    }
+    ref.value[r] = s;
+    ref.tol[r] = 2e-6 * a + 1e-30;
+  }
+  return ref;
+}
+
+TEST(Matvec, EveryDtypeMatchesDoubleReference) {
+  ThreadPool pool3(3);
+  uint32_t seed = 1;
+  for (DType t : kWeightTypes) {
+    for (const Shape& s : shapes_for(t)) {
+      const auto wf = random_floats(static_cast<size_t>(s.rows * s.cols), seed++);
+      const auto x = random_floats(static_cast<size_t>(s.cols), seed++);
+      const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+      const auto wdeq = dequantize_matrix(t, wq.data(), s.rows, s.cols);
+      const auto ref = reference_matvec(t, wdeq, effective_activation(t, x.data(), s.cols), s.rows, s.cols);
+      const WeightView w{t, wq.data(), s.rows, s.cols};
+      for (const KernelTable* k : tables()) {
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool3}) {
+          std::vector<float> y(static_cast<size_t>(s.rows), NAN);
+          detail::matvec_with(*k, w, x.data(), y.data(), pool);
+          for (int64_t r = 0; r < s.rows; ++r) {
+            ASSERT_NEAR(y[r], ref.value[r], ref.tol[r])
+                << dtype_name(t) << " " << k->name << " " << s.rows << "x" << s.cols << " row " << r
+                << (pool ? " 3 threads" : " 1 thread");
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Matvec, QuantisedActivationErrorStaysWithinItsBound) {
+  // Against the exact f32 activation the only extra error is the activation quantisation:
+  // |y - W x| <= sum_c |W[r][c]| * bound * blockmax(x) (+ float rounding).
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    const int64_t rows = 9, cols = 1024;
+    const auto wf = random_floats(rows * cols, 300 + static_cast<uint32_t>(t));
+    const auto x = random_floats(cols, 400 + static_cast<uint32_t>(t));
+    const auto wq = quantize_matrix(t, wf, rows, cols);
+    const auto wdeq = dequantize_matrix(t, wq.data(), rows, cols);
+    const DType act = detail::activation_dtype(t);
+    const int64_t block = dtype_info(act).block_elems;
+    std::vector<double> err_bound(cols);
+    for (int64_t b0 = 0; b0 < cols; b0 += block) {
+      double amax = 0;
+      for (int64_t c = b0; c < b0 + block; ++c) amax = std::max(amax, std::fabs(static_cast<double>(x[c])));
+      for (int64_t c = b0; c < b0 + block; ++c) err_bound[c] = amax * quantization_error_bound(act);
+    }
+    std::vector<float> y(rows);
+    matvec(WeightView{t, wq.data(), rows, cols}, x.data(), y.data(), nullptr);
+    for (int64_t r = 0; r < rows; ++r) {
+      double exact = 0, allowance = 0;
+      for (int64_t c = 0; c < cols; ++c) {
+        exact += static_cast<double>(wdeq[r * cols + c]) * x[c];
+        allowance += std::fabs(wdeq[r * cols + c]) * err_bound[c];
+      }
+      EXPECT_NEAR(y[r], exact, allowance + 1e-4) << dtype_name(t) << " row " << r;
+    }
+  }
+}
+
+TEST(Matvec, ResultsDoNotDependOnThreadCountOrTiling) {
+  // Bit-identical: each row's sum is computed the same way whichever tile or thread runs it.
+  ThreadPool pool2(2), pool3(3);
+  for (DType t : kWeightTypes) {
+    const Shape s = shapes_for(t).back();
+    const auto wf = random_floats(s.rows * s.cols, 500 + static_cast<uint32_t>(t));
+    const auto x = random_floats(s.cols, 600);
+    const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+    const WeightView w{t, wq.data(), s.rows, s.cols};
+    for (const KernelTable* k : tables()) {
+      std::vector<float> y1(s.rows), y2(s.rows), y3(s.rows);
+      detail::matvec_with(*k, w, x.data(), y1.data(), nullptr);
+      detail::matvec_with(*k, w, x.data(), y2.data(), &pool2);
+      detail::matvec_with(*k, w, x.data(), y3.data(), &pool3);
+      EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << dtype_name(t) << " " << k->name;
+      EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float))) << dtype_name(t) << " " << k->name;
+      // Every row on its own (the nrows = 1 path) gives the same bits as inside a tile.
+      const DType act_t = detail::activation_dtype(t);
+      std::vector<uint8_t> act(row_bytes(act_t, s.cols));
+      if (act_t == DType::F32) {
+        std::memcpy(act.data(), x.data(), act.size());
+      } else {
+        (act_t == DType::Q8_0 ? k->quantize_q8_0 : k->quantize_q8_K)(x.data(), act.data(), s.cols);
+      }
+      const size_t stride = row_bytes(t, s.cols);
+      for (int64_t r = 0; r < s.rows; ++r) {
+        float single = NAN;
+        detail::dot_rows_for(*k, t)(s.cols, wq.data() + r * stride, stride, 1, act.data(), &single);
+        ASSERT_EQ(single, y1[r]) << dtype_name(t) << " " << k->name << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(Matvec, ScalarAndAvx2Agree) {
+  const KernelTable* avx2 = detail::avx2_kernels();
+  if (avx2 == nullptr) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C (or BATON_FORCE_SCALAR is set)";
+  uint32_t seed = 900;
+  for (DType t : kWeightTypes) {
+    for (const Shape& s : shapes_for(t)) {
+      const auto wf = random_floats(s.rows * s.cols, seed++, 0.5f);
+      const auto x = random_floats(s.cols, seed++, 2.0f);
+      const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+      const auto wdeq = dequantize_matrix(t, wq.data(), s.rows, s.cols);
+      const auto ref = reference_matvec(t, wdeq, effective_activation(t, x.data(), s.cols), s.rows, s.cols);
+      std::vector<float> ys(s.rows), ya(s.rows);
+      const WeightView w{t, wq.data(), s.rows, s.cols};
+      detail::matvec_with(detail::scalar_kernels(), w, x.data(), ys.data(), nullptr);
+      detail::matvec_with(*avx2, w, x.data(), ya.data(), nullptr);
+      for (int64_t r = 0; r < s.rows; ++r) {
+        ASSERT_NEAR(ys[r], ya[r], 2 * ref.tol[r]) << dtype_name(t) << " " << s.rows << "x" << s.cols << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(Matmul, EqualsMatvecPerTokenBitForBit) {
+  ThreadPool pool3(3);
+  for (DType t : kWeightTypes) {
+    for (const Shape& s : {shapes_for(t)[1], shapes_for(t).back()}) {
+      for (int64_t n_tokens : {1, 2, 5, 33, 70}) {
+        const auto wf = random_floats(s.rows * s.cols, 700 + static_cast<uint32_t>(n_tokens));
+        const auto x = random_floats(s.cols * n_tokens, 800 + static_cast<uint32_t>(n_tokens));
+        const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+        const WeightView w{t, wq.data(), s.rows, s.cols};
+        for (const KernelTable* k : tables()) {
+          for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool3}) {
+            std::vector<float> y(s.rows * n_tokens, NAN);
+            detail::matmul_with(*k, w, x.data(), n_tokens, y.data(), pool);
+            std::vector<float> yt(s.rows);
+            for (int64_t tok = 0; tok < n_tokens; ++tok) {
+              detail::matvec_with(*k, w, x.data() + tok * s.cols, yt.data(), nullptr);
+              ASSERT_EQ(0, std::memcmp(yt.data(), y.data() + tok * s.rows, s.rows * sizeof(float)))
+                  << dtype_name(t) << " " << k->name << " " << s.rows << "x" << s.cols << " token " << tok << " of "
+                  << n_tokens;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Matvec, RejectsBadShapesAndTypes) {
+  std::vector<uint8_t> buf(4096);
+  float x[64] = {}, y[4];
+  EXPECT_THROW(matvec(WeightView{DType::Q8_0, buf.data(), 2, 48}, x, y, nullptr), std::invalid_argument);
+  EXPECT_THROW(matvec(WeightView{DType::Q4_K, buf.data(), 2, 64}, x, y, nullptr), std::invalid_argument);
+  EXPECT_THROW(matvec(WeightView{DType::Q8_K, buf.data(), 1, 256}, x, y, nullptr), std::invalid_argument);
+  EXPECT_THROW(matvec(WeightView{DType::F32, nullptr, 2, 4}, x, y, nullptr), std::invalid_argument);
+  EXPECT_THROW(matmul(WeightView{DType::F32, buf.data(), 2, 4}, x, -1, y, nullptr), std::invalid_argument);
+  // Empty shapes are fine and write zeros where there are outputs.
+  y[0] = y[1] = 5.0f;
+  matvec(WeightView{DType::F32, buf.data(), 2, 0}, x, y, nullptr);
+  EXPECT_EQ(y[0], 0.0f);
+  EXPECT_EQ(y[1], 0.0f);
+  EXPECT_NO_THROW(matvec(WeightView{DType::F32, buf.data(), 0, 4}, x, y, nullptr));
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,193 @@
+// Element-wise kernels and RoPE against double-precision references.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <vector>
+
+#include "tensor/kernels.h"
+#include "tensor/kernels_dispatch.h"
+#include "tests/tensor/tensor_test_util.h"
+
+namespace baton {
+namespace {
+
+using detail::KernelTable;
+using testing::random_floats;
+using testing::random_uniform;
+
+const int64_t kSizes[] = {1, 2, 7, 8, 9, 33, 1000};
+
+std::vector<const KernelTable*> tables() {
+  std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
+  if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
+  return t;
+}
+
+TEST(Ops, RmsNorm) {
+  for (int64_t n : kSizes) {
+    const auto x = random_floats(n, 10 + static_cast<uint32_t>(n), 3.0f);
+    const auto w = random_floats(n, 20 + static_cast<uint32_t>(n));
+    for (float eps : {1e-6f, 1e-5f, 0.5f}) {
+      double ss = 0;
+      for (float v : x) ss += static_cast<double>(v) * v;
+      const double inv = 1.0 / std::sqrt(ss / n + eps);
+      std::vector<float> out(n);
+      rmsnorm(x.data(), w.data(), out.data(), n, eps);
+      for (int64_t i = 0; i < n; ++i) {
+        const double expect = x[i] * inv * w[i];
+        ASSERT_NEAR(out[i], expect, 1e-6 * std::fabs(expect) + 1e-12) << "n=" << n << " i=" << i;
+      }
+      // In place (out aliases x).
+      std::vector<float> y = x;
+      rmsnorm(y.data(), w.data(), y.data(), n, eps);
+      EXPECT_EQ(0, std::memcmp(y.data(), out.data(), n * sizeof(float)));
+    }
+  }
+}
+
+void check_softmax(void (*fn)(float*, int64_t), const char* name) {
+  for (int64_t n : kSizes) {
+    for (float scale : {1.0f, 30.0f}) {
+      auto x = random_floats(n, 30 + static_cast<uint32_t>(n), scale);
+      if (n > 3) {
+        x[1] = -INFINITY;  // a masked entry
+        x[2] = 1000.0f;    // would overflow a naive exp
+      }
+      double max = -INFINITY;
+      for (float v : x) max = std::max(max, static_cast<double>(v));
+      std::vector<double> e(n);
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += (e[i] = std::exp(static_cast<double>(x[i]) - max));
+      fn(x.data(), n);
+      double total = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double expect = e[i] / sum;
+        ASSERT_NEAR(x[i], expect, 2e-6 * expect + 1e-9) << name << " n=" << n << " i=" << i;
+        total += x[i];
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5) << name;
+      if (n > 3) {
+        EXPECT_EQ(x[1], 0.0f) << name;
+      }
+    }
+  }
+}
+
+TEST(Ops, SoftmaxBothTables) {
+  for (const KernelTable* k : tables()) check_softmax(k->softmax, k->name);
+  check_softmax(softmax_inplace, "public");
+}
+
+void check_silu_mul(void (*fn)(const float*, const float*, float*, int64_t), const char* name) {
+  for (int64_t n : kSizes) {
+    auto g = random_uniform(n, 40 + static_cast<uint32_t>(n), -20.0f, 20.0f);
+    const auto u = random_floats(n, 50 + static_cast<uint32_t>(n));
+    if (n > 3) {
+      g[0] = -100.0f;  // exp(100) overflows float: the result must still be ~0, not NaN
+      g[1] = 100.0f;
+      g[2] = 0.0f;
+    }
+    std::vector<float> out(n);
+    fn(g.data(), u.data(), out.data(), n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double gd = g[i];
+      const double expect = gd / (1.0 + std::exp(-gd)) * u[i];
+      ASSERT_NEAR(out[i], expect, 2e-6 * std::fabs(expect) + 1e-30) << name << " n=" << n << " i=" << i;
+    }
+    // out aliasing gate.
+    std::vector<float> alias = g;
+    fn(alias.data(), u.data(), alias.data(), n);
+    EXPECT_EQ(0, std::memcmp(alias.data(), out.data(), n * sizeof(float))) << name;
+  }
+}
+
+TEST(Ops, SiluMulBothTables) {
+  for (const KernelTable* k : tables()) check_silu_mul(k->silu_mul, k->name);
+  check_silu_mul(silu_mul, "public");
+}
+
+TEST(Ops, AddInplace) {
+  for (int64_t n : kSizes) {
+    auto a = random_floats(n, 60);
+    const auto b = random_floats(n, 61);
+    const auto a0 = a;
+    add_inplace(a.data(), b.data(), n);
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(a[i], a0[i] + b[i]);
+  }
+}
+
+// Reference RoPE straight from the definition, in double.
+std::vector<double> rope_reference(const std::vector<float>& x, int n_heads, int pos, const RopeParams& p) {
+  std::vector<double> out(x.begin(), x.end());
+  const int half = p.rope_dims / 2;
+  for (int h = 0; h < n_heads; ++h) {
+    for (int i = 0; i < half; ++i) {
+      const double angle = pos * static_cast<double>(p.freq_scale) * std::pow(static_cast<double>(p.theta), -2.0 * i / p.rope_dims);
+      const int a = h * p.head_dim + (p.layout == RopeLayout::Normal ? 2 * i : i);
+      const int b = h * p.head_dim + (p.layout == RopeLayout::Normal ? 2 * i + 1 : i + half);
+      out[a] = x[a] * std::cos(angle) - x[b] * std::sin(angle);
+      out[b] = x[a] * std::sin(angle) + x[b] * std::cos(angle);
+    }
+  }
+  return out;
+}
+
+TEST(Rope, MatchesDefinitionForBothLayouts) {
+  for (RopeLayout layout : {RopeLayout::Normal, RopeLayout::NeoX}) {
+    for (int head_dim : {2, 64, 80, 128}) {
+      for (int rope_dims : {head_dim, head_dim / 2}) {
+        if (rope_dims % 2) continue;
+        for (float theta : {10000.0f, 500000.0f}) {
+          for (float freq_scale : {1.0f, 0.25f}) {
+            for (int pos : {0, 1, 17, 4095, 100000}) {
+              const RopeParams p{head_dim, rope_dims, theta, freq_scale, layout};
+              const int n_heads = 3;
+              const auto x = random_floats(n_heads * head_dim, 70 + pos + head_dim);
+              auto y = x;
+              rope_inplace(y.data(), n_heads, pos, p);
+              const auto ref = rope_reference(x, n_heads, pos, p);
+              for (int i = 0; i < n_heads * head_dim; ++i) {
+                const int d = i % head_dim;
+                const bool rotated = d < rope_dims;  // both layouts rotate exactly the first rope_dims values
+                if (!rotated) {
+                  ASSERT_EQ(y[i], x[i]) << "dims past rope_dims must be untouched";
+                } else {
+                  ASSERT_NEAR(y[i], ref[i], 2e-6 * (1 + std::fabs(ref[i])))
+                      << (layout == RopeLayout::Normal ? "normal" : "neox") << " head_dim " << head_dim << " rope_dims "
+                      << rope_dims << " pos " << pos << " i " << i;
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(Rope, LayoutsDiffer) {
+  // Guards against a reference that is wrong in the same way as the kernel: with more
+  // than one pair, the two layouts rotate different coordinates together.
+  const auto x = random_floats(8, 5);
+  auto a = x, b = x;
+  rope_inplace(a.data(), 1, 3, RopeParams{8, 8, 10000.0f, 1.0f, RopeLayout::Normal});
+  rope_inplace(b.data(), 1, 3, RopeParams{8, 8, 10000.0f, 1.0f, RopeLayout::NeoX});
+  EXPECT_NE(a, b);
+  // Position 0 is the identity; pair (0,1) in Normal layout rotates by exactly `pos` radians.
+  auto c = x;
+  rope_inplace(c.data(), 1, 0, RopeParams{8, 8, 10000.0f, 1.0f, RopeLayout::Normal});
+  EXPECT_EQ(c, x);
+  EXPECT_NEAR(a[0], x[0] * std::cos(3.0) - x[1] * std::sin(3.0), 1e-6);
+}
+
+TEST(Rope, RejectsBadParams) {
+  float x[8] = {};
+  EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{8, 10, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
+  EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{8, 3, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
+  EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{0, 0, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace baton
