@@ -32,26 +32,58 @@ void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
 
 void Transformer::forward_layers(int first, int last, float* hidden, int64_t n_tokens, int64_t pos0,
                                  KVCache& kv, ThreadPool* pool) const {
+  const Sequence one{hidden, n_tokens, pos0, &kv};
+  forward_layers_batch(first, last, std::span<const Sequence>(&one, 1), pool);
+}
+
+void Transformer::forward_layers_batch(int first, int last, std::span<const Sequence> batch, ThreadPool* pool) const {
   if (first < w_.range.first || last > w_.range.last || first > last) {
     throw std::out_of_range(fmt::format("layers [{}, {}) are not inside this stage's range [{}, {})",
                                         first, last, w_.range.first, w_.range.last));
   }
-  if (n_tokens <= 0) throw std::invalid_argument("forward needs at least one token");
-  if (pos0 != kv.size()) {
-    throw std::out_of_range(fmt::format("forward at position {} but the KV cache holds {} positions", pos0, kv.size()));
+  if (batch.empty()) throw std::invalid_argument("forward needs at least one sequence");
+  int64_t total = 0;
+  for (const Sequence& s : batch) {
+    if (s.n_tokens <= 0) throw std::invalid_argument("forward needs at least one token per sequence");
+    if (s.pos0 != s.kv->size()) {
+      throw std::out_of_range(fmt::format("forward at position {} but the KV cache holds {} positions", s.pos0, s.kv->size()));
+    }
+    if (s.pos0 + s.n_tokens > s.kv->capacity()) {
+      throw std::out_of_range(fmt::format("context overflow: {} + {} tokens exceed the context of {}", s.pos0,
+                                          s.n_tokens, s.kv->capacity()));
+    }
+    total += s.n_tokens;
   }
-  if (pos0 + n_tokens > kv.capacity()) {
-    throw std::out_of_range(fmt::format("context overflow: {} + {} tokens exceed the context of {}",
-                                        pos0, n_tokens, kv.capacity()));
+  // Rows of all sequences side by side, so each weight matrix is read once per layer.
+  const int64_t dim = hp_.dim;
+  std::vector<float> packed;
+  float* hidden = batch[0].hidden;
+  if (batch.size() > 1) {
+    packed.resize(static_cast<size_t>(total * dim));
+    int64_t row = 0;
+    for (const Sequence& s : batch) {
+      std::copy(s.hidden, s.hidden + s.n_tokens * dim, packed.data() + row * dim);
+      row += s.n_tokens;
+    }
+    hidden = packed.data();
   }
-  for (int il = first; il < last; ++il) block(w_.layer(il), il, hidden, n_tokens, pos0, kv, pool);
-  // The cache's fill level moves once its last layer has the new positions, so a range
+  for (int il = first; il < last; ++il) block(w_.layer(il), il, hidden, total, batch, pool);
+  if (batch.size() > 1) {
+    int64_t row = 0;
+    for (const Sequence& s : batch) {
+      std::copy(packed.data() + row * dim, packed.data() + (row + s.n_tokens) * dim, s.hidden);
+      row += s.n_tokens;
+    }
+  }
+  // A cache's fill level moves once its last layer has the new positions, so a range
   // may be run in several calls ([0,k) then [k,n)) over one cache.
-  if (last == kv.range().last) kv.set_size(pos0 + n_tokens);
+  for (const Sequence& s : batch) {
+    if (last == s.kv->range().last) s.kv->set_size(s.pos0 + s.n_tokens);
+  }
 }
 
-void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t n, int64_t pos0,
-                        KVCache& kv, ThreadPool* pool) const {
+void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
+                        ThreadPool* pool) const {
   const int64_t dim = hp_.dim, q_dim = hp_.q_dim(), kv_dim = hp_.kv_dim(), ffn = hp_.ffn_dim;
   std::vector<float> x(static_cast<size_t>(n * dim));
   std::vector<float> q(static_cast<size_t>(n * q_dim));
@@ -64,23 +96,27 @@ void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t
   linear(L.attn_q, x.data(), n, q.data(), pool);
   linear(L.attn_k, x.data(), n, k.data(), pool);
   linear(L.attn_v, x.data(), n, v.data(), pool);
-  KVLayerView cache = kv.layer(layer);
-  for (int64_t t = 0; t < n; ++t) {
-    float* qt = q.data() + t * q_dim;
-    float* kt = k.data() + t * kv_dim;
-    float* vt = v.data() + t * kv_dim;
-    if (L.bias_q) {
-      add_inplace(qt, L.bias_q, q_dim);
-      add_inplace(kt, L.bias_k, kv_dim);
-      add_inplace(vt, L.bias_v, kv_dim);
-    }
-    const int position = static_cast<int>(pos0 + t);
-    rope_inplace(qt, hp_.n_heads, position, hp_.rope);
-    rope_inplace(kt, hp_.n_kv_heads, position, hp_.rope);
-    kv_store(cache, pos0 + t, kt, vt, kv_dim);
-  }
   const AttentionShape shape{hp_.n_heads, hp_.n_kv_heads, hp_.head_dim};
-  attention(q.data(), n, pos0, cache, shape, attn.data(), pool);
+  int64_t row = 0;
+  for (const Sequence& s : batch) {
+    KVLayerView cache = s.kv->layer(layer);
+    for (int64_t t = 0; t < s.n_tokens; ++t) {
+      float* qt = q.data() + (row + t) * q_dim;
+      float* kt = k.data() + (row + t) * kv_dim;
+      float* vt = v.data() + (row + t) * kv_dim;
+      if (L.bias_q) {
+        add_inplace(qt, L.bias_q, q_dim);
+        add_inplace(kt, L.bias_k, kv_dim);
+        add_inplace(vt, L.bias_v, kv_dim);
+      }
+      const int position = static_cast<int>(s.pos0 + t);
+      rope_inplace(qt, hp_.n_heads, position, hp_.rope);
+      rope_inplace(kt, hp_.n_kv_heads, position, hp_.rope);
+      kv_store(cache, s.pos0 + t, kt, vt, kv_dim);
+    }
+    attention(q.data() + row * q_dim, s.n_tokens, s.pos0, cache, shape, attn.data() + row * q_dim, pool);
+    row += s.n_tokens;
+  }
   std::vector<float> out(static_cast<size_t>(n * dim));
   linear(L.attn_output, attn.data(), n, out.data(), pool);
   add_inplace(hidden, out.data(), n * dim);

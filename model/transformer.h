@@ -35,12 +35,23 @@ class Transformer {
   void forward_layers(int first, int last, float* hidden, int64_t n_tokens, int64_t pos0,
                       KVCache& kv, ThreadPool* pool) const;
 
+  // Several sequences at once (each with its own rows, positions and cache): the linear
+  // layers run over all rows together, so weights are read once per batch; attention
+  // runs per sequence. forward_layers is the batch of one.
+  struct Sequence {
+    float* hidden = nullptr;  // n_tokens x dim, in place
+    int64_t n_tokens = 0;
+    int64_t pos0 = 0;
+    KVCache* kv = nullptr;
+  };
+  void forward_layers_batch(int first, int last, std::span<const Sequence> batch, ThreadPool* pool) const;
+
   // logits (n x vocab) from the final norm and output head of n hidden rows.
   void head(const float* hidden, int64_t n_tokens, float* logits, ThreadPool* pool) const;
 
  private:
-  void block(const LayerWeights& L, int layer, float* hidden, int64_t n, int64_t pos0,
-             KVCache& kv, ThreadPool* pool) const;
+  void block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
+             ThreadPool* pool) const;
 
   HyperParams hp_;
   const StageWeights& w_;

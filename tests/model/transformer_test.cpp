@@ -185,6 +185,58 @@ TEST(Transformer, QuantisedModelsAgreeWithF32) {
   }
 }
 
+// Sessions batched through one stage (decode rows of several sequences at once, and a
+// prefill mixed with decodes) give exactly what each gives alone: batching is a
+// throughput optimisation that must never change an answer.
+TEST(Transformer, BatchedSequencesEqualSeparateForwardsBitForBit) {
+  auto model = Model::open(test::synth_model_path("small", DType::Q8_0), {});
+  const HyperParams& hp = model->hparams();
+  const Transformer& tf = model->transformer();
+  ThreadPool pool(2);
+  const std::vector<std::vector<int32_t>> prompts = {fixed_tokens(7, hp.vocab_size, 1), fixed_tokens(3, hp.vocab_size, 2),
+                                                     fixed_tokens(12, hp.vocab_size, 3)};
+  auto new_cache = [&] { return std::make_unique<KVCache>(DType::F16, LayerRange{0, hp.n_layers}, 64, hp.kv_dim()); };
+  // Alone: prefill each prompt, then one decode row each.
+  std::vector<std::vector<float>> alone;
+  for (const auto& p : prompts) {
+    auto kv = new_cache();
+    std::vector<float> h(p.size() * static_cast<size_t>(hp.dim));
+    tf.embed(p, h.data());
+    tf.forward_layers(0, hp.n_layers, h.data(), static_cast<int64_t>(p.size()), 0, *kv, &pool);
+    const int32_t next[1] = {p.back()};
+    std::vector<float> d(static_cast<size_t>(hp.dim));
+    tf.embed(next, d.data());
+    tf.forward_layers(0, hp.n_layers, d.data(), 1, static_cast<int64_t>(p.size()), *kv, &pool);
+    h.insert(h.end(), d.begin(), d.end());
+    alone.push_back(h);
+  }
+  // Together: all prefills in one batch, then all decode rows in one batch.
+  std::vector<std::unique_ptr<KVCache>> caches;
+  std::vector<std::vector<float>> pre(prompts.size()), dec(prompts.size());
+  std::vector<Transformer::Sequence> batch;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    caches.push_back(new_cache());
+    pre[i].resize(prompts[i].size() * static_cast<size_t>(hp.dim));
+    tf.embed(prompts[i], pre[i].data());
+    batch.push_back({pre[i].data(), static_cast<int64_t>(prompts[i].size()), 0, caches[i].get()});
+  }
+  tf.forward_layers_batch(0, hp.n_layers, batch, &pool);
+  batch.clear();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const int32_t next[1] = {prompts[i].back()};
+    dec[i].resize(static_cast<size_t>(hp.dim));
+    tf.embed(next, dec[i].data());
+    batch.push_back({dec[i].data(), 1, static_cast<int64_t>(prompts[i].size()), caches[i].get()});
+  }
+  tf.forward_layers_batch(0, hp.n_layers, batch, &pool);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    std::vector<float> together = pre[i];
+    together.insert(together.end(), dec[i].begin(), dec[i].end());
+    EXPECT_EQ(together, alone[i]) << "sequence " << i;
+    EXPECT_EQ(caches[i]->size(), static_cast<int64_t>(prompts[i].size()) + 1);
+  }
+}
+
 TEST(Transformer, RejectsTokensOutsideVocabAndContextOverflow) {
   auto model = Model::open(test::synth_model_path("tiny", DType::F32), {});
   LocalBackend backend(model->transformer(), DType::F16, 8, nullptr);

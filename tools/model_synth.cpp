@@ -1,0 +1,62 @@
+// `baton model synth`: write a deterministic synthetic Llama-family GGUF.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "model/synth.h"
+#include "tools/model_commands.h"
+
+namespace baton::cli {
+
+namespace {
+
+struct SynthArgs {
+  std::string out;
+  std::string size = "small";
+  std::string dtype = "q8_0";
+  std::string arch = "llama";
+  std::string tokenizer = "llama";
+  uint64_t seed = 1;
+};
+
+int synth(const SynthArgs& a) {
+  SynthOptions o;
+  o.size = a.size;
+  const auto dt = parse_dtype(a.dtype);
+  if (!dt || *dt == DType::Q8_K) throw std::invalid_argument(fmt::format("--dtype '{}' is not a weight type baton writes", a.dtype));
+  o.dtype = *dt;
+  o.arch = a.arch == "qwen2" ? Architecture::Qwen2 : a.arch == "mistral" ? Architecture::Mistral : Architecture::Llama;
+  o.tokenizer = a.tokenizer == "gpt2" ? TokenizerKind::Gpt2 : TokenizerKind::Llama;
+  o.seed = a.seed;
+  int last = -1;
+  o.progress = [&](int done, int total) {
+    const int pct = done * 100 / total;
+    if (pct / 10 != last / 10) fmt::print(stderr, "\rsynthesising: {:3d}%", pct);
+    last = pct;
+  };
+  GgufWriter w = synth_model(o);
+  fmt::print(stderr, "\n");
+  w.write(a.out);
+  fmt::print("wrote {} ({:.1f} MB): {} {} {}, tokenizer {}, seed {}\n", a.out,
+             static_cast<double>(std::filesystem::file_size(a.out)) / 1e6, a.arch, a.size, a.dtype, a.tokenizer, a.seed);
+  return 0;
+}
+
+}  // namespace
+
+void register_model_synth(CLI::App& group, CommandRunner& runner) {
+  auto a = std::make_shared<SynthArgs>();
+  CLI::App* cmd = group.add_subcommand("synth", "Write a deterministic synthetic model (random weights, real tokenizer)");
+  cmd->add_option("-o,--out", a->out, "Output GGUF file")->required();
+  cmd->add_option("--size", a->size, "tiny (~1M params), small (~25M), 110m (~125M)")
+      ->check(CLI::IsMember({"tiny", "small", "110m"}))->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "Weight type: f32, f16, bf16, q8_0, q4_0, q4_K, q6_K")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q6_K"}))->capture_default_str();
+  cmd->add_option("--arch", a->arch, "Architecture")->check(CLI::IsMember({"llama", "mistral", "qwen2"}))->capture_default_str();
+  cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer kind")->check(CLI::IsMember({"llama", "gpt2"}))->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed for the weights")->capture_default_str();
+  cmd->callback([a, &runner] { runner = [a] { return synth(*a); }; });
+}
+
+}  // namespace baton::cli
