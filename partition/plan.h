@@ -2,11 +2,15 @@
 // with predicted memory and time per decoded token. Pure functions: no I/O, no clocks.
 //
 // Strategies
-//   memory  (default) layer counts proportional to each device's usable memory, in the
-//           given device order.
-//   latency exact minimum of the predicted time per decoded token over contiguous splits
-//           (devices may get no layers) and device orders (all orders up to
-//           kExhaustiveOrderLimit devices, a seeded local search beyond), under memory caps.
+//   memory  (default) layer counts proportional to each device's cap (usable memory
+//           after the safety margin), in the given device order; the embedding and head
+//           count against the first and last stage but do not change the counts.
+//   latency minimum of the predicted time per decoded token over contiguous splits
+//           (devices may get no layers) and device orders, under memory caps. Exact over
+//           all orders up to kExhaustiveOrderLimit devices; beyond, exact per order from a
+//           few start orders (given, by compute, memory, bandwidth, latency, and, up to
+//           kSubsetSearchLimit devices, an order a subset search found to fit) improved
+//           by pairwise swaps. Never slower than `memory` on the same request.
 // Both are scored by the same cost model (evaluate_split), so predictions are comparable.
 #pragma once
 
