@@ -60,13 +60,11 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
       const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
       const int64_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
       const float* qh = q + t * q_stride + h * head_dim;
-      for (int64_t p = 0; p < n_ctx; ++p) {
-        scores[p] = k.kv_dot(kv.dtype, k_base + p * kv.row_bytes + kv_offset, qh, head_dim) * scale;
-      }
+      k.kv_scores(kv.dtype, k_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, qh, head_dim, scale,
+                  scores.data());
       k.softmax(scores.data(), n_ctx);
-      float* o = out + t * q_stride + h * head_dim;
-      for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
-      for (int64_t p = 0; p < n_ctx; ++p) k.kv_axpy(kv.dtype, v_base + p * kv.row_bytes + kv_offset, scores[p], o, head_dim);
+      k.kv_mix(kv.dtype, v_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, scores.data(), head_dim,
+               out + t * q_stride + h * head_dim);
     }
   };
   const size_t n_pairs = static_cast<size_t>(n_tokens) * static_cast<size_t>(shape.n_heads);

@@ -280,54 +280,99 @@ void quantize_q8_K(const float* x, void* y, int64_t n) {
   }
 }
 
-float kv_dot(DType t, const void* row, const float* q, int64_t n) {
-  if (t == DType::Q8_0) {
-    const auto* b = static_cast<const BlockQ8_0*>(row);
-    __m256 acc = _mm256_setzero_ps();
-    for (int64_t i = 0; i < n / kQK; ++i) {
+// q . row for NR Q8_0 rows (one head's slice each): int8 -> float, FMA with the query.
+template <int NR>
+void kv_dot_q8_0_rows(const uint8_t* rows, size_t stride, const float* q, int64_t head_dim, float* out) {
+  __m256 acc[NR];
+  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  for (int64_t i = 0; i < head_dim / kQK; ++i) {
+    __m256 qv[4];
+    for (int k = 0; k < 4; ++k) qv[k] = _mm256_loadu_ps(q + i * kQK + 8 * k);
+    for (int r = 0; r < NR; ++r) {
+      const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(rows + r * stride)[i];
       __m256 part = _mm256_setzero_ps();
       for (int k = 0; k < 4; ++k) {
-        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * k));
-        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-        part = _mm256_fmadd_ps(v, _mm256_loadu_ps(q + i * kQK + 8 * k), part);
+        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * k));
+        part = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), qv[k], part);
       }
-      acc = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(b[i].d)), part, acc);
+      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(half_to_float(b.d)), part, acc[r]);
     }
-    return hsum(acc);
   }
-  float out;
-  if (t == DType::F16) {
-    dot_f16(n, row, 0, 1, q, &out);
-  } else {
-    dot_f32(n, row, 0, 1, q, &out);
-  }
-  return out;
+  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
 }
 
-void kv_axpy(DType t, const void* row, float a, float* acc, int64_t n) {
-  const __m256 va = _mm256_set1_ps(a);
-  if (t == DType::Q8_0) {
-    const auto* b = static_cast<const BlockQ8_0*>(row);
-    for (int64_t i = 0; i < n / kQK; ++i) {
-      const __m256 ad = _mm256_set1_ps(a * half_to_float(b[i].d));
-      for (int k = 0; k < 4; ++k) {
-        const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[i].qs + 8 * k));
-        const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes));
-        float* dst = acc + i * kQK + 8 * k;
-        _mm256_storeu_ps(dst, _mm256_fmadd_ps(ad, v, _mm256_loadu_ps(dst)));
-      }
+void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
+               float scale, float* scores) {
+  const auto* base = static_cast<const uint8_t*>(rows);
+  // Four positions per step: independent accumulator chains, and q stays in registers/L1.
+  for (int64_t p = 0; p < n_pos; p += 4) {
+    const int nrows = static_cast<int>(n_pos - p < 4 ? n_pos - p : 4);
+    const uint8_t* r0 = base + p * row_stride;
+    if (t == DType::Q8_0) {
+      dispatch_rows(nrows, [&]<int NR>() { kv_dot_q8_0_rows<NR>(r0, row_stride, q, head_dim, scores + p); });
+    } else if (t == DType::F16) {
+      dot_f16(head_dim, r0, row_stride, nrows, q, scores + p);
+    } else {
+      dot_f32(head_dim, r0, row_stride, nrows, q, scores + p);
     }
-    return;
+    for (int k = 0; k < nrows; ++k) scores[p + k] *= scale;
   }
-  int64_t i = 0;
-  if (t == DType::F16) {
-    const auto* h = static_cast<const uint16_t*>(row);
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(va, load_f16x8(h + i), _mm256_loadu_ps(acc + i)));
-    for (; i < n; ++i) acc[i] += a * half_to_float(h[i]);
+}
+
+// out[d0 .. d0+8*NV) = sum_p w[p] * row_p[d0 ..]: NV accumulators stay in registers over all positions.
+template <int NV, typename Load8>
+void mix_columns(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, int64_t d0, float* out, Load8 load8) {
+  __m256 acc[NV];
+  for (int k = 0; k < NV; ++k) acc[k] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const __m256 wp = _mm256_set1_ps(w[p]);
+    const uint8_t* row = base + p * stride;
+    for (int k = 0; k < NV; ++k) acc[k] = _mm256_fmadd_ps(wp, load8(row, d0 + 8 * k), acc[k]);
+  }
+  for (int k = 0; k < NV; ++k) _mm256_storeu_ps(out + d0 + 8 * k, acc[k]);
+}
+
+template <typename Load8, typename Load1>
+void mix_float_rows(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, int64_t head_dim, float* out,
+                    Load8 load8, Load1 load1) {
+  int64_t d = 0;
+  for (; d + 32 <= head_dim; d += 32) mix_columns<4>(base, stride, n_pos, w, d, out, load8);
+  for (; d + 8 <= head_dim; d += 8) mix_columns<1>(base, stride, n_pos, w, d, out, load8);
+  for (; d < head_dim; ++d) {
+    float s = 0.0f;
+    for (int64_t p = 0; p < n_pos; ++p) s += w[p] * load1(base + p * stride, d);
+    out[d] = s;
+  }
+}
+
+void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
+            float* out) {
+  const auto* base = static_cast<const uint8_t*>(rows);
+  if (t == DType::Q8_0) {
+    // One 32-value block per pass: its scale folds into the weight.
+    for (int64_t i = 0; i < head_dim / kQK; ++i) {
+      __m256 acc[4];
+      for (int k = 0; k < 4; ++k) acc[k] = _mm256_setzero_ps();
+      for (int64_t p = 0; p < n_pos; ++p) {
+        const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(base + p * row_stride)[i];
+        const __m256 wd = _mm256_set1_ps(w[p] * half_to_float(b.d));
+        for (int k = 0; k < 4; ++k) {
+          const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * k));
+          acc[k] = _mm256_fmadd_ps(wd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), acc[k]);
+        }
+      }
+      for (int k = 0; k < 4; ++k) _mm256_storeu_ps(out + i * kQK + 8 * k, acc[k]);
+    }
+  } else if (t == DType::F16) {
+    mix_float_rows(
+        base, row_stride, n_pos, w, head_dim, out,
+        [](const uint8_t* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); },
+        [](const uint8_t* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); });
   } else {
-    const auto* f = static_cast<const float*>(row);
-    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(acc + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(f + i), _mm256_loadu_ps(acc + i)));
-    for (; i < n; ++i) acc[i] += a * f[i];
+    mix_float_rows(
+        base, row_stride, n_pos, w, head_dim, out,
+        [](const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); },
+        [](const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; });
   }
 }
 
@@ -386,7 +431,7 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
 
 constexpr KernelTable kAvx2Table = {
     "avx2", dot_f32,  dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
-    quantize_q8_0, quantize_q8_K, kv_dot, kv_axpy, softmax, silu_mul,
+    quantize_q8_0, quantize_q8_K, kv_scores, kv_mix, softmax, silu_mul,
 };
 
 }  // namespace

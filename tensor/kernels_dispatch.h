@@ -33,10 +33,13 @@ struct KernelTable {
   DotRowsFn dot_q6_K;  // activation: Q8_K
   QuantizeRowFn quantize_q8_0;
   QuantizeRowFn quantize_q8_K;
-  // Attention over one head's slice of a KV row stored as F32, F16 or Q8_0 (n % 32 == 0
-  // for Q8_0): dot with an f32 query, and acc += a * row.
-  float (*kv_dot)(DType t, const void* row, const float* q, int64_t n);
-  void (*kv_axpy)(DType t, const void* row, float a, float* acc, int64_t n);
+  // Attention over one head's slice of n_pos consecutive KV rows (row_stride bytes apart,
+  // stored as F32, F16 or Q8_0 with head_dim % 32 == 0 for Q8_0):
+  // scores[p] = scale * dot(q, row_p), and out[d] = sum_p w[p] * row_p[d].
+  void (*kv_scores)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
+                    float scale, float* scores);
+  void (*kv_mix)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
+                 float* out);
   void (*softmax)(float* x, int64_t n);
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
 };

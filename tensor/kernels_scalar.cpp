@@ -167,25 +167,38 @@ float kv_dot(DType t, const void* row, const float* q, int64_t n) {
   }
 }
 
-void kv_axpy(DType t, const void* row, float a, float* acc, int64_t n) {
-  switch (t) {
-    case DType::F16: {
-      const auto* h = static_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < n; ++i) acc[i] += a * fp16_to_f32(h[i]);
-      return;
-    }
-    case DType::Q8_0: {
-      const auto* b = static_cast<const BlockQ8_0*>(row);
-      for (int64_t i = 0; i < n / kQK; ++i) {
-        const float ad = a * fp16_to_f32(b[i].d);
-        for (int j = 0; j < kQK; ++j) acc[i * kQK + j] += ad * b[i].qs[j];
+void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
+               float scale, float* scores) {
+  for (int64_t p = 0; p < n_pos; ++p) {
+    scores[p] = scale * kv_dot(t, static_cast<const uint8_t*>(rows) + p * row_stride, q, head_dim);
+  }
+}
+
+void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
+            float* out) {
+  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const void* row = static_cast<const uint8_t*>(rows) + p * row_stride;
+    const float a = w[p];
+    switch (t) {
+      case DType::F16: {
+        const auto* h = static_cast<const uint16_t*>(row);
+        for (int64_t d = 0; d < head_dim; ++d) out[d] += a * fp16_to_f32(h[d]);
+        break;
       }
-      return;
-    }
-    default: {
-      const auto* f = static_cast<const float*>(row);
-      for (int64_t i = 0; i < n; ++i) acc[i] += a * f[i];
-      return;
+      case DType::Q8_0: {
+        const auto* b = static_cast<const BlockQ8_0*>(row);
+        for (int64_t i = 0; i < head_dim / kQK; ++i) {
+          const float ad = a * fp16_to_f32(b[i].d);
+          for (int j = 0; j < kQK; ++j) out[i * kQK + j] += ad * b[i].qs[j];
+        }
+        break;
+      }
+      default: {
+        const auto* f = static_cast<const float*>(row);
+        for (int64_t d = 0; d < head_dim; ++d) out[d] += a * f[d];
+        break;
+      }
     }
   }
 }
@@ -213,7 +226,7 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
 
 constexpr KernelTable kScalarTable = {
     "scalar", dot_f32,  dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
-    quantize_q8_0, quantize_q8_K, kv_dot, kv_axpy, softmax, silu_mul,
+    quantize_q8_0, quantize_q8_K, kv_scores, kv_mix, softmax, silu_mul,
 };
 
 }  // namespace
