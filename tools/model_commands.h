@@ -1,0 +1,14 @@
+// The subcommands of `baton model`, one file each. register_model (model_command.cpp)
+// creates the group and calls these.
+#pragma once
+
+#include "tools/commands.h"
+
+namespace baton::cli {
+
+// `baton model inspect F [--json]`: header, metadata, tensor table, bytes per layer.
+void register_model_inspect(CLI::App& model_group, CommandRunner& runner);
+// `baton model synth --out F ...`: writes a deterministic synthetic model.
+void register_model_synth(CLI::App& model_group, CommandRunner& runner);
+
+}  // namespace baton::cli
