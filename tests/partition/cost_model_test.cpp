@@ -37,7 +37,7 @@ PlanRequest hand_request() {
   return r;
 }
 
-TEST(CostModel, MemoryStrategyHandComputed) {
+TEST(PartitionCostModel, MemoryStrategyHandComputed) {
   const Plan p = plan_memory(hand_request());
   ASSERT_TRUE(p.feasible) << p.reason;
   // Caps 4096 : 1024 MiB -> 3.2 and 0.8 layers -> 3 and 1 by largest remainder.
@@ -76,7 +76,7 @@ TEST(CostModel, MemoryStrategyHandComputed) {
   EXPECT_DOUBLE_EQ(p.predicted_position, 500.0);
 }
 
-TEST(CostModel, LatencyStrategyPrefersTheFasterDeviceAlone) {
+TEST(PartitionCostModel, LatencyStrategyPrefersTheFasterDeviceAlone) {
   const Plan p = plan_latency(hand_request());
   ASSERT_TRUE(p.feasible) << p.reason;
   // B alone: flops 8e8 + 4096000 + 2048000 -> 16.12288 ms; bytes 4e8 + 1024000 + 50000 + 8e7
@@ -87,7 +87,7 @@ TEST(CostModel, LatencyStrategyPrefersTheFasterDeviceAlone) {
   EXPECT_NEAR(p.ms_per_token, 27.057316, 1e-9);
 }
 
-TEST(CostModel, TiedEmbeddingCountedOnceOnOneDeviceTwiceWhenSplit) {
+TEST(PartitionCostModel, TiedEmbeddingCountedOnceOnOneDeviceTwiceWhenSplit) {
   PlanRequest r = hand_request();
   r.model.head_bytes = 50'000'000 + 4096;  // token_embd copy + output_norm
   r.model.tied_shared_bytes = 50'000'000;
@@ -100,7 +100,7 @@ TEST(CostModel, TiedEmbeddingCountedOnceOnOneDeviceTwiceWhenSplit) {
   EXPECT_DOUBLE_EQ(two.stages[1].weight_bytes, 2e8 + 5e7 + 4096);
 }
 
-TEST(CostModel, KvDtypeAndMarginChangeTheReserve) {
+TEST(PartitionCostModel, KvDtypeAndMarginChangeTheReserve) {
   PlanRequest r = hand_request();
   r.kv_dtype = DType::Q8_0;  // 2 * 2 * 64 * 34 / 32 = 272 bytes per token per layer
   EXPECT_DOUBLE_EQ(evaluate_split(r, {{0, 0, 4}}, Strategy::Memory).stages[0].kv_bytes, 272.0 * 1000 * 4);
@@ -110,7 +110,7 @@ TEST(CostModel, KvDtypeAndMarginChangeTheReserve) {
   EXPECT_DOUBLE_EQ(evaluate_split(r, {{1, 0, 4}}, Strategy::Memory).stages[0].cap_bytes, (768.0 - 24) * 1024 * 1024);
 }
 
-TEST(CostModel, MalformedSplitsAreRejectedWithAReason) {
+TEST(PartitionCostModel, MalformedSplitsAreRejectedWithAReason) {
   const PlanRequest r = hand_request();
   EXPECT_NE(evaluate_split(r, {}, Strategy::Memory).reason.find("no stages"), std::string::npos);
   EXPECT_NE(evaluate_split(r, {{0, 0, 2}, {1, 3, 4}}, Strategy::Memory).reason.find("starts at layer 3"), std::string::npos);
@@ -124,7 +124,7 @@ TEST(CostModel, MalformedSplitsAreRejectedWithAReason) {
   }
 }
 
-TEST(CostModel, InvalidRequestsAreExplainedNotPlanned) {
+TEST(PartitionCostModel, InvalidRequestsAreExplainedNotPlanned) {
   auto expect_invalid = [](const PlanRequest& r, const std::string& needle) {
     for (Strategy s : {Strategy::Memory, Strategy::Latency}) {
       const Plan p = make_plan(r, s);
@@ -156,7 +156,7 @@ TEST(CostModel, InvalidRequestsAreExplainedNotPlanned) {
   expect_invalid(r, "margin");
 }
 
-TEST(CostModel, MemoryShortfallNamesDevicesAndTotals) {
+TEST(PartitionCostModel, MemoryShortfallNamesDevicesAndTotals) {
   PlanRequest r = hand_request();
   r.devices[0].memory_mib = 300;  // split 3 : 1; A needs 351536000 B = 335.25 MiB
   r.devices[1].memory_mib = 100;  // B needs 180512000 B = 172.15 MiB
@@ -175,7 +175,7 @@ TEST(CostModel, MemoryShortfallNamesDevicesAndTotals) {
   EXPECT_EQ(p.max_fitting_ctx, 0);
 }
 
-TEST(CostModel, MemoryShortfallSuggestsTheLargestContext) {
+TEST(PartitionCostModel, MemoryShortfallSuggestsTheLargestContext) {
   PlanRequest r = hand_request();
   r.devices[0].memory_mib = 334;  // 350224384 bytes each: split 2 : 2
   r.devices[1].memory_mib = 334;
@@ -190,7 +190,7 @@ TEST(CostModel, MemoryShortfallSuggestsTheLargestContext) {
   EXPECT_EQ(p.reason.find("device 'A'"), std::string::npos) << p.reason;
 }
 
-TEST(CostModel, StrategyNamesRoundTrip) {
+TEST(PartitionCostModel, StrategyNamesRoundTrip) {
   for (Strategy s : {Strategy::Memory, Strategy::Latency}) EXPECT_EQ(parse_strategy(strategy_name(s)), s);
   EXPECT_FALSE(parse_strategy("fastest").has_value());
 }

@@ -60,7 +60,7 @@ GgufFile tiny_model(const TinyModelOptions& o) {
 // 4096 + 64 + 3 * 8192 = 36992.
 constexpr uint64_t kBlockBytes = 39680, kBlock1Bytes = 47360, kBlockElements = 36992;
 
-TEST(CostProfile, FromGgufCountsStoredBytesAndElements) {
+TEST(PartitionCostProfile, FromGgufCountsStoredBytesAndElements) {
   const ModelCostProfile p = cost_profile_from_gguf(tiny_model({}));
   EXPECT_EQ(p.validate(), "");
   EXPECT_EQ(p.architecture, "llama");
@@ -86,7 +86,7 @@ TEST(CostProfile, FromGgufCountsStoredBytesAndElements) {
   EXPECT_THROW(kv_bytes_per_element(DType::Q4_K), std::invalid_argument);
 }
 
-TEST(CostProfile, TiedHeadNeedsTheEmbeddingOnTheLastStage) {
+TEST(PartitionCostProfile, TiedHeadNeedsTheEmbeddingOnTheLastStage) {
   const ModelCostProfile p = cost_profile_from_gguf(tiny_model({.tied = true}));
   EXPECT_EQ(p.head_bytes, 256u + 12800u);
   EXPECT_EQ(p.tied_shared_bytes, 12800u);
@@ -94,7 +94,7 @@ TEST(CostProfile, TiedHeadNeedsTheEmbeddingOnTheLastStage) {
   EXPECT_EQ(p.total_weight_bytes(), 2 * kBlockBytes + kBlock1Bytes + 12800 + 256);
 }
 
-TEST(CostProfile, PlansARealFile) {
+TEST(PartitionCostProfile, PlansARealFile) {
   PlanRequest r;
   r.model = cost_profile_from_gguf(tiny_model({}));
   r.ctx = 512;
@@ -120,7 +120,7 @@ std::string error_of(const TinyModelOptions& o) {
   return "<no error>";
 }
 
-TEST(CostProfile, InconsistentFilesAreNamed) {
+TEST(PartitionCostProfile, InconsistentFilesAreNamed) {
   const std::string past_end = error_of({.block_count = 2});
   EXPECT_NE(past_end.find("blk.2."), std::string::npos) << past_end;
   EXPECT_NE(past_end.find("block_count is 2"), std::string::npos) << past_end;
@@ -132,7 +132,7 @@ TEST(CostProfile, InconsistentFilesAreNamed) {
   EXPECT_NE(zero.find("block_count"), std::string::npos) << zero;
 }
 
-TEST(CostProfile, UniformProfileFromNumbers) {
+TEST(PartitionCostProfile, UniformProfileFromNumbers) {
   UniformModelShape s;
   s.n_layers = 5;
   s.layer_weight_bytes = 1000;

@@ -48,7 +48,7 @@ std::string with_line(const std::string& key, const std::string& replacement) {
   return out;
 }
 
-TEST(DeviceProfile, ParsesAValidProfile) {
+TEST(PartitionDeviceProfile, ParsesAValidProfile) {
   const DeviceProfile d = parse_device_profile(kValid, kLabel);
   EXPECT_EQ(d.id, "phone");
   EXPECT_EQ(d.kind, "phone");
@@ -60,14 +60,14 @@ TEST(DeviceProfile, ParsesAValidProfile) {
   EXPECT_EQ(validate_device_profile(d, kLabel), "");
 }
 
-TEST(DeviceProfile, NegativeMemoryNamesFileAndField) {
+TEST(PartitionDeviceProfile, NegativeMemoryNamesFileAndField) {
   EXPECT_EQ(error_of(with_line("memory_mib", "memory_mib = -5")),
             "configs/devices/phone.toml: field 'memory_mib': expected a positive integer, found -5");
   EXPECT_EQ(error_of(with_line("memory_mib", "memory_mib = 0")),
             "configs/devices/phone.toml: field 'memory_mib': expected a positive integer, found 0");
 }
 
-TEST(DeviceProfile, EveryMissingFieldIsNamed) {
+TEST(PartitionDeviceProfile, EveryMissingFieldIsNamed) {
   for (const std::string field : {"id", "kind", "memory_mib", "compute_gflops", "memory_bandwidth_gbs",
                                   "link_latency_ms", "link_bandwidth_mbps"}) {
     const std::string error = error_of(with_line(field, ""));
@@ -77,14 +77,14 @@ TEST(DeviceProfile, EveryMissingFieldIsNamed) {
   EXPECT_NO_THROW(parse_device_profile(with_line("description", ""), kLabel));
 }
 
-TEST(DeviceProfile, UnknownKeyIsNamed) {
+TEST(PartitionDeviceProfile, UnknownKeyIsNamed) {
   const std::string error = error_of(kValid + "memroy_mib = 4096\n");
   EXPECT_EQ(error.rfind(kLabel + ": unknown field 'memroy_mib'", 0), 0u) << error;
   const std::string table = error_of(kValid + "[extra]\nx = 1\n");
   EXPECT_NE(table.find("unknown field 'extra'"), std::string::npos) << table;
 }
 
-TEST(DeviceProfile, WrongTypesAreNamed) {
+TEST(PartitionDeviceProfile, WrongTypesAreNamed) {
   EXPECT_EQ(error_of(with_line("memory_mib", "memory_mib = \"lots\"")),
             kLabel + ": field 'memory_mib': expected a positive integer, found string \"lots\"");
   EXPECT_EQ(error_of(with_line("memory_mib", "memory_mib = 3.5")),
@@ -98,7 +98,7 @@ TEST(DeviceProfile, WrongTypesAreNamed) {
             kLabel + ": field 'description': expected a string, found 1");
 }
 
-TEST(DeviceProfile, OutOfRangeValuesAreNamed) {
+TEST(PartitionDeviceProfile, OutOfRangeValuesAreNamed) {
   EXPECT_EQ(error_of(with_line("compute_gflops", "compute_gflops = 0.0")),
             kLabel + ": field 'compute_gflops': expected a positive number, found 0");
   EXPECT_EQ(error_of(with_line("memory_bandwidth_gbs", "memory_bandwidth_gbs = nan")),
@@ -115,18 +115,18 @@ TEST(DeviceProfile, OutOfRangeValuesAreNamed) {
   EXPECT_NE(error_of(with_line("id", "id = \"my phone\"")).find("field 'id'"), std::string::npos);
 }
 
-TEST(DeviceProfile, SyntaxErrorsNameFileAndLine) {
+TEST(PartitionDeviceProfile, SyntaxErrorsNameFileAndLine) {
   const std::string error = error_of("id = \"phone\"\nmemory_mib = = 3\n");
   EXPECT_EQ(error.rfind(kLabel + ":2:", 0), 0u) << error;
   EXPECT_NE(error.find("TOML syntax error"), std::string::npos) << error;
 }
 
-TEST(DeviceProfile, OversizedTextIsRefused) {
+TEST(PartitionDeviceProfile, OversizedTextIsRefused) {
   const std::string huge = kValid + "# " + std::string(kMaxDeviceProfileBytes, 'x') + "\n";
   EXPECT_NE(error_of(huge).find("too large"), std::string::npos);
 }
 
-TEST(DeviceProfile, ValidateCatchesCodeBuiltProfiles) {
+TEST(PartitionDeviceProfile, ValidateCatchesCodeBuiltProfiles) {
   DeviceProfile d{"peer-1", "phone", 2048, 30, 20, 5, 200};
   EXPECT_EQ(validate_device_profile(d, "discovery"), "");
   d.link_bandwidth_mbps = 0;
@@ -134,7 +134,7 @@ TEST(DeviceProfile, ValidateCatchesCodeBuiltProfiles) {
             "discovery: field 'link_bandwidth_mbps': expected a positive number, found 0");
 }
 
-TEST(DeviceProfile, EveryShippedProfileParses) {
+TEST(PartitionDeviceProfile, EveryShippedProfileParses) {
   const std::filesystem::path dir = std::filesystem::path(BATON_SOURCE_DIR) / "configs" / "devices";
   ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
   std::set<std::string> stems;

@@ -69,7 +69,7 @@ BruteResult brute_force_all_orders(const PlanRequest& r) {
   return best;
 }
 
-TEST(LatencyBruteForce, MatchesExhaustiveSearchOnSmallCases) {
+TEST(PartitionLatencyBruteForce, MatchesExhaustiveSearchOnSmallCases) {
   std::mt19937_64 rng(1234567);
   RandomCaseOptions o;
   o.max_layers = 7;
@@ -93,7 +93,7 @@ TEST(LatencyBruteForce, MatchesExhaustiveSearchOnSmallCases) {
   EXPECT_GT(multi_stage, 50);
 }
 
-TEST(LatencyBruteForce, FixedOrderProgrammeIsExact) {
+TEST(PartitionLatencyBruteForce, FixedOrderProgrammeIsExact) {
   std::mt19937_64 rng(8675309);
   RandomCaseOptions o;
   o.max_layers = 6;
@@ -121,7 +121,7 @@ TEST(LatencyBruteForce, FixedOrderProgrammeIsExact) {
 // Eight devices where only orders with `a` first and `b` last fit: `a` alone can hold the
 // embedding with a layer, `b` alone the head with a layer, the others one layer each.
 // Every start order of the heuristic fails; the subset search must find the one that fits.
-TEST(LatencyBruteForce, HeuristicFindsTheOnlyFittingOrderFamily) {
+TEST(PartitionLatencyBruteForce, HeuristicFindsTheOnlyFittingOrderFamily) {
   PlanRequest r;
   UniformModelShape shape;
   shape.n_layers = 8;

@@ -92,7 +92,7 @@ void expect_proportional(const PlanRequest& r, const std::vector<PlanStage>& sta
   }
 }
 
-TEST(PlanProperties, RandomRequestsBothStrategies) {
+TEST(PartitionPlanProperties, RandomRequestsBothStrategies) {
   std::mt19937_64 rng(20240601);
   int feasible_memory = 0, feasible_latency = 0, latency_strictly_better = 0;
   const int cases = case_count(400);
@@ -131,7 +131,7 @@ TEST(PlanProperties, RandomRequestsBothStrategies) {
   EXPECT_GE(feasible_latency, feasible_memory);
 }
 
-TEST(PlanProperties, SuggestedContextFitsAndIsTheLargest) {
+TEST(PartitionPlanProperties, SuggestedContextFitsAndIsTheLargest) {
   std::mt19937_64 rng(77);
   RandomCaseOptions o;
   o.max_devices = 6;
@@ -170,7 +170,7 @@ TEST(PlanProperties, SuggestedContextFitsAndIsTheLargest) {
   EXPECT_GT(none_fits, 5);
 }
 
-TEST(PlanProperties, ManyDevicesUseTheHeuristicSafely) {
+TEST(PartitionPlanProperties, ManyDevicesUseTheHeuristicSafely) {
   std::mt19937_64 rng(4242);
   RandomCaseOptions o;
   o.min_devices = 8;
@@ -195,7 +195,7 @@ TEST(PlanProperties, ManyDevicesUseTheHeuristicSafely) {
   }
 }
 
-TEST(Apportion, SumsToTotalAndStaysWithinOneOfExact) {
+TEST(PartitionApportion, SumsToTotalAndStaysWithinOneOfExact) {
   std::mt19937_64 rng(99);
   for (int c = 0; c < 2000; ++c) {
     const int total = std::uniform_int_distribution<int>(0, 200)(rng);
@@ -225,7 +225,7 @@ TEST(Apportion, SumsToTotalAndStaysWithinOneOfExact) {
   }
 }
 
-TEST(Apportion, HandComputedExamples) {
+TEST(PartitionApportion, HandComputedExamples) {
   EXPECT_EQ(apportion(10, {1, 1, 1}), (std::vector<int>{4, 3, 3}));  // tie: earlier device first
   EXPECT_EQ(apportion(32, {3072, 8192, 16384}), (std::vector<int>{4, 9, 19}));  // 3.59, 9.48, 18.96
   EXPECT_EQ(apportion(7, {0, 2, 5}), (std::vector<int>{0, 2, 5}));
