@@ -212,9 +212,14 @@ std::string next_conflict_name(const std::string& original, int attempt) {
   std::string base = original;
   if (base.size() + suffix.size() > kMaxLabelLength) {
     base.resize(kMaxLabelLength - suffix.size());
-    // Do not cut a UTF-8 sequence in half: drop continuation bytes at the cut.
-    while (!base.empty() && (static_cast<unsigned char>(base.back()) & 0xC0) == 0x80) base.pop_back();
-    if (!base.empty() && (static_cast<unsigned char>(base.back()) & 0x80)) base.pop_back();
+    // Do not cut a UTF-8 sequence in half: if the last sequence lost bytes, drop it whole.
+    std::size_t start = base.size();
+    while (start > 0 && (static_cast<unsigned char>(base[start - 1]) & 0xC0) == 0x80) --start;
+    if (start > 0) {
+      const unsigned char lead = static_cast<unsigned char>(base[start - 1]);
+      const std::size_t expected = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+      if (base.size() - (start - 1) < expected) base.resize(start - 1);
+    }
   }
   return base + suffix;
 }
