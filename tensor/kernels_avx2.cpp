@@ -8,75 +8,101 @@
 namespace baton::detail {
 namespace {
 
-// Each row gets its own accumulators and the same instruction sequence whatever NR is,
-// so a row's result does not depend on how many rows are processed together.
-template <int NR, typename LoadRow8, typename LoadRow1>
-void dot_float_rows(int64_t n, const char* w, size_t stride, const float* x, float* out, LoadRow8 load8,
-                    LoadRow1 load1) {
-  __m256 acc0[NR], acc1[NR];
-  for (int r = 0; r < NR; ++r) acc0[r] = acc1[r] = _mm256_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    const __m256 x1 = _mm256_loadu_ps(x + i + 8);
-    for (int r = 0; r < NR; ++r) {
-      acc0[r] = _mm256_fmadd_ps(load8(w + r * stride, i), x0, acc0[r]);
-      acc1[r] = _mm256_fmadd_ps(load8(w + r * stride, i + 8), x1, acc1[r]);
+// Tiles of NR weight rows x NT activation rows. Every (row, token) pair owns one
+// accumulator and sees the same instruction sequence whatever NR and NT are, so its result
+// does not depend on the tiling (see DotTileFn). Weights are loaded/decoded once per tile
+// and reused for the NT tokens: that is what makes matmul compute-bound.
+template <typename Kernel>
+void dispatch_tile(int nrows, int ntok, Kernel k) {
+  if (ntok >= 2) {
+    switch (nrows) {
+      case 4: k.template operator()<4, 2>(); break;
+      case 3: k.template operator()<3, 2>(); break;
+      case 2: k.template operator()<2, 2>(); break;
+      default: k.template operator()<1, 2>(); break;
+    }
+  } else {
+    switch (nrows) {
+      case 4: k.template operator()<4, 1>(); break;
+      case 3: k.template operator()<3, 1>(); break;
+      case 2: k.template operator()<2, 1>(); break;
+      default: k.template operator()<1, 1>(); break;
     }
   }
+}
+
+template <int NR, int NT, typename Load8, typename Load1>
+void dot_float_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+                    size_t out_stride, Load8 load8, Load1 load1) {
+  const float* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(act + t * act_stride);
+  __m256 acc[NR][NT];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    for (int r = 0; r < NR; ++r) acc0[r] = _mm256_fmadd_ps(load8(w + r * stride, i), x0, acc0[r]);
+    __m256 xv[NT];
+    for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x[t] + i);
+    for (int r = 0; r < NR; ++r) {
+      const __m256 wv = load8(w + r * stride, i);
+      for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
   }
   for (int r = 0; r < NR; ++r) {
-    float tail = 0.0f;
-    for (int64_t j = i; j < n; ++j) tail += load1(w + r * stride, j) * x[j];
-    out[r] = hsum(_mm256_add_ps(acc0[r], acc1[r])) + tail;
+    for (int t = 0; t < NT; ++t) {
+      float tail = 0.0f;
+      for (int64_t j = i; j < n; ++j) tail += load1(w + r * stride, j) * x[t][j];
+      out[t * out_stride + r] = hsum(acc[r][t]) + tail;
+    }
   }
 }
 
-template <typename Kernel>
-void dispatch_rows(int nrows, Kernel k) {
-  switch (nrows) {
-    case 4: k.template operator()<4>(); break;
-    case 3: k.template operator()<3>(); break;
-    case 2: k.template operator()<2>(); break;
-    default: k.template operator()<1>(); break;
-  }
-}
-
-void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+             float* out, size_t out_stride) {
   auto load8 = [](const char* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; };
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                           out_stride, load8, load1);
   });
 }
 
-void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+             float* out, size_t out_stride) {
   auto load8 = [](const char* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                           out_stride, load8, load1);
   });
 }
 
-void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
+void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+              float* out, size_t out_stride) {
   auto load8 = [](const char* row, int64_t i) { return load_bf16x8(reinterpret_cast<const uint16_t*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return bf16_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_float_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const float*>(act), out, load8, load1);
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                           out_stride, load8, load1);
   });
 }
 
-template <int NR, bool kQ4>
-void dot_q8_0_like_rows(int64_t n, const char* w, size_t stride, const BlockQ8_0* a, float* out) {
+template <int NR, int NT, bool kQ4>
+void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+                        size_t out_stride) {
   const int64_t nb = n / kQK;
-  __m256 acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  const BlockQ8_0* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
+  __m256 acc[NR][NT];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    const __m256i y = load_i8x32(a[i].qs);
-    const float dy = half_to_float(a[i].d);
+    __m256i y[NT];
+    float dy[NT];
+    for (int t = 0; t < NT; ++t) {
+      y[t] = load_i8x32(a[t][i].qs);
+      dy[t] = half_to_float(a[t][i].d);
+    }
     for (int r = 0; r < NR; ++r) {
       __m256i q;
       float dx;
@@ -89,22 +115,32 @@ void dot_q8_0_like_rows(int64_t n, const char* w, size_t stride, const BlockQ8_0
         q = load_i8x32(b.qs);
         dx = half_to_float(b.d);
       }
-      const __m256 prod = _mm256_cvtepi32_ps(dot_i8_pairs(q, y));
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy), prod, acc[r]);
+      // maddubs needs an unsigned first operand: |q| with q's sign moved onto y.
+      const __m256i abs_q = _mm256_sign_epi8(q, q);
+      for (int t = 0; t < NT; ++t) {
+        const __m256i prod16 = _mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(y[t], q));
+        const __m256 prod = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, _mm256_set1_epi16(1)));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy[t]), prod, acc[r][t]);
+      }
     }
   }
-  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = hsum(acc[r][t]);
 }
 
-void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_q8_0_like_rows<NR, false>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_0*>(act), out);
+void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+              float* out, size_t out_stride) {
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_q8_0_like_tile<NR, NT, false>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride,
+                                      out, out_stride);
   });
 }
 
-void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_q8_0_like_rows<NR, true>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_0*>(act), out);
+void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+              float* out, size_t out_stride) {
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_q8_0_like_tile<NR, NT, true>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride,
+                                     out, out_stride);
   });
 }
 
@@ -119,76 +155,106 @@ inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
   utmp[0] &= kLow6;  // scales 0-3
 }
 
-template <int NR>
-void dot_q4_K_rows(int64_t n, const char* w, size_t stride, const BlockQ8_K* a, float* out) {
+template <int NR, int NT>
+void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+                   size_t out_stride) {
   const int64_t nb = n / kQK_K;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  __m256 acc[NR];
-  float acc_min[NR];
+  const BlockQ8_K* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+  __m256 acc[NR][NT];
+  float acc_min[NR][NT];
   for (int r = 0; r < NR; ++r) {
-    acc[r] = _mm256_setzero_ps();
-    acc_min[r] = 0.0f;
+    for (int t = 0; t < NT; ++t) {
+      acc[r][t] = _mm256_setzero_ps();
+      acc_min[r][t] = 0.0f;
+    }
   }
   for (int64_t i = 0; i < nb; ++i) {
-    // Sums of the activation over each 32-value sub-block, for the "- dmin * m" term.
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
-    const __m128i sub_sums = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    // Sums of each activation over the 32-value sub-blocks, for the "- dmin * m" term.
+    __m128i sub_sums[NT];
+    for (int t = 0; t < NT; ++t) {
+      const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][i].bsums));
+      sub_sums[t] = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
+    }
     for (int r = 0; r < NR; ++r) {
       const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(w + r * stride)[i];
       uint32_t utmp[4];
       q4k_unpack_scales(b.scales, utmp);
       const uint8_t* sc = reinterpret_cast<const uint8_t*>(utmp);
       const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[3]), int(utmp[2])));
-      const __m128i min_prod = _mm_madd_epi16(mins, sub_sums);
-      __m128i s = _mm_add_epi32(min_prod, _mm_unpackhi_epi64(min_prod, min_prod));
-      s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-      acc_min[r] += a[i].d * half_to_float(b.dmin) * float(_mm_cvtsi128_si32(s));
-
-      __m256i sumi = _mm256_setzero_si256();
+      const float d = half_to_float(b.d);
+      const float dmin = half_to_float(b.dmin);
+      __m256i sumi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const __m128i min_prod = _mm_madd_epi16(mins, sub_sums[t]);
+        __m128i s = _mm_add_epi32(min_prod, _mm_unpackhi_epi64(min_prod, min_prod));
+        s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
+        acc_min[r][t] += a[t][i].d * dmin * float(_mm_cvtsi128_si32(s));
+        sumi[t] = _mm256_setzero_si256();
+      }
       for (int j = 0; j < 4; ++j) {
         const __m256i bits = load_i8x32(b.qs + 32 * j);
         const __m256i lo = _mm256_and_si256(bits, low4);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-        __m256i p_lo = _mm256_maddubs_epi16(lo, load_i8x32(a[i].qs + 64 * j));
-        __m256i p_hi = _mm256_maddubs_epi16(hi, load_i8x32(a[i].qs + 64 * j + 32));
-        p_lo = _mm256_madd_epi16(p_lo, _mm256_set1_epi16(sc[2 * j]));
-        p_hi = _mm256_madd_epi16(p_hi, _mm256_set1_epi16(sc[2 * j + 1]));
-        sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_lo, p_hi));
+        const __m256i scale_lo = _mm256_set1_epi16(sc[2 * j]);
+        const __m256i scale_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load_i8x32(a[t][i].qs + 64 * j)), scale_lo);
+          const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load_i8x32(a[t][i].qs + 64 * j + 32)), scale_hi);
+          sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(p_lo, p_hi));
+        }
       }
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(b.d)), _mm256_cvtepi32_ps(sumi), acc[r]);
+      for (int t = 0; t < NT; ++t) {
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(a[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[r][t]);
+      }
     }
   }
-  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]) - acc_min[r];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = hsum(acc[r][t]) - acc_min[r][t];
 }
 
-void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_q4_K_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_K*>(act), out);
+void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+              float* out, size_t out_stride) {
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_q4_K_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                          out_stride);
   });
 }
 
-template <int NR>
-void dot_q6_K_rows(int64_t n, const char* w, size_t stride, const BlockQ8_K* a, float* out) {
+template <int NR, int NT>
+void dot_q6_K_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+                   size_t out_stride) {
   const int64_t nb = n / kQK_K;
   const __m256i low4 = _mm256_set1_epi8(0x0F);
   const __m256i low2 = _mm256_set1_epi8(0x03);
   // For 32-value group g: bytes 0-7 pick scale 2g, bytes 8-15 scale 2g+1 (16 values each).
   alignas(16) static constexpr uint8_t kScalePick[8][16] = {
-      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},          {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},          {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
-      {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},          {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
-      {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13}, {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
+      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},
+      {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
+      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},
+      {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
+      {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},
+      {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
+      {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13},
+      {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15},
   };
-  __m256 acc[NR];
-  for (int r = 0; r < NR; ++r) acc[r] = _mm256_setzero_ps();
+  const BlockQ8_K* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
+  __m256 acc[NR][NT];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[i].bsums));
     for (int r = 0; r < NR; ++r) {
       const BlockQ6_K& b = reinterpret_cast<const BlockQ6_K*>(w + r * stride)[i];
       const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
+      const __m256i scales16 = _mm256_cvtepi8_epi16(scales);
       // Codes are stored +32: sum sc*(q-32)*y = sum sc*q*y - 32 * sum_s sc_s * bsum_s.
-      __m256i sumi = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_cvtepi8_epi16(scales), bsums), 5);
-      sumi = _mm256_sub_epi32(_mm256_setzero_si256(), sumi);
+      __m256i sumi[NT];
+      for (int t = 0; t < NT; ++t) {
+        const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][i].bsums));
+        sumi[t] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(_mm256_madd_epi16(scales16, bsums), 5));
+      }
       for (int half = 0; half < 2; ++half) {
         const __m256i high = load_i8x32(b.qh + 32 * half);
         const __m256i bits1 = load_i8x32(b.ql + 64 * half);
@@ -203,21 +269,29 @@ void dot_q6_K_rows(int64_t n, const char* w, size_t stride, const BlockQ8_K* a, 
                                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(high, 6), low2), 4));
         for (int k = 0; k < 4; ++k) {
           const int g = 4 * half + k;
-          const __m256i y = load_i8x32(a[i].qs + 32 * g);
           const __m128i pick = _mm_load_si128(reinterpret_cast<const __m128i*>(kScalePick[g]));
           const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(scales, pick));
-          sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(sc16, _mm256_maddubs_epi16(q[k], y)));
+          for (int t = 0; t < NT; ++t) {
+            const __m256i y = load_i8x32(a[t][i].qs + 32 * g);
+            sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(sc16, _mm256_maddubs_epi16(q[k], y)));
+          }
         }
       }
-      acc[r] = _mm256_fmadd_ps(_mm256_set1_ps(a[i].d * half_to_float(b.d)), _mm256_cvtepi32_ps(sumi), acc[r]);
+      const float d = half_to_float(b.d);
+      for (int t = 0; t < NT; ++t) {
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(a[t][i].d * d), _mm256_cvtepi32_ps(sumi[t]), acc[r][t]);
+      }
     }
   }
-  for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = hsum(acc[r][t]);
 }
 
-void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  dispatch_rows(nrows, [&]<int NR>() {
-    dot_q6_K_rows<NR>(n, static_cast<const char*>(w), stride, static_cast<const BlockQ8_K*>(act), out);
+void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+              float* out, size_t out_stride) {
+  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+    dot_q6_K_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                          out_stride);
   });
 }
 
@@ -309,11 +383,11 @@ void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, cons
     const int nrows = static_cast<int>(n_pos - p < 4 ? n_pos - p : 4);
     const uint8_t* r0 = base + p * row_stride;
     if (t == DType::Q8_0) {
-      dispatch_rows(nrows, [&]<int NR>() { kv_dot_q8_0_rows<NR>(r0, row_stride, q, head_dim, scores + p); });
+      dispatch_tile(nrows, 1, [&]<int NR, int NT>() { kv_dot_q8_0_rows<NR>(r0, row_stride, q, head_dim, scores + p); });
     } else if (t == DType::F16) {
-      dot_f16(head_dim, r0, row_stride, nrows, q, scores + p);
+      dot_f16(head_dim, r0, row_stride, nrows, q, 0, 1, scores + p, 0);
     } else {
-      dot_f32(head_dim, r0, row_stride, nrows, q, scores + p);
+      dot_f32(head_dim, r0, row_stride, nrows, q, 0, 1, scores + p, 0);
     }
     for (int k = 0; k < nrows; ++k) scores[p + k] *= scale;
   }

@@ -54,7 +54,7 @@ DType activation_dtype(DType weight) {
   }
 }
 
-DotRowsFn dot_rows_for(const KernelTable& k, DType weight) {
+DotTileFn dot_rows_for(const KernelTable& k, DType weight) {
   switch (weight) {
     case DType::F32: return k.dot_f32;
     case DType::F16: return k.dot_f16;

@@ -12,25 +12,28 @@
 
 namespace baton::detail {
 
-// out[r] = dot(weight row r, activation) for r in [0, nrows), 1 <= nrows <= kMaxDotRows;
-// rows are row_stride bytes apart. The activation is in the format activation_dtype()
-// gives for the weight dtype. Contract: each row's result is bit-identical whatever
-// nrows is, so results do not depend on how rows are grouped into tiles or threads.
-using DotRowsFn = void (*)(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, float* out);
+// out[t * out_stride + r] = dot(weight row r, activation t) for r < nrows <= kMaxTileRows
+// and t < ntok <= kMaxTileTokens. Weight rows are row_stride bytes apart, activations
+// act_stride bytes apart, in the format activation_dtype() gives for the weight dtype.
+// Contract: each (row, token) result is bit-identical whatever nrows and ntok are, so
+// results do not depend on tiling, threads, or matvec vs matmul.
+using DotTileFn = void (*)(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
+                           int ntok, float* out, size_t out_stride);
 // Quantises an f32 activation row into the block format (same codes as quantize_row).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 
-inline constexpr int kMaxDotRows = 4;
+inline constexpr int kMaxTileRows = 4;
+inline constexpr int kMaxTileTokens = 2;
 
 struct KernelTable {
   const char* name;
-  DotRowsFn dot_f32;
-  DotRowsFn dot_f16;
-  DotRowsFn dot_bf16;
-  DotRowsFn dot_q8_0;  // activation: Q8_0
-  DotRowsFn dot_q4_0;  // activation: Q8_0
-  DotRowsFn dot_q4_K;  // activation: Q8_K
-  DotRowsFn dot_q6_K;  // activation: Q8_K
+  DotTileFn dot_f32;
+  DotTileFn dot_f16;
+  DotTileFn dot_bf16;
+  DotTileFn dot_q8_0;  // activation: Q8_0
+  DotTileFn dot_q4_0;  // activation: Q8_0
+  DotTileFn dot_q4_K;  // activation: Q8_K
+  DotTileFn dot_q6_K;  // activation: Q8_K
   QuantizeRowFn quantize_q8_0;
   QuantizeRowFn quantize_q8_K;
   // Attention over one head's slice of n_pos consecutive KV rows (row_stride bytes apart,
@@ -54,7 +57,7 @@ const KernelTable& active_kernels();
 // (F32 means the f32 activation is used as is).
 bool is_matvec_weight_type(DType t);
 DType activation_dtype(DType weight);
-DotRowsFn dot_rows_for(const KernelTable& k, DType weight);
+DotTileFn dot_rows_for(const KernelTable& k, DType weight);
 
 // The public kernels with an explicit table.
 void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool);

@@ -29,115 +29,107 @@ float dot_float_row(int64_t n, const float* x, Load load) {
   return sum + tail;
 }
 
-void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  for (int r = 0; r < nrows; ++r) {
-    const auto* row = reinterpret_cast<const float*>(static_cast<const char*>(w) + r * stride);
-    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return row[i]; });
-  }
+float row_f32(int64_t n, const void* w, const void* act) {
+  const auto* row = static_cast<const float*>(w);
+  return dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return row[i]; });
 }
 
-void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  for (int r = 0; r < nrows; ++r) {
-    const auto* row = reinterpret_cast<const uint16_t*>(static_cast<const char*>(w) + r * stride);
-    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return fp16_to_f32(row[i]); });
-  }
+float row_f16(int64_t n, const void* w, const void* act) {
+  const auto* row = static_cast<const uint16_t*>(w);
+  return dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return fp16_to_f32(row[i]); });
 }
 
-void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  for (int r = 0; r < nrows; ++r) {
-    const auto* row = reinterpret_cast<const uint16_t*>(static_cast<const char*>(w) + r * stride);
-    out[r] = dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return bf16_to_f32(row[i]); });
-  }
+float row_bf16(int64_t n, const void* w, const void* act) {
+  const auto* row = static_cast<const uint16_t*>(w);
+  return dot_float_row(n, static_cast<const float*>(act), [row](int64_t i) { return bf16_to_f32(row[i]); });
 }
 
-void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  const int64_t nb = n / kQK;
+float row_q8_0(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ8_0*>(w);
   const auto* a = static_cast<const BlockQ8_0*>(act);
-  for (int r = 0; r < nrows; ++r) {
-    const auto* x = reinterpret_cast<const BlockQ8_0*>(static_cast<const char*>(w) + r * stride);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < nb; ++i) {
-      int sumi = 0;
-      for (int j = 0; j < kQK; ++j) sumi += x[i].qs[j] * a[i].qs[j];
-      sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
-    }
-    out[r] = sum;
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < kQK; ++j) sumi += x[i].qs[j] * a[i].qs[j];
+    sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
   }
+  return sum;
 }
 
-void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  const int64_t nb = n / kQK;
+float row_q4_0(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ4_0*>(w);
   const auto* a = static_cast<const BlockQ8_0*>(act);
-  for (int r = 0; r < nrows; ++r) {
-    const auto* x = reinterpret_cast<const BlockQ4_0*>(static_cast<const char*>(w) + r * stride);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < nb; ++i) {
-      int sumi = 0;
-      for (int j = 0; j < kQK / 2; ++j) {
-        sumi += ((x[i].qs[j] & 0x0F) - 8) * a[i].qs[j];
-        sumi += ((x[i].qs[j] >> 4) - 8) * a[i].qs[j + kQK / 2];
-      }
-      sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      sumi += ((x[i].qs[j] & 0x0F) - 8) * a[i].qs[j];
+      sumi += ((x[i].qs[j] >> 4) - 8) * a[i].qs[j + kQK / 2];
     }
-    out[r] = sum;
+    sum += sumi * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
   }
+  return sum;
 }
 
-void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  const int64_t nb = n / kQK_K;
+float row_q4_K(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ4_K*>(w);
   const auto* a = static_cast<const BlockQ8_K*>(act);
-  for (int r = 0; r < nrows; ++r) {
-    const auto* x = reinterpret_cast<const BlockQ4_K*>(static_cast<const char*>(w) + r * stride);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < nb; ++i) {
-      // sum_j d*sc_j*(q.y)_j - dmin*m_j*(sum y)_j, with the y sums taken from bsums.
-      int scaled = 0, mins = 0;
-      const uint8_t* q = x[i].qs;
-      const int8_t* y = a[i].qs;
-      for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
-        uint8_t sc0, m0, sc1, m1;
-        q4k_scale_min(j, x[i].scales, &sc0, &m0);
-        q4k_scale_min(j + 1, x[i].scales, &sc1, &m1);
-        int lo = 0, hi = 0;
-        for (int l = 0; l < 32; ++l) {
-          lo += (q[l] & 0xF) * y[l];
-          hi += (q[l] >> 4) * y[l + 32];
-        }
-        scaled += sc0 * lo + sc1 * hi;
-        mins += m0 * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]) + m1 * (a[i].bsums[2 * j + 2] + a[i].bsums[2 * j + 3]);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    // sum_j d*sc_j*(q.y)_j - dmin*m_j*(sum y)_j, with the y sums taken from bsums.
+    int scaled = 0, mins = 0;
+    const uint8_t* q = x[i].qs;
+    const int8_t* y = a[i].qs;
+    for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
+      uint8_t sc0, m0, sc1, m1;
+      q4k_scale_min(j, x[i].scales, &sc0, &m0);
+      q4k_scale_min(j + 1, x[i].scales, &sc1, &m1);
+      int lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l) {
+        lo += (q[l] & 0xF) * y[l];
+        hi += (q[l] >> 4) * y[l + 32];
       }
-      sum += a[i].d * (fp16_to_f32(x[i].d) * scaled - fp16_to_f32(x[i].dmin) * mins);
+      scaled += sc0 * lo + sc1 * hi;
+      mins += m0 * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]) + m1 * (a[i].bsums[2 * j + 2] + a[i].bsums[2 * j + 3]);
     }
-    out[r] = sum;
+    sum += a[i].d * (fp16_to_f32(x[i].d) * scaled - fp16_to_f32(x[i].dmin) * mins);
   }
+  return sum;
 }
 
-void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, float* out) {
-  const int64_t nb = n / kQK_K;
+float row_q6_K(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ6_K*>(w);
   const auto* a = static_cast<const BlockQ8_K*>(act);
-  for (int r = 0; r < nrows; ++r) {
-    const auto* x = reinterpret_cast<const BlockQ6_K*>(static_cast<const char*>(w) + r * stride);
-    float sum = 0.0f;
-    for (int64_t i = 0; i < nb; ++i) {
-      int sumi = 0;
-      const uint8_t* ql = x[i].ql;
-      const uint8_t* qh = x[i].qh;
-      const int8_t* sc = x[i].scales;
-      const int8_t* y = a[i].qs;
-      for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
-        int part[8] = {};  // per 16-value sub-block
-        for (int l = 0; l < 32; ++l) {
-          const int is = l / 16;
-          part[is + 0] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * y[l];
-          part[is + 2] += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * y[l + 32];
-          part[is + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * y[l + 64];
-          part[is + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * y[l + 96];
-        }
-        for (int s = 0; s < 8; ++s) sumi += sc[s] * part[s];
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    int sumi = 0;
+    const uint8_t* ql = x[i].ql;
+    const uint8_t* qh = x[i].qh;
+    const int8_t* sc = x[i].scales;
+    const int8_t* y = a[i].qs;
+    for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, y += 128) {
+      int part[8] = {};  // per 16-value sub-block
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        part[is + 0] += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * y[l];
+        part[is + 2] += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * y[l + 32];
+        part[is + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * y[l + 64];
+        part[is + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * y[l + 96];
       }
-      sum += (fp16_to_f32(x[i].d) * a[i].d) * sumi;
+      for (int s = 0; s < 8; ++s) sumi += sc[s] * part[s];
     }
-    out[r] = sum;
+    sum += (fp16_to_f32(x[i].d) * a[i].d) * sumi;
+  }
+  return sum;
+}
+
+// The scalar path computes each (row, token) independently, so tiling cannot change results.
+template <float (*Row)(int64_t, const void*, const void*)>
+void tile(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride, int ntok,
+          float* out, size_t out_stride) {
+  for (int t = 0; t < ntok; ++t) {
+    const void* a = static_cast<const uint8_t*>(act) + t * act_stride;
+    for (int r = 0; r < nrows; ++r) out[t * out_stride + r] = Row(n, static_cast<const uint8_t*>(w) + r * row_stride, a);
   }
 }
 
@@ -225,7 +217,8 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
 }
 
 constexpr KernelTable kScalarTable = {
-    "scalar", dot_f32,  dot_f16, dot_bf16, dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
+    "scalar",      tile<row_f32>,  tile<row_f16>, tile<row_bf16>, tile<row_q8_0>, tile<row_q4_0>, tile<row_q4_K>,
+    tile<row_q6_K>,
     quantize_q8_0, quantize_q8_K, kv_scores, kv_mix, softmax, silu_mul,
 };
 

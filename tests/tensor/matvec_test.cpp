@@ -158,7 +158,7 @@ TEST(Matvec, ResultsDoNotDependOnThreadCountOrTiling) {
       const size_t stride = row_bytes(t, s.cols);
       for (int64_t r = 0; r < s.rows; ++r) {
         float single = NAN;
-        detail::dot_rows_for(*k, t)(s.cols, wq.data() + r * stride, stride, 1, act.data(), &single);
+        detail::dot_rows_for(*k, t)(s.cols, wq.data() + r * stride, stride, 1, act.data(), act.size(), 1, &single, 1);
         ASSERT_EQ(single, y1[r]) << dtype_name(t) << " " << k->name << " row " << r;
       }
     }
