@@ -248,6 +248,7 @@ class Parser {
     if (n_dims == 0 || n_dims > limits_.max_dims) {
       fail_here(fmt::format("has {} dimensions, expected 1 to {}", n_dims, limits_.max_dims));
     }
+    need(uint64_t{n_dims} * 8, "dimensions");  // before sizing anything by n_dims
     t.dims.resize(n_dims);
     for (uint32_t d = 0; d < n_dims; ++d) t.dims[d] = read<uint64_t>("dimension");
     uint64_t elements = 1;

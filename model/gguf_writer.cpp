@@ -155,11 +155,12 @@ void GgufWriter::set(std::string key, GgufValue value) {
   if (key.empty()) throw std::invalid_argument("GGUF writer: empty key");
   validate_value(key, value);
   if (key == kAlignmentKey) {
-    if (value.type != GgufType::U32 || !is_power_of_two(std::get<uint64_t>(value.v))) {
+    // validate_value accepts either integer alternative; keep the canonical one.
+    if (const auto* i = std::get_if<int64_t>(&value.v)) value.v = static_cast<uint64_t>(*i);
+    const auto* a = std::get_if<uint64_t>(&value.v);
+    if (value.type != GgufType::U32 || a == nullptr || !is_power_of_two(*a)) {
       throw std::invalid_argument("GGUF writer: general.alignment must be a u32 power of two");
     }
-    // validate_value accepted an int64_t too; store the canonical alternative.
-    value.v = std::get<uint64_t>(value.v);
   }
   for (auto& [k, v] : kv_) {
     if (k == key) {

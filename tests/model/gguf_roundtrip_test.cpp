@@ -194,7 +194,7 @@ TEST(GgufRoundTrip, Version2AndWiderAlignment) {
 
 TEST(GgufRoundTrip, AlignmentKeyOverridesConstructor) {
   GgufWriter w(3, 32);
-  w.set_u32("general.alignment", 64);
+  w.set("general.alignment", GgufValue{GgufType::U32, int64_t{64}});  // either integer alternative
   std::vector<uint8_t> data(4 * 3, 1);
   w.add_tensor("a", {3}, DType::F32, data);
   w.add_tensor("b", {3}, DType::F32, data);
@@ -297,6 +297,9 @@ TEST(GgufRoundTrip, WriterRejectsMisuse) {
   EXPECT_THROW(w.set("k", GgufValue{GgufType::STRING, uint64_t{1}}), std::invalid_argument);
   EXPECT_THROW(w.set("k", array(GgufType::U8, {text("x")})), std::invalid_argument);
   EXPECT_THROW(w.set_u32("general.alignment", 24), std::invalid_argument);
+  EXPECT_THROW(w.set("general.alignment", GgufValue{GgufType::U64, uint64_t{32}}), std::invalid_argument);
+  EXPECT_THROW(w.set("general.alignment", GgufValue{GgufType::U32, int64_t{-32}}), std::invalid_argument);
+  EXPECT_THROW(w.set("general.alignment", GgufValue{GgufType::STRING, std::string("32")}), std::invalid_argument);
   EXPECT_THROW(w.add_tensor("t", {31}, DType::Q8_0, std::vector<uint8_t>(34)), std::invalid_argument);
   EXPECT_THROW(w.add_tensor("t", {32}, DType::Q8_0, std::vector<uint8_t>(33)), std::invalid_argument);
   EXPECT_THROW(w.add_tensor("t", {}, DType::F32, {}), std::invalid_argument);
