@@ -52,24 +52,27 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
   const auto* k_base = static_cast<const uint8_t*>(kv.k);
   const auto* v_base = static_cast<const uint8_t*>(kv.v);
 
+  // Work items are (token, head) pairs; chunks hold whole groups of heads that share a KV
+  // head (grain = group), so each K/V row is read once per group and the grouping, hence
+  // the arithmetic, is the same whatever the thread count.
   auto pairs = [&](size_t p0, size_t p1) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + n_tokens));
-    for (size_t pair = p0; pair < p1; ++pair) {
-      const int64_t t = static_cast<int64_t>(pair) / shape.n_heads;
-      const int h = static_cast<int>(pair % static_cast<size_t>(shape.n_heads));
+    const size_t max_ctx = static_cast<size_t>(pos0 + n_tokens);
+    std::vector<float> scores(static_cast<size_t>(group) * max_ctx);
+    for (size_t first = p0; first < p1; first += static_cast<size_t>(group)) {
+      const int64_t t = static_cast<int64_t>(first) / shape.n_heads;
+      const int h = static_cast<int>(first % static_cast<size_t>(shape.n_heads));  // first head of the group
       const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
       const int64_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-      const float* qh = q + t * q_stride + h * head_dim;
-      k.kv_scores(kv.dtype, k_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, qh, head_dim, scale,
-                  scores.data());
-      k.softmax(scores.data(), n_ctx);
-      k.kv_mix(kv.dtype, v_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, scores.data(), head_dim,
-               out + t * q_stride + h * head_dim);
+      k.kv_scores(kv.dtype, k_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, q + t * q_stride + h * head_dim,
+                  group, head_dim, scale, scores.data(), max_ctx);
+      for (int g = 0; g < group; ++g) k.softmax(scores.data() + g * max_ctx, n_ctx);
+      k.kv_mix(kv.dtype, v_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, scores.data(), max_ctx, group,
+               head_dim, out + t * q_stride + h * head_dim);
     }
   };
   const size_t n_pairs = static_cast<size_t>(n_tokens) * static_cast<size_t>(shape.n_heads);
   if (pool != nullptr && pool->size() > 1) {
-    pool->parallel_for(n_pairs, 1, pairs);
+    pool->parallel_for(n_pairs, static_cast<size_t>(group), pairs);
   } else {
     pairs(0, n_pairs);
   }

@@ -375,78 +375,126 @@ void kv_dot_q8_0_rows(const uint8_t* rows, size_t stride, const float* q, int64_
   for (int r = 0; r < NR; ++r) out[r] = hsum(acc[r]);
 }
 
-void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
-               float scale, float* scores) {
+void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int n_q, int64_t head_dim,
+               float scale, float* scores, size_t score_stride) {
   const auto* base = static_cast<const uint8_t*>(rows);
-  // Four positions per step: independent accumulator chains, and q stays in registers/L1.
+  const size_t q_bytes = static_cast<size_t>(head_dim) * sizeof(float);
+  // Four positions per step: their K rows stay in L1 while every query of the group uses them.
   for (int64_t p = 0; p < n_pos; p += 4) {
     const int nrows = static_cast<int>(n_pos - p < 4 ? n_pos - p : 4);
     const uint8_t* r0 = base + p * row_stride;
-    if (t == DType::Q8_0) {
-      dispatch_tile(nrows, 1, [&]<int NR, int NT>() { kv_dot_q8_0_rows<NR>(r0, row_stride, q, head_dim, scores + p); });
-    } else if (t == DType::F16) {
-      dot_f16(head_dim, r0, row_stride, nrows, q, 0, 1, scores + p, 0);
-    } else {
-      dot_f32(head_dim, r0, row_stride, nrows, q, 0, 1, scores + p, 0);
-    }
-    for (int k = 0; k < nrows; ++k) scores[p + k] *= scale;
-  }
-}
-
-// out[d0 .. d0+8*NV) = sum_p w[p] * row_p[d0 ..]: NV accumulators stay in registers over all positions.
-template <int NV, typename Load8>
-void mix_columns(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, int64_t d0, float* out, Load8 load8) {
-  __m256 acc[NV];
-  for (int k = 0; k < NV; ++k) acc[k] = _mm256_setzero_ps();
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const __m256 wp = _mm256_set1_ps(w[p]);
-    const uint8_t* row = base + p * stride;
-    for (int k = 0; k < NV; ++k) acc[k] = _mm256_fmadd_ps(wp, load8(row, d0 + 8 * k), acc[k]);
-  }
-  for (int k = 0; k < NV; ++k) _mm256_storeu_ps(out + d0 + 8 * k, acc[k]);
-}
-
-template <typename Load8, typename Load1>
-void mix_float_rows(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, int64_t head_dim, float* out,
-                    Load8 load8, Load1 load1) {
-  int64_t d = 0;
-  for (; d + 32 <= head_dim; d += 32) mix_columns<4>(base, stride, n_pos, w, d, out, load8);
-  for (; d + 8 <= head_dim; d += 8) mix_columns<1>(base, stride, n_pos, w, d, out, load8);
-  for (; d < head_dim; ++d) {
-    float s = 0.0f;
-    for (int64_t p = 0; p < n_pos; ++p) s += w[p] * load1(base + p * stride, d);
-    out[d] = s;
-  }
-}
-
-void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
-            float* out) {
-  const auto* base = static_cast<const uint8_t*>(rows);
-  if (t == DType::Q8_0) {
-    // One 32-value block per pass: its scale folds into the weight.
-    for (int64_t i = 0; i < head_dim / kQK; ++i) {
-      __m256 acc[4];
-      for (int k = 0; k < 4; ++k) acc[k] = _mm256_setzero_ps();
-      for (int64_t p = 0; p < n_pos; ++p) {
-        const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(base + p * row_stride)[i];
-        const __m256 wd = _mm256_set1_ps(w[p] * half_to_float(b.d));
-        for (int k = 0; k < 4; ++k) {
-          const __m128i bytes = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * k));
-          acc[k] = _mm256_fmadd_ps(wd, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)), acc[k]);
+    for (int g = 0; g < n_q; g += (t == DType::Q8_0 ? 1 : 2)) {
+      float* out = scores + g * score_stride + p;
+      if (t == DType::Q8_0) {
+        dispatch_tile(nrows, 1, [&]<int NR, int NT>() { kv_dot_q8_0_rows<NR>(r0, row_stride, q + g * head_dim, head_dim, out); });
+      } else {
+        const int nq = n_q - g < 2 ? 1 : 2;
+        if (t == DType::F16) {
+          dot_f16(head_dim, r0, row_stride, nrows, q + g * head_dim, q_bytes, nq, out, score_stride);
+        } else {
+          dot_f32(head_dim, r0, row_stride, nrows, q + g * head_dim, q_bytes, nq, out, score_stride);
         }
       }
-      for (int k = 0; k < 4; ++k) _mm256_storeu_ps(out + i * kQK + 8 * k, acc[k]);
     }
-  } else if (t == DType::F16) {
-    mix_float_rows(
-        base, row_stride, n_pos, w, head_dim, out,
-        [](const uint8_t* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); },
-        [](const uint8_t* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); });
-  } else {
-    mix_float_rows(
-        base, row_stride, n_pos, w, head_dim, out,
-        [](const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); },
-        [](const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; });
+  }
+  for (int g = 0; g < n_q; ++g) {
+    float* s = scores + g * score_stride;
+    const __m256 vs = _mm256_set1_ps(scale);
+    int64_t p = 0;
+    for (; p + 8 <= n_pos; p += 8) _mm256_storeu_ps(s + p, _mm256_mul_ps(_mm256_loadu_ps(s + p), vs));
+    for (; p < n_pos; ++p) s[p] *= scale;
+  }
+}
+
+// out_g[d0 .. d0+8*NV) = sum_p w_g[p] * v_p[d0 ..] for NQ queries: each V chunk is loaded
+// once per position and used by every query; the NQ*NV accumulators stay in registers.
+template <int NQ, int NV, typename Load8>
+void mix_columns(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, size_t w_stride, int64_t head_dim,
+                 int64_t d0, float* out, Load8 load8) {
+  __m256 acc[NQ][NV];
+  for (int g = 0; g < NQ; ++g)
+    for (int k = 0; k < NV; ++k) acc[g][k] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < n_pos; ++p) {
+    const uint8_t* row = base + p * stride;
+    __m256 v[NV];
+    for (int k = 0; k < NV; ++k) v[k] = load8(row, d0 + 8 * k);
+    for (int g = 0; g < NQ; ++g) {
+      const __m256 wp = _mm256_set1_ps(w[g * w_stride + p]);
+      for (int k = 0; k < NV; ++k) acc[g][k] = _mm256_fmadd_ps(wp, v[k], acc[g][k]);
+    }
+  }
+  for (int g = 0; g < NQ; ++g)
+    for (int k = 0; k < NV; ++k) _mm256_storeu_ps(out + g * head_dim + d0 + 8 * k, acc[g][k]);
+}
+
+template <int NQ, typename Load8, typename Load1>
+void mix_float_rows(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, size_t w_stride, int64_t head_dim,
+                    float* out, Load8 load8, Load1 load1) {
+  int64_t d = 0;
+  for (; d + 32 <= head_dim; d += 32) mix_columns<NQ, 4>(base, stride, n_pos, w, w_stride, head_dim, d, out, load8);
+  for (; d + 8 <= head_dim; d += 8) mix_columns<NQ, 1>(base, stride, n_pos, w, w_stride, head_dim, d, out, load8);
+  for (; d < head_dim; ++d) {
+    for (int g = 0; g < NQ; ++g) {
+      float s = 0.0f;
+      for (int64_t p = 0; p < n_pos; ++p) s += w[g * w_stride + p] * load1(base + p * stride, d);
+      out[g * head_dim + d] = s;
+    }
+  }
+}
+
+// One 32-value Q8_0 block of every position per pass; its scale folds into the weights.
+template <int NQ>
+void mix_q8_0_rows(const uint8_t* base, size_t stride, int64_t n_pos, const float* w, size_t w_stride, int64_t head_dim,
+                   float* out) {
+  for (int64_t i = 0; i < head_dim / kQK; ++i) {
+    __m256 acc[NQ][4];
+    for (int g = 0; g < NQ; ++g)
+      for (int k = 0; k < 4; ++k) acc[g][k] = _mm256_setzero_ps();
+    for (int64_t p = 0; p < n_pos; ++p) {
+      const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(base + p * stride)[i];
+      const float d = half_to_float(b.d);
+      __m256 v[4];
+      for (int k = 0; k < 4; ++k) {
+        v[k] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(b.qs + 8 * k))));
+      }
+      for (int g = 0; g < NQ; ++g) {
+        const __m256 wd = _mm256_set1_ps(w[g * w_stride + p] * d);
+        for (int k = 0; k < 4; ++k) acc[g][k] = _mm256_fmadd_ps(wd, v[k], acc[g][k]);
+      }
+    }
+    for (int g = 0; g < NQ; ++g)
+      for (int k = 0; k < 4; ++k) _mm256_storeu_ps(out + g * head_dim + i * kQK + 8 * k, acc[g][k]);
+  }
+}
+
+void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, size_t w_stride, int n_q,
+            int64_t head_dim, float* out) {
+  const auto* base = static_cast<const uint8_t*>(rows);
+  auto load_f16 = [](const uint8_t* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); };
+  auto load_f16_1 = [](const uint8_t* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
+  auto load_f32 = [](const uint8_t* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); };
+  auto load_f32_1 = [](const uint8_t* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; };
+  // Queries in groups of up to 3: 3 x 4 accumulators + 4 row registers fit the 16 YMM registers.
+  for (int g = 0; g < n_q; g += 3) {
+    const int nq = n_q - g < 3 ? n_q - g : 3;
+    const float* wg = w + g * w_stride;
+    float* og = out + g * head_dim;
+    auto run = [&]<int NQ>() {
+      if (t == DType::Q8_0) {
+        mix_q8_0_rows<NQ>(base, row_stride, n_pos, wg, w_stride, head_dim, og);
+      } else if (t == DType::F16) {
+        mix_float_rows<NQ>(base, row_stride, n_pos, wg, w_stride, head_dim, og, load_f16, load_f16_1);
+      } else {
+        mix_float_rows<NQ>(base, row_stride, n_pos, wg, w_stride, head_dim, og, load_f32, load_f32_1);
+      }
+    };
+    if (nq == 3) {
+      run.template operator()<3>();
+    } else if (nq == 2) {
+      run.template operator()<2>();
+    } else {
+      run.template operator()<1>();
+    }
   }
 }
 

@@ -36,13 +36,16 @@ struct KernelTable {
   DotTileFn dot_q6_K;  // activation: Q8_K
   QuantizeRowFn quantize_q8_0;
   QuantizeRowFn quantize_q8_K;
-  // Attention over one head's slice of n_pos consecutive KV rows (row_stride bytes apart,
-  // stored as F32, F16 or Q8_0 with head_dim % 32 == 0 for Q8_0):
-  // scores[p] = scale * dot(q, row_p), and out[d] = sum_p w[p] * row_p[d].
-  void (*kv_scores)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
-                    float scale, float* scores);
-  void (*kv_mix)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
-                 float* out);
+  // Attention for n_q query heads that share one KV head (grouped-query attention), over
+  // that head's slice of n_pos consecutive KV rows (row_stride bytes apart; F32, F16, or
+  // Q8_0 with head_dim % 32 == 0). Query g is at q + g*head_dim. Each K/V row is read
+  // once for the whole group.
+  // scores[g * score_stride + p] = scale * dot(q_g, k_p)
+  void (*kv_scores)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int n_q,
+                    int64_t head_dim, float scale, float* scores, size_t score_stride);
+  // out[g * head_dim + d] = sum_p w[g * w_stride + p] * v_p[d]
+  void (*kv_mix)(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, size_t w_stride, int n_q,
+                 int64_t head_dim, float* out);
   void (*softmax)(float* x, int64_t n);
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
 };

@@ -159,37 +159,44 @@ float kv_dot(DType t, const void* row, const float* q, int64_t n) {
   }
 }
 
-void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int64_t head_dim,
-               float scale, float* scores) {
-  for (int64_t p = 0; p < n_pos; ++p) {
-    scores[p] = scale * kv_dot(t, static_cast<const uint8_t*>(rows) + p * row_stride, q, head_dim);
+void kv_scores(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* q, int n_q, int64_t head_dim,
+               float scale, float* scores, size_t score_stride) {
+  for (int g = 0; g < n_q; ++g) {
+    for (int64_t p = 0; p < n_pos; ++p) {
+      scores[g * score_stride + p] =
+          scale * kv_dot(t, static_cast<const uint8_t*>(rows) + p * row_stride, q + g * head_dim, head_dim);
+    }
   }
 }
 
-void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, int64_t head_dim,
-            float* out) {
-  for (int64_t d = 0; d < head_dim; ++d) out[d] = 0.0f;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const void* row = static_cast<const uint8_t*>(rows) + p * row_stride;
-    const float a = w[p];
-    switch (t) {
-      case DType::F16: {
-        const auto* h = static_cast<const uint16_t*>(row);
-        for (int64_t d = 0; d < head_dim; ++d) out[d] += a * fp16_to_f32(h[d]);
-        break;
-      }
-      case DType::Q8_0: {
-        const auto* b = static_cast<const BlockQ8_0*>(row);
-        for (int64_t i = 0; i < head_dim / kQK; ++i) {
-          const float ad = a * fp16_to_f32(b[i].d);
-          for (int j = 0; j < kQK; ++j) out[i * kQK + j] += ad * b[i].qs[j];
+void kv_mix(DType t, const void* rows, size_t row_stride, int64_t n_pos, const float* w, size_t w_stride, int n_q,
+            int64_t head_dim, float* out) {
+  for (int g = 0; g < n_q; ++g) {
+    float* o = out + g * head_dim;
+    const float* wg = w + g * w_stride;
+    for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
+    for (int64_t p = 0; p < n_pos; ++p) {
+      const void* row = static_cast<const uint8_t*>(rows) + p * row_stride;
+      const float a = wg[p];
+      switch (t) {
+        case DType::F16: {
+          const auto* h = static_cast<const uint16_t*>(row);
+          for (int64_t d = 0; d < head_dim; ++d) o[d] += a * fp16_to_f32(h[d]);
+          break;
         }
-        break;
-      }
-      default: {
-        const auto* f = static_cast<const float*>(row);
-        for (int64_t d = 0; d < head_dim; ++d) out[d] += a * f[d];
-        break;
+        case DType::Q8_0: {
+          const auto* b = static_cast<const BlockQ8_0*>(row);
+          for (int64_t i = 0; i < head_dim / kQK; ++i) {
+            const float ad = a * fp16_to_f32(b[i].d);
+            for (int j = 0; j < kQK; ++j) o[i * kQK + j] += ad * b[i].qs[j];
+          }
+          break;
+        }
+        default: {
+          const auto* f = static_cast<const float*>(row);
+          for (int64_t d = 0; d < head_dim; ++d) o[d] += a * f[d];
+          break;
+        }
       }
     }
   }

@@ -116,9 +116,38 @@ TEST(Attention, GroupedQueryCausalMatchesReference) {
   }
 }
 
-TEST(Attention, MultiHeadAndSingleKvHead) {
-  for (const AttentionShape& s : {AttentionShape{4, 4, 32}, AttentionShape{6, 1, 16}, AttentionShape{3, 3, 7}}) {
-    for (const KernelTable* k : tables()) run_case(DType::F32, s, 9, 4, nullptr, *k, 77);
+TEST(Attention, OtherGroupSizesAndHeadDims) {
+  // Group sizes 1 (plain multi-head), 5, 6 (single KV head) and awkward head_dims.
+  ThreadPool pool2(2);
+  for (const AttentionShape& s :
+       {AttentionShape{4, 4, 32}, AttentionShape{6, 1, 16}, AttentionShape{3, 3, 7}, AttentionShape{10, 2, 24}}) {
+    for (DType kv : {DType::F32, DType::F16}) {
+      for (const KernelTable* k : tables()) {
+        run_case(kv, s, 9, 4, nullptr, *k, 77);
+        run_case(kv, s, 0, 5, &pool2, *k, 78);
+      }
+    }
+  }
+  for (const KernelTable* k : tables()) run_case(DType::Q8_0, AttentionShape{10, 2, 32}, 3, 2, nullptr, *k, 79);
+}
+
+TEST(Attention, ResultsDoNotDependOnThreadCount) {
+  const AttentionShape s{8, 2, 64};
+  for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
+    Cache cache = make_cache(kv, s, 40);
+    const auto keys = random_floats(40 * cache.row_elems, 21);
+    const auto values = random_floats(40 * cache.row_elems, 22);
+    for (int64_t p = 0; p < 40; ++p) {
+      kv_store(cache.view(), p, keys.data() + p * cache.row_elems, values.data() + p * cache.row_elems, cache.row_elems);
+    }
+    const auto q = random_floats(5 * s.n_heads * s.head_dim, 23);
+    std::vector<float> a(q.size()), b(q.size()), c(q.size());
+    ThreadPool pool2(2), pool3(3);
+    attention(q.data(), 5, 35, cache.view(), s, a.data(), nullptr);
+    attention(q.data(), 5, 35, cache.view(), s, b.data(), &pool2);
+    attention(q.data(), 5, 35, cache.view(), s, c.data(), &pool3);
+    EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float))) << dtype_name(kv);
+    EXPECT_EQ(0, std::memcmp(a.data(), c.data(), a.size() * sizeof(float))) << dtype_name(kv);
   }
 }
 
