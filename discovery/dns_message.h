@@ -149,6 +149,10 @@ DnsParseResult parse_dns_message(std::span<const std::uint8_t> packet);
 // string over 255 bytes: those are programming errors on our side, not wire input.
 std::vector<std::uint8_t> write_dns_message(const DnsMessage& message);
 
+// The rdata of `record` in uncompressed wire form, as RFC 6762 §8.2 compares it when two
+// hosts probe for the same name at the same time.
+std::vector<std::uint8_t> canonical_rdata(const ResourceRecord& record);
+
 // Presentation helpers for logs and tests.
 std::string describe_record(const ResourceRecord& record);
 

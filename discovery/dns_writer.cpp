@@ -13,6 +13,8 @@ constexpr std::size_t kMaxPointerTarget = 0x3FFF;
 
 class Writer {
  public:
+  explicit Writer(bool compression = true) : compression_(compression) {}
+
   std::vector<std::uint8_t> take() { return std::move(out_); }
 
   void u8(std::uint8_t v) { out_.push_back(v); }
@@ -32,6 +34,7 @@ class Writer {
   // Writes `name`, replacing the longest already-written suffix by a pointer when `compress`.
   // Every suffix written in full is remembered as a target for later names either way.
   void name(const DnsName& n, bool compress) {
+    compress = compress && compression_;
     if (!n.valid()) throw std::invalid_argument("invalid DNS name: " + n.to_string());
     for (std::size_t i = 0; i < n.labels.size(); ++i) {
       DnsName suffix(std::vector<std::string>(n.labels.begin() + static_cast<std::ptrdiff_t>(i),
@@ -56,6 +59,10 @@ class Writer {
     name(q.name, true);
     u16(q.type);
     u16(static_cast<std::uint16_t>(q.qclass | (q.unicast_response ? kClassTopBit : 0)));
+  }
+
+  void rdata_only(const ResourceRecord& r) {
+    std::visit([&](const auto& d) { rdata(d); }, r.data);
   }
 
   void record(const ResourceRecord& r) {
@@ -117,11 +124,18 @@ class Writer {
     }
   }
 
+  bool compression_ = true;
   std::vector<std::uint8_t> out_;
   std::unordered_map<std::string, std::uint16_t> offsets_;
 };
 
 }  // namespace
+
+std::vector<std::uint8_t> canonical_rdata(const ResourceRecord& record) {
+  Writer w(false);
+  w.rdata_only(record);
+  return w.take();
+}
 
 std::vector<std::uint8_t> write_dns_message(const DnsMessage& m) {
   auto count = [](std::size_t n) {
