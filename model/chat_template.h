@@ -22,5 +22,10 @@ std::string_view chat_template_name(ChatTemplateKind kind);
 // tokenizer's BOS token text, or "" when the tokenizer adds BOS itself.
 std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                         bool add_generation_prompt, std::string_view bos_text = "");
+// As above with the end-of-sequence text the llama2 and zephyr formats write after each
+// assistant (llama2) or every (zephyr) turn; the overload above uses "</s>". Later llama2
+// user turns start with bos_text, or "<s>" when bos_text is empty.
+std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                        bool add_generation_prompt, std::string_view bos_text, std::string_view eos_text);
 
 }  // namespace baton

@@ -1,0 +1,10 @@
+// Unicode character classes the GPT-2 style pre-tokenizers need (\p{L}, \p{N}, \s).
+#pragma once
+
+namespace baton::unicode {
+
+bool is_letter(char32_t cp);      // general category L* (Lu, Ll, Lt, Lm, Lo)
+bool is_number(char32_t cp);      // general category N* (Nd, Nl, No)
+bool is_whitespace(char32_t cp);  // the White_Space property, as regex engines use for \s
+
+}  // namespace baton::unicode
