@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -82,8 +81,6 @@ GgufFile GgufFile::open(const std::string& path, const GgufLimits& limits) {
   impl->mapping = addr;
   impl->mapping_size = static_cast<size_t>(size);
   parse_gguf_image(static_cast<const uint8_t*>(addr), size, limits, *impl);
-  spdlog::debug("{}: GGUF v{}, {} metadata keys, {} tensors, data at offset {}", path, impl->version,
-                impl->metadata.size(), impl->tensors.size(), impl->data_offset);
   return GgufFile(std::move(impl));
 }
 
