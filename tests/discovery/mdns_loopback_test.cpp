@@ -126,7 +126,7 @@ TEST(MdnsLoopback, StopSendsGoodbyeAndPeerLeavesAtOnce) {
   ASSERT_TRUE(wait_until([&] { return log.seen(PeerEventKind::added, name); }, 3s));
   responder->stop();
   // The TTL is 120/4500 s: only the goodbye can explain a quick departure.
-  ASSERT_TRUE(wait_until([&] { return log.seen(PeerEventKind::goodbye, name); }, 1s));
+  ASSERT_TRUE(wait_until([&] { return log.seen(PeerEventKind::goodbye, name); }, 2s));
   EXPECT_EQ(find_peer(browser, name)->state, PeerState::goodbye);
 }
 

@@ -81,7 +81,7 @@ TEST(MdnsProcesses, ThreeNodesFoundThenSigtermGoodbyeAndSigkillExpiry) {
   pa->signal(SIGTERM);
   EXPECT_EQ(pa->wait(5s), 0) << pa->output();
   EXPECT_NE(pa->output().find("goodbye"), std::string::npos);
-  EXPECT_TRUE(wait_until([&] { return watcher.seen(PeerEventKind::goodbye, a); }, 1s))
+  EXPECT_TRUE(wait_until([&] { return watcher.seen(PeerEventKind::goodbye, a); }, 2s))
       << "no goodbye seen for the SIGTERM'd node";
   EXPECT_EQ(state_of(browser, a), PeerState::goodbye);
 
