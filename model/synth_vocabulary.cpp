@@ -10,7 +10,7 @@
 //    marker chains rank before all other merges, always wins; the word ends whole.
 // Order, within a budget: (A) space-marked chains of the words and, for the most common
 // ones, of their capitalised forms; (B) capitalised words without a space (sentence
-// starts after a newline); (C) lower-case words without a space (sub-word pieces for other
+// starts after a newline) and the contractions 's 't ...; (C) lower-case words without a space (sub-word pieces for other
 // text); (D) padding: all lower-case letter strings by length, with and without the space.
 #include <fmt/format.h>
 
@@ -85,6 +85,7 @@ std::vector<Piece> plan_pieces(std::string_view space, size_t budget, std::unord
     if (i < kCapitalisedWords) list.add_chain(space, capitalised(words[i]));
   }
   list.set_limit(std::max(list.size(), budget * 3 / 4));
+  for (std::string_view c : {"'s", "'t", "'re", "'ve", "'m", "'ll", "'d"}) list.add_chain("", c);
   for (size_t i = 0; i < kCapitalisedWords && i < words.size() && !list.full(); ++i) list.add_chain("", capitalised(words[i]));
   list.set_limit(budget);
   for (size_t i = 0; i < words.size() && !list.full(); ++i) {
