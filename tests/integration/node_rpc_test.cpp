@@ -52,7 +52,9 @@ class NodeRpc : public ::testing::Test {
     return "";
   }
 
-  kj::AsyncIoContext io_ = kj::setupAsyncIo();
+  // Held by pointer: AsyncIoContext's destructor may throw, which a gtest fixture's may not.
+  std::unique_ptr<kj::AsyncIoContext> io_holder_ = std::make_unique<kj::AsyncIoContext>(kj::setupAsyncIo());
+  kj::AsyncIoContext& io_ = *io_holder_;
   std::string model_, address_;
   std::unique_ptr<ChildProcess> node_;
 };
@@ -81,14 +83,16 @@ TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
   EXPECT_THROW(dial_and_join(io_.provider->getNetwork(), address_, "not-the-secret", "coordinator").wait(io_.waitScope),
                kj::Exception);
   auto ok = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto info = ok.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  auto described = ok.node.describeRequest().send().wait(io_.waitScope);
+  auto info = described.getInfo();
   EXPECT_EQ(std::string(info.getName().cStr()), "rpc-test-node");
   EXPECT_EQ(info.getMemoryMib(), 64u);
 }
 
 TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto info = joined.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
+  auto info = described.getInfo();
   auto req = joined.node.loadRequest();
   auto a = req.initAssignment();
   a.setModelHash(info.getModelHash());
@@ -107,7 +111,8 @@ TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
 
 TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto info = joined.node.describeRequest().send().wait(io_.waitScope).getInfo();
+  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
+  auto info = described.getInfo();
   auto load = joined.node.loadRequest();
   auto a = load.initAssignment();
   a.setModelHash(info.getModelHash());
