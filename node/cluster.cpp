@@ -102,17 +102,21 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
       model_hash_(std::move(model_hash)),
       config_(std::move(config)),
       sink_(nullptr),
-      source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)) {
+      source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)),
+      ready_(kj::Promise<void>(kj::READY_NOW).fork()) {
+  for (const auto& p : config_.peers) candidates_.push_back({p, true});
   auto router = kj::heap<ResultRouter>(model.hparams().vocab_size);
   router_ = router.get();
   sink_ = kj::mv(router);
 }
 
 kj::Promise<void> Cluster::join_all() {
-  if (config_.peers.empty()) throw std::invalid_argument("no peers: pass --peers host:port,...");
-  kj::Vector<kj::Promise<Member>> joins;
+  if (candidates_.empty()) throw std::invalid_argument("no nodes: pass --peers host:port,... or let discovery find some");
+  kj::Vector<kj::Promise<kj::Maybe<Member>>> joins;
   auto& timer = io_.provider->getTimer();
-  for (const std::string& address : config_.peers) {
+  for (const PeerCandidate& candidate : candidates_) {
+    const std::string address = candidate.address;
+    const bool required = candidate.required;
     auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
                  .then([address](Joined j) {
                    auto req = j.node.describeRequest();
@@ -152,32 +156,91 @@ kj::Promise<void> Cluster::join_all() {
                          return kj::mv(*mem);
                        });
                  });
-    joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p)).catch_([address](kj::Exception&& e) -> Member {
-      throw std::runtime_error(fmt::format("could not join node {}: {}", address, e.getDescription().cStr()));
-    }));
+    joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p))
+                  .then([](Member m) -> kj::Maybe<Member> { return kj::mv(m); },
+                        [address, required](kj::Exception&& e) -> kj::Maybe<Member> {
+                          if (required) {
+                            throw std::runtime_error(fmt::format("could not join node {}: {}", address,
+                                                                 e.getDescription().cStr()));
+                          }
+                          spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
+                          return nullptr;
+                        }));
   }
-  return kj::joinPromises(joins.releaseAsArray()).then([this](kj::Array<Member> joined) {
+  return kj::joinPromises(joins.releaseAsArray()).then([this](kj::Array<kj::Maybe<Member>> results) {
     std::set<std::string> ids;
-    for (auto& m : joined) {
-      // Names come from the nodes; make ids unique so the plan can tell them apart.
-      std::string id = m.profile.id.empty() ? m.address : m.profile.id;
-      for (int n = 2; ids.count(id); ++n) id = fmt::format("{}#{}", m.profile.id, n);
-      ids.insert(id);
-      m.profile.id = id;
-      if (m.profile.kind.empty()) m.profile.kind = "other";
-      if (m.profile.memory_mib <= 0) m.profile.memory_mib = int64_t{1} << 24;  // node set no limit
-      if (m.profile.compute_gflops <= 0) m.profile.compute_gflops = config_.default_gflops;
-      if (m.profile.memory_bandwidth_gbs <= 0) m.profile.memory_bandwidth_gbs = config_.default_bandwidth_gbs;
-      m.profile.link_latency_ms = m.rtt_ms / 2;
-      m.profile.link_bandwidth_mbps = config_.default_link_mbps;
-      spdlog::info("joined {} at {}: {} MiB, {:.0f} GFLOP/s, RTT {:.2f} ms", m.profile.id, m.address,
-                   m.memory_mib, m.profile.compute_gflops, m.rtt_ms);
-      members_.push_back(kj::mv(m));
+    members_.clear();
+    for (auto& maybe : results) {
+      KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
     }
+    if (members_.empty()) throw std::runtime_error("no node could join the cluster");
   });
 }
 
+void Cluster::admit(Member m, std::set<std::string>& ids) {
+  if (auto it = rtt_.find(m.address); it != rtt_.end()) {
+    m.rtt_ms = it->second;  // the smoothed figure beats three fresh pings
+  } else {
+    rtt_[m.address] = m.rtt_ms;
+  }
+  // Names come from the nodes; make ids unique so the plan can tell them apart.
+  std::string id = m.profile.id.empty() ? m.address : m.profile.id;
+  for (int n = 2; ids.count(id); ++n) id = fmt::format("{}#{}", m.profile.id, n);
+  ids.insert(id);
+  m.profile.id = id;
+  if (m.profile.kind.empty()) m.profile.kind = "other";
+  if (m.profile.memory_mib <= 0) m.profile.memory_mib = int64_t{1} << 24;  // node set no limit
+  if (m.profile.compute_gflops <= 0) m.profile.compute_gflops = config_.default_gflops;
+  if (m.profile.memory_bandwidth_gbs <= 0) m.profile.memory_bandwidth_gbs = config_.default_bandwidth_gbs;
+  m.profile.link_latency_ms = m.rtt_ms / 2;
+  m.profile.link_bandwidth_mbps = config_.default_link_mbps;
+  spdlog::info("joined {} at {}: {} MiB, {:.0f} GFLOP/s, RTT {:.2f} ms", m.profile.id, m.address, m.memory_mib,
+               m.profile.compute_gflops, m.rtt_ms);
+  members_.push_back(kj::mv(m));
+}
+
 kj::Promise<void> Cluster::assemble() {
+  auto done = assemble_current().fork();
+  ready_ = done.addBranch().fork();
+  return done.addBranch();
+}
+
+kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates) {
+  candidates_ = std::move(candidates);
+  stages_.clear();
+  first_stage_ = nullptr;
+  members_.clear();  // closes the old connections; nodes load their new ranges on request
+  return assemble();
+}
+
+std::optional<double> Cluster::rtt_ms(const std::string& address) const {
+  auto it = rtt_.find(address);
+  if (it == rtt_.end()) return std::nullopt;
+  return it->second;
+}
+
+kj::Promise<void> Cluster::ping_loop(kj::Duration period) {
+  return io_.provider->getTimer().afterDelay(period).then([this, period] {
+    kj::Vector<kj::Promise<void>> pings;
+    for (auto& m : members_) {
+      auto req = m.joined.node.pingRequest();
+      req.setSentNanos(now_nanos());
+      const std::string address = m.address;
+      pings.add(req.send()
+                    .then([this, address](capnp::Response<rpc::Node::PingResults> r) {
+                      const double sample = static_cast<double>(now_nanos() - r.getSentNanos()) / 1e6;
+                      auto [it, fresh] = rtt_.emplace(address, sample);
+                      if (!fresh) it->second = 0.75 * it->second + 0.25 * sample;  // smooth out jitter
+                    })
+                    .catch_([address](kj::Exception&& e) {
+                      spdlog::warn("node {} did not answer a ping: {}", address, e.getDescription().cStr());
+                    }));
+    }
+    return kj::joinPromises(pings.releaseAsArray()).then([this, period] { return ping_loop(period); });
+  });
+}
+
+kj::Promise<void> Cluster::assemble_current() {
   return join_all().then([this] {
     PlanRequest req;
     req.model = cost_profile_from_gguf(model_.file());
@@ -245,6 +308,14 @@ kj::Promise<void> Cluster::load_and_link() {
 
 kj::Promise<StepResult> Cluster::step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                       uint32_t top_k) {
+  // While the pipeline is being (re)assembled, wait for it.
+  return ready_.addBranch().then([this, session, step, pos0, tokens = std::move(tokens), top_k]() mutable {
+    return send_step(session, step, pos0, std::move(tokens), top_k);
+  });
+}
+
+kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                                           uint32_t top_k) {
   auto result = router_->expect(session, step);
   auto req = first_stage_.forwardRequest();
   auto f = req.initFrame();

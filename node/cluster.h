@@ -7,6 +7,8 @@
 #include <kj/async-io.h>
 
 #include <map>
+#include <optional>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -31,6 +33,14 @@ struct ClusterConfig {
   double default_gflops = 50;
   double default_bandwidth_gbs = 20;
   double default_link_mbps = 1000;
+};
+
+// A node to try: static peers (--peers) must join; discovered ones are only a hint and are
+// skipped with a warning when they cannot join (wrong secret, gone, ...).
+struct PeerCandidate {
+  std::string address;
+  bool required = true;
+  bool operator==(const PeerCandidate&) const = default;
 };
 
 struct Member {
@@ -73,6 +83,14 @@ class Cluster {
 
   // Joins every peer, measures RTT, plans, loads and links the stages.
   kj::Promise<void> assemble();
+  // Drops the current pipeline and assembles one over `candidates` (membership changed).
+  // Steps issued meanwhile wait until it is done. Call only when no session is active.
+  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
+  const std::vector<PeerCandidate>& candidates() const { return candidates_; }
+  // Smoothed RTT (ms) to a node, measured over its RPC connection; nullopt if never measured.
+  std::optional<double> rtt_ms(const std::string& address) const;
+  // Pings every member every `period` and keeps an exponentially smoothed RTT.
+  kj::Promise<void> ping_loop(kj::Duration period);
   const Plan& plan() const { return plan_; }
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
@@ -83,13 +101,20 @@ class Cluster {
 
  private:
   kj::Promise<void> join_all();
+  void admit(Member m, std::set<std::string>& ids);
+  kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                                    uint32_t top_k);
+  kj::Promise<void> assemble_current();
   kj::Promise<void> load_and_link();
 
   kj::AsyncIoContext& io_;
   const Model& model_;
   std::string model_hash_;
   ClusterConfig config_;
+  std::vector<PeerCandidate> candidates_;
   std::vector<Member> members_;
+  std::map<std::string, double> rtt_;  // by address, survives re-planning
+  kj::ForkedPromise<void> ready_;
   Plan plan_;
   ResultRouter* router_ = nullptr;
   rpc::ResultSink::Client sink_;

@@ -42,6 +42,7 @@ class NodeServer final : public rpc::Node::Server {
 
   // The Stage capability for this node's (current) runtime.
   rpc::Stage::Client stage_capability() { return stage_cap_; }
+  const std::string& model_hash() const { return model_hash_; }
 
  protected:
   kj::Promise<void> describe(DescribeContext context) override;

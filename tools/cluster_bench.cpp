@@ -65,7 +65,7 @@ Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string&
   for (int i = 0; i < n_nodes; ++i) {
     nodes.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{"/proc/self/exe", "node", "--listen", "127.0.0.1:0", "--model", path, "--threads",
-                                 std::to_string(a.threads), "--name", fmt::format("bench{}", i), "--log-level", "warn"},
+                                 std::to_string(a.threads), "--name", fmt::format("bench{}", i), "--no-mdns", "--log-level", "warn"},
         std::vector<std::string>{"BATON_SECRET=" + secret}));
     auto m = nodes.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
     if (!m) throw std::runtime_error("bench node did not start: " + nodes.back()->err());

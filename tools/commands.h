@@ -19,5 +19,6 @@ void register_plan(CLI::App& app, CommandRunner& runner);
 void register_node(CLI::App& app, CommandRunner& runner);
 void register_coordinator(CLI::App& app, CommandRunner& runner);
 void register_submit(CLI::App& app, CommandRunner& runner);
+void register_peers(CLI::App& app, CommandRunner& runner);
 
 }  // namespace baton::cli

@@ -5,7 +5,9 @@
 
 #include "model/kv_cache.h"
 #include "node/cluster.h"
+#include "discovery/mdns_browser.h"
 #include "node/coordinator_service.h"
+#include "node/membership.h"
 #include "node/model_identity.h"
 #include "node/rpc_peer.h"
 #include "node/session_runner.h"
@@ -18,6 +20,11 @@ namespace baton::cli {
 
 namespace {
 
+class LogTaskErrors final : public kj::TaskSet::ErrorHandler {
+ public:
+  void taskFailed(kj::Exception&& e) override { spdlog::warn("background task: {}", e.getDescription().cStr()); }
+};
+
 struct CoordinatorArgs {
   std::vector<std::string> peers;
   std::optional<std::string> model;
@@ -29,7 +36,49 @@ struct CoordinatorArgs {
   uint32_t max_sessions = 4;
   std::string kv_dtype = "f16";
   uint32_t prefill_chunk = 64;
+  bool mdns = true;
+  std::string mdns_interface;
+  uint16_t mdns_port = 5353;
+  uint32_t min_nodes = 1;
+  double discovery_wait_s = 5;
 };
+
+// Waits (bounded) until at least `min_nodes` candidates are known.
+std::vector<PeerCandidate> wait_for_nodes(kj::AsyncIoContext& io, const CoordinatorArgs& args,
+                                          discovery::MdnsBrowser* browser) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<int64_t>(args.discovery_wait_s * 1000));
+  for (;;) {
+    auto candidates = plan_candidates(args.peers, browser ? browser->peers() : std::vector<discovery::PeerEntry>{});
+    if (candidates.size() >= args.min_nodes) return candidates;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      throw std::runtime_error(fmt::format(
+          "found {} node(s) after {:.0f} s, need {}: start `baton node` on the network, or pass --peers HOST:PORT,...",
+          candidates.size(), args.discovery_wait_s, args.min_nodes));
+    }
+    io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);
+  }
+}
+
+// Between sessions, follow the discovered membership: a node that joined becomes part of
+// the next plan, one that left (goodbye or expiry) drops out of it.
+kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner,
+                                    discovery::MdnsBrowser& browser, const std::vector<std::string>& static_peers) {
+  return io.provider->getTimer().afterDelay(1 * kj::SECONDS).then([&io, &cluster, &runner, &browser, &static_peers] {
+    auto candidates = plan_candidates(static_peers, browser.peers());
+    kj::Promise<void> step = kj::READY_NOW;
+    if (candidates != cluster.candidates() && runner.active() == 0 && !candidates.empty()) {
+      spdlog::info("cluster membership changed ({}): re-planning for the next session",
+                   describe_change(cluster.candidates(), candidates));
+      step = cluster.reassemble(std::move(candidates)).catch_([](kj::Exception&& e) {
+        spdlog::error("re-planning failed: {}", e.getDescription().cStr());
+      });
+    }
+    return step.then([&io, &cluster, &runner, &browser, &static_peers] {
+      return follow_membership(io, cluster, runner, browser, static_peers);
+    });
+  });
+}
 
 int run_coordinator(CoordinatorArgs args) {
   ClusterConfig cfg;
@@ -57,10 +106,25 @@ int run_coordinator(CoordinatorArgs args) {
 
   capture_shutdown_signals();
   auto io = kj::setupAsyncIo();
+  std::unique_ptr<discovery::MdnsBrowser> browser;
+  if (args.mdns) {
+    discovery::BrowserConfig bc;
+    bc.interface = args.mdns_interface;
+    bc.mdns_port = args.mdns_port;
+    bc.max_query_interval = std::chrono::seconds(20);  // a coordinator wants to notice nodes soon
+    browser = std::make_unique<discovery::MdnsBrowser>(bc);
+    try {
+      browser->start();
+    } catch (const std::exception& e) {
+      spdlog::warn("mDNS discovery unavailable ({}); using --peers only", e.what());
+      browser.reset();
+    }
+  }
   Cluster cluster(io, *model, hash, cfg);
-  fmt::print("coordinator: joining {} node(s), model {} ({})\n", cfg.peers.size(), path, hash.substr(0, 12));
+  auto candidates = wait_for_nodes(io, args, browser.get());
+  fmt::print("coordinator: joining {} node(s), model {} ({})\n", candidates.size(), path, hash.substr(0, 12));
   std::fflush(stdout);
-  cluster.assemble().wait(io.waitScope);
+  cluster.reassemble(std::move(candidates)).wait(io.waitScope);
 
   SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer());
   rpc::Coordinator::Client service = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
@@ -68,11 +132,16 @@ int run_coordinator(CoordinatorArgs args) {
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     return kj::heap<GateServer>(secret, "coordinator", std::move(peer), std::move(close), nullptr, service);
   });
+  LogTaskErrors task_errors;
+  kj::TaskSet background(task_errors);
+  background.add(cluster.ping_loop(2 * kj::SECONDS));
+  if (browser) background.add(follow_membership(io, cluster, runner, *browser, args.peers));
   fmt::print("coordinator ready on {} (port {}): {} stage(s), wire {}, predicted {:.1f} tokens/s\n", args.listen,
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
   std::fflush(stdout);
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
   spdlog::info("coordinator shutting down ({})", sig);
+  if (browser) browser->stop();
   return 0;
 }
 
@@ -81,7 +150,7 @@ int run_coordinator(CoordinatorArgs args) {
 void register_coordinator(CLI::App& app, CommandRunner& runner) {
   auto a = std::make_shared<CoordinatorArgs>();
   CLI::App* cmd = app.add_subcommand("coordinator", "Plan a model over nodes, load them, and serve prompts");
-  cmd->add_option("--peers", a->peers, "Nodes as HOST:PORT (comma-separated)")->delimiter(',')->required();
+  cmd->add_option("--peers", a->peers, "Nodes as HOST:PORT (comma-separated); discovered nodes are added")->delimiter(',');
   cmd->add_option("-m,--model", a->model, "GGUF model (default: the shipped model)");
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
   cmd->add_option("-l,--listen", a->listen, "Address for `baton submit` (HOST:PORT)")->capture_default_str();
@@ -94,6 +163,11 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
+  cmd->add_flag("!--no-mdns", a->mdns, "Do not discover nodes with mDNS (use --peers only)");
+  cmd->add_option("--mdns-interface", a->mdns_interface, "Interface or IPv4 address for mDNS (default: automatic)");
+  cmd->add_option("--mdns-port", a->mdns_port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();
+  cmd->add_option("--min-nodes", a->min_nodes, "Nodes to wait for before planning")->check(CLI::Range(1u, 64u))->capture_default_str();
+  cmd->add_option("--discovery-wait", a->discovery_wait_s, "Seconds to wait for --min-nodes")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->callback([a, &runner] { runner = [a] { return run_coordinator(*a); }; });
 }
 

@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"baton: run one large language model across several everyday devices"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options (--log-level) may follow the subcommand
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
@@ -23,6 +24,7 @@ int main(int argc, char** argv) {
   baton::cli::register_node(app, runner);
   baton::cli::register_coordinator(app, runner);
   baton::cli::register_submit(app, runner);
+  baton::cli::register_peers(app, runner);
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries generated text and --json output.

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "node/announce.h"
 #include "node/node_service.h"
 #include "node/rpc_peer.h"
 #include "tools/commands.h"
@@ -26,6 +27,7 @@ struct NodeArgs {
   double bandwidth = 0;
   std::string cache;
   unsigned threads = 0;
+  AnnounceOptions announce;
 };
 
 std::string default_name() {
@@ -53,15 +55,27 @@ int run_node(NodeArgs args) {
   capture_shutdown_signals();
   auto io = kj::setupAsyncIo();
   const std::string secret = cfg.secret, name = cfg.name;
-  rpc::Node::Client node = kj::heap<NodeServer>(io, std::move(cfg));
+  const NodeConfig announced = cfg;
+  auto server = kj::heap<NodeServer>(io, std::move(cfg));
+  const std::string model_hash = server->model_hash();
+  rpc::Node::Client node = kj::mv(server);
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
   });
   fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),
              args.memory_mib ? fmt::format(", offering {} MiB", args.memory_mib) : std::string(", no memory limit"));
   std::fflush(stdout);
+  // Announce only once the port is known; stopped (goodbye) before the process exits.
+  std::unique_ptr<discovery::MdnsResponder> responder;
+  try {
+    responder = announce_node(announced, model_hash, static_cast<uint16_t>(listener.port()), args.announce);
+  } catch (const std::exception& e) {
+    // Discovery is only a hint: the node still serves coordinators given --peers.
+    spdlog::warn("not announcing with mDNS ({}); coordinators can still reach this node with --peers", e.what());
+  }
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
   spdlog::info("node {} shutting down ({})", name, sig);
+  if (responder) responder->stop();
   return 0;
 }
 
@@ -80,6 +94,10 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
   cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
+  cmd->add_flag("!--no-mdns", a->announce.enabled, "Do not announce this node with mDNS/DNS-SD");
+  cmd->add_option("--mdns-interface", a->announce.interface, "Interface or IPv4 address for mDNS (default: automatic)");
+  cmd->add_option("--mdns-ttl", a->announce.test_ttl_s, "Short mDNS record TTL in seconds (tests; 0: RFC values)");
+  cmd->add_option("--mdns-port", a->announce.port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();
   cmd->callback([a, &runner] { runner = [a] { return run_node(*a); }; });
 }
 

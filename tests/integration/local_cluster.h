@@ -40,7 +40,7 @@ class LocalCluster {
     std::string peers;
     for (size_t i = 0; i < nodes.size(); ++i) {
       std::vector<std::string> argv = {BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--name",
-                                       "node" + std::to_string(i), "--threads", "1", "--cache-dir",
+                                       "node" + std::to_string(i), "--threads", "1", "--no-mdns", "--cache-dir",
                                        cache_dir + "/node" + std::to_string(i)};
       if (nodes[i].with_model) argv.insert(argv.end(), {"--model", model});
       argv.insert(argv.end(), nodes[i].extra.begin(), nodes[i].extra.end());

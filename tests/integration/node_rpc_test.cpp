@@ -36,7 +36,7 @@ class NodeRpc : public ::testing::Test {
     model_ = test::synth_model_path("small", DType::Q8_0);
     node_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--model", model_, "--memory", "64",
-                                 "--name", "rpc-test-node", "--threads", "1", "--cache-dir", test::temp_dir("noderpc")},
+                                 "--name", "rpc-test-node", "--threads", "1", "--no-mdns", "--cache-dir", test::temp_dir("noderpc")},
         test::secret_env());
     auto m = node_->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(20));
     ASSERT_TRUE(m) << node_->err();

@@ -1,0 +1,45 @@
+#include "node/membership.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace baton {
+
+std::vector<PeerCandidate> plan_candidates(const std::vector<std::string>& static_peers,
+                                           const std::vector<discovery::PeerEntry>& discovered) {
+  std::vector<PeerCandidate> out;
+  std::set<std::string> seen;
+  for (const auto& p : static_peers) {
+    if (seen.insert(p).second) out.push_back({p, true});
+  }
+  std::vector<std::string> found;
+  for (const auto& e : discovered) {
+    if (e.source != discovery::PeerSource::mdns || e.state != discovery::PeerState::active || !e.address || e.port == 0) {
+      continue;
+    }
+    found.push_back(fmt::format("{}:{}", e.address->to_string(), e.port));
+  }
+  std::sort(found.begin(), found.end());
+  for (auto& a : found) {
+    if (seen.insert(a).second) out.push_back({a, false});
+  }
+  return out;
+}
+
+std::string describe_change(const std::vector<PeerCandidate>& before, const std::vector<PeerCandidate>& after) {
+  std::set<std::string> b, a;
+  for (const auto& c : before) b.insert(c.address);
+  for (const auto& c : after) a.insert(c.address);
+  std::string out;
+  for (const auto& x : a) {
+    if (!b.count(x)) out += (out.empty() ? "+" : ", +") + x;
+  }
+  for (const auto& x : b) {
+    if (!a.count(x)) out += (out.empty() ? "-" : ", -") + x;
+  }
+  return out;
+}
+
+}  // namespace baton
