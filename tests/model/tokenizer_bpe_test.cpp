@@ -159,6 +159,21 @@ TEST(TokenizerBpe, EveryByteRoundTrips) {
   for (const std::string& s : texts) EXPECT_EQ(tok.decode(tok.encode(s, false, false)), s);
 }
 
+TEST(TokenizerBpe, StreamDecoderJoinsBytesOfOneCharacter) {
+  const Tokenizer tok(bpe_vocab(kMerges, {}, "llama-bpe"));
+  // "é漢" has no merges: five byte tokens C3 A9 E6 BC A2.
+  const auto ids = tok.encode("\xC3\xA9\xE6\xBC\xA2", false, false);
+  ASSERT_EQ(ids, (std::vector<int32_t>{0xC3, 0xA9, 0xE6, 0xBC, 0xA2}));
+  TokenStreamDecoder d(tok);
+  EXPECT_EQ(d.push(ids[0]), "");
+  EXPECT_EQ(d.push(ids[1]), "\xC3\xA9");
+  EXPECT_EQ(d.push(ids[2]), "");
+  EXPECT_EQ(d.push(ids[3]), "");
+  EXPECT_EQ(d.push(ids[4]), "\xE6\xBC\xA2");
+  EXPECT_EQ(d.push(*tok.find_token(G + "t")), " t");
+  EXPECT_EQ(d.flush(), "");
+}
+
 TEST(TokenizerBpe, SpecialTokensParsedOrNot) {
   Vocabulary v = bpe_vocab(kMerges, {"<|im_start|>", "<|im_end|>", "<t>", "<t>x"}, "llama-bpe");
   const size_t n = v.tokens.size();
