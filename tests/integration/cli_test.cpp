@@ -1,0 +1,108 @@
+// The command line as a user meets it: every subcommand has --help, and bad input gives
+// one clear line and a non-zero exit instead of a crash or a hang.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "../model/test_models.h"
+#include "local_cluster.h"
+
+namespace baton {
+namespace {
+
+using namespace std::chrono_literals;
+
+RunResult baton(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), BATON_EXECUTABLE);
+  return run_command(args, 60s, std::move(env));
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* cmd : {"run", "bench", "plan", "node", "coordinator", "submit", "peers"}) {
+    const auto r = baton({cmd, "--help"});
+    EXPECT_EQ(r.code, 0) << cmd;
+    EXPECT_NE(r.out.find("Usage:"), std::string::npos) << cmd;
+  }
+  for (const char* sub : {"inspect", "synth"}) {
+    const auto r = baton({"model", sub, "--help"});
+    EXPECT_EQ(r.code, 0) << sub;
+  }
+}
+
+TEST(Cli, MissingAndCorruptModelsGiveOneClearLine) {
+  auto r = baton({"run", "--model", "/nonexistent/model.gguf", "--prompt", "hi"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("model file '/nonexistent/model.gguf' does not exist"), std::string::npos) << r.err;
+  const std::string junk = test::temp_dir("cli") + "/junk.gguf";
+  std::ofstream(junk) << "this is not a model at all, just text";
+  r = baton({"run", "--model", junk, "--prompt", "hi"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a GGUF file"), std::string::npos) << r.err;
+  r = baton({"model", "inspect", junk});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("not a GGUF file"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SynthThenInspectThenRun) {
+  const std::string path = test::temp_dir("cli-synth") + "/m.gguf";
+  auto r = baton({"model", "synth", "--out", path, "--size", "tiny", "--dtype", "q4_K", "--arch", "qwen2"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = baton({"model", "inspect", path});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("blk.1.attn_q.bias"), std::string::npos) << "qwen2 has QKV biases";
+  EXPECT_NE(r.out.find("q4_K"), std::string::npos);
+  r = baton({"run", "--model", path, "--prompt", "hello", "-n", "5", "--temp", "0"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind("hello", 0), 0u);
+  EXPECT_NE(r.err.find("tok/s"), std::string::npos) << "status line after the reply";
+}
+
+TEST(Cli, PlanJsonCoversEveryLayerOnce) {
+  const std::string model = test::synth_model_path("small", DType::Q8_0);
+  const std::string dev = std::string(BATON_SOURCE_DIR) + "/configs/devices/";
+  const auto r = baton({"plan", "--model", model, "--devices", dev + "phone.toml," + dev + "tablet.toml," + dev + "pc.toml",
+                        "--strategy", "latency", "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  int next = 0;
+  for (const auto& s : j["plan"]["stages"]) {
+    EXPECT_EQ(s["first"].get<int>(), next);
+    next = s["last"].get<int>();
+  }
+  EXPECT_EQ(next, 6);
+}
+
+TEST(Cli, PlanRejectsBadProfilesAndReportsInfeasibility) {
+  const std::string model = test::synth_model_path("small", DType::Q8_0);
+  const std::string dir = test::temp_dir("cli-plan");
+  const std::string bad = dir + "/bad.toml";
+  std::ofstream(bad) << "id = \"x\"\nkind = \"phone\"\nmemory_mib = -5\ncompute_gflops = 10\nmemory_bandwidth_gbs = 5\n"
+                        "link_latency_ms = 1\nlink_bandwidth_mbps = 100\n";
+  auto r = baton({"plan", "--model", model, "--devices", bad});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("bad.toml"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("memory_mib"), std::string::npos) << r.err;
+  const std::string tiny = dir + "/tiny.toml";
+  std::ofstream(tiny) << "id = \"watch\"\nkind = \"other\"\nmemory_mib = 4\ncompute_gflops = 10\n"
+                         "memory_bandwidth_gbs = 5\nlink_latency_ms = 1\nlink_bandwidth_mbps = 100\n";
+  r = baton({"plan", "--model", model, "--devices", tiny});
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE((r.out + r.err).find("watch"), std::string::npos) << "the reason names the device";
+}
+
+TEST(Cli, NetworkCommandsFailClearlyWithoutPeers) {
+  auto r = baton({"submit", "--coordinator", "127.0.0.1:1", "hello"}, test::secret_env());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("baton: error:"), std::string::npos) << r.err;
+  r = baton({"coordinator", "--no-mdns", "--discovery-wait", "0.5", "--model", test::synth_model_path("tiny", DType::F32)},
+            test::secret_env());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("found 0 node(s)"), std::string::npos) << r.err;
+  r = baton({"node", "--listen", "127.0.0.1:0", "--no-mdns"}, {"BATON_SECRET="});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("no cluster secret"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace baton
