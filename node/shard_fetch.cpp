@@ -113,6 +113,9 @@ kj::Promise<std::string> fetch_shard(rpc::ModelSource::Client source, ShardReque
     for (auto t : m.getTensors()) {
       Entry e;
       e.name = t.getName();
+      if (t.getDims().size() == 0 || t.getDims().size() > 4) {
+        throw_rpc_error(fmt::format("manifest tensor '{}' has {} dims (1..4 allowed)", e.name, t.getDims().size()));
+      }
       for (auto d : t.getDims()) e.dims.push_back(d);
       const auto info = dtype_info(t.getDtype());
       if (!info) throw_rpc_error(fmt::format("manifest tensor '{}' has unsupported dtype id {}", e.name, t.getDtype()));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +16,14 @@ namespace baton {
 
 namespace {
 
-ActivationFrame from_wire(rpc::Activation::Reader a, uint64_t session, uint64_t step) {
+// Copies a wire activation, refusing payloads larger than any valid frame for this
+// stage could be (the largest codec, uncompressible data) before allocating the copy.
+ActivationFrame from_wire(rpc::Activation::Reader a, uint64_t session, uint64_t step, const FrameLimits& limits) {
+  const uint64_t largest = ZSTD_compressBound(uint64_t{limits.max_rows} * limits.expected_cols * sizeof(float));
+  if (a.getPayload().size() > largest) {
+    throw FrameError(fmt::format("payload of {} bytes is larger than any {}-row frame of dim {} can be",
+                                 a.getPayload().size(), limits.max_rows, limits.expected_cols));
+  }
   ActivationFrame f;
   f.session = session;
   f.step = step;
@@ -104,8 +112,8 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   } else {
     if (a.with_embedding) throw std::invalid_argument(fmt::format("stage {} expects token ids, got hidden states", a.stage_index));
     const auto td = std::chrono::steady_clock::now();
-    hidden = decode_frame(from_wire(frame.getHidden(), session, step),
-                          FrameLimits{static_cast<uint32_t>(hp.dim), a.max_frame_rows});
+    const FrameLimits limits{static_cast<uint32_t>(hp.dim), a.max_frame_rows};
+    hidden = decode_frame(from_wire(frame.getHidden(), session, step, limits), limits);
     rows = hidden.size() / static_cast<size_t>(hp.dim);
     decode_us = micros_since(td);
   }

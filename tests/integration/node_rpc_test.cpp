@@ -171,6 +171,9 @@ TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
   bomb_frame.payload = bomb;
   EXPECT_NE(send(6, bomb_frame).find("zstd"), std::string::npos);
   EXPECT_NE(send(7, good, 5).find("frame starts at position 5 but only 1 are cached"), std::string::npos);
+  ActivationFrame huge = good;
+  huge.payload.assign(24u << 20, 0x5a);  // far beyond 8 rows x 512 x 4 bytes
+  EXPECT_NE(send(9, huge).find("larger than any 8-row frame of dim 512"), std::string::npos);
 
   // Still serving: the next valid frame of the session goes through.
   EXPECT_EQ(send(8, good, 1), "");
