@@ -31,9 +31,10 @@ void dispatch_tile(int nrows, int ntok, Kernel k) {
   }
 }
 
-template <int NR, int NT, typename Load8, typename Load1>
+template <int NR, int NT, size_t ElemBytes, typename Load8, typename Load1>
 void dot_float_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
                     size_t out_stride, Load8 load8, Load1 load1) {
+  const size_t ahead = kPrefetchTiles * NR * stride;
   const float* x[NT];
   for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(act + t * act_stride);
   __m256 acc[NR][NT];
@@ -44,6 +45,7 @@ void dot_float_tile(int64_t n, const char* w, size_t stride, const char* act, si
     __m256 xv[NT];
     for (int t = 0; t < NT; ++t) xv[t] = _mm256_loadu_ps(x[t] + i);
     for (int r = 0; r < NR; ++r) {
+      if (((i * ElemBytes) & 63) == 0) prefetch_l2(w, ahead + r * stride + i * ElemBytes);
       const __m256 wv = load8(w + r * stride, i);
       for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_fmadd_ps(wv, xv[t], acc[r][t]);
     }
@@ -62,8 +64,8 @@ void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act
   auto load8 = [](const char* row, int64_t i) { return _mm256_loadu_ps(reinterpret_cast<const float*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return reinterpret_cast<const float*>(row)[i]; };
   dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
-                           out_stride, load8, load1);
+    dot_float_tile<NR, NT, 4>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                              out_stride, load8, load1);
   });
 }
 
@@ -72,8 +74,8 @@ void dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act
   auto load8 = [](const char* row, int64_t i) { return load_f16x8(reinterpret_cast<const uint16_t*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return half_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
   dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
-                           out_stride, load8, load1);
+    dot_float_tile<NR, NT, 2>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                              out_stride, load8, load1);
   });
 }
 
@@ -82,8 +84,8 @@ void dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* ac
   auto load8 = [](const char* row, int64_t i) { return load_bf16x8(reinterpret_cast<const uint16_t*>(row) + i); };
   auto load1 = [](const char* row, int64_t i) { return bf16_to_float(reinterpret_cast<const uint16_t*>(row)[i]); };
   dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_float_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
-                           out_stride, load8, load1);
+    dot_float_tile<NR, NT, 2>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
+                              out_stride, load8, load1);
   });
 }
 
@@ -96,6 +98,8 @@ void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act
   __m256 acc[NR][NT];
   for (int r = 0; r < NR; ++r)
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
+  constexpr size_t kBlockBytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  const size_t ahead = kPrefetchTiles * NR * stride;
   for (int64_t i = 0; i < nb; ++i) {
     __m256i y[NT];
     float dy[NT];
@@ -104,6 +108,7 @@ void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act
       dy[t] = half_to_float(a[t][i].d);
     }
     for (int r = 0; r < NR; ++r) {
+      prefetch_l2(w, ahead + r * stride + i * kBlockBytes);
       __m256i q;
       float dx;
       if constexpr (kQ4) {
@@ -178,6 +183,7 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
       sub_sums[t] = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
     }
     for (int r = 0; r < NR; ++r) {
+      prefetch_l2_range<sizeof(BlockQ4_K)>(w, kPrefetchTiles * NR * stride + r * stride + i * sizeof(BlockQ4_K));
       const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(w + r * stride)[i];
       uint32_t utmp[4];
       q4k_unpack_scales(b.scales, utmp);
@@ -246,6 +252,7 @@ void dot_q6_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
     for (int r = 0; r < NR; ++r) {
+      prefetch_l2_range<sizeof(BlockQ6_K)>(w, kPrefetchTiles * NR * stride + r * stride + i * sizeof(BlockQ6_K));
       const BlockQ6_K& b = reinterpret_cast<const BlockQ6_K*>(w + r * stride)[i];
       const __m128i scales = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b.scales));
       const __m256i scales16 = _mm256_cvtepi8_epi16(scales);
