@@ -100,32 +100,50 @@ void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act
     for (int t = 0; t < NT; ++t) acc[r][t] = _mm256_setzero_ps();
   constexpr size_t kBlockBytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
   const size_t ahead = kPrefetchTiles * NR * stride;
+  const __m256i ones16 = _mm256_set1_epi16(1);
   for (int64_t i = 0; i < nb; ++i) {
     __m256i y[NT];
+    __m256i y_sum8[NT];  // Q4_0 only: 8 * (sum of y over each 4-byte lane group)
     float dy[NT];
     for (int t = 0; t < NT; ++t) {
       y[t] = load_i8x32(a[t][i].qs);
       dy[t] = half_to_float(a[t][i].d);
+      if constexpr (kQ4) {
+        y_sum8[t] = _mm256_slli_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), y[t]), ones16), 3);
+      }
     }
+    // The NR weight scales converted together (one F16C conversion instead of NR).
+    __m128i d_half = _mm_setzero_si128();
+    for (int r = 0; r < NR; ++r) {
+      uint16_t d_bits;
+      std::memcpy(&d_bits, w + r * stride + i * kBlockBytes, sizeof d_bits);  // d is the first field of both layouts
+      d_half = _mm_insert_epi16(d_half, d_bits, r);
+    }
+    const __m256 dx_all = _mm256_castps128_ps256(_mm_cvtph_ps(d_half));
+    __m256 scales[NT];  // lane r: dx[r] * dy[t]
+    for (int t = 0; t < NT; ++t) scales[t] = _mm256_mul_ps(dx_all, _mm256_set1_ps(dy[t]));
     for (int r = 0; r < NR; ++r) {
       prefetch_l2(w, ahead + r * stride + i * kBlockBytes);
-      __m256i q;
-      float dx;
+      const __m256i lane_r = _mm256_set1_epi32(r);
       if constexpr (kQ4) {
+        // Codes are stored +8 and unsigned, which is what maddubs wants as its first
+        // operand: sum (q-8)*y = sum q*y - 8 * sum y, exactly, in int32 lanes.
         const BlockQ4_0& b = reinterpret_cast<const BlockQ4_0*>(w + r * stride)[i];
-        q = _mm256_sub_epi8(nibbles_to_bytes(b.qs), _mm256_set1_epi8(8));
-        dx = half_to_float(b.d);
+        const __m256i q = nibbles_to_bytes(b.qs);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i sum = _mm256_sub_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(q, y[t]), ones16), y_sum8[t]);
+          acc[r][t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(scales[t], lane_r), _mm256_cvtepi32_ps(sum), acc[r][t]);
+        }
       } else {
         const BlockQ8_0& b = reinterpret_cast<const BlockQ8_0*>(w + r * stride)[i];
-        q = load_i8x32(b.qs);
-        dx = half_to_float(b.d);
-      }
-      // maddubs needs an unsigned first operand: |q| with q's sign moved onto y.
-      const __m256i abs_q = _mm256_sign_epi8(q, q);
-      for (int t = 0; t < NT; ++t) {
-        const __m256i prod16 = _mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(y[t], q));
-        const __m256 prod = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, _mm256_set1_epi16(1)));
-        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dx * dy[t]), prod, acc[r][t]);
+        const __m256i q = load_i8x32(b.qs);
+        // maddubs needs an unsigned first operand: |q| with q's sign moved onto y.
+        const __m256i abs_q = _mm256_sign_epi8(q, q);
+        for (int t = 0; t < NT; ++t) {
+          const __m256i prod16 = _mm256_maddubs_epi16(abs_q, _mm256_sign_epi8(y[t], q));
+          const __m256 prod = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, ones16));
+          acc[r][t] = _mm256_fmadd_ps(_mm256_permutevar8x32_ps(scales[t], lane_r), prod, acc[r][t]);
+        }
       }
     }
   }
@@ -160,6 +178,15 @@ inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
   utmp[0] &= kLow6;  // scales 0-3
 }
 
+// kPickInt16[k]: a pshufb mask that broadcasts int16 element k of each 128-bit lane.
+alignas(32) constexpr uint8_t kPickInt16[8][32] = {
+#define BATON_PICK(k) {2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, \
+                       2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, \
+                       2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1, 2 * k, 2 * k + 1}
+    BATON_PICK(0), BATON_PICK(1), BATON_PICK(2), BATON_PICK(3), BATON_PICK(4), BATON_PICK(5), BATON_PICK(6), BATON_PICK(7),
+#undef BATON_PICK
+};
+
 template <int NR, int NT>
 void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
                    size_t out_stride) {
@@ -187,7 +214,9 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
       const BlockQ4_K& b = reinterpret_cast<const BlockQ4_K*>(w + r * stride)[i];
       uint32_t utmp[4];
       q4k_unpack_scales(b.scales, utmp);
-      const uint8_t* sc = reinterpret_cast<const uint8_t*>(utmp);
+      // The 8 scales as int16 in both lanes; shuffles below broadcast one of them each.
+      const __m256i scales16 =
+          _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[1]), int(utmp[0]))));
       const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[3]), int(utmp[2])));
       const float d = half_to_float(b.d);
       const float dmin = half_to_float(b.dmin);
@@ -203,8 +232,8 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
         const __m256i bits = load_i8x32(b.qs + 32 * j);
         const __m256i lo = _mm256_and_si256(bits, low4);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bits, 4), low4);
-        const __m256i scale_lo = _mm256_set1_epi16(sc[2 * j]);
-        const __m256i scale_hi = _mm256_set1_epi16(sc[2 * j + 1]);
+        const __m256i scale_lo = _mm256_shuffle_epi8(scales16, load_i8x32(kPickInt16[2 * j]));
+        const __m256i scale_hi = _mm256_shuffle_epi8(scales16, load_i8x32(kPickInt16[2 * j + 1]));
         for (int t = 0; t < NT; ++t) {
           const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load_i8x32(a[t][i].qs + 64 * j)), scale_lo);
           const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load_i8x32(a[t][i].qs + 64 * j + 32)), scale_hi);

@@ -70,9 +70,10 @@ inline __m256i dot_i8_pairs(__m256i x, __m256i y) {
 
 // 32 four-bit values from 16 bytes: low nibbles -> bytes 0..15, high nibbles -> 16..31.
 inline __m256i nibbles_to_bytes(const uint8_t* p) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m256i both = _mm256_insertf128_si256(_mm256_castsi128_si256(packed), _mm_srli_epi16(packed, 4), 1);
-  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
+  // The 16 bytes in both lanes (one broadcast load), the upper lane shifted right by 4.
+  const __m256i both = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  const __m256i shifted = _mm256_srlv_epi64(both, _mm256_setr_epi64x(0, 0, 4, 4));
+  return _mm256_and_si256(shifted, _mm256_set1_epi8(0x0F));
 }
 
 // exp(x) for 8 floats: range reduction x = n*ln2 + r with |r| <= ln2/2, a degree-6
