@@ -70,6 +70,14 @@ ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* value
   f.payload.resize(ZSTD_compressBound(raw.size()));
   const size_t n = ZSTD_compress2(cctx.get(), f.payload.data(), f.payload.size(), raw.data(), raw.size());
   if (ZSTD_isError(n)) throw std::runtime_error(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
+  if (n >= raw.size()) {
+    // INT8 hidden states are close to incompressible: zstd would only add its frame
+    // header. Send such frames raw (the receiver follows the frame's flag).
+    f.zstd = false;
+    f.checksum = crc32c(raw.data(), raw.size());
+    f.payload = std::move(raw);
+    return f;
+  }
   f.payload.resize(n);
   return f;
 }

@@ -47,6 +47,8 @@ class FrameError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// With format.zstd, the payload is compressed only when that makes it smaller; otherwise
+// the frame goes out raw with a CRC32C (zstd = false in the frame).
 ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* values, uint32_t rows, uint32_t cols,
                              const WireFormat& format);
 // Returns rows*cols floats. Throws FrameError with a precise reason.

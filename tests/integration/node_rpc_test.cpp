@@ -168,6 +168,7 @@ TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
   bomb.resize(ZSTD_compress(bomb.data(), bomb.size(), zeros.data(), zeros.size(), 3));
   ActivationFrame bomb_frame = good;
   bomb_frame.codec = 0;
+  bomb_frame.zstd = true;
   bomb_frame.payload = bomb;
   EXPECT_NE(send(6, bomb_frame).find("zstd"), std::string::npos);
   EXPECT_NE(send(7, good, 5).find("frame starts at position 5 but only 1 are cached"), std::string::npos);

@@ -63,6 +63,20 @@ TEST(ActivationFrame, Int8PutsAboutAQuarterOfF32OnTheWire) {
   EXPECT_EQ(int8.payload.size(), cols / 32 * 34u);  // 1.0625 bytes per value
 }
 
+TEST(ActivationFrame, ZstdIsUsedOnlyWhenItShrinksThePayload) {
+  const uint32_t cols = 768;
+  const auto noisy = random_hidden(1, cols, 9);
+  const auto int8 = encode_frame(1, 1, noisy.data(), 1, cols, parse_wire_format("int8+zstd"));
+  EXPECT_FALSE(int8.zstd) << "random INT8 codes do not compress; the frame must go raw";
+  EXPECT_EQ(int8.payload.size(), cols / 32 * 34u);
+  std::vector<float> smooth(cols, 0.5f);  // every block identical: compresses well
+  const auto f32 = encode_frame(1, 1, smooth.data(), 1, cols, parse_wire_format("f32+zstd"));
+  EXPECT_TRUE(f32.zstd);
+  EXPECT_LT(f32.payload.size(), 4u * cols / 4);
+  EXPECT_EQ(decode_frame(f32, {cols, 1}), smooth);
+  EXPECT_EQ(decode_frame(int8, {cols, 1}).size(), cols);
+}
+
 TEST(ActivationFrame, RefusesUnknownCodec) {
   const auto x = random_hidden(1, 64, 3);
   auto f = encode_frame(1, 1, x.data(), 1, 64, parse_wire_format("f32"));
@@ -95,7 +109,9 @@ TEST(ActivationFrame, RefusesCorruptedPayloads) {
   auto f = encode_frame(1, 1, x.data(), 2, 64, parse_wire_format("f32"));
   f.payload[10] ^= 0x40;
   EXPECT_NE(error_of(f, {64, 8}).find("checksum"), std::string::npos);
-  auto z = encode_frame(1, 1, x.data(), 2, 64, parse_wire_format("f32+zstd"));
+  std::vector<float> smooth(2 * 64, 1.25f);  // compressible, so the frame really is zstd
+  auto z = encode_frame(1, 1, smooth.data(), 2, 64, parse_wire_format("f32+zstd"));
+  ASSERT_TRUE(z.zstd);
   z.payload[z.payload.size() / 2] ^= 0xff;
   EXPECT_NE(error_of(z, {64, 8}).find("zstd"), std::string::npos);
 }
