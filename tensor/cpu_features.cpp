@@ -3,6 +3,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
 namespace baton {
 
 namespace {
@@ -21,7 +25,10 @@ CpuFeatures detect() {
   __builtin_cpu_init();
   f.avx2 = __builtin_cpu_supports("avx2");
   f.fma = __builtin_cpu_supports("fma");
-  f.f16c = __builtin_cpu_supports("f16c");
+  // Not every compiler knows "f16c" for __builtin_cpu_supports: CPUID leaf 1, ECX bit 29.
+  // The AVX2 check above already covers the OS saving YMM state, which F16C also needs.
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  f.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && ((ecx >> 29) & 1u) != 0 && f.avx2;
 #endif
   return f;
 }

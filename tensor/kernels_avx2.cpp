@@ -2,6 +2,8 @@
 // and only reached through avx2_kernels(), which checks the CPU first. Integer dot
 // products follow ggml's scheme: activations quantised to 8 bits, maddubs/madd into
 // int32, one float FMA per block.
+#include <utility>
+
 #include "tensor/kernels_dispatch.h"
 #include "tensor/simd_avx2.h"
 
@@ -113,12 +115,11 @@ void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act
       }
     }
     // The NR weight scales converted together (one F16C conversion instead of NR).
+    // d is the first field of both layouts; pinsrw needs a constant lane, hence the pack expansion.
     __m128i d_half = _mm_setzero_si128();
-    for (int r = 0; r < NR; ++r) {
-      uint16_t d_bits;
-      std::memcpy(&d_bits, w + r * stride + i * kBlockBytes, sizeof d_bits);  // d is the first field of both layouts
-      d_half = _mm_insert_epi16(d_half, d_bits, r);
-    }
+    [&]<int... R>(std::integer_sequence<int, R...>) {
+      ((d_half = _mm_insert_epi16(d_half, load_u16(w + R * stride + i * kBlockBytes), R)), ...);
+    }(std::make_integer_sequence<int, NR>{});
     const __m256 dx_all = _mm256_castps128_ps256(_mm_cvtph_ps(d_half));
     __m256 scales[NT];  // lane r: dx[r] * dy[t]
     for (int t = 0; t < NT; ++t) scales[t] = _mm256_mul_ps(dx_all, _mm256_set1_ps(dy[t]));

@@ -41,6 +41,12 @@ inline float hsum(__m256 v) {
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
+inline int load_u16(const void* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
 inline float bf16_to_float(uint16_t h) {
   const uint32_t bits = uint32_t(h) << 16;
   float f;
