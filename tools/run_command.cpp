@@ -5,7 +5,10 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <iostream>
 #include <optional>
@@ -36,6 +39,28 @@ void install_sigint_handler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocked read of the next prompt returns on Ctrl-C
   sigaction(SIGINT, &sa, nullptr);
+}
+
+enum class ReadResult { Line, EndOfInput, Interrupted };
+
+// Reads one line from stdin with read(2), so that Ctrl-C (EINTR, the handler has no
+// SA_RESTART) interrupts the wait; std::getline retries inside stdio and would not.
+ReadResult read_line(std::string& line) {
+  line.clear();
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n == 1) {
+      if (c == '\n') return ReadResult::Line;
+      line += c;
+    } else if (n == 0) {
+      return line.empty() ? ReadResult::EndOfInput : ReadResult::Line;
+    } else if (errno == EINTR) {
+      return ReadResult::Interrupted;
+    } else {
+      return ReadResult::EndOfInput;
+    }
+  }
 }
 
 struct RunArgs {
@@ -117,12 +142,12 @@ int run(const RunArgs& args) {
     std::fflush(stdout);
     std::string line;
     g_interrupted.store(false);
-    if (!std::getline(std::cin, line)) {
-      if (g_interrupted.load() && !std::cin.eof()) {  // Ctrl-C at the prompt: stay
-        std::cin.clear();
-        fmt::print("\n(Ctrl-D or /quit to exit)");
-        continue;
-      }
+    const ReadResult got = read_line(line);
+    if (got == ReadResult::Interrupted) {  // Ctrl-C at the prompt: stay
+      fmt::print("\n(Ctrl-D or /quit to exit)");
+      continue;
+    }
+    if (got == ReadResult::EndOfInput) {
       fmt::print("\n");
       return 0;
     }
