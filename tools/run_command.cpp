@@ -10,7 +10,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <iostream>
 #include <optional>
 
 #include "model/chat_template.h"
