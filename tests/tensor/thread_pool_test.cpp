@@ -66,7 +66,7 @@ TEST(ThreadPool, UsesMoreThanOneThreadForLargeJobs) {
   std::atomic<int> other{0};
   const auto caller = std::this_thread::get_id();
   // Keep chunks busy long enough that the worker (spinning or woken) claims some.
-  for (int attempt = 0; attempt < 50 && other.load() == 0; ++attempt) {
+  for (int attempt = 0; attempt < 200 && other.load() == 0; ++attempt) {
     pool.parallel_for(64, 1, [&](size_t, size_t) {
       if (std::this_thread::get_id() != caller) other.fetch_add(1);
       std::this_thread::sleep_for(std::chrono::microseconds(200));
