@@ -12,6 +12,7 @@
 Writes <out>/<name>.ref.json. See models/MODEL.md for the format.
 """
 import argparse
+import copy
 import json
 from pathlib import Path
 
@@ -114,6 +115,32 @@ def reference_for(model: Llama, prompt_ids: list[int], full_prompt_logits: bool)
     return out
 
 
+def q8_0_round_trip(x: torch.Tensor) -> torch.Tensor:
+    """Activations as ggml's Q8_0 dot products see them: blocks of 32, f16 scale amax/127."""
+    blocks = x.reshape(-1, 32)
+    d = (blocks.abs().amax(dim=1, keepdim=True) / 127).to(torch.float16).to(x.dtype)
+    inv = torch.where(d > 0, 1 / d, torch.zeros_like(d))
+    q = torch.round(blocks * inv).clamp(-127, 127)  # ties differ from roundf only at exact .5
+    return (q * d).reshape(x.shape)
+
+
+@torch.no_grad()
+def observed_deviations(model: Llama, prompt_ids: list[int], reference: torch.Tensor) -> dict:
+    """How far two plausible engine behaviours land from the float64 reference, to help
+    choose test tolerances: a float32 forward, and a forward whose matrix products see
+    activations quantised to Q8_0 (as llama.cpp does for quantised weights)."""
+    tokens = torch.tensor([prompt_ids])
+    f32 = copy.deepcopy(model).float()(tokens)[0].double()
+    quantised = copy.deepcopy(model)
+    for module in quantised.modules():
+        if isinstance(module, torch.nn.Linear):
+            module.forward = (lambda m: lambda x: torch.nn.functional.linear(q8_0_round_trip(x), m.weight))(module)
+    q8act = quantised(tokens)[0]
+    return {"float32_forward_max_abs": float(f"{float((f32 - reference).abs().max()):.3g}"),
+            "q8_0_activations_max_abs": float(f"{float((q8act - reference).abs().max()):.3g}"),
+            "logit_range": [round(float(reference.min()), 3), round(float(reference.max()), 3)]}
+
+
 def render_chatml(messages: list[dict], add_generation_prompt: bool) -> str:
     text = "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in messages)
     return text + ("<|im_start|>assistant\n" if add_generation_prompt else "")
@@ -152,6 +179,10 @@ def main() -> None:
             check_against_checkpoint(model, args.checkpoint, prompt_ids)
         entry = {"file": path.name, "tensor_types": info["types"]}
         entry.update(reference_for(model, prompt_ids, full))
+        with torch.no_grad():
+            reference = model(torch.tensor([prompt_ids]))[0]
+        entry["observed_deviation"] = observed_deviations(model, prompt_ids, reference)
+        print(f"{variant}: {entry['observed_deviation']}")
         ref["variants"][variant] = entry
         print(f"{variant}: greedy -> {sp.decode(entry['greedy']['tokens'])!r}")
 
