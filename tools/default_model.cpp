@@ -15,7 +15,7 @@ namespace baton::cli {
 namespace {
 
 // The trained model shipped in models/ (issue 8); first match wins.
-constexpr const char* kShippedModels[] = {"models/baton-kjv.q8_0.gguf"};
+constexpr const char* kShippedModels[] = {"models/baton-kjv-5m.q8_0.gguf"};
 constexpr const char* kSynthSize = "small";
 
 }  // namespace

@@ -12,11 +12,13 @@ namespace {
 using test::LocalCluster;
 using test::NodeSpec;
 
-const std::vector<std::string> kPrompts = {"the old man and the sea", "In the beginning",
-                                           "baton runs one model across", "12 apples, 7 pears and"};
+const std::vector<std::string> kPrompts = {"And God said", "In the beginning", "Blessed are the",
+                                           "A day without sunshine", "You will", "The LORD is my shepherd",
+                                           "Thou shalt", "Q: Why did the chicken"};
 constexpr int kTokens = 20;
 
-std::string model_path() { return test::synth_model_path("small", DType::Q8_0); }
+// The shipped trained model: real weights give the INT8 comparison real margins.
+std::string model_path() { return std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf"; }
 
 // What `baton run --prompt` prints after echoing the prompt.
 std::string single_node_continuation(const std::string& prompt) {
@@ -71,8 +73,11 @@ TEST(Pipeline, Int8ZstdWireAgreesWithF32) {
   const double rate = double(agree) / steps;
   std::printf("int8+zstd: teacher-forced top-1 agreement %d/%d = %.3f; identical greedy continuations %d/%zu\n", agree,
               steps, rate, identical_prompts, kPrompts.size());
-  EXPECT_GE(rate, 0.95);
-  EXPECT_GE(identical_prompts, 2);
+  // Measured on the shipped model with 3 stages: 144/144 steps agree, 8/8 continuations
+  // identical. (On random synthetic weights, whose top-2 logits are often near-ties, the
+  // same test measured 78/80.) The bounds: >= 99% per step, most prompts identical.
+  EXPECT_GE(rate, 0.99);
+  EXPECT_GE(identical_prompts, static_cast<int>(kPrompts.size()) - 1);
 }
 
 }  // namespace
