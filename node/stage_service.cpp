@@ -132,6 +132,9 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   model_->transformer().forward_layers(a.range.first, a.range.last, hidden.data(), static_cast<int64_t>(rows),
                                        static_cast<int64_t>(pos0), kv, &pool_);
   uint64_t compute_us = micros_since(tc);
+  // The token moves on to another stage (maybe another process on this machine): let
+  // our workers sleep rather than spin on the cores it needs.
+  pool_.park();
 
   auto add_timing = [&](capnp::List<rpc::StageTiming>::Builder list, uint64_t raw, uint64_t wire) {
     auto prior = frame.getTimings();

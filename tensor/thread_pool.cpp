@@ -63,6 +63,7 @@ struct ThreadPool::Impl {
   std::atomic<unsigned> sleepers{0};
   std::atomic<bool> caller_sleeping{false};
   std::atomic<bool> stop{false};
+  std::atomic<bool> parked{false};  // park(): skip the spin and sleep at once
 
   std::mutex mutex;               // guards the condition variables' predicates
   std::condition_variable wake;   // workers wait here for a new ticket
@@ -113,7 +114,8 @@ struct ThreadPool::Impl {
         seen = ticket.load(std::memory_order_acquire);
         if (seen != exhausted || stop.load(std::memory_order_relaxed)) break;
         cpu_relax();
-        if ((++spins & 63) == 0 && std::chrono::steady_clock::now() - spin_start > kSpinBudget) {
+        if (parked.load(std::memory_order_relaxed) ||
+            ((++spins & 63) == 0 && std::chrono::steady_clock::now() - spin_start > kSpinBudget)) {
           sleepers.fetch_add(1, std::memory_order_seq_cst);
           std::unique_lock<std::mutex> lock(mutex);
           wake.wait(lock, [&] {
@@ -164,6 +166,8 @@ ThreadPool::~ThreadPool() {
 
 unsigned ThreadPool::size() const { return impl_->threads; }
 
+void ThreadPool::park() { impl_->parked.store(true, std::memory_order_relaxed); }
+
 void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
   if (n == 0) return;
   if (grain == 0) grain = 1;
@@ -173,6 +177,7 @@ void ThreadPool::parallel_for(size_t n, size_t grain, const std::function<void(s
     fn(0, n);
     return;
   }
+  p.parked.store(false, std::memory_order_relaxed);  // jobs are flowing again: spin between them
   // A few chunks per thread balance load when a core is busy with something else,
   // without paying a claim per grain.
   const size_t target_chunks = std::min<size_t>({grains, size_t(p.threads) * 4, kMaxChunks});

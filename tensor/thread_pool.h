@@ -20,6 +20,10 @@ class ThreadPool {
   unsigned size() const;
   // fn(begin, end) over chunks of [0, n); each chunk a multiple of `grain` except the last.
   void parallel_for(size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn);
+  // Hint: no job is coming soon (e.g. a pipeline stage just passed its token on), so idle
+  // workers should sleep now instead of spinning out their budget on a core that another
+  // process (the next stage on the same machine) needs. The next parallel_for wakes them.
+  void park();
 
  private:
   struct Impl;

@@ -113,4 +113,18 @@ TEST(ThreadPool, ConcurrentSubmittersAreSerialised) {
 }
 
 }  // namespace
+// park() is only a hint: jobs after it (and jobs racing with it) still run every index
+// exactly once and wake the sleeping workers.
+TEST(ThreadPool, ParkThenMoreJobsStillCoverEveryIndex) {
+  ThreadPool pool(3);
+  for (int round = 0; round < 200; ++round) {
+    if (round % 3 == 0) pool.park();
+    std::vector<std::atomic<int>> hits(997);
+    pool.parallel_for(hits.size(), 7, [&](size_t b, size_t e) {
+      for (size_t i = b; i < e; ++i) hits[i].fetch_add(1);
+    });
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "round " << round;
+  }
+}
+
 }  // namespace baton
