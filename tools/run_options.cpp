@@ -9,7 +9,7 @@
 
 namespace baton::cli {
 
-GenerationParams RunOptions::generation() const {
+GenerationParams SamplingFlags::generation() const {
   GenerationParams p;
   p.max_tokens = max_tokens;
   p.sampling.temperature = temperature;
@@ -29,6 +29,10 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20))->capture_default_str();
   cmd.add_option("--kv-dtype", o.kv_dtype, "KV cache type")
       ->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
+  add_sampling_flags(cmd, o.sampling);
+}
+
+void add_sampling_flags(CLI::App& cmd, SamplingFlags& o) {
   cmd.add_option("--temp", o.temperature, "Sampling temperature (0: greedy)")
       ->check(CLI::Range(0.0f, 100.0f))->capture_default_str();
   cmd.add_option("--top-k", o.top_k, "Keep the k most likely tokens (0: off)")

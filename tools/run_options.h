@@ -14,11 +14,8 @@ namespace CLI { class App; }
 
 namespace baton::cli {
 
-struct RunOptions {
-  std::optional<std::string> model;
-  unsigned threads = 0;  // 0: all cores
-  int64_t ctx = 0;       // 0: the model's training context, capped at 4096
-  std::string kv_dtype = "f16";
+// Sampling and length flags, shared by every command that generates (run, submit, ...).
+struct SamplingFlags {
   float temperature = 0.8f;
   int32_t top_k = 40;
   float top_p = 0.95f;
@@ -27,7 +24,20 @@ struct RunOptions {
   uint64_t seed = 0;
   int32_t max_tokens = 256;
 
+  // Validated (throws std::invalid_argument naming the field).
   GenerationParams generation() const;
+};
+
+void add_sampling_flags(CLI::App& cmd, SamplingFlags& flags);
+
+struct RunOptions {
+  std::optional<std::string> model;
+  unsigned threads = 0;  // 0: all cores
+  int64_t ctx = 0;       // 0: the model's training context, capped at 4096
+  std::string kv_dtype = "f16";
+  SamplingFlags sampling;
+
+  GenerationParams generation() const { return sampling.generation(); }
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& options);

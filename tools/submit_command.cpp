@@ -5,6 +5,7 @@
 
 #include "node/rpc_peer.h"
 #include "tools/commands.h"
+#include "tools/run_options.h"
 #include "transport/auth.h"
 
 namespace baton::cli {
@@ -15,13 +16,7 @@ struct SubmitArgs {
   std::string coordinator = "127.0.0.1:7070";
   std::string prompt;
   std::string secret;
-  int32_t max_tokens = 128;
-  float temperature = 0.8f;
-  int32_t top_k = 40;
-  float top_p = 0.95f;
-  float min_p = 0.05f;
-  float repeat_penalty = 1.1f;
-  uint64_t seed = 0;
+  SamplingFlags sampling;
   std::vector<std::string> stop;
   std::vector<int32_t> prompt_ids;
   bool chat = false;
@@ -54,13 +49,14 @@ int run_submit(const SubmitArgs& a) {
   auto req = joined.coordinator.generateRequest();
   req.setPrompt(a.prompt);
   auto p = req.initParams();
-  p.setMaxTokens(a.max_tokens);
-  p.setTemperature(a.temperature);
-  p.setTopK(a.top_k);
-  p.setTopP(a.top_p);
-  p.setMinP(a.min_p);
-  p.setRepeatPenalty(a.repeat_penalty);
-  p.setSeed(a.seed);
+  const GenerationParams g = a.sampling.generation();
+  p.setMaxTokens(g.max_tokens);
+  p.setTemperature(g.sampling.temperature);
+  p.setTopK(g.sampling.top_k);
+  p.setTopP(g.sampling.top_p);
+  p.setMinP(g.sampling.min_p);
+  p.setRepeatPenalty(g.sampling.repeat_penalty);
+  p.setSeed(g.sampling.seed);
   p.setChat(a.chat);
   auto ids = p.initPromptIds(static_cast<unsigned>(a.prompt_ids.size()));
   for (unsigned i = 0; i < a.prompt_ids.size(); ++i) ids.set(i, a.prompt_ids[i]);
@@ -94,13 +90,7 @@ void register_submit(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--prompt-ids", a->prompt_ids, "The prompt as token ids (comma-separated) instead of text")->delimiter(',');
   cmd->add_option("--coordinator", a->coordinator, "Coordinator address (HOST:PORT)")->capture_default_str();
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
-  cmd->add_option("-n,--max-tokens", a->max_tokens, "Most tokens to generate")->check(CLI::Range(0, 1 << 20))->capture_default_str();
-  cmd->add_option("--temp", a->temperature, "Sampling temperature (0: greedy)")->check(CLI::Range(0.0f, 100.0f))->capture_default_str();
-  cmd->add_option("--top-k", a->top_k, "Top-k (0: off)")->check(CLI::Range(0, 1 << 20))->capture_default_str();
-  cmd->add_option("--top-p", a->top_p, "Top-p (1: off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
-  cmd->add_option("--min-p", a->min_p, "Min-p (0: off)")->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
-  cmd->add_option("--repeat-penalty", a->repeat_penalty, "Repeat penalty (1: off)")->check(CLI::Range(0.0f, 10.0f))->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Sampling seed")->capture_default_str();
+  add_sampling_flags(*cmd, a->sampling);
   cmd->add_option("--stop", a->stop, "Stop string (repeatable)");
   cmd->add_flag("--chat", a->chat, "Wrap the prompt in the model's chat template");
   cmd->add_flag("--json", a->json, "Print one JSON object instead of streaming text");
