@@ -113,7 +113,7 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     if (a.with_embedding) throw std::invalid_argument(fmt::format("stage {} expects token ids, got hidden states", a.stage_index));
     const auto td = std::chrono::steady_clock::now();
     const FrameLimits limits{static_cast<uint32_t>(hp.dim), a.max_frame_rows};
-    hidden = decode_frame(from_wire(frame.getHidden(), session, step, limits), limits);
+    hidden = codec_.decode(from_wire(frame.getHidden(), session, step, limits), limits);
     rows = hidden.size() / static_cast<size_t>(hp.dim);
     decode_us = micros_since(td);
   }
@@ -190,8 +190,8 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     auto codec = codec_from_id(frame.getWire());
     if (!codec) throw std::invalid_argument(fmt::format("frame asks for unknown wire codec id {}", frame.getWire()));
     WireFormat wf{*codec, frame.getWireZstd(), 1};
-    ActivationFrame out = encode_frame(session, step, hidden.data(), static_cast<uint32_t>(rows),
-                                       static_cast<uint32_t>(hp.dim), wf);
+    ActivationFrame out = codec_.encode(session, step, hidden.data(), static_cast<uint32_t>(rows),
+                                        static_cast<uint32_t>(hp.dim), wf);
     auto req = next->forwardRequest();
     auto f = req.initFrame();
     f.setSession(session);

@@ -10,6 +10,7 @@
 #include "model/kv_cache.h"
 #include "model/model.h"
 #include "tensor/thread_pool.h"
+#include "transport/activation_frame.h"
 #include "transport/baton.capnp.h"
 
 namespace baton {
@@ -47,6 +48,7 @@ class StageRuntime {
   std::unique_ptr<Model> model_;
   StageAssignment assignment_;
   ThreadPool pool_;
+  FrameCodec codec_;  // reused zstd contexts for every frame in and out
   std::map<uint64_t, std::unique_ptr<KVCache>> caches_;
   kj::Maybe<rpc::Stage::Client> next_;
   kj::Maybe<rpc::ResultSink::Client> sink_;

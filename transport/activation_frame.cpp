@@ -47,8 +47,32 @@ uint32_t crc32c(const uint8_t* data, size_t size) {
   return crc ^ 0xffffffffu;
 }
 
+struct FrameCodec::Contexts {
+  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx{ZSTD_createCCtx(), ZSTD_freeCCtx};
+  std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx{ZSTD_createDCtx(), ZSTD_freeDCtx};
+  Contexts() {
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
+    ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, 1);
+    ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 24);  // bound decoder memory
+  }
+};
+
+FrameCodec::FrameCodec() : zstd_(std::make_unique<Contexts>()) {}
+FrameCodec::~FrameCodec() = default;
+
 ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* values, uint32_t rows, uint32_t cols,
                              const WireFormat& format) {
+  FrameCodec codec;
+  return codec.encode(session, step, values, rows, cols, format);
+}
+
+std::vector<float> decode_frame(const ActivationFrame& frame, const FrameLimits& limits) {
+  FrameCodec codec;
+  return codec.decode(frame, limits);
+}
+
+ActivationFrame FrameCodec::encode(uint64_t session, uint64_t step, const float* values, uint32_t rows, uint32_t cols,
+                                   const WireFormat& format) {
   ActivationFrame f;
   f.session = session;
   f.step = step;
@@ -63,12 +87,10 @@ ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* value
     f.payload = std::move(raw);
     return f;
   }
-  std::unique_ptr<ZSTD_CCtx, decltype(&ZSTD_freeCCtx)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, format.zstd_level);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_contentSizeFlag, 1);
+  ZSTD_CCtx* cctx = zstd_->cctx.get();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, format.zstd_level);
   f.payload.resize(ZSTD_compressBound(raw.size()));
-  const size_t n = ZSTD_compress2(cctx.get(), f.payload.data(), f.payload.size(), raw.data(), raw.size());
+  const size_t n = ZSTD_compress2(cctx, f.payload.data(), f.payload.size(), raw.data(), raw.size());
   if (ZSTD_isError(n)) throw std::runtime_error(fmt::format("zstd compression failed: {}", ZSTD_getErrorName(n)));
   if (n >= raw.size()) {
     // INT8 hidden states are close to incompressible: zstd would only add its frame
@@ -82,7 +104,7 @@ ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* value
   return f;
 }
 
-std::vector<float> decode_frame(const ActivationFrame& f, const FrameLimits& limits) {
+std::vector<float> FrameCodec::decode(const ActivationFrame& f, const FrameLimits& limits) {
   const auto codec = codec_from_id(f.codec);
   if (!codec) throw FrameError(fmt::format("frame has unknown codec id {}", f.codec));
   if (f.cols != limits.expected_cols) {
@@ -113,9 +135,7 @@ std::vector<float> decode_frame(const ActivationFrame& f, const FrameLimits& lim
     // Decompress into exactly the expected size: anything that would inflate further
     // fails inside zstd (dstSize_tooSmall) instead of allocating.
     decompressed.resize(*expected);
-    std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
-    ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 24);  // bound decoder memory
-    const size_t n = ZSTD_decompressDCtx(dctx.get(), decompressed.data(), decompressed.size(), payload, size);
+    const size_t n = ZSTD_decompressDCtx(zstd_->dctx.get(), decompressed.data(), decompressed.size(), payload, size);
     if (ZSTD_isError(n)) {
       throw FrameError(fmt::format("zstd payload rejected ({}): it must inflate to exactly {} bytes",
                                    ZSTD_getErrorName(n), *expected));

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -55,5 +56,24 @@ ActivationFrame encode_frame(uint64_t session, uint64_t step, const float* value
 std::vector<float> decode_frame(const ActivationFrame& frame, const FrameLimits& limits);
 
 uint32_t crc32c(const uint8_t* data, size_t size);
+
+// Keeps zstd's compression and decompression contexts between frames: creating them
+// allocates hundreds of KiB of tables, which would otherwise happen on every hop of every
+// token. One per stage (not thread-safe). The free functions above use a temporary one.
+class FrameCodec {
+ public:
+  FrameCodec();
+  ~FrameCodec();
+  FrameCodec(const FrameCodec&) = delete;
+  FrameCodec& operator=(const FrameCodec&) = delete;
+
+  ActivationFrame encode(uint64_t session, uint64_t step, const float* values, uint32_t rows, uint32_t cols,
+                         const WireFormat& format);
+  std::vector<float> decode(const ActivationFrame& frame, const FrameLimits& limits);
+
+ private:
+  struct Contexts;
+  std::unique_ptr<Contexts> zstd_;
+};
 
 }  // namespace baton

@@ -156,6 +156,26 @@ TEST(ActivationFrame, RefusesNonFiniteValues) {
   EXPECT_NE(error_of(f, {64, 8}).find("non-finite"), std::string::npos);
 }
 
+// One codec serves a stage for its lifetime: reused zstd contexts must carry nothing from
+// one frame to the next, not even after a frame was rejected half-way.
+TEST(FrameCodec, ReusedAcrossFormatsAndAfterRejectedFrames) {
+  FrameCodec codec;
+  std::vector<float> smooth(3 * 64, 0.75f);
+  for (int round = 0; round < 3; ++round) {
+    for (const char* name : {"f32+zstd", "int8+zstd", "f16", "f16+zstd"}) {
+      const auto x = random_hidden(3, 64, static_cast<uint32_t>(round + 20));
+      const auto f = codec.encode(1, 1, x.data(), 3, 64, parse_wire_format(name));
+      EXPECT_EQ(codec.decode(f, {64, 8}), decode_frame(f, {64, 8})) << name;
+    }
+    auto bad = codec.encode(1, 2, smooth.data(), 3, 64, parse_wire_format("f32+zstd"));
+    ASSERT_TRUE(bad.zstd);
+    bad.payload[bad.payload.size() / 2] ^= 0x5a;
+    EXPECT_THROW(codec.decode(bad, {64, 8}), FrameError);
+    const auto good = codec.encode(1, 3, smooth.data(), 3, 64, parse_wire_format("f32+zstd"));
+    EXPECT_EQ(codec.decode(good, {64, 8}), smooth);
+  }
+}
+
 TEST(WireFormat, ParsesAndNamesFormats) {
   EXPECT_EQ(wire_format_name(parse_wire_format("int8+zstd")), "int8+zstd");
   EXPECT_EQ(wire_format_name(parse_wire_format("f16")), "f16");
