@@ -109,6 +109,31 @@ TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
   EXPECT_NE(err.find("KV cache"), std::string::npos) << err;
 }
 
+TEST_F(NodeRpc, MalformedAssignmentsAreRefusedNamingTheField) {
+  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
+  auto load = [&](int first, int last, uint32_t ctx, uint32_t sessions, const char* kv, uint32_t rows) {
+    auto req = joined.node.loadRequest();
+    auto a = req.initAssignment();
+    a.setModelHash(described.getInfo().getModelHash());
+    a.setFirst(first);
+    a.setLast(last);
+    a.setContextLength(ctx);
+    a.setMaxSessions(sessions);
+    a.setKvDtype(kv);
+    a.setMaxFrameRows(rows);
+    return error_of(req.send().ignoreResult());
+  };
+  EXPECT_NE(load(3, 3, 64, 1, "f16", 8).find("empty or negative layer range [3, 3)"), std::string::npos);
+  EXPECT_NE(load(-1, 2, 64, 1, "f16", 8).find("layer range [-1, 2)"), std::string::npos);
+  EXPECT_NE(load(0, 99, 64, 1, "f16", 8).find("outside the model's 6 layers"), std::string::npos);
+  EXPECT_NE(load(0, 2, 0, 1, "f16", 8).find("context 0 is out of range"), std::string::npos);
+  EXPECT_NE(load(0, 2, 64, 0, "f16", 8).find("maxSessions 0 is out of range"), std::string::npos);
+  EXPECT_NE(load(0, 2, 64, 1, "q2_K", 8).find("KV cache dtype 'q2_K'"), std::string::npos);
+  EXPECT_NE(load(0, 2, 64, 1, "f16", 0).find("maxFrameRows 0 is out of range"), std::string::npos);
+  EXPECT_EQ(load(0, 2, 64, 1, "f16", 8), "") << "a valid assignment still loads afterwards";
+}
+
 TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
   auto described = joined.node.describeRequest().send().wait(io_.waitScope);

@@ -70,6 +70,11 @@ TEST(Pipeline, Int8ZstdWireAgreesWithF32) {
       ids.push_back(want);
     }
   }
+  // Token ids from the client are checked against the vocabulary before anything runs.
+  const auto bad = run_command({BATON_EXECUTABLE, "submit", "--coordinator", int8.address(), "--prompt-ids", "1,99999"},
+                               std::chrono::seconds(30), test::secret_env());
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("token id 99999 is outside [0, 4096)"), std::string::npos) << bad.err;
   const double rate = double(agree) / steps;
   std::printf("int8+zstd: teacher-forced top-1 agreement %d/%d = %.3f; identical greedy continuations %d/%zu\n", agree,
               steps, rate, identical_prompts, kPrompts.size());
