@@ -1,5 +1,6 @@
 // `baton coordinator`: join the nodes, plan, load and link the pipeline, serve prompts.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -7,6 +8,7 @@
 #include "node/cluster.h"
 #include "discovery/mdns_browser.h"
 #include "node/coordinator_service.h"
+#include "node/http_service.h"
 #include "node/membership.h"
 #include "node/model_identity.h"
 #include "node/rpc_peer.h"
@@ -39,6 +41,7 @@ struct CoordinatorArgs {
   bool mdns = true;
   std::string mdns_interface;
   uint16_t mdns_port = 5353;
+  std::string http = "127.0.0.1:8080";
   uint32_t min_nodes = 1;
   double discovery_wait_s = 5;
 };
@@ -136,8 +139,21 @@ int run_coordinator(CoordinatorArgs args) {
   kj::TaskSet background(task_errors);
   background.add(cluster.ping_loop(2 * kj::SECONDS));
   if (browser) background.add(follow_membership(io, cluster, runner, *browser, args.peers));
+  std::unique_ptr<HttpService> http;
+  if (args.http != "off" && !args.http.empty()) {
+    const auto colon = args.http.rfind(':');
+    if (colon == std::string::npos) throw std::invalid_argument(fmt::format("--http '{}' is not HOST:PORT", args.http));
+    HttpServiceConfig hc;
+    hc.host = args.http.substr(0, colon);
+    hc.port = std::stoi(args.http.substr(colon + 1));
+    hc.model_id = std::filesystem::path(path).stem().string();
+    hc.context = cfg.context;
+    hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
+    http = std::make_unique<HttpService>(*model, runner, hc);
+  }
   fmt::print("coordinator ready on {} (port {}): {} stage(s), wire {}, predicted {:.1f} tokens/s\n", args.listen,
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
+  if (http) fmt::print("HTTP API on http://{}:{}/v1 (OpenAI-compatible)\n", args.http.substr(0, args.http.rfind(':')), http->port());
   std::fflush(stdout);
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
   spdlog::info("coordinator shutting down ({})", sig);
@@ -163,6 +179,8 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
+  cmd->add_option("--http", a->http, "OpenAI-compatible HTTP API address (HOST:PORT, port 0 picks one; 'off' disables)")
+      ->capture_default_str();
   cmd->add_flag("!--no-mdns", a->mdns, "Do not discover nodes with mDNS (use --peers only)");
   cmd->add_option("--mdns-interface", a->mdns_interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-port", a->mdns_port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();

@@ -96,7 +96,7 @@ TEST(Discovery, CoordinatorFollowsMembershipBetweenSessions) {
   auto n1 = start_node("one-" + tag, model), n2 = start_node("two-" + tag, model);
   ChildProcess coord({BATON_EXECUTABLE, "coordinator", "--model", model, "--listen", "127.0.0.1:0", "--wire", "f32",
                       "--ctx", "256", "--mdns-interface", "lo", "--mdns-port", mdns_port(), "--min-nodes", "2",
-                      "--discovery-wait", "10"},
+                      "--discovery-wait", "10", "--http", "127.0.0.1:0"},
                      test::secret_env());
   auto ready = coord.wait_for_line(std::regex(R"(coordinator ready on .*\(port (\d+)\): (\d+) stage)"), 30s);
   ASSERT_TRUE(ready) << coord.err();

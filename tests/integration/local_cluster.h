@@ -54,7 +54,7 @@ class LocalCluster {
       peers += (peers.empty() ? "" : ",") + std::string("127.0.0.1:") + ports_.back();
     }
     std::vector<std::string> argv = {BATON_EXECUTABLE, "coordinator", "--peers", peers, "--model", model,
-                                     "--listen", "127.0.0.1:0"};
+                                     "--listen", "127.0.0.1:0", "--no-mdns", "--http", "127.0.0.1:0"};
     argv.insert(argv.end(), coordinator_args.begin(), coordinator_args.end());
     coordinator_ = std::make_unique<ChildProcess>(argv, secret_env());
     auto m = coordinator_->wait_for_line(std::regex(R"(coordinator ready on .*\(port (\d+)\))"), std::chrono::seconds(120));
@@ -64,7 +64,11 @@ class LocalCluster {
       return;
     }
     address_ = "127.0.0.1:" + std::string((*m)[1]);
+    auto h = coordinator_->wait_for_line(std::regex(R"(HTTP API on http://[^:]+:(\d+))"), std::chrono::seconds(10));
+    if (h) http_port_ = std::stoi((*h)[1]);
   }
+
+  int http_port() const { return http_port_; }
 
   bool ok() const { return error_.empty(); }
   const std::string& error() const { return error_; }
@@ -92,6 +96,7 @@ class LocalCluster {
   std::vector<std::string> ports_;
   std::unique_ptr<ChildProcess> coordinator_;
   std::string address_;
+  int http_port_ = 0;
   std::string error_;
 };
 

@@ -1,0 +1,172 @@
+// The OpenAI-compatible HTTP API of a real coordinator with 2 node processes: streamed
+// and non-streamed replies agree, concurrent requests equal sequential ones (greedy), and
+// bad requests get 4xx with an OpenAI-style error naming the field.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include <future>
+#include <sstream>
+
+#include "local_cluster.h"
+
+namespace baton {
+namespace {
+
+using nlohmann::json;
+
+class HttpApi : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = new test::LocalCluster(std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
+                                      std::vector<test::NodeSpec>(2), {"--wire", "int8+zstd", "--ctx", "256"},
+                                      test::temp_dir("http"));
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
+    ASSERT_GT(cluster_->http_port(), 0);
+  }
+
+  httplib::Result post(const std::string& path, const std::string& body) {
+    httplib::Client c("127.0.0.1", cluster_->http_port());
+    c.set_read_timeout(60, 0);
+    return c.Post(path.c_str(), body, "application/json");
+  }
+
+  // Concatenates the text of an SSE stream; checks it ends with [DONE].
+  std::string streamed_text(const std::string& path, json body, std::string* finish) {
+    body["stream"] = true;
+    auto r = post(path, body.dump());
+    EXPECT_TRUE(r);
+    if (!r) return "";
+    EXPECT_EQ(r->status, 200);
+    std::istringstream lines(r->body);
+    std::string line, text;
+    bool done = false;
+    while (std::getline(lines, line)) {
+      if (line.rfind("data: ", 0) != 0) continue;
+      const std::string data = line.substr(6);
+      if (data == "[DONE]") {
+        done = true;
+        continue;
+      }
+      const json chunk = json::parse(data);
+      const json& choice = chunk["choices"][0];
+      if (choice.contains("delta") && choice["delta"].contains("content")) text += choice["delta"]["content"].get<std::string>();
+      if (choice.contains("text")) text += choice["text"].get<std::string>();
+      if (!choice["finish_reason"].is_null()) *finish = choice["finish_reason"];
+    }
+    EXPECT_TRUE(done) << "stream must end with data: [DONE]";
+    return text;
+  }
+
+  static test::LocalCluster* cluster_;
+};
+test::LocalCluster* HttpApi::cluster_ = nullptr;
+
+TEST_F(HttpApi, ModelsAndHealth) {
+  httplib::Client c("127.0.0.1", cluster_->http_port());
+  auto h = c.Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  auto m = c.Get("/v1/models");
+  ASSERT_TRUE(m);
+  const json j = json::parse(m->body);
+  EXPECT_EQ(j["object"], "list");
+  EXPECT_EQ(j["data"][0]["id"], "baton-kjv-5m.q8_0");
+}
+
+TEST_F(HttpApi, StreamedChatEqualsNonStreamed) {
+  const json body = {{"messages", {{{"role", "system"}, {"content", "You answer briefly."}},
+                                   {{"role", "user"}, {"content", "Tell me a fortune."}}}},
+                     {"max_tokens", 24},
+                     {"temperature", 0}};
+  auto r = post("/v1/chat/completions", body.dump());
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  const std::string text = j["choices"][0]["message"]["content"];
+  EXPECT_FALSE(text.empty());
+  EXPECT_GT(j["usage"]["prompt_tokens"].get<int>(), 5);
+  std::string finish;
+  EXPECT_EQ(streamed_text("/v1/chat/completions", body, &finish), text);
+  EXPECT_EQ(finish, j["choices"][0]["finish_reason"]);
+}
+
+TEST_F(HttpApi, CompletionMatchesSingleNodeAndHonoursLengthAndStop) {
+  const auto run = run_command({BATON_EXECUTABLE, "run", "--prompt", "And God said", "--temp", "0", "--repeat-penalty",
+                                "1", "-n", "12"},
+                               std::chrono::seconds(60));
+  ASSERT_EQ(run.code, 0) << run.err;
+  const std::string reference = run.out.substr(std::string("And God said").size());
+  auto r = post("/v1/completions", json{{"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}}.dump());
+  ASSERT_TRUE(r);
+  const json j = json::parse(r->body);
+  EXPECT_EQ(j["choices"][0]["text"], reference);
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(j["usage"]["completion_tokens"], 12);
+  // A stop string cuts the text before it and ends with finish_reason "stop".
+  const std::string stop = reference.substr(reference.size() / 2, 2);
+  r = post("/v1/completions", json{{"prompt", "And God said"}, {"max_tokens", 12}, {"temperature", 0}, {"stop", stop}}.dump());
+  ASSERT_TRUE(r);
+  const json s = json::parse(r->body);
+  EXPECT_EQ(s["choices"][0]["text"], reference.substr(0, reference.find(stop)));
+  EXPECT_EQ(s["choices"][0]["finish_reason"], "stop");
+}
+
+TEST_F(HttpApi, ConcurrentRequestsEqualSequentialOnes) {
+  const std::vector<std::string> prompts = {"In the beginning", "Blessed are the", "A day without sunshine", "You will"};
+  auto ask = [&](const std::string& p) {
+    auto r = post("/v1/completions", json{{"prompt", p}, {"max_tokens", 16}, {"temperature", 0}}.dump());
+    return r && r->status == 200 ? json::parse(r->body)["choices"][0]["text"].get<std::string>() : std::string("<failed>");
+  };
+  std::vector<std::string> sequential;
+  for (const auto& p : prompts) sequential.push_back(ask(p));
+  std::vector<std::future<std::string>> parallel;
+  for (const auto& p : prompts) parallel.push_back(std::async(std::launch::async, ask, p));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(parallel[i].get(), sequential[i]) << prompts[i];
+}
+
+TEST_F(HttpApi, BadRequestsGet4xxNamingTheField) {
+  struct Case {
+    std::string path, body;
+    int status;
+    std::string param;
+  };
+  const std::string long_prompt(4000, 'a');
+  const std::vector<Case> cases = {
+      {"/v1/completions", "{not json", 400, ""},
+      {"/v1/completions", R"({"prompt": "x", "max_tokens": "lots"})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt": "x", "max_tokens": -1})", 400, "max_tokens"},
+      {"/v1/completions", R"({"prompt": "x", "temperature": 7})", 400, "temperature"},
+      {"/v1/completions", R"({"prompt": 12})", 400, "prompt"},
+      {"/v1/completions", R"({"max_tokens": 3})", 400, "prompt"},
+      {"/v1/completions", R"({"model": "gpt-4", "prompt": "x"})", 404, "model"},
+      {"/v1/completions", R"({"prompt": [1, 99999]})", 400, "prompt"},
+      {"/v1/completions", json{{"prompt", long_prompt}}.dump(), 400, "prompt"},
+      {"/v1/chat/completions", R"({"messages": []})", 400, "messages"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "wizard", "content": "hi"}]})", 400, "messages[0].role"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": 5}]})", 400, "messages[0].content"},
+      {"/v1/chat/completions", R"({"messages": [{"role": "user", "content": "hi"}], "stream": "yes"})", 400, "stream"},
+  };
+  for (const auto& c : cases) {
+    auto r = post(c.path, c.body);
+    ASSERT_TRUE(r) << c.body;
+    EXPECT_EQ(r->status, c.status) << c.body << " -> " << r->body;
+    const json j = json::parse(r->body);
+    ASSERT_TRUE(j.contains("error")) << r->body;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
+    if (!c.param.empty()) {
+      EXPECT_EQ(j["error"]["param"], c.param) << c.body;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace baton
