@@ -1,6 +1,6 @@
 #include "discovery/mdns_browser.h"
+#include "discovery/io_thread.h"
 
-#include <future>
 
 #include <asio/post.hpp>
 #include <spdlog/spdlog.h>
@@ -65,16 +65,10 @@ void MdnsBrowser::start(EventHandler on_event) {
 void MdnsBrowser::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  std::promise<void> done;
-  auto finished = done.get_future();
-  asio::post(io_, [this, &done] {
+  finish_on_io_thread(io_, thread_, [this] {
     tick_timer_.cancel();
     socket_->close();
-    done.set_value();
   });
-  finished.wait();
-  io_.stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 std::vector<PeerEntry> MdnsBrowser::peers() const {

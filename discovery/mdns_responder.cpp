@@ -1,6 +1,6 @@
 #include "discovery/mdns_responder.h"
+#include "discovery/io_thread.h"
 
-#include <future>
 #include <random>
 #include <stdexcept>
 
@@ -71,9 +71,7 @@ void MdnsResponder::start() {
 void MdnsResponder::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
-  std::promise<void> done;
-  auto finished = done.get_future();
-  asio::post(io_, [this, &done] {
+  finish_on_io_thread(io_, thread_, [this] {
     phase_timer_.cancel();
     response_timer_.cancel();
     if (announced_.load()) {
@@ -82,11 +80,7 @@ void MdnsResponder::stop() {
     }
     phase_ = Phase::stopped;
     socket_->close();
-    done.set_value();
   });
-  finished.wait();
-  io_.stop();
-  if (thread_.joinable()) thread_.join();
 }
 
 void MdnsResponder::update_attributes(const NodeAttributes& attributes) {
