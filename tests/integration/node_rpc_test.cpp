@@ -43,6 +43,30 @@ class NodeRpc : public ::testing::Test {
     address_ = "127.0.0.1:" + std::string((*m)[1]);
   }
 
+  struct Assignment {
+    int first = 0, last = 6;
+    bool embed = false, head = false;
+    uint32_t ctx = 64, sessions = 1;
+    const char* kv = "f16";
+    uint32_t rows = 8;
+  };
+  // Node.load with this assignment for the node's own model; the error text, "" on success.
+  std::string load(Joined& joined, const Assignment& want) {
+    auto described = joined.node.describeRequest().send().wait(io_.waitScope);
+    auto req = joined.node.loadRequest();
+    auto a = req.initAssignment();
+    a.setModelHash(described.getInfo().getModelHash());
+    a.setFirst(want.first);
+    a.setLast(want.last);
+    a.setWithEmbedding(want.embed);
+    a.setWithHead(want.head);
+    a.setContextLength(want.ctx);
+    a.setMaxSessions(want.sessions);
+    a.setKvDtype(want.kv);
+    a.setMaxFrameRows(want.rows);
+    return error_of(req.send().ignoreResult());
+  }
+
   std::string error_of(kj::Promise<void> p) {
     try {
       p.wait(io_.waitScope);
@@ -91,65 +115,29 @@ TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
 
 TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
-  auto info = described.getInfo();
-  auto req = joined.node.loadRequest();
-  auto a = req.initAssignment();
-  a.setModelHash(info.getModelHash());
-  a.setFirst(0);
-  a.setLast(6);
-  a.setWithEmbedding(true);
-  a.setWithHead(true);
-  a.setContextLength(4096);
-  a.setMaxSessions(16);
-  a.setKvDtype("f16");
-  a.setMaxFrameRows(64);
-  const std::string err = error_of(req.send().ignoreResult());
+  const std::string err = load(joined, {0, 6, true, true, 4096, 16, "f16", 64});
   EXPECT_NE(err.find("this node offers 64 MiB"), std::string::npos) << err;
   EXPECT_NE(err.find("KV cache"), std::string::npos) << err;
 }
 
 TEST_F(NodeRpc, MalformedAssignmentsAreRefusedNamingTheField) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
-  auto load = [&](int first, int last, uint32_t ctx, uint32_t sessions, const char* kv, uint32_t rows) {
-    auto req = joined.node.loadRequest();
-    auto a = req.initAssignment();
-    a.setModelHash(described.getInfo().getModelHash());
-    a.setFirst(first);
-    a.setLast(last);
-    a.setContextLength(ctx);
-    a.setMaxSessions(sessions);
-    a.setKvDtype(kv);
-    a.setMaxFrameRows(rows);
-    return error_of(req.send().ignoreResult());
+  auto try_load = [&](int first, int last, uint32_t ctx, uint32_t sessions, const char* kv, uint32_t rows) {
+    return load(joined, {first, last, false, false, ctx, sessions, kv, rows});
   };
-  EXPECT_NE(load(3, 3, 64, 1, "f16", 8).find("empty or negative layer range [3, 3)"), std::string::npos);
-  EXPECT_NE(load(-1, 2, 64, 1, "f16", 8).find("layer range [-1, 2)"), std::string::npos);
-  EXPECT_NE(load(0, 99, 64, 1, "f16", 8).find("outside the model's 6 layers"), std::string::npos);
-  EXPECT_NE(load(0, 2, 0, 1, "f16", 8).find("context 0 is out of range"), std::string::npos);
-  EXPECT_NE(load(0, 2, 64, 0, "f16", 8).find("maxSessions 0 is out of range"), std::string::npos);
-  EXPECT_NE(load(0, 2, 64, 1, "q2_K", 8).find("KV cache dtype 'q2_K'"), std::string::npos);
-  EXPECT_NE(load(0, 2, 64, 1, "f16", 0).find("maxFrameRows 0 is out of range"), std::string::npos);
-  EXPECT_EQ(load(0, 2, 64, 1, "f16", 8), "") << "a valid assignment still loads afterwards";
+  EXPECT_NE(try_load(3, 3, 64, 1, "f16", 8).find("empty or negative layer range [3, 3)"), std::string::npos);
+  EXPECT_NE(try_load(-1, 2, 64, 1, "f16", 8).find("layer range [-1, 2)"), std::string::npos);
+  EXPECT_NE(try_load(0, 99, 64, 1, "f16", 8).find("outside the model's 6 layers"), std::string::npos);
+  EXPECT_NE(try_load(0, 2, 0, 1, "f16", 8).find("context 0 is out of range"), std::string::npos);
+  EXPECT_NE(try_load(0, 2, 64, 0, "f16", 8).find("maxSessions 0 is out of range"), std::string::npos);
+  EXPECT_NE(try_load(0, 2, 64, 1, "q2_K", 8).find("KV cache dtype 'q2_K'"), std::string::npos);
+  EXPECT_NE(try_load(0, 2, 64, 1, "f16", 0).find("maxFrameRows 0 is out of range"), std::string::npos);
+  EXPECT_EQ(try_load(0, 2, 64, 1, "f16", 8), "") << "a valid assignment still loads afterwards";
 }
 
 TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
   auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
-  auto described = joined.node.describeRequest().send().wait(io_.waitScope);
-  auto info = described.getInfo();
-  auto load = joined.node.loadRequest();
-  auto a = load.initAssignment();
-  a.setModelHash(info.getModelHash());
-  a.setFirst(2);
-  a.setLast(6);
-  a.setWithEmbedding(false);
-  a.setWithHead(true);
-  a.setContextLength(64);
-  a.setMaxSessions(2);
-  a.setKvDtype("f16");
-  a.setMaxFrameRows(8);
-  load.send().wait(io_.waitScope);
+  ASSERT_EQ(load(joined, {2, 6, false, true, 64, 2, "f16", 8}), "");
   auto sink_server = kj::heap<CollectingSink>();
   CollectingSink& sink = *sink_server;
   auto link = joined.node.linkRequest();
