@@ -240,6 +240,23 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period) {
   });
 }
 
+kj::Promise<std::vector<MemberProbe>> Cluster::probe(kj::Duration timeout) {
+  kj::Vector<kj::Promise<MemberProbe>> probes;
+  for (auto& m : members_) {
+    const std::string address = m.address;
+    probes.add(io_.provider->getTimer()
+                   .timeoutAfter(timeout, m.joined.node.describeRequest().send())
+                   .then(
+                       [address](capnp::Response<rpc::Node::DescribeResults> r) {
+                         return MemberProbe{address, true, r.getInfo().getUsedMib(), r.getInfo().getSessions()};
+                       },
+                       [address](kj::Exception&&) { return MemberProbe{address, false, 0, 0}; }));
+  }
+  return kj::joinPromises(probes.releaseAsArray()).then([](kj::Array<MemberProbe> all) {
+    return std::vector<MemberProbe>(all.begin(), all.end());
+  });
+}
+
 kj::Promise<void> Cluster::assemble_current() {
   return join_all().then([this] {
     PlanRequest req;

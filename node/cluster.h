@@ -52,6 +52,13 @@ struct Member {
   uint64_t memory_mib = 0;
 };
 
+struct MemberProbe {
+  std::string address;
+  bool online = false;
+  uint64_t used_mib = 0;
+  uint32_t sessions = 0;
+};
+
 struct StageTimingRecord {
   uint32_t stage = 0;
   uint64_t compute_us = 0, decode_us = 0, raw_bytes = 0, wire_bytes = 0;
@@ -94,6 +101,11 @@ class Cluster {
   const Plan& plan() const { return plan_; }
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
+  const Model& model() const { return model_; }
+
+  // Asks every member to describe itself now (bounded by `timeout`): liveness, memory in
+  // use and sessions held, for status pages.
+  kj::Promise<std::vector<MemberProbe>> probe(kj::Duration timeout);
 
   kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                uint32_t top_k);

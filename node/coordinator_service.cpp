@@ -72,7 +72,12 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   cb.on_done = [alive, fulfiller_ptr](const SessionOutcome& out) {
     if (*alive) fulfiller_ptr->fulfill(SessionOutcome(out));
   };
-  auto cancel = runner_.start(std::move(input), params, cb);
+  std::shared_ptr<std::atomic<bool>> cancel;
+  try {
+    cancel = runner_.start(std::move(input), params, cb);
+  } catch (const QueueFull& e) {
+    throw_rpc_error(e.what());
+  }
   return paf.promise
       .then([context](SessionOutcome out) mutable {
         if (!out.error.empty()) throw_rpc_error(out.error);

@@ -4,6 +4,7 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -32,6 +33,14 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// baton's own figures next to OpenAI's fields (clients ignore unknown keys).
+json baton_figures(const SessionOutcome& out) {
+  return {{"tokens_per_s", out.decode_tokens_per_s},
+          {"ttft_ms", out.ttft_ms},
+          {"queued_ms", out.queued_ms},
+          {"kv_cache_mib", out.kv_cache_mib}};
+}
+
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
   res.set_content(error_body(e).dump(), "application/json");
@@ -39,10 +48,15 @@ void send_error(httplib::Response& res, const ApiError& e) {
 
 }  // namespace
 
-HttpService::HttpService(const Model& model, SessionRunner& runner, HttpServiceConfig config)
-    : model_(model), runner_(runner), config_(std::move(config)), server_(std::make_unique<httplib::Server>()) {
+HttpService::HttpService(const Model& model, SessionRunner& runner, HttpServiceConfig config, HttpStatusSources status)
+    : model_(model),
+      runner_(runner),
+      config_(std::move(config)),
+      status_(std::move(status)),
+      server_(std::make_unique<httplib::Server>()) {
   server_->set_payload_max_length(config_.max_body_bytes);
   install_routes();
+  install_status_routes();
   port_ = config_.port == 0 ? server_->bind_to_any_port(config_.host)
                             : (server_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
   if (port_ <= 0) {
@@ -109,7 +123,18 @@ void HttpService::install_routes() {
         channel->done = true;
         channel->changed.notify_all();
       };
-      auto cancel = runner_.start(std::move(input), req.params, cb);
+      std::shared_ptr<std::atomic<bool>> cancel;
+      try {
+        cancel = runner_.start(std::move(input), req.params, cb);
+      } catch (const QueueFull& e) {
+        res.set_header("Retry-After", std::to_string(e.retry_after_s));
+        res.status = 429;
+        res.set_content(
+            json{{"error", {{"message", e.what()}, {"type", "rate_limit_error"}, {"param", nullptr}, {"code", "busy"}}}}
+                .dump(),
+            "application/json");
+        return;
+      }
       const std::string id = fmt::format("cmpl-{:x}", std::chrono::steady_clock::now().time_since_epoch().count());
       const int64_t created = unix_now();
 
@@ -122,8 +147,9 @@ void HttpService::install_routes() {
                           "application/json");
           return;
         }
-        res.set_content(completion_response(req, id, created, config_.model_id, channel->outcome.result).dump(),
-                        "application/json");
+        json body = completion_response(req, id, created, config_.model_id, channel->outcome.result);
+        body["baton"] = baton_figures(channel->outcome);
+        res.set_content(body.dump(), "application/json");
         return;
       }
       res.set_header("Cache-Control", "no-cache");
@@ -159,7 +185,9 @@ void HttpService::install_routes() {
             }
             const SessionOutcome& out = channel->outcome;
             const std::string reason = out.error.empty() ? finish_reason_for_api(out.result.finish) : "error";
-            send(completion_chunk(req, id, created, config_.model_id, "", reason, first));
+            json last = completion_chunk(req, id, created, config_.model_id, "", reason, first);
+            last["baton"] = baton_figures(out);
+            send(last);
             const std::string end = "data: [DONE]\n\n";
             sink.write(end.data(), end.size());
             sink.done();
@@ -180,6 +208,36 @@ void HttpService::install_routes() {
     spdlog::warn("HTTP handler failed: {}", what);
     res.status = 500;
     res.set_content(json{{"error", {{"message", what}, {"type", "server_error"}}}}.dump(), "application/json");
+  });
+}
+
+ClusterStatus HttpService::cluster_status() {
+  ClusterStatus base;
+  base.model_id = config_.model_id;
+  base.sessions_active = runner_.active();
+  base.sessions_queued = runner_.queued();
+  base.sessions_max = runner_.limits().max_active;
+  if (status_.metrics) base.last = status_.metrics->snapshot().last;
+  return status_.executor->executeSync([this, base = std::move(base)]() mutable {
+    return gather_cluster_status(*status_.cluster, std::move(base), status_.discovered);
+  });
+}
+
+void HttpService::install_status_routes() {
+  if (!status_.executor || !status_.cluster) return;
+  server_->Get("/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(cluster_status_json(cluster_status()).dump(), "application/json");
+  });
+  server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    MetricsSnapshot snap = status_.metrics ? status_.metrics->snapshot() : MetricsSnapshot{};
+    const ClusterStatus cs = cluster_status();
+    snap.sessions_active = cs.sessions_active;
+    snap.sessions_queued = cs.sessions_queued;
+    snap.nodes_up = static_cast<int>(std::count_if(cs.nodes.begin(), cs.nodes.end(),
+                                                   [](const NodeStatus& n) { return n.joined && n.online; }));
+    snap.nodes_planned = static_cast<int>(cs.plan.stages.size());
+    res.set_content(render_prometheus(snap), "text/plain; version=0.0.4; charset=utf-8");
   });
 }
 

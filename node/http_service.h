@@ -1,7 +1,8 @@
-// The coordinator's OpenAI-compatible HTTP API (cpp-httplib, its own threads): /health,
-// /v1/models, /v1/completions and /v1/chat/completions, streaming with SSE. Each request
-// is a session on the pipeline (SessionRunner); a client that goes away mid-stream
-// cancels its session, which frees its KV cache on every stage.
+// The coordinator's HTTP service (cpp-httplib, its own threads): the OpenAI-compatible
+// API (/v1/models, /v1/completions and /v1/chat/completions, streaming with SSE), /health,
+// /metrics (Prometheus), /v1/cluster and the web page. Each request is a session on the
+// pipeline (SessionRunner); a client that goes away mid-stream cancels its session, which
+// frees its KV cache on every stage; past the queue bound requests get 429 + Retry-After.
 #pragma once
 
 #include <memory>
@@ -9,6 +10,8 @@
 #include <thread>
 
 #include "model/model.h"
+#include "node/cluster_status.h"
+#include "node/metrics.h"
 #include "node/session_runner.h"
 
 namespace httplib { class Server; }
@@ -24,19 +27,31 @@ struct HttpServiceConfig {
   size_t max_body_bytes = 1 << 20;
 };
 
+// Where the status endpoints read from. The cluster is only touched on the event loop
+// (through `executor`).
+struct HttpStatusSources {
+  const kj::Executor* executor = nullptr;
+  Cluster* cluster = nullptr;
+  ServiceMetrics* metrics = nullptr;
+  DiscoveredNodes discovered;  // optional
+};
+
 class HttpService {
  public:
   // Binds and starts serving; throws std::runtime_error if the address cannot be bound.
-  HttpService(const Model& model, SessionRunner& runner, HttpServiceConfig config);
+  HttpService(const Model& model, SessionRunner& runner, HttpServiceConfig config, HttpStatusSources status);
   ~HttpService();
   int port() const { return port_; }
 
  private:
   void install_routes();
+  void install_status_routes();
+  ClusterStatus cluster_status();
 
   const Model& model_;
   SessionRunner& runner_;
   HttpServiceConfig config_;
+  HttpStatusSources status_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

@@ -28,6 +28,25 @@ std::vector<PeerCandidate> plan_candidates(const std::vector<std::string>& stati
   return out;
 }
 
+std::vector<NodeStatus> discovered_nodes(const std::vector<discovery::PeerEntry>& discovered) {
+  std::vector<NodeStatus> out;
+  for (const auto& e : discovered) {
+    if (e.source != discovery::PeerSource::mdns || !e.address || e.port == 0) continue;
+    NodeStatus n;
+    n.id = e.name;
+    n.address = fmt::format("{}:{}", e.address->to_string(), e.port);
+    n.online = e.state == discovery::PeerState::active;
+    if (e.attributes) {
+      n.kind = e.attributes->kind;
+      n.memory_mib = static_cast<int64_t>(e.attributes->memory_mib);
+      n.compute_gflops = e.attributes->compute_gflops;
+      n.bandwidth_gbs = e.attributes->bandwidth_gbps;
+    }
+    out.push_back(std::move(n));
+  }
+  return out;
+}
+
 std::string describe_change(const std::vector<PeerCandidate>& before, const std::vector<PeerCandidate>& after) {
   std::set<std::string> b, a;
   for (const auto& c : before) b.insert(c.address);

@@ -7,6 +7,7 @@
 
 #include "discovery/peer_table.h"
 #include "node/cluster.h"
+#include "node/cluster_status.h"
 
 namespace baton {
 
@@ -14,6 +15,9 @@ namespace baton {
 // sorted, without duplicates.
 std::vector<PeerCandidate> plan_candidates(const std::vector<std::string>& static_peers,
                                            const std::vector<discovery::PeerEntry>& discovered);
+
+// mDNS-discovered nodes as status rows (online while their advert is active).
+std::vector<NodeStatus> discovered_nodes(const std::vector<discovery::PeerEntry>& discovered);
 
 // "+a, -b" for the log.
 std::string describe_change(const std::vector<PeerCandidate>& before, const std::vector<PeerCandidate>& after);

@@ -65,6 +65,7 @@ void NodeServer::fill_info(rpc::NodeInfo::Builder info) const {
   info.setRangeFirst(runtime_ ? runtime_->assignment().range.first : -1);
   info.setRangeLast(runtime_ ? runtime_->assignment().range.last : -1);
   info.setUsedMib(used_bytes_ / 1048576);
+  info.setSessions(runtime_ ? static_cast<uint32_t>(runtime_->sessions()) : 0);
 }
 
 kj::Promise<void> NodeServer::describe(DescribeContext context) {

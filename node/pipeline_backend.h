@@ -16,7 +16,24 @@ struct PipelineStats {
   int64_t steps = 0;
   std::vector<StageTimingRecord> totals;  // per stage, summed over steps
   std::vector<StageTimingRecord> last;    // the latest step's
+  uint64_t wall_us = 0;                   // round trips as the coordinator saw them
+  // Decode steps only (one token per frame): what "per token" figures are made of.
+  int64_t decode_steps = 0;
+  std::vector<StageTimingRecord> decode_totals;
+  uint64_t decode_wall_us = 0;
 };
+
+// Per-token figures of one stage over the decode steps. Transfer is what the round trip
+// spent outside the stages' compute, attributed to each stage's outgoing hop in
+// proportion to its bytes on the wire (the stages' clocks are not synchronised, so a
+// hop cannot be timed on its own), plus the stage's own decoding of incoming frames.
+struct StagePerToken {
+  uint32_t stage = 0;
+  double compute_ms = 0;
+  double transfer_ms = 0;
+  double wire_bytes = 0;
+};
+std::vector<StagePerToken> per_token_figures(const PipelineStats& stats);
 
 class PipelineBackend final : public ForwardBackend {
  public:

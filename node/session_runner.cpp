@@ -1,65 +1,162 @@
 #include "node/session_runner.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <optional>
 #include <thread>
 
+#include "model/kv_cache.h"
 #include "model/tokenizer.h"
+#include "node/metrics.h"
 
 namespace baton {
 
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, const Tokenizer& tokenizer,
+                             AdmissionLimits limits, ServiceMetrics* metrics)
+    : executor_(executor), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
+  if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
+  if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
+}
+
 SessionRunner::~SessionRunner() {
-  for (auto& c : cancels_) c->store(true);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& c : cancels_) c->store(true);
+  }
+  slot_changed_.notify_all();
   // Generation threads finish their current step through the executor; they are
   // detached, so only wait (bounded) for the count to drop.
-  for (int i = 0; i < 500 && active_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && busy_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+int SessionRunner::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(waiting_.size());
 }
 
 std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> input, GenerationParams params,
                                                         SessionCallbacks cb) {
   auto cancel = std::make_shared<std::atomic<bool>>(false);
-  // Forget finished sessions' flags (only this list still holds them).
-  std::erase_if(cancels_, [](const auto& c) { return c.use_count() == 1; });
-  cancels_.push_back(cancel);
+  uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int in_flight = active_.load() + static_cast<int>(waiting_.size());
+    if (in_flight >= limits_.max_active + limits_.max_queued) {
+      // Roughly when the queue will have moved by one session per free slot.
+      const double waves = static_cast<double>(waiting_.size() + 1) / limits_.max_active;
+      const int retry = std::max(1, static_cast<int>(std::ceil(waves * mean_session_s_)));
+      if (metrics_) metrics_->record_rejected();
+      throw QueueFull(fmt::format("the coordinator is busy: {} sessions generating and {} queued (the limits); "
+                                  "retry in about {} s",
+                                  active_.load(), waiting_.size(), retry),
+                      retry);
+    }
+    // Forget finished sessions' flags (only this list still holds them).
+    std::erase_if(cancels_, [](const auto& c) { return c.use_count() == 1; });
+    cancels_.push_back(cancel);
+    ticket = next_ticket_++;
+    waiting_.push_back(ticket);
+    ++busy_;
+  }
   const uint64_t session = next_session_.fetch_add(1);
-  ++active_;
-  std::thread([this, session, cancel, input = std::move(input), params = std::move(params), cb = std::move(cb)] {
-    using clock = std::chrono::steady_clock;
-    SessionOutcome out;
+  std::thread([this, session, ticket, cancel, input = std::move(input), params = std::move(params),
+               cb = std::move(cb)]() mutable {
+    run_session(session, ticket, std::move(cancel), std::move(input), std::move(params), std::move(cb));
+  }).detach();
+  return cancel;
+}
+
+bool SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (cancel.load()) {
+      std::erase(waiting_, ticket);
+      slot_changed_.notify_all();  // the next ticket may now be at the head
+      return false;
+    }
+    if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < limits_.max_active) {
+      waiting_.pop_front();
+      ++active_;
+      slot_changed_.notify_all();
+      return true;
+    }
+    // Cancellation is a flag, not a notification: look again now and then.
+    slot_changed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+}
+
+void SessionRunner::release_slot(double session_seconds) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    --active_;
+    mean_session_s_ = 0.8 * mean_session_s_ + 0.2 * session_seconds;
+  }
+  slot_changed_.notify_all();
+}
+
+void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_ptr<std::atomic<bool>> cancel,
+                                std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb) {
+  SessionOutcome out;
+  const auto arrived = Clock::now();
+  std::vector<std::string> stage_devices;
+  if (!wait_for_slot(ticket, *cancel)) {
+    out.result.finish = FinishReason::Cancelled;
+  } else {
+    const auto admitted = Clock::now();
+    out.queued_ms = ms_between(arrived, admitted);
     try {
+      // The plan may change between sessions (membership); read it on the loop thread.
+      executor_.executeSync([&] {
+        for (const auto& s : cluster_.plan().stages) stage_devices.push_back(s.device_id);
+      });
       PipelineBackend backend(executor_, cluster_, session, cluster_.config().context);
       backend.set_top_k(logits_needed(params.sampling));
       Generator gen(backend, tokenizer_);
-      const auto start = clock::now();
-      std::optional<clock::time_point> first;
+      std::optional<Clock::time_point> first;
       GenerationCallbacks gcb;
       gcb.on_token = [&](int32_t id, const std::string& text) {
-        if (!first) first = clock::now();
+        if (!first) first = Clock::now();
         if (id >= 0) out.ids.push_back(id);
         if (cb.on_token) executor_.executeSync([&] { cb.on_token(id, text); });
       };
       out.result = gen.generate(input, params, gcb, cancel.get());
-      const auto end = clock::now();
+      const auto end = Clock::now();
       if (first) {
-        out.ttft_ms = std::chrono::duration<double, std::milli>(*first - start).count();
+        out.ttft_ms = ms_between(admitted, *first);
         const double secs = std::chrono::duration<double>(end - *first).count();
         if (out.result.completion_tokens > 1 && secs > 0) out.decode_tokens_per_s = (out.result.completion_tokens - 1) / secs;
       }
       out.stats = backend.stats();
+      const HyperParams& hp = cluster_.model().hparams();
+      const int64_t positions = out.result.prompt_tokens + out.result.completion_tokens;
+      out.kv_cache_mib = static_cast<double>(KVCache::bytes_for(cluster_.config().kv_dtype, hp.n_layers, positions,
+                                                                hp.kv_dim())) / (1024.0 * 1024.0);
     } catch (const std::exception& e) {
       out.error = e.what();
       spdlog::warn("session {} failed: {}", session, out.error);
     }
-    try {
-      if (cb.on_done) executor_.executeSync([&] { cb.on_done(out); });
-    } catch (const std::exception& e) {
-      spdlog::debug("session {} ended after the event loop: {}", session, e.what());
-    }
-    --active_;
-  }).detach();
-  return cancel;
+    release_slot(std::chrono::duration<double>(Clock::now() - admitted).count());
+  }
+  if (metrics_) metrics_->record(out, stage_devices);
+  try {
+    if (cb.on_done) executor_.executeSync([&] { cb.on_done(out); });
+  } catch (const std::exception& e) {
+    spdlog::debug("session {} ended after the event loop: {}", session, e.what());
+  }
+  --busy_;
 }
 
 }  // namespace baton

@@ -10,6 +10,7 @@
 #include "node/coordinator_service.h"
 #include "node/http_service.h"
 #include "node/membership.h"
+#include "node/metrics.h"
 #include "node/model_identity.h"
 #include "node/rpc_peer.h"
 #include "node/session_runner.h"
@@ -36,6 +37,7 @@ struct CoordinatorArgs {
   std::string strategy = "memory";
   int64_t ctx = 2048;
   uint32_t max_sessions = 4;
+  uint32_t max_queue = 16;
   std::string kv_dtype = "f16";
   uint32_t prefill_chunk = 64;
   bool mdns = true;
@@ -70,7 +72,7 @@ kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, Se
   return io.provider->getTimer().afterDelay(1 * kj::SECONDS).then([&io, &cluster, &runner, &browser, &static_peers] {
     auto candidates = plan_candidates(static_peers, browser.peers());
     kj::Promise<void> step = kj::READY_NOW;
-    if (candidates != cluster.candidates() && runner.active() == 0 && !candidates.empty()) {
+    if (candidates != cluster.candidates() && runner.busy() == 0 && !candidates.empty()) {
       spdlog::info("cluster membership changed ({}): re-planning for the next session",
                    describe_change(cluster.candidates(), candidates));
       step = cluster.reassemble(std::move(candidates)).catch_([](kj::Exception&& e) {
@@ -129,7 +131,10 @@ int run_coordinator(CoordinatorArgs args) {
   std::fflush(stdout);
   cluster.reassemble(std::move(candidates)).wait(io.waitScope);
 
-  SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer());
+  ServiceMetrics metrics;
+  // Every stage reserved KV for max_sessions sessions: that many may generate at once.
+  const AdmissionLimits limits{static_cast<int>(cfg.max_sessions), static_cast<int>(args.max_queue)};
+  SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer(), limits, &metrics);
   rpc::Coordinator::Client service = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
   const std::string secret = cfg.secret;
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
@@ -149,7 +154,12 @@ int run_coordinator(CoordinatorArgs args) {
     hc.model_id = std::filesystem::path(path).stem().string();
     hc.context = cfg.context;
     hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
-    http = std::make_unique<HttpService>(*model, runner, hc);
+    HttpStatusSources sources;
+    sources.executor = &kj::getCurrentThreadExecutor();
+    sources.cluster = &cluster;
+    sources.metrics = &metrics;
+    if (browser) sources.discovered = [&browser] { return discovered_nodes(browser->peers()); };
+    http = std::make_unique<HttpService>(*model, runner, hc, std::move(sources));
   }
   fmt::print("coordinator ready on {} (port {}): {} stage(s), wire {}, predicted {:.1f} tokens/s\n", args.listen,
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
@@ -177,6 +187,8 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("-c,--ctx", a->ctx, "Context per session (tokens)")->check(CLI::Range(int64_t{16}, int64_t{1} << 20))->capture_default_str();
   cmd->add_option("--max-sessions", a->max_sessions, "Concurrent sessions every stage reserves KV for")
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
+  cmd->add_option("--max-queue", a->max_queue, "Requests that may wait for a free session slot (more get HTTP 429)")
+      ->check(CLI::Range(0u, 100000u))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
   cmd->add_option("--http", a->http, "OpenAI-compatible HTTP API address (HOST:PORT, port 0 picks one; 'off' disables)")

@@ -33,6 +33,7 @@ struct NodeInfo {
   rangeFirst @8 :Int32;         # loaded layer range, [first, last); -1 if none
   rangeLast @9 :Int32;
   usedMib @10 :UInt64;          # weights + KV reserved now
+  sessions @11 :UInt32;         # KV caches (sessions) the stage holds now
 }
 
 struct Assignment {
