@@ -15,6 +15,7 @@
 
 #include "model/model.h"
 #include "node/rpc_peer.h"
+#include "node/stage_timing.h"
 #include "partition/plan.h"
 #include "transport/activation_frame.h"
 
@@ -57,11 +58,6 @@ struct MemberProbe {
   bool online = false;
   uint64_t used_mib = 0;
   uint32_t sessions = 0;
-};
-
-struct StageTimingRecord {
-  uint32_t stage = 0;
-  uint64_t compute_us = 0, decode_us = 0, raw_bytes = 0, wire_bytes = 0;
 };
 
 struct StepResult {

@@ -94,7 +94,7 @@ void NodeServer::install(const std::string& path, const StageAssignment& a, bool
     }
   });
   runtime_.reset();  // free the previous range before holding the new one
-  runtime_ = std::make_shared<StageRuntime>(std::move(model), a, config_.threads);
+  runtime_ = std::make_shared<StageRuntime>(std::move(model), a, config_.threads, &io_.provider->getTimer());
   used_bytes_ = need.total();
   spdlog::info("stage {}: layers [{}, {}){}{} from {} ({}), {:.1f} MiB weights + {:.1f} MiB KV", a.stage_index,
                a.range.first, a.range.last, a.with_embedding ? " +embedding" : "", a.with_head ? " +head" : "",

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <set>
 
 #include "model/sampler.h"
 #include "node/rpc_peer.h"
@@ -53,8 +54,22 @@ uint64_t micros_since(std::chrono::steady_clock::time_point t) {
 
 }  // namespace
 
-StageRuntime::StageRuntime(std::unique_ptr<Model> model, const StageAssignment& a, unsigned threads)
-    : model_(std::move(model)), assignment_(a), pool_(threads) {}
+// A frame that passed validation, with its input rows, waiting to be computed.
+struct StageRuntime::Pending {
+  uint64_t session = 0, step = 0, pos0 = 0;
+  size_t rows = 0;
+  std::vector<float> hidden;  // rows x dim, in place through the layers
+  uint64_t decode_us = 0, compute_us = 0;
+  uint32_t wire = 0, top_k = 0;
+  bool wire_zstd = false;
+  std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
+  kj::Own<kj::PromiseFulfiller<kj::Promise<void>>> done;
+};
+
+StageRuntime::StageRuntime(std::unique_ptr<Model> model, const StageAssignment& a, unsigned threads, kj::Timer* timer)
+    : model_(std::move(model)), assignment_(a), pool_(threads), timer_(timer) {}
+
+StageRuntime::~StageRuntime() = default;
 
 uint64_t StageRuntime::kv_bytes_reserved() const {
   return KVCache::bytes_for(assignment_.kv_dtype, assignment_.range.size(), assignment_.context,
@@ -88,120 +103,220 @@ void StageRuntime::drop_session(uint64_t session) { caches_.erase(session); }
 
 kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   const HyperParams& hp = model_->hparams();
-  const uint64_t session = frame.getSession();
-  const uint64_t step = frame.getStep();
-  const uint64_t pos0 = frame.getPos0();
   const auto& a = assignment_;
+  auto p = std::make_unique<Pending>();
+  p->session = frame.getSession();
+  p->step = frame.getStep();
+  p->pos0 = frame.getPos0();
 
   // Validate everything about the frame before touching the cache or allocating.
-  size_t rows = 0;
-  std::vector<float> hidden;
-  uint64_t decode_us = 0;
   if (frame.isTokens()) {
     if (!a.with_embedding) throw std::invalid_argument(fmt::format("stage {} does not embed tokens", a.stage_index));
     auto tokens = frame.getTokens();
-    rows = tokens.size();
-    if (rows == 0 || rows > a.max_frame_rows) {
-      throw std::invalid_argument(fmt::format("frame has {} tokens, allowed 1..{}", rows, a.max_frame_rows));
+    p->rows = tokens.size();
+    if (p->rows == 0 || p->rows > a.max_frame_rows) {
+      throw std::invalid_argument(fmt::format("frame has {} tokens, allowed 1..{}", p->rows, a.max_frame_rows));
     }
     std::vector<int32_t> ids;
-    ids.reserve(rows);
+    ids.reserve(p->rows);
     for (int32_t id : tokens) ids.push_back(id);
-    hidden.resize(rows * static_cast<size_t>(hp.dim));
-    model_->transformer().embed(ids, hidden.data());
+    p->hidden.resize(p->rows * static_cast<size_t>(hp.dim));
+    model_->transformer().embed(ids, p->hidden.data());
   } else {
     if (a.with_embedding) throw std::invalid_argument(fmt::format("stage {} expects token ids, got hidden states", a.stage_index));
     const auto td = std::chrono::steady_clock::now();
     const FrameLimits limits{static_cast<uint32_t>(hp.dim), a.max_frame_rows};
-    hidden = codec_.decode(from_wire(frame.getHidden(), session, step, limits), limits);
-    rows = hidden.size() / static_cast<size_t>(hp.dim);
-    decode_us = micros_since(td);
+    p->hidden = codec_.decode(from_wire(frame.getHidden(), p->session, p->step, limits), limits);
+    p->rows = p->hidden.size() / static_cast<size_t>(hp.dim);
+    p->decode_us = micros_since(td);
   }
-  if (pos0 + rows > static_cast<uint64_t>(a.context)) {
-    throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", session, pos0,
-                                        pos0 + rows, a.context));
+  if (p->pos0 + p->rows > static_cast<uint64_t>(a.context)) {
+    throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", p->session, p->pos0,
+                                        p->pos0 + p->rows, a.context));
   }
-  KVCache& kv = cache_for(session);
-  if (pos0 > static_cast<uint64_t>(kv.size())) {
-    throw std::out_of_range(fmt::format("session {}: frame starts at position {} but only {} are cached", session,
-                                        pos0, kv.size()));
+  if (!a.with_head) {
+    if (!codec_from_id(frame.getWire())) {
+      throw std::invalid_argument(fmt::format("frame asks for unknown wire codec id {}", frame.getWire()));
+    }
   }
-  kv.set_size(static_cast<int64_t>(pos0));  // drop anything after pos0 (prefix reuse, rollback)
+  p->wire = frame.getWire();
+  p->wire_zstd = frame.getWireZstd();
+  p->top_k = frame.getTopK();
+  for (auto t : frame.getTimings()) {
+    p->prior.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes()});
+  }
+  auto paf = kj::newPromiseAndFulfiller<kj::Promise<void>>();
+  p->done = kj::mv(paf.fulfiller);
+  queue_.push_back(std::move(p));
+  schedule_drain();
+  return kj::mv(paf.promise);
+}
 
-  const auto tc = std::chrono::steady_clock::now();
-  model_->transformer().forward_layers(a.range.first, a.range.last, hidden.data(), static_cast<int64_t>(rows),
-                                       static_cast<int64_t>(pos0), kv, &pool_);
-  uint64_t compute_us = micros_since(tc);
-  // The token moves on to another stage (maybe another process on this machine): let
-  // our workers sleep rather than spin on the cores it needs.
+void StageRuntime::schedule_drain() {
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  if (!timer_) {
+    drain();
+    return;
+  }
+  // A zero delay makes the loop poll the sockets first; evalLast then runs once the frames
+  // that were waiting there have been read and queued, so they join this batch.
+  auto run = timer_->afterDelay(0 * kj::NANOSECONDS).then([this] { return kj::evalLast([this] { drain(); }); });
+  drain_canceler_.wrap(kj::mv(run)).detach([](kj::Exception&&) {});
+}
+
+void StageRuntime::drain() {
+  drain_scheduled_ = false;
+  // One frame per session per batch (a session's frames build on each other's KV).
+  std::vector<std::unique_ptr<Pending>> batch;
+  std::deque<std::unique_ptr<Pending>> later;
+  std::set<uint64_t> sessions;
+  while (!queue_.empty()) {
+    auto p = std::move(queue_.front());
+    queue_.pop_front();
+    if (sessions.insert(p->session).second) {
+      batch.push_back(std::move(p));
+    } else {
+      later.push_back(std::move(p));
+    }
+  }
+  queue_ = std::move(later);
+  if (!batch.empty()) compute_batch(std::move(batch));
+  if (!queue_.empty()) schedule_drain();
+}
+
+void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
+  const HyperParams& hp = model_->hparams();
+  const auto& a = assignment_;
+  // Bind each frame to its cache; a frame that cannot (too many sessions, a gap in its
+  // positions) fails alone.
+  std::vector<std::unique_ptr<Pending>> ready;
+  std::vector<Transformer::Sequence> seqs;
+  for (auto& p : batch) {
+    try {
+      KVCache& kv = cache_for(p->session);
+      if (p->pos0 > static_cast<uint64_t>(kv.size())) {
+        throw std::out_of_range(fmt::format("session {}: frame starts at position {} but only {} are cached", p->session,
+                                            p->pos0, kv.size()));
+      }
+      kv.set_size(static_cast<int64_t>(p->pos0));  // drop anything after pos0 (prefix reuse, rollback)
+      seqs.push_back({p->hidden.data(), static_cast<int64_t>(p->rows), static_cast<int64_t>(p->pos0), &kv});
+      ready.push_back(std::move(p));
+    } catch (const std::exception& e) {
+      spdlog::warn("stage refused a frame: {}", e.what());
+      p->done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    }
+  }
+  if (ready.empty()) return;
+  std::vector<float> logits;
+  try {
+    const auto tc = std::chrono::steady_clock::now();
+    model_->transformer().forward_layers_batch(a.range.first, a.range.last, seqs, &pool_);
+    if (a.with_head) {
+      // The last row of every frame, through the head together.
+      std::vector<float> last_rows(ready.size() * static_cast<size_t>(hp.dim));
+      for (size_t i = 0; i < ready.size(); ++i) {
+        const float* row = ready[i]->hidden.data() + (ready[i]->rows - 1) * static_cast<size_t>(hp.dim);
+        std::copy(row, row + hp.dim, last_rows.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(hp.dim)));
+      }
+      logits.resize(ready.size() * static_cast<size_t>(hp.vocab_size));
+      model_->transformer().head(last_rows.data(), static_cast<int64_t>(ready.size()), logits.data(), &pool_);
+    }
+    // Every frame of the batch waited for all of it: that is its compute time here.
+    const uint64_t compute_us = micros_since(tc);
+    for (auto& p : ready) p->compute_us = compute_us;
+  } catch (const std::exception& e) {
+    spdlog::warn("stage {} failed a batch of {} frame(s): {}", a.stage_index, ready.size(), e.what());
+    for (auto& p : ready) p->done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    return;
+  }
+  ++batches_run_;
+  frames_batched_ += ready.size();
+  // The tokens move on to another stage (maybe another process on this machine): let our
+  // workers sleep rather than spin on the cores it needs.
   pool_.park();
+  for (size_t i = 0; i < ready.size(); ++i) {
+    Pending& p = *ready[i];
+    try {
+      p.done->fulfill(send_on(p, a.with_head ? logits.data() + i * static_cast<size_t>(hp.vocab_size) : nullptr));
+    } catch (const std::exception& e) {
+      p.done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    } catch (const kj::Exception& e) {
+      p.done->reject(kj::cp(e));
+    }
+  }
+}
 
+kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
+  const HyperParams& hp = model_->hparams();
+  const auto& a = assignment_;
   auto add_timing = [&](capnp::List<rpc::StageTiming>::Builder list, uint64_t raw, uint64_t wire) {
-    auto prior = frame.getTimings();
-    for (uint32_t i = 0; i < prior.size(); ++i) list.setWithCaveats(i, prior[i]);
-    auto mine = list[prior.size()];
+    for (uint32_t i = 0; i < p.prior.size(); ++i) {
+      const auto& t = p.prior[i];
+      list[i].setStage(t.stage);
+      list[i].setComputeMicros(t.compute_us);
+      list[i].setDecodeMicros(t.decode_us);
+      list[i].setRawBytes(t.raw_bytes);
+      list[i].setWireBytes(t.wire_bytes);
+    }
+    auto mine = list[static_cast<uint32_t>(p.prior.size())];
     mine.setStage(a.stage_index);
-    mine.setComputeMicros(compute_us);
-    mine.setDecodeMicros(decode_us);
+    mine.setComputeMicros(p.compute_us);
+    mine.setDecodeMicros(p.decode_us);
     mine.setRawBytes(raw);
     mine.setWireBytes(wire);
   };
+  const auto n_timings = static_cast<unsigned>(p.prior.size() + 1);
 
   if (a.with_head) {
     KJ_IF_MAYBE(sink, sink_) {
-      const auto th = std::chrono::steady_clock::now();
-      std::vector<float> logits(static_cast<size_t>(hp.vocab_size));
-      model_->transformer().head(hidden.data() + (rows - 1) * static_cast<size_t>(hp.dim), 1, logits.data(), &pool_);
-      compute_us += micros_since(th);
+      const size_t vocab = static_cast<size_t>(hp.vocab_size);
       auto req = sink->deliverRequest();
       auto out = req.initLogits();
-      out.setSession(session);
-      out.setStep(step);
-      const uint32_t k = frame.getTopK();
+      out.setSession(p.session);
+      out.setStep(p.step);
+      const uint32_t k = p.top_k;
       uint64_t wire = 0;
-      if (k == 0 || k >= logits.size()) {
-        out.initFull(static_cast<unsigned>(logits.size()));
+      if (k == 0 || k >= vocab) {
+        out.initFull(static_cast<unsigned>(vocab));
         auto full = out.getFull();
-        for (size_t i = 0; i < logits.size(); ++i) full.set(static_cast<unsigned>(i), logits[i]);
-        wire = logits.size() * 4;
+        for (size_t i = 0; i < vocab; ++i) full.set(static_cast<unsigned>(i), logits_row[i]);
+        wire = vocab * 4;
       } else {
         // Only the k best (ties: lower id first), enough for greedy / top-k sampling.
-        std::vector<int32_t> order(logits.size());
+        std::vector<int32_t> order(vocab);
         std::iota(order.begin(), order.end(), 0);
         std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t x, int32_t y) {
-          return logits[static_cast<size_t>(x)] > logits[static_cast<size_t>(y)] ||
-                 (logits[static_cast<size_t>(x)] == logits[static_cast<size_t>(y)] && x < y);
+          return logits_row[x] > logits_row[y] || (logits_row[x] == logits_row[y] && x < y);
         });
         auto top = out.initTop();
         auto ids = top.initIds(k);
         auto values = top.initValues(k);
         for (uint32_t i = 0; i < k; ++i) {
           ids.set(i, order[i]);
-          values.set(i, logits[static_cast<size_t>(order[i])]);
+          values.set(i, logits_row[order[i]]);
         }
         wire = k * 8ull;
       }
-      add_timing(out.initTimings(frame.getTimings().size() + 1), logits.size() * 4, wire);
+      add_timing(out.initTimings(n_timings), vocab * 4, wire);
       return req.send().ignoreResult();
     }
     throw std::logic_error(fmt::format("stage {} holds the head but has no result sink (not linked)", a.stage_index));
   }
   KJ_IF_MAYBE(next, next_) {
-    auto codec = codec_from_id(frame.getWire());
-    if (!codec) throw std::invalid_argument(fmt::format("frame asks for unknown wire codec id {}", frame.getWire()));
-    WireFormat wf{*codec, frame.getWireZstd(), 1};
-    ActivationFrame out = codec_.encode(session, step, hidden.data(), static_cast<uint32_t>(rows),
+    WireFormat wf{*codec_from_id(p.wire), p.wire_zstd, 1};  // the id was checked on arrival
+    ActivationFrame out = codec_.encode(p.session, p.step, p.hidden.data(), static_cast<uint32_t>(p.rows),
                                         static_cast<uint32_t>(hp.dim), wf);
     auto req = next->forwardRequest();
     auto f = req.initFrame();
-    f.setSession(session);
-    f.setStep(step);
-    f.setPos0(pos0);
+    f.setSession(p.session);
+    f.setStep(p.step);
+    f.setPos0(p.pos0);
     to_wire(out, f.initHidden());
-    f.setWire(frame.getWire());
-    f.setWireZstd(frame.getWireZstd());
-    f.setTopK(frame.getTopK());
-    add_timing(f.initTimings(frame.getTimings().size() + 1), hidden.size() * 4, out.payload.size());
+    f.setWire(p.wire);
+    f.setWireZstd(p.wire_zstd);
+    f.setTopK(p.top_k);
+    add_timing(f.initTimings(n_timings), p.hidden.size() * 4, out.payload.size());
     return req.send().ignoreResult();
   }
   throw std::logic_error(fmt::format("stage {} has no next stage (not linked)", a.stage_index));

@@ -30,6 +30,7 @@ struct BenchArgs {
   std::string kv_dtype = "f16";
   std::vector<int> nodes;  // non-empty: benchmark local clusters of this many nodes
   std::vector<std::string> wires{"f32", "int8+zstd"};
+  std::vector<int> sessions;  // with --nodes: concurrent sessions to measure
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -79,6 +80,7 @@ int bench(BenchArgs a) {
     c.model = a.models.front();
     c.nodes = a.nodes;
     c.wires = a.wires;
+    c.sessions = a.sessions;
     c.prompt_tokens = a.prompt_tokens;
     c.gen_tokens = a.gen_tokens;
     c.threads = a.threads.empty() ? 2 : a.threads.back();
@@ -125,6 +127,9 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--kv-dtype", args->kv_dtype, "KV cache type")->check(CLI::IsMember({"f16", "q8_0", "f32"}))->capture_default_str();
   cmd->add_option("--nodes", args->nodes, "Benchmark local clusters with these node counts (e.g. 1,2,3)")->delimiter(',');
   cmd->add_option("--wire", args->wires, "Wire formats for --nodes")->delimiter(',')->capture_default_str();
+  cmd->add_option("--sessions", args->sessions,
+                  "With --nodes: sessions in flight at once (e.g. 1,2,4); prints aggregate decode tokens/s")
+      ->delimiter(',')->check(CLI::Range(1, 64));
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <regex>
@@ -57,11 +58,10 @@ Row bench_local(const std::string& path, const ClusterBenchArgs& a) {
   return r;
 }
 
-Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string& path, const std::string& hash,
-                  int n_nodes, const std::string& wire, const ClusterBenchArgs& a) {
-  const std::string secret = to_hex(random_nonce());
+// Starts `n_nodes` node processes on loopback; their addresses go to cfg.peers.
+std::vector<std::unique_ptr<ChildProcess>> start_nodes(const std::string& path, int n_nodes, const ClusterBenchArgs& a,
+                                                       const std::string& secret, ClusterConfig& cfg) {
   std::vector<std::unique_ptr<ChildProcess>> nodes;
-  ClusterConfig cfg;
   for (int i = 0; i < n_nodes; ++i) {
     nodes.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{"/proc/self/exe", "node", "--listen", "127.0.0.1:0", "--model", path, "--threads",
@@ -72,12 +72,20 @@ Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string&
     cfg.peers.push_back("127.0.0.1:" + std::string((*m)[1]));
   }
   cfg.secret = secret;
+  // Equal figures for every node: the planner splits by memory, i.e. evenly.
+  cfg.default_gflops = 100;
+  return nodes;
+}
+
+Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string& path, const std::string& hash,
+                  int n_nodes, const std::string& wire, const ClusterBenchArgs& a) {
+  const std::string secret = to_hex(random_nonce());
+  ClusterConfig cfg;
+  auto nodes = start_nodes(path, n_nodes, a, secret, cfg);
   cfg.wire = parse_wire_format(wire);
   cfg.context = a.prompt_tokens + a.gen_tokens + 8;
   cfg.max_sessions = 1;
   cfg.prefill_chunk = static_cast<uint32_t>(std::max(a.prompt_tokens, 1));
-  // Equal figures for every node: the planner splits by memory, i.e. evenly.
-  cfg.default_gflops = 100;
   Cluster cluster(io, model, hash, cfg);
   cluster.assemble().wait(io.waitScope);
 
@@ -116,6 +124,80 @@ Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string&
   return row;
 }
 
+// One session's greedy decode as a promise chain on the event loop, so that several
+// sessions are in flight at once and the stages work on different ones concurrently.
+kj::Promise<void> decode_chain(Cluster& cluster, uint64_t session, int left, uint64_t step, int64_t pos, int32_t next) {
+  if (left == 0) return kj::READY_NOW;
+  return cluster.step(session, step, pos, {next}, 1).then([&cluster, session, left, step, pos](StepResult r) {
+    return decode_chain(cluster, session, left - 1, step + 1, pos + 1, argmax(r.logits));
+  });
+}
+
+struct SessionsRow {
+  int nodes = 0, sessions = 0;
+  double aggregate_tps = 0, per_session_tps = 0;
+};
+
+// Aggregate decode throughput of `sessions` concurrent sessions: all prefill first, then
+// all decode together; tokens/s = sessions * gen_tokens / decode wall time.
+SessionsRow bench_sessions(kj::AsyncIoContext& io, Cluster& cluster, int n_nodes, int sessions, uint64_t first_id,
+                           const ClusterBenchArgs& a, int vocab) {
+  const auto prompt = bench_prompt(a.prompt_tokens, vocab);
+  std::vector<int32_t> first_tokens;
+  for (int s = 0; s < sessions; ++s) {
+    first_tokens.push_back(argmax(cluster.step(first_id + s, 1, 0, prompt, 1).wait(io.waitScope).logits));
+  }
+  kj::Vector<kj::Promise<void>> chains;
+  const auto t0 = clock::now();
+  for (int s = 0; s < sessions; ++s) {
+    chains.add(decode_chain(cluster, first_id + s, a.gen_tokens, 2, a.prompt_tokens, first_tokens[static_cast<size_t>(s)]));
+  }
+  kj::joinPromises(chains.releaseAsArray()).wait(io.waitScope);
+  const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+  for (int s = 0; s < sessions; ++s) cluster.drop_session(first_id + s).wait(io.waitScope);
+  SessionsRow row;
+  row.nodes = n_nodes;
+  row.sessions = sessions;
+  row.aggregate_tps = sessions * a.gen_tokens / secs;
+  row.per_session_tps = a.gen_tokens / secs;
+  return row;
+}
+
+int run_sessions_bench(kj::AsyncIoContext& io, const Model& model, const std::string& hash, const ClusterBenchArgs& a) {
+  std::vector<SessionsRow> rows;
+  const int most = *std::max_element(a.sessions.begin(), a.sessions.end());
+  for (int n : a.nodes) {
+    const std::string secret = to_hex(random_nonce());
+    ClusterConfig cfg;
+    auto nodes = start_nodes(a.model, n, a, secret, cfg);
+    cfg.wire = parse_wire_format("int8+zstd");
+    cfg.context = a.prompt_tokens + a.gen_tokens + 8;
+    cfg.max_sessions = static_cast<uint32_t>(most);
+    cfg.prefill_chunk = static_cast<uint32_t>(std::max(a.prompt_tokens, 1));
+    Cluster cluster(io, model, hash, cfg);
+    cluster.assemble().wait(io.waitScope);
+    bench_sessions(io, cluster, n, 1, 1000, a, model.hparams().vocab_size);  // warm-up
+    uint64_t id = 1;
+    for (int s : a.sessions) {
+      rows.push_back(bench_sessions(io, cluster, n, s, id, a, model.hparams().vocab_size));
+      id += static_cast<uint64_t>(s);
+      fmt::print("  {} node(s), {} session(s): {:.1f} tokens/s\n", n, s, rows.back().aggregate_tps);
+      std::fflush(stdout);
+    }
+  }
+  fmt::print("\n{:<8} {:>9} {:>16} {:>18} {:>14}\n", "nodes", "sessions", "aggregate t/s", "per session t/s",
+             "vs 1 session");
+  for (const SessionsRow& r : rows) {
+    double one = 0;
+    for (const SessionsRow& o : rows) {
+      if (o.nodes == r.nodes && o.sessions == 1) one = o.aggregate_tps;
+    }
+    fmt::print("{:<8} {:>9} {:>16.1f} {:>18.1f} {:>14}\n", r.nodes, r.sessions, r.aggregate_tps, r.per_session_tps,
+               one > 0 ? fmt::format("{:.2f}x", r.aggregate_tps / one) : "-");
+  }
+  return 0;
+}
+
 }  // namespace
 
 int run_cluster_bench(const ClusterBenchArgs& a) {
@@ -128,9 +210,10 @@ int run_cluster_bench(const ClusterBenchArgs& a) {
   const std::string hash = model_file_hash(a.model);
   fmt::print("model {} (dim {}, {} layers); prompt {} tokens, decode {} tokens, {} thread(s) per process\n\n", a.model,
              model->hparams().dim, model->hparams().n_layers, a.prompt_tokens, a.gen_tokens, a.threads);
+  auto io = kj::setupAsyncIo();
+  if (!a.sessions.empty()) return run_sessions_bench(io, *model, hash, a);
   std::vector<Row> rows;
   rows.push_back(bench_local(a.model, a));
-  auto io = kj::setupAsyncIo();
   for (int n : a.nodes) {
     for (const auto& w : a.wires) rows.push_back(bench_cluster(io, *model, a.model, hash, n, w, a));
   }

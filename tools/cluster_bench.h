@@ -1,6 +1,7 @@
 // `baton bench --nodes N,...`: local clusters of real node processes on loopback, driven
 // by an in-process coordinator; prints decode tokens/s, time to first token, bytes per
-// token per hop (raw and on the wire) and per-hop overhead, per wire format.
+// token per hop (raw and on the wire) and per-hop overhead, per wire format; or, with
+// --sessions, aggregate decode tokens/s of several sessions in flight at once.
 #pragma once
 
 #include <string>
@@ -15,6 +16,9 @@ struct ClusterBenchArgs {
   int32_t prompt_tokens = 64;
   int32_t gen_tokens = 64;
   unsigned threads = 2;  // per node, and for the single-process baseline
+  // Non-empty: instead of the wire comparison, run this many sessions at once on a cluster
+  // of each node count (wire int8+zstd) and print aggregate decode tokens/s.
+  std::vector<int> sessions;
 };
 
 int run_cluster_bench(const ClusterBenchArgs& args);
