@@ -18,6 +18,8 @@ PACKAGES=(
   # test-time tools: dig for mDNS interop; avahi + dbus + iproute2 so the avahi-browse
   # interop test can run in its own network namespace instead of skipping
   bind9-dnsutils avahi-daemon avahi-utils dbus iproute2 util-linux
+  # headless browser for the web page test (tests/integration/web_test.cpp)
+  chromium
 )
 
 missing=()

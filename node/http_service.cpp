@@ -12,6 +12,7 @@
 #include <mutex>
 
 #include "node/openai_api.h"
+#include "node/web_page.h"
 
 namespace baton {
 
@@ -71,6 +72,7 @@ HttpService::~HttpService() {
 }
 
 void HttpService::install_routes() {
+  serve_web_page(*server_);  // GET /, /app.js, /style.css
   server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(R"({"status":"ok"})", "application/json");
   });
