@@ -189,6 +189,10 @@ void HttpService::install_routes() {
             const std::string reason = out.error.empty() ? finish_reason_for_api(out.result.finish) : "error";
             json last = completion_chunk(req, id, created, config_.model_id, "", reason, first);
             last["baton"] = baton_figures(out);
+            // As OpenAI's stream_options.include_usage does, on the final chunk.
+            last["usage"] = {{"prompt_tokens", out.result.prompt_tokens},
+                             {"completion_tokens", out.result.completion_tokens},
+                             {"total_tokens", out.result.prompt_tokens + out.result.completion_tokens}};
             send(last);
             const std::string end = "data: [DONE]\n\n";
             sink.write(end.data(), end.size());

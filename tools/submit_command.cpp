@@ -1,4 +1,6 @@
-// `baton submit`: send a prompt to a coordinator and stream the reply to the terminal.
+// `baton submit`: send a prompt to a coordinator and stream the reply to the terminal, over
+// the coordinator's RPC (authenticated with the cluster secret) or, with --url, its
+// OpenAI-compatible HTTP API.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -6,6 +8,7 @@
 #include "node/rpc_peer.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
+#include "tools/submit_http.h"
 #include "transport/auth.h"
 
 namespace baton::cli {
@@ -14,6 +17,7 @@ namespace {
 
 struct SubmitArgs {
   std::string coordinator = "127.0.0.1:7070";
+  std::string url;  // non-empty: HTTP instead of RPC
   std::string prompt;
   std::string secret;
   SamplingFlags sampling;
@@ -43,6 +47,17 @@ class PrintingStream final : public rpc::TokenStream::Server {
 
 int run_submit(const SubmitArgs& a) {
   if (a.prompt.empty() && a.prompt_ids.empty()) throw std::invalid_argument("give a prompt (text or --prompt-ids)");
+  if (!a.url.empty()) {
+    HttpSubmit h;
+    h.url = a.url;
+    h.prompt = a.prompt;
+    h.prompt_ids = a.prompt_ids;
+    h.chat = a.chat;
+    h.json = a.json;
+    h.params = a.sampling.generation();
+    h.params.stop = a.stop;
+    return submit_over_http(h);
+  }
   const std::string secret = resolve_secret(a.secret);
   auto io = kj::setupAsyncIo();
   Joined joined = dial_and_join(io.provider->getNetwork(), a.coordinator, secret, "client").wait(io.waitScope);
@@ -88,7 +103,8 @@ void register_submit(CLI::App& app, CommandRunner& runner) {
   CLI::App* cmd = app.add_subcommand("submit", "Send a prompt to a coordinator and stream the reply");
   cmd->add_option("prompt", a->prompt, "The prompt");
   cmd->add_option("--prompt-ids", a->prompt_ids, "The prompt as token ids (comma-separated) instead of text")->delimiter(',');
-  cmd->add_option("--coordinator", a->coordinator, "Coordinator address (HOST:PORT)")->capture_default_str();
+  cmd->add_option("--coordinator", a->coordinator, "Coordinator RPC address (HOST:PORT)")->capture_default_str();
+  cmd->add_option("--url", a->url, "Use the coordinator's HTTP API instead of RPC (e.g. http://127.0.0.1:8080)");
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
   add_sampling_flags(*cmd, a->sampling);
   cmd->add_option("--stop", a->stop, "Stop string (repeatable)");

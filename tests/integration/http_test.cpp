@@ -133,6 +133,35 @@ TEST_F(HttpApi, ConcurrentRequestsEqualSequentialOnes) {
   for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(parallel[i].get(), sequential[i]) << prompts[i];
 }
 
+TEST_F(HttpApi, SubmitOverHttpStreamsTheSameTextAsTheApi) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(cluster_->http_port());
+  auto r = post("/v1/completions", json{{"prompt", "Blessed are the"}, {"max_tokens", 14}, {"temperature", 0}}.dump());
+  ASSERT_TRUE(r);
+  const std::string expected = json::parse(r->body)["choices"][0]["text"];
+  const auto streamed = run_command({BATON_EXECUTABLE, "submit", "--url", url, "Blessed are the", "-n", "14", "--temp", "0",
+                                     "--repeat-penalty", "1"},
+                                    std::chrono::seconds(60));
+  ASSERT_EQ(streamed.code, 0) << streamed.err;
+  EXPECT_EQ(streamed.out, expected + "\n");
+  EXPECT_NE(streamed.err.find("14 generated, length"), std::string::npos) << streamed.err;
+  const auto as_json = run_command({BATON_EXECUTABLE, "submit", "--url", url, "Blessed are the", "-n", "14", "--temp",
+                                    "0", "--repeat-penalty", "1", "--json"},
+                                   std::chrono::seconds(60));
+  ASSERT_EQ(as_json.code, 0) << as_json.err;
+  const json j = json::parse(as_json.out);
+  EXPECT_EQ(j["text"], expected);
+  EXPECT_EQ(j["completion_tokens"], 14);
+  EXPECT_EQ(j["finish_reason"], "length");
+  // A refused request surfaces the API's message; nothing listening is said plainly.
+  const auto bad = run_command({BATON_EXECUTABLE, "submit", "--url", url, std::string(4000, 'a')}, std::chrono::seconds(30));
+  EXPECT_NE(bad.code, 0);
+  EXPECT_NE(bad.err.find("HTTP 400"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("the context holds 256"), std::string::npos) << bad.err;
+  const auto gone = run_command({BATON_EXECUTABLE, "submit", "--url", "127.0.0.1:1", "x"}, std::chrono::seconds(30));
+  EXPECT_NE(gone.code, 0);
+  EXPECT_NE(gone.err.find("cannot connect to http://127.0.0.1:1"), std::string::npos) << gone.err;
+}
+
 TEST_F(HttpApi, BadRequestsGet4xxNamingTheField) {
   struct Case {
     std::string path, body;
