@@ -65,16 +65,11 @@ std::vector<StagePerToken> per_token_figures(const PipelineStats& stats) {
   std::vector<StagePerToken> out;
   if (stats.decode_steps == 0) return out;
   const double steps = static_cast<double>(stats.decode_steps);
-  double staged_us = 0, wire = 0;
-  for (const auto& t : stats.decode_totals) {
-    staged_us += static_cast<double>(t.compute_us + t.decode_us);
-    wire += static_cast<double>(t.wire_bytes);
-  }
+  double staged_us = 0;
+  for (const auto& t : stats.decode_totals) staged_us += static_cast<double>(t.compute_us + t.decode_us);
   const double outside_us = std::max(0.0, static_cast<double>(stats.decode_wall_us) - staged_us);
-  const double n = static_cast<double>(stats.decode_totals.size());
+  const double share = 1.0 / static_cast<double>(stats.decode_totals.size());
   for (const auto& t : stats.decode_totals) {
-    // Equal shares when nothing was measured on the wire (cannot happen with real frames).
-    const double share = wire > 0 ? static_cast<double>(t.wire_bytes) / wire : 1.0 / n;
     StagePerToken s;
     s.stage = t.stage;
     s.compute_ms = static_cast<double>(t.compute_us) / steps / 1000.0;

@@ -23,10 +23,10 @@ struct PipelineStats {
   uint64_t decode_wall_us = 0;
 };
 
-// Per-token figures of one stage over the decode steps. Transfer is what the round trip
-// spent outside the stages' compute, attributed to each stage's outgoing hop in
-// proportion to its bytes on the wire (the stages' clocks are not synchronised, so a
-// hop cannot be timed on its own), plus the stage's own decoding of incoming frames.
+// Per-token figures of one stage over the decode steps. Transfer is the stage's own
+// decoding of incoming frames plus an equal share of what the round trip spent outside
+// the stages' compute (the clocks of the stages are not synchronised, so a hop cannot be
+// timed on its own; per-token activations are small, so a hop costs mostly latency).
 struct StagePerToken {
   uint32_t stage = 0;
   double compute_ms = 0;
