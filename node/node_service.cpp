@@ -47,6 +47,8 @@ StageAssignment parse_assignment(rpc::Assignment::Reader a) {
 
 NodeServer::NodeServer(kj::AsyncIoContext& io, NodeConfig config)
     : io_(io), config_(std::move(config)), stage_cap_(kj::heap<StageServer>(&runtime_)) {
+  shaping_ = std::make_unique<NodeShaping>(io_, config_.shaping);
+  stage_cap_ = shaping_->wrap_incoming(kj::mv(stage_cap_));
   if (config_.model_path) {
     model_hash_ = model_file_hash(*config_.model_path);
     spdlog::info("holding model {} ({})", *config_.model_path, model_hash_.substr(0, 12));
@@ -154,7 +156,7 @@ kj::Promise<void> NodeServer::link(LinkContext context) {
   const std::string next = p.getNextAddress();
   if (next.empty()) {
     if (!p.hasSink()) throw_rpc_error("link needs a next stage address or a result sink");
-    runtime_->link_sink(p.getSink());
+    runtime_->link_sink(shaping_->wrap_outgoing(p.getSink()));
     spdlog::info("stage {} sends results to the coordinator", runtime_->assignment().stage_index);
     return kj::READY_NOW;
   }
@@ -164,7 +166,7 @@ kj::Promise<void> NodeServer::link(LinkContext context) {
         next_peer_ = kj::mv(joined.peer);
         return req.send().then([this, next](capnp::Response<rpc::Node::StageResults> r) {
           if (!runtime_) throw_rpc_error("unloaded while linking");
-          runtime_->link_next(r.getStage());
+          runtime_->link_next(shaping_->wrap_outgoing(r.getStage()));
           spdlog::info("stage {} forwards to {}", runtime_->assignment().stage_index, next);
         });
       });
@@ -176,8 +178,10 @@ kj::Promise<void> NodeServer::stage(StageContext context) {
 }
 
 kj::Promise<void> NodeServer::ping(PingContext context) {
-  context.getResults().setSentNanos(context.getParams().getSentNanos());
-  return kj::READY_NOW;
+  // A simulated device answers after a round trip over its link (immediately otherwise).
+  return shaping_->round_trip().then([context]() mutable {
+    context.getResults().setSentNanos(context.getParams().getSentNanos());
+  });
 }
 
 }  // namespace baton

@@ -10,6 +10,7 @@
 
 #include "node/rpc_peer.h"
 #include "node/stage_service.h"
+#include "node/stage_shaping.h"
 #include "transport/baton.capnp.h"
 
 namespace baton {
@@ -25,6 +26,7 @@ struct NodeConfig {
   std::string secret;
   std::string cache_dir;
   unsigned threads = 0;
+  ShapingOptions shaping;  // simulated device: link and compute pacing (default: none)
 };
 
 // Bytes a stage would hold, for the memory check and for reporting.
@@ -62,6 +64,7 @@ class NodeServer final : public rpc::Node::Server {
   rpc::Stage::Client stage_cap_;
   kj::Own<RpcPeer> next_peer_;  // our connection to the next stage
   uint64_t used_bytes_ = 0;
+  std::unique_ptr<NodeShaping> shaping_;
 };
 
 StageAssignment parse_assignment(rpc::Assignment::Reader a);

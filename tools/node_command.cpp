@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "node/announce.h"
+#include "node/host_calibration.h"
 #include "node/node_service.h"
 #include "node/rpc_peer.h"
 #include "tools/commands.h"
@@ -28,12 +29,30 @@ struct NodeArgs {
   std::string cache;
   unsigned threads = 0;
   AnnounceOptions announce;
+  LinkParams link;            // simulated device: its network link
+  uint64_t link_seed = 1;
+  double pace_gflops = 0;     // simulated device: its compute speed (0: unpaced)
+  double host_gflops = 0;     // this machine's, for pacing (0: measure at start)
 };
 
 std::string default_name() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   return fmt::format("{}-{}", host, getpid());
+}
+
+// How much slower than this machine the simulated device computes (1: not at all).
+double pace_factor(const NodeArgs& args) {
+  if (args.pace_gflops <= 0) return 1;
+  const double host = args.host_gflops > 0 ? args.host_gflops : measure_host_gflops();
+  if (args.pace_gflops >= host) {
+    spdlog::warn("--pace-gflops {:g} is not slower than this machine ({:.1f} GFLOP/s): running unpaced",
+                 args.pace_gflops, host);
+    return 1;
+  }
+  fmt::print("pacing compute to {:g} GFLOP/s (this machine: {:.1f} GFLOP/s, x{:.2f})\n", args.pace_gflops, host,
+             host / args.pace_gflops);
+  return host / args.pace_gflops;
 }
 
 int run_node(NodeArgs args) {
@@ -48,6 +67,10 @@ int run_node(NodeArgs args) {
   cfg.model_path = args.model;
   cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
   cfg.threads = args.threads;
+  cfg.shaping.link = args.link;
+  cfg.shaping.seed = args.link_seed;
+  cfg.shaping.pace_factor = pace_factor(args);
+  if (std::string problem = validate_shaping(cfg.shaping); !problem.empty()) throw std::invalid_argument(problem);
   if (args.model && !std::filesystem::exists(*args.model)) {
     throw std::runtime_error(fmt::format("model file '{}' does not exist", *args.model));
   }
@@ -94,6 +117,20 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
   cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--link-latency-ms", a->link.latency_ms,
+                  "Simulate a device: one-way latency added to every frame in and out (0: none)")
+      ->check(CLI::Range(0.0, 60000.0))->capture_default_str();
+  cmd->add_option("--link-jitter-ms", a->link.jitter_ms, "Simulate a device: latency varies uniformly by +- this")
+      ->check(CLI::Range(0.0, 60000.0))->capture_default_str();
+  cmd->add_option("--link-mbps", a->link.bandwidth_mbps, "Simulate a device: link bandwidth in Mbit/s (0: unlimited)")
+      ->check(CLI::Range(0.0, 1e7))->capture_default_str();
+  cmd->add_option("--link-seed", a->link_seed, "Seed of the simulated jitter")->capture_default_str();
+  cmd->add_option("--pace-gflops", a->pace_gflops,
+                  "Simulate a device: stretch each stage's compute to this GFLOP/s (0: unpaced)")
+      ->check(CLI::Range(0.0, 1e7))->capture_default_str();
+  cmd->add_option("--host-gflops", a->host_gflops,
+                  "This machine's GFLOP/s for --pace-gflops (0: measure a short matvec run at start)")
+      ->check(CLI::Range(0.0, 1e7))->capture_default_str();
   cmd->add_flag("!--no-mdns", a->announce.enabled, "Do not announce this node with mDNS/DNS-SD");
   cmd->add_option("--mdns-interface", a->announce.interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-ttl", a->announce.test_ttl_s, "Short mDNS record TTL in seconds (tests; 0: RFC values)");
