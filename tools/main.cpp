@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   baton::cli::register_coordinator(app, runner);
   baton::cli::register_submit(app, runner);
   baton::cli::register_peers(app, runner);
+  baton::cli::register_simulate(app, runner);
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries generated text and --json output.

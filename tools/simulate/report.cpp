@@ -1,0 +1,169 @@
+#include "tools/simulate/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace baton::sim {
+
+namespace {
+
+using nlohmann::json;
+
+json opt(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
+
+std::string num(const std::optional<double>& v, const char* spec = "{:.2f}") {
+  return v ? fmt::format(fmt::runtime(spec), *v) : std::string("-");
+}
+
+std::string percent(double fraction) { return fmt::format("{:+.0f}%", fraction * 100); }
+
+}  // namespace
+
+void attribute_transfer(RunReport& r) {
+  if (r.measured_ms_per_token <= 0 || r.stages.empty()) return;
+  double compute = 0, predicted_links = r.predicted_return_ms;
+  for (const StageReport& s : r.stages) {
+    if (!s.compute_ms) return;  // nothing to subtract: leave transfer unknown
+    compute += *s.compute_ms;
+    predicted_links += s.predicted_hop_in_ms;
+  }
+  const double outside = std::max(0.0, r.measured_ms_per_token - compute);
+  const double n_hops = static_cast<double>(r.stages.size() + 1);
+  auto share = [&](double predicted) { return predicted_links > 0 ? predicted / predicted_links : 1.0 / n_hops; };
+  for (StageReport& s : r.stages) s.hop_in_ms = outside * share(s.predicted_hop_in_ms);
+  r.return_ms = outside * share(r.predicted_return_ms);
+}
+
+json to_json(const RunReport& r) {
+  json stages = json::array();
+  for (const StageReport& s : r.stages) {
+    stages.push_back({{"stage", s.stage},
+                      {"device", s.device},
+                      {"profile", s.profile},
+                      {"kind", s.kind},
+                      {"first", s.first},
+                      {"last", s.last},
+                      {"embedding", s.embedding},
+                      {"head", s.head},
+                      {"memory",
+                       {{"cap_mib", s.cap_mib},
+                        {"planned_mib", s.planned_mib},
+                        {"used_mib", opt(s.used_mib)},
+                        {"peak_rss_mib", opt(s.peak_rss_mib)}}},
+                      {"gflops", s.gflops},
+                      {"effective_gflops", s.effective_gflops},
+                      {"pace_factor", s.pace_factor},
+                      {"predicted", {{"compute_ms", s.predicted_compute_ms}, {"hop_in_ms", s.predicted_hop_in_ms}}},
+                      {"measured",
+                       {{"compute_ms", opt(s.compute_ms)},
+                        {"hop_in_ms", opt(s.hop_in_ms)},
+                        {"wire_bytes_out_per_token", opt(s.wire_bytes_out_per_token)}}}});
+  }
+  json requests = json::array();
+  for (const RequestReport& q : r.requests) {
+    requests.push_back({{"prompt_tokens", q.prompt_tokens},
+                        {"completion_tokens", q.completion_tokens},
+                        {"ttft_ms", q.ttft_ms},
+                        {"decode_tokens_per_s", q.decode_tokens_per_s},
+                        {"total_ms", q.total_ms}});
+  }
+  return {{"cluster", r.cluster},
+          {"strategy", r.strategy},
+          {"model", r.model},
+          {"wire", r.wire},
+          {"layers", r.layers},
+          {"context", r.context},
+          {"sessions", r.sessions},
+          {"host_gflops", r.host_gflops},
+          {"time_scale", r.time_scale},
+          {"stages", stages},
+          {"predicted",
+           {{"position", r.predicted_position},
+            {"return_ms", r.predicted_return_ms},
+            {"ms_per_token", r.predicted_ms_per_token},
+            {"tokens_per_s", r.predicted_tokens_per_s}}},
+          {"measured",
+           {{"return_ms", opt(r.return_ms)},
+            {"ms_per_token", r.measured_ms_per_token},
+            {"tokens_per_s", r.measured_tokens_per_s},
+            {"throughput_tokens_per_s", r.throughput_tokens_per_s},
+            {"ttft_ms", r.ttft_ms},
+            {"wall_s", r.wall_s}}},
+          {"tokens_per_s_error", r.tokens_per_s_error()},
+          {"requests", requests},
+          {"notes", r.notes}};
+}
+
+std::string render_table(const RunReport& r) {
+  std::string out;
+  out += fmt::format("Cluster {}: strategy {}, {} layers, context {} x {} session(s), wire {}\n", r.cluster, r.strategy,
+                     r.layers, r.context, r.sessions, r.wire);
+  out += fmt::format("Model {}; this machine {:.1f} GFLOP/s (1 thread, this model)", r.model, r.host_gflops);
+  if (r.time_scale != 1) out += fmt::format("; ran {:.2f}x slower than real time, figures scaled back", r.time_scale);
+  out += "\n\nPlan and memory\n";
+  out += fmt::format("  {:<5} {:<12} {:<8} {:<9} {:>10} {:>10} {:>10} {:>10} {:>9} {:>10}\n", "stage", "device", "kind",
+                     "layers", "cap MiB", "plan MiB", "used MiB", "peak RSS", "GFLOP/s", "paced");
+  for (const StageReport& s : r.stages) {
+    std::string layers = fmt::format("[{},{}){}{}", s.first, s.last, s.embedding ? "e" : "", s.head ? "h" : "");
+    out += fmt::format("  {:<5} {:<12} {:<8} {:<9} {:>10.0f} {:>10.1f} {:>10} {:>10} {:>9.0f} {:>10}\n", s.stage,
+                       s.device, s.kind, layers, s.cap_mib, s.planned_mib, num(s.used_mib, "{:.0f}"),
+                       num(s.peak_rss_mib, "{:.1f}"), s.effective_gflops,
+                       s.pace_factor > 1 ? fmt::format("x{:.2f}", s.pace_factor) : std::string("no"));
+  }
+  out += "  (layers: e = +embedding, h = +head; GFLOP/s: effective, the roofline of compute and bandwidth)\n";
+
+  out += "\nPer decoded token (ms): predicted vs measured\n";
+  out += fmt::format("  {:<12} {:>10} {:>10} {:>10} {:>10} {:>11} {:>11} {:>12}\n", "device", "compute", "measured",
+                     "hop in", "measured", "stage t/s", "measured", "bytes out");
+  for (const StageReport& s : r.stages) {
+    const double pred = s.predicted_compute_ms + s.predicted_hop_in_ms;
+    std::optional<double> meas;
+    if (s.compute_ms && s.hop_in_ms) meas = *s.compute_ms + *s.hop_in_ms;
+    out += fmt::format("  {:<12} {:>10.3f} {:>10} {:>10.3f} {:>10} {:>11.0f} {:>11} {:>12}\n", s.device,
+                       s.predicted_compute_ms, num(s.compute_ms, "{:.3f}"), s.predicted_hop_in_ms,
+                       num(s.hop_in_ms, "{:.3f}"), pred > 0 ? 1000 / pred : 0.0,
+                       meas && *meas > 0 ? fmt::format("{:.0f}", 1000 / *meas) : std::string("-"),
+                       num(s.wire_bytes_out_per_token, "{:.0f}"));
+  }
+  out += fmt::format("  {:<12} {:>10} {:>10} {:>10.3f} {:>10}\n", "return hop", "", "", r.predicted_return_ms,
+                     num(r.return_ms, "{:.3f}"));
+  out += fmt::format("  {:<12} {:>10} {:>10} {:>10.3f} {:>10.3f}\n", "total", "", "", r.predicted_ms_per_token,
+                     r.measured_ms_per_token);
+  out += "  (stage t/s: 1000 / (compute + hop in); measured hops: time per token outside compute, split in\n"
+         "   proportion to the predicted hops)\n";
+
+  out += fmt::format("\nDecode {:.1f} tokens/s predicted, {:.1f} measured ({}); throughput {:.1f} tokens/s\n",
+                     r.predicted_tokens_per_s, r.measured_tokens_per_s, percent(r.tokens_per_s_error()),
+                     r.throughput_tokens_per_s);
+  int tokens = 0;
+  for (const RequestReport& q : r.requests) tokens += q.completion_tokens;
+  out += fmt::format("Time to first token {:.1f} ms (mean of {} requests, {} tokens generated, {:.1f} s)\n", r.ttft_ms,
+                     r.requests.size(), tokens, r.wall_s);
+  for (const std::string& n : r.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+std::string render_comparison(const std::vector<RunReport>& runs) {
+  std::string out = fmt::format("\n{:<26}", "");
+  for (const RunReport& r : runs) out += fmt::format(" {:>24}", r.strategy);
+  out += "\n";
+  auto row = [&](const std::string& label, auto cell) {
+    out += fmt::format("{:<26}", label);
+    for (const RunReport& r : runs) out += fmt::format(" {:>24}", cell(r));
+    out += "\n";
+  };
+  row("plan", [](const RunReport& r) {
+    std::string s;
+    for (const StageReport& st : r.stages) s += fmt::format("{}{}:{}", s.empty() ? "" : " ", st.device, st.last - st.first);
+    return s;
+  });
+  row("predicted tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.predicted_tokens_per_s); });
+  row("measured tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.measured_tokens_per_s); });
+  row("measured vs predicted", [](const RunReport& r) { return percent(r.tokens_per_s_error()); });
+  row("time to first token ms", [](const RunReport& r) { return fmt::format("{:.1f}", r.ttft_ms); });
+  row("throughput tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.throughput_tokens_per_s); });
+  return out;
+}
+
+}  // namespace baton::sim

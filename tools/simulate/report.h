@@ -1,0 +1,91 @@
+// What one simulation found, next to what the planner predicted: the data, its JSON form
+// (report.json) and the terminal tables. Pure functions of the data.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace baton::sim {
+
+struct StageReport {
+  int stage = 0;
+  std::string device;      // the device's name in the cluster file
+  std::string profile;     // its profile id
+  std::string kind;
+  int first = 0, last = 0;  // layers [first, last)
+  bool embedding = false, head = false;
+
+  // Memory (MiB): the device's cap (the node's --memory), the planner's figure for this
+  // range, the node's own accounting (weights + KV), and the process's peak RSS.
+  double cap_mib = 0;
+  double planned_mib = 0;
+  std::optional<double> used_mib;
+  std::optional<double> peak_rss_mib;
+
+  // Compute speed: the profile's, the effective one the planner charges (roofline), and
+  // the pacing applied (factor > 1) or why not.
+  double gflops = 0;
+  double effective_gflops = 0;
+  double pace_factor = 1;
+
+  // Per decoded token, ms. Hop "in": the link that brings this stage its input.
+  double predicted_compute_ms = 0;
+  double predicted_hop_in_ms = 0;
+  std::optional<double> compute_ms;   // measured (the stages' timings, paced)
+  std::optional<double> hop_in_ms;    // measured round trip minus compute, attributed
+  std::optional<double> wire_bytes_out_per_token;  // measured, what this stage sends on
+};
+
+struct RequestReport {
+  int prompt_tokens = 0;
+  int completion_tokens = 0;
+  double ttft_ms = 0;             // request sent -> first token received (client side)
+  double decode_tokens_per_s = 0; // after the first token
+  double total_ms = 0;
+};
+
+struct RunReport {
+  std::string cluster;      // file name
+  std::string strategy;
+  std::string model;        // path
+  std::string wire;
+  int layers = 0;
+  int64_t context = 0;
+  int sessions = 1;
+  double host_gflops = 0;   // this machine, single thread, on this model
+  double time_scale = 1;    // the run was this many times slower than the simulated cluster
+  double predicted_position = 0;  // decode position the prediction is for
+
+  std::vector<StageReport> stages;
+  double predicted_return_ms = 0;  // last stage -> coordinator
+  double predicted_ms_per_token = 0;
+  double predicted_tokens_per_s = 0;
+
+  std::optional<double> return_ms;  // measured, attributed like the hops
+  double measured_tokens_per_s = 0; // mean over requests of decode tokens/s
+  double measured_ms_per_token = 0;
+  double throughput_tokens_per_s = 0;  // all completion tokens / workload wall time
+  double ttft_ms = 0;               // mean
+  double wall_s = 0;
+  std::vector<RequestReport> requests;
+  std::vector<std::string> notes;
+
+  // measured / predicted - 1 (e.g. -0.08: 8 % slower than predicted)
+  double tokens_per_s_error() const {
+    return predicted_tokens_per_s > 0 ? measured_tokens_per_s / predicted_tokens_per_s - 1 : 0;
+  }
+};
+
+// Splits the measured time per token that is not compute over the hops in proportion to
+// their predicted times (the stages' clocks time compute; a hop cannot be timed on its own).
+void attribute_transfer(RunReport& r);
+
+nlohmann::json to_json(const RunReport& r);
+std::string render_table(const RunReport& r);
+// Two or more runs of the same cluster (e.g. --compare memory,latency) side by side.
+std::string render_comparison(const std::vector<RunReport>& runs);
+
+}  // namespace baton::sim
