@@ -65,7 +65,11 @@ uint64_t ComputePacer::paced_us(uint64_t compute_us) const {
 
 int64_t ComputePacer::finish_ns(int64_t end_ns, uint64_t compute_us) {
   const int64_t real_ns = static_cast<int64_t>(compute_us) * 1000;
-  // The simulated device starts this frame when it really started here, or when it is
+  const bool same_batch = compute_us == last_compute_us_ && end_ns - real_ns < last_end_ns_;
+  last_end_ns_ = end_ns;
+  last_compute_us_ = compute_us;
+  if (same_batch) return std::max(busy_until_ns_, end_ns);
+  // The simulated device starts this batch when it really started here, or when it is
   // done with the previous one, whichever is later.
   const int64_t start = std::max(end_ns - real_ns, busy_until_ns_);
   busy_until_ns_ = start + static_cast<int64_t>(std::llround(static_cast<double>(real_ns) * factor_));

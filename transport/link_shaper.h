@@ -50,7 +50,10 @@ class LinkShaper {
 
 // A simulated device is slower than this machine: a stage that computed for t us here
 // takes t * factor there (factor = host GFLOP/s / device GFLOP/s, >= 1). The device works
-// on one frame at a time, so a frame waits for the previous one's paced compute too.
+// on one batch at a time, so a frame waits for the previous batch's paced compute too.
+// Frames computed as one batch each report the whole batch's time; they are recognised
+// by an identical compute time whose (estimated) start lies before the previous frame's
+// end, which distinct computes on one stage thread cannot do, and share one paced compute.
 class ComputePacer {
  public:
   explicit ComputePacer(double factor) : factor_(factor < 1 ? 1 : factor) {}
@@ -64,6 +67,8 @@ class ComputePacer {
  private:
   double factor_;
   int64_t busy_until_ns_ = INT64_MIN;
+  int64_t last_end_ns_ = INT64_MIN;
+  uint64_t last_compute_us_ = UINT64_MAX;
 };
 
 }  // namespace baton

@@ -108,6 +108,17 @@ TEST(ComputePacer, DeviceWorksOnOneFrameAtATime) {
   EXPECT_EQ(p.finish_ns(101 * kMs, 1000), 103 * kMs);
 }
 
+TEST(ComputePacer, FramesOfOneBatchShareOneCompute) {
+  ComputePacer p(4.0);
+  // A batch of three frames computed 1-2 ms, sent at 2.0, 2.05 and 2.1 ms, each
+  // reporting the batch's 1 ms: one paced compute of 4 ms, 1-5 ms.
+  EXPECT_EQ(p.finish_ns(2 * kMs, 1000), 5 * kMs);
+  EXPECT_EQ(p.finish_ns(2 * kMs + kMs / 20, 1000), 5 * kMs);
+  EXPECT_EQ(p.finish_ns(2 * kMs + kMs / 10, 1000), 5 * kMs);
+  // The next batch (1 ms, really computed 2.2-3.2 ms) waits for the device: 5-9 ms.
+  EXPECT_EQ(p.finish_ns(3 * kMs + kMs / 5, 1000), 9 * kMs);
+}
+
 TEST(ComputePacer, FactorBelowOneRunsUnpaced) {
   ComputePacer p(0.5);
   EXPECT_FALSE(p.paced());
