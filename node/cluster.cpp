@@ -324,15 +324,15 @@ kj::Promise<void> Cluster::load_and_link() {
 }
 
 kj::Promise<StepResult> Cluster::step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                      uint32_t top_k) {
+                                      uint32_t top_k, uint32_t batch_group) {
   // While the pipeline is being (re)assembled, wait for it.
-  return ready_.addBranch().then([this, session, step, pos0, tokens = std::move(tokens), top_k]() mutable {
-    return send_step(session, step, pos0, std::move(tokens), top_k);
+  return ready_.addBranch().then([this, session, step, pos0, tokens = std::move(tokens), top_k, batch_group]() mutable {
+    return send_step(session, step, pos0, std::move(tokens), top_k, batch_group);
   });
 }
 
 kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                           uint32_t top_k) {
+                                           uint32_t top_k, uint32_t batch_group) {
   auto result = router_->expect(session, step);
   auto req = first_stage_.forwardRequest();
   auto f = req.initFrame();
@@ -344,6 +344,7 @@ kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int6
   f.setWire(static_cast<uint32_t>(config_.wire.codec));
   f.setWireZstd(config_.wire.zstd);
   f.setTopK(top_k);
+  f.setBatchGroup(batch_group);
   // The forward chain resolves after the last stage has delivered; a failure anywhere on
   // the way comes back here and fails this step.
   req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},

@@ -103,15 +103,16 @@ class Cluster {
   // use and sessions held, for status pages.
   kj::Promise<std::vector<MemberProbe>> probe(kj::Duration timeout);
 
+  // `batch_group`: see Frame.batchGroup (sessions of one group may share a stage batch).
   kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                               uint32_t top_k);
+                               uint32_t top_k, uint32_t batch_group = 0);
   kj::Promise<void> drop_session(uint64_t session);
 
  private:
   kj::Promise<void> join_all();
   void admit(Member m, std::set<std::string>& ids);
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                    uint32_t top_k);
+                                    uint32_t top_k, uint32_t batch_group);
   kj::Promise<void> assemble_current();
   kj::Promise<void> load_and_link();
 

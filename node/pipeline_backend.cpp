@@ -33,7 +33,7 @@ std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int
   const bool decode = ids.size() == 1;
   const auto started = std::chrono::steady_clock::now();
   StepResult r = executor_.executeSync(
-      [this, step, pos0, ids = std::move(ids)]() mutable { return cluster_.step(session_, step, pos0, std::move(ids), top_k_); });
+      [this, step, pos0, ids = std::move(ids)]() mutable { return cluster_.step(session_, step, pos0, std::move(ids), top_k_, batch_group_); });
   const auto wall = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
   auto accumulate = [&r](std::vector<StageTimingRecord>& totals) {

@@ -46,6 +46,7 @@ class PipelineBackend final : public ForwardBackend {
 
   // How many logits the last stage returns: 0 = all; greedy needs 1, top-k sampling k.
   void set_top_k(uint32_t k) { top_k_ = k; }
+  void set_batch_group(uint32_t g) { batch_group_ = g; }
   const PipelineStats& stats() const { return stats_; }
 
  private:
@@ -55,6 +56,7 @@ class PipelineBackend final : public ForwardBackend {
   int64_t context_;
   uint64_t step_ = 0;
   uint32_t top_k_ = 0;
+  uint32_t batch_group_ = 0;
   PipelineStats stats_;
 };
 

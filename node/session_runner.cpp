@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <optional>
@@ -29,6 +30,7 @@ SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, con
     : executor_(executor), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
   if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
   if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
+  slot_taken_.assign(static_cast<size_t>(limits_.max_active), false);
 }
 
 SessionRunner::~SessionRunner() {
@@ -79,28 +81,31 @@ std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> inp
   return cancel;
 }
 
-bool SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
+std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (cancel.load()) {
       std::erase(waiting_, ticket);
       slot_changed_.notify_all();  // the next ticket may now be at the head
-      return false;
+      return std::nullopt;
     }
     if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < limits_.max_active) {
       waiting_.pop_front();
       ++active_;
+      const auto free = std::find(slot_taken_.begin(), slot_taken_.end(), false);
+      *free = true;  // one exists: fewer than max_active were active
       slot_changed_.notify_all();
-      return true;
+      return static_cast<int>(free - slot_taken_.begin());
     }
     // Cancellation is a flag, not a notification: look again now and then.
     slot_changed_.wait_for(lock, std::chrono::milliseconds(50));
   }
 }
 
-void SessionRunner::release_slot(double session_seconds) {
+void SessionRunner::release_slot(int slot, double session_seconds) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    slot_taken_[static_cast<size_t>(slot)] = false;
     --active_;
     mean_session_s_ = 0.8 * mean_session_s_ + 0.2 * session_seconds;
   }
@@ -112,7 +117,8 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
   SessionOutcome out;
   const auto arrived = Clock::now();
   std::vector<std::string> stage_devices;
-  if (!wait_for_slot(ticket, *cancel)) {
+  const std::optional<int> slot = wait_for_slot(ticket, *cancel);
+  if (!slot) {
     out.result.finish = FinishReason::Cancelled;
   } else {
     const auto admitted = Clock::now();
@@ -124,6 +130,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       });
       PipelineBackend backend(executor_, cluster_, session, cluster_.config().context);
       backend.set_top_k(logits_needed(params.sampling));
+      backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
       Generator gen(backend, tokenizer_);
       std::optional<Clock::time_point> first;
       GenerationCallbacks gcb;
@@ -148,7 +155,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       out.error = e.what();
       spdlog::warn("session {} failed: {}", session, out.error);
     }
-    release_slot(std::chrono::duration<double>(Clock::now() - admitted).count());
+    release_slot(*slot, std::chrono::duration<double>(Clock::now() - admitted).count());
   }
   if (metrics_) metrics_->record(out, stage_devices);
   try {

@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -74,10 +75,10 @@ class SessionRunner {
   const AdmissionLimits& limits() const { return limits_; }
 
  private:
-  // Blocks until this ticket is at the head of the queue and a slot is free (true), or
-  // the session was cancelled while waiting (false).
-  bool wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel);
-  void release_slot(double session_seconds);
+  // Blocks until this ticket is at the head of the queue and a slot is free (its index),
+  // or the session was cancelled while waiting (nullopt).
+  std::optional<int> wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel);
+  void release_slot(int slot, double session_seconds);
   void run_session(uint64_t session, uint64_t ticket, std::shared_ptr<std::atomic<bool>> cancel,
                    std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb);
 
@@ -93,6 +94,9 @@ class SessionRunner {
   mutable std::mutex mutex_;
   std::condition_variable slot_changed_;
   std::deque<uint64_t> waiting_;  // tickets in arrival order
+  // Which of the max_active slots are taken. A session's slot picks its batch group
+  // (slot mod stages), so concurrent sessions spread evenly over the groups.
+  std::vector<bool> slot_taken_;
   uint64_t next_ticket_ = 1;
   double mean_session_s_ = 5;     // smoothed, for Retry-After
   std::vector<std::shared_ptr<std::atomic<bool>>> cancels_;

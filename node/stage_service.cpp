@@ -60,7 +60,7 @@ struct StageRuntime::Pending {
   size_t rows = 0;
   std::vector<float> hidden;  // rows x dim, in place through the layers
   uint64_t decode_us = 0, compute_us = 0;
-  uint32_t wire = 0, top_k = 0;
+  uint32_t wire = 0, top_k = 0, group = 0;
   bool wire_zstd = false;
   std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
   kj::Own<kj::PromiseFulfiller<kj::Promise<void>>> done;
@@ -142,6 +142,7 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   p->wire = frame.getWire();
   p->wire_zstd = frame.getWireZstd();
   p->top_k = frame.getTopK();
+  p->group = frame.getBatchGroup();
   for (auto t : frame.getTimings()) {
     p->prior.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes()});
   }
@@ -167,14 +168,17 @@ void StageRuntime::schedule_drain() {
 
 void StageRuntime::drain() {
   drain_scheduled_ = false;
-  // One frame per session per batch (a session's frames build on each other's KV).
+  // The oldest frame's group, one frame per session (a session's frames build on each
+  // other's KV). Other groups wait for the next turn: they are meant to be on another
+  // stage by then, working in parallel with this batch.
   std::vector<std::unique_ptr<Pending>> batch;
   std::deque<std::unique_ptr<Pending>> later;
   std::set<uint64_t> sessions;
+  const uint32_t group = queue_.empty() ? 0 : queue_.front()->group;
   while (!queue_.empty()) {
     auto p = std::move(queue_.front());
     queue_.pop_front();
-    if (sessions.insert(p->session).second) {
+    if (p->group == group && sessions.insert(p->session).second) {
       batch.push_back(std::move(p));
     } else {
       later.push_back(std::move(p));
@@ -316,6 +320,7 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     f.setWire(p.wire);
     f.setWireZstd(p.wire_zstd);
     f.setTopK(p.top_k);
+    f.setBatchGroup(p.group);
     add_timing(f.initTimings(n_timings), p.hidden.size() * 4, out.payload.size());
     return req.send().ignoreResult();
   }

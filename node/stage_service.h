@@ -5,7 +5,8 @@
 // Batching: frames are queued and computed on the next event-loop turn after the socket
 // has been polled, so frames of different sessions that reached the stage together run
 // as one batch (the weights are read once for all their rows; decode is bound by reading
-// weights). A frame's results are bit-identical batched or alone.
+// weights), if the coordinator put them in the same batch group. A frame's results are
+// bit-identical batched or alone.
 #pragma once
 
 #include <kj/async-io.h>

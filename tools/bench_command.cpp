@@ -31,6 +31,7 @@ struct BenchArgs {
   std::vector<int> nodes;  // non-empty: benchmark local clusters of this many nodes
   std::vector<std::string> wires{"f32", "int8+zstd"};
   std::vector<int> sessions;  // with --nodes: concurrent sessions to measure
+  bool lockstep = false;
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -81,6 +82,7 @@ int bench(BenchArgs a) {
     c.nodes = a.nodes;
     c.wires = a.wires;
     c.sessions = a.sessions;
+    c.lockstep = a.lockstep;
     c.prompt_tokens = a.prompt_tokens;
     c.gen_tokens = a.gen_tokens;
     c.threads = a.threads.empty() ? 2 : a.threads.back();
@@ -130,6 +132,8 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--sessions", args->sessions,
                   "With --nodes: sessions in flight at once (e.g. 1,2,4); prints aggregate decode tokens/s")
       ->delimiter(',')->check(CLI::Range(1, 64));
+  cmd->add_flag("--lockstep", args->lockstep,
+                "With --sessions: put every session in one batch group (they then travel the ring together)");
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
 

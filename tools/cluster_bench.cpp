@@ -126,16 +126,29 @@ Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string&
 
 // One session's greedy decode as a promise chain on the event loop, so that several
 // sessions are in flight at once and the stages work on different ones concurrently.
-kj::Promise<void> decode_chain(Cluster& cluster, uint64_t session, int left, uint64_t step, int64_t pos, int32_t next) {
+// Sums over the decode steps of all sessions: where a step's time went.
+struct StepTotals {
+  uint64_t steps = 0;
+  double round_trip_us = 0, compute_us = 0;
+};
+
+kj::Promise<void> decode_chain(Cluster& cluster, StepTotals& totals, uint64_t session, uint32_t group, int left,
+                               uint64_t step, int64_t pos, int32_t next) {
   if (left == 0) return kj::READY_NOW;
-  return cluster.step(session, step, pos, {next}, 1).then([&cluster, session, left, step, pos](StepResult r) {
-    return decode_chain(cluster, session, left - 1, step + 1, pos + 1, argmax(r.logits));
-  });
+  const auto sent = clock::now();
+  return cluster.step(session, step, pos, {next}, 1, group)
+      .then([&cluster, &totals, session, group, left, step, pos, sent](StepResult r) {
+        ++totals.steps;
+        totals.round_trip_us += std::chrono::duration<double, std::micro>(clock::now() - sent).count();
+        for (const auto& t : r.timings) totals.compute_us += static_cast<double>(t.compute_us + t.decode_us);
+        return decode_chain(cluster, totals, session, group, left - 1, step + 1, pos + 1, argmax(r.logits));
+      });
 }
 
 struct SessionsRow {
   int nodes = 0, sessions = 0;
   double aggregate_tps = 0, per_session_tps = 0;
+  double round_trip_ms = 0, compute_ms = 0;  // per step, mean; compute summed over stages
 };
 
 // Aggregate decode throughput of `sessions` concurrent sessions: all prefill first, then
@@ -148,9 +161,13 @@ SessionsRow bench_sessions(kj::AsyncIoContext& io, Cluster& cluster, int n_nodes
     first_tokens.push_back(argmax(cluster.step(first_id + s, 1, 0, prompt, 1).wait(io.waitScope).logits));
   }
   kj::Vector<kj::Promise<void>> chains;
+  StepTotals totals;
   const auto t0 = clock::now();
   for (int s = 0; s < sessions; ++s) {
-    chains.add(decode_chain(cluster, first_id + s, a.gen_tokens, 2, a.prompt_tokens, first_tokens[static_cast<size_t>(s)]));
+    // As the coordinator does: sessions spread over one batch group per stage.
+    const auto group = a.lockstep ? 0u : static_cast<uint32_t>(s % n_nodes);
+    chains.add(decode_chain(cluster, totals, first_id + s, group, a.gen_tokens, 2, a.prompt_tokens,
+                            first_tokens[static_cast<size_t>(s)]));
   }
   kj::joinPromises(chains.releaseAsArray()).wait(io.waitScope);
   const double secs = std::chrono::duration<double>(clock::now() - t0).count();
@@ -160,6 +177,8 @@ SessionsRow bench_sessions(kj::AsyncIoContext& io, Cluster& cluster, int n_nodes
   row.sessions = sessions;
   row.aggregate_tps = sessions * a.gen_tokens / secs;
   row.per_session_tps = a.gen_tokens / secs;
+  row.round_trip_ms = totals.round_trip_us / static_cast<double>(totals.steps) / 1000.0;
+  row.compute_ms = totals.compute_us / static_cast<double>(totals.steps) / 1000.0;
   return row;
 }
 
@@ -185,15 +204,16 @@ int run_sessions_bench(kj::AsyncIoContext& io, const Model& model, const std::st
       std::fflush(stdout);
     }
   }
-  fmt::print("\n{:<8} {:>9} {:>16} {:>18} {:>14}\n", "nodes", "sessions", "aggregate t/s", "per session t/s",
-             "vs 1 session");
+  fmt::print("\n{:<8} {:>9} {:>16} {:>18} {:>14} {:>15} {:>15}\n", "nodes", "sessions", "aggregate t/s",
+             "per session t/s", "vs 1 session", "round trip ms", "in stages ms");
   for (const SessionsRow& r : rows) {
     double one = 0;
     for (const SessionsRow& o : rows) {
       if (o.nodes == r.nodes && o.sessions == 1) one = o.aggregate_tps;
     }
-    fmt::print("{:<8} {:>9} {:>16.1f} {:>18.1f} {:>14}\n", r.nodes, r.sessions, r.aggregate_tps, r.per_session_tps,
-               one > 0 ? fmt::format("{:.2f}x", r.aggregate_tps / one) : "-");
+    fmt::print("{:<8} {:>9} {:>16.1f} {:>18.1f} {:>14} {:>15.3f} {:>15.3f}\n", r.nodes, r.sessions, r.aggregate_tps,
+               r.per_session_tps, one > 0 ? fmt::format("{:.2f}x", r.aggregate_tps / one) : "-", r.round_trip_ms,
+               r.compute_ms);
   }
   return 0;
 }

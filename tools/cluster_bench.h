@@ -19,6 +19,7 @@ struct ClusterBenchArgs {
   // Non-empty: instead of the wire comparison, run this many sessions at once on a cluster
   // of each node count (wire int8+zstd) and print aggregate decode tokens/s.
   std::vector<int> sessions;
+  bool lockstep = false;  // all sessions in one batch group (for comparison)
 };
 
 int run_cluster_bench(const ClusterBenchArgs& args);

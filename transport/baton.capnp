@@ -87,6 +87,10 @@ struct Frame {
   wireZstd @6 :Bool;
   topK @7 :UInt32;              # last stage: 0 = full logits, else only the k best
   timings @8 :List(StageTiming);  # appended by each stage on the way
+  batchGroup @9 :UInt32;        # stages batch only frames of one group together: the
+                                # coordinator spreads sessions over as many groups as
+                                # there are stages, so groups pipeline instead of
+                                # travelling the ring in lockstep
 }
 
 struct StageTiming {

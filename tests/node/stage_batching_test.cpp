@@ -46,12 +46,14 @@ class StageBatching : public ::testing::Test {
   }
 
   // Stage.forward of token ids for (session, step) at pos0 (full logits back).
-  kj::Promise<void> send(uint64_t session, uint64_t step, uint64_t pos0, const std::vector<int32_t>& tokens) {
+  kj::Promise<void> send(uint64_t session, uint64_t step, uint64_t pos0, const std::vector<int32_t>& tokens,
+                         uint32_t group = 0) {
     auto message = kj::heap<capnp::MallocMessageBuilder>();
     auto f = message->initRoot<rpc::Frame>();
     f.setSession(session);
     f.setStep(step);
     f.setPos0(pos0);
+    f.setBatchGroup(group);
     auto list = f.initTokens(static_cast<unsigned>(tokens.size()));
     for (unsigned i = 0; i < tokens.size(); ++i) list.set(i, tokens[i]);
     auto done = runtime_->forward(f.asReader());
@@ -112,6 +114,17 @@ TEST_F(StageBatching, TwoFramesOfOneSessionAreNotBatchedTogether) {
   send(8, 1, 0, prompt).wait(io_.waitScope);
   send(8, 2, prompt.size(), {42}).wait(io_.waitScope);
   EXPECT_EQ((logits_[{7, 2}]), (logits_[{8, 2}]));
+}
+
+TEST_F(StageBatching, FramesOfDifferentBatchGroupsRunSeparately) {
+  kj::Vector<kj::Promise<void>> v;
+  v.add(send(1, 1, 0, {1, 2}, /*group=*/0));
+  v.add(send(2, 1, 0, {1, 3}, /*group=*/1));
+  v.add(send(3, 1, 0, {1, 4}, /*group=*/0));
+  kj::joinPromises(v.releaseAsArray()).wait(io_.waitScope);
+  EXPECT_EQ(runtime_->batches_run(), 2u) << "group 0 (sessions 1 and 3) together, then group 1";
+  EXPECT_EQ(runtime_->frames_batched(), 3u);
+  EXPECT_EQ(logits_.size(), 3u);
 }
 
 TEST_F(StageBatching, AFrameWithAPositionGapFailsAloneAndItsBatchMateSucceeds) {
