@@ -257,17 +257,33 @@ kj::Promise<std::vector<MemberProbe>> Cluster::probe(kj::Duration timeout) {
   });
 }
 
+SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max_sessions, Strategy strategy) {
+  SessionPlan out;
+  for (uint32_t n = std::max(max_sessions, 1u); n >= 1; --n) {
+    request.ctx = context * n;  // every stage reserves KV room for n sessions
+    out.plan = make_plan(request, strategy);
+    out.sessions = n;
+    if (out.plan.feasible) return out;
+  }
+  // Not even one session fits: report the one-session plan's reason.
+  return out;
+}
+
 kj::Promise<void> Cluster::assemble_current() {
   return join_all().then([this] {
     PlanRequest req;
     req.model = cost_profile_from_gguf(model_.file());
     for (const auto& m : members_) req.devices.push_back(m.profile);
-    // Every stage reserves KV room for max_sessions sessions of `context` tokens.
-    req.ctx = config_.context * config_.max_sessions;
     req.kv_dtype = config_.kv_dtype;
     req.wire_bytes_per_element = wire_bytes_per_element(config_.wire);
-    plan_ = make_plan(req, config_.strategy);
+    SessionPlan sp = plan_for_sessions(req, config_.context, config_.max_sessions, config_.strategy);
+    plan_ = std::move(sp.plan);
     if (!plan_.feasible) throw std::runtime_error(fmt::format("no plan fits this cluster: {}", plan_.reason));
+    if (sp.sessions < config_.max_sessions) {
+      spdlog::warn("the nodes' memory holds KV caches for {} session(s) of {} tokens, not {}: serving {} at once",
+                   sp.sessions, config_.context, config_.max_sessions, sp.sessions);
+    }
+    session_slots_ = sp.sessions;
     for (const auto& s : plan_.stages) {
       spdlog::info("plan ({}): {} holds layers [{}, {}){}{}", strategy_name(plan_.strategy), s.device_id, s.first,
                    s.last, s.holds_embed ? " +embedding" : "", s.holds_head ? " +head" : "");
@@ -289,7 +305,7 @@ kj::Promise<void> Cluster::load_and_link() {
     a.setWithEmbedding(s.holds_embed);
     a.setWithHead(s.holds_head);
     a.setContextLength(static_cast<uint32_t>(config_.context));
-    a.setMaxSessions(config_.max_sessions);
+    a.setMaxSessions(session_slots_.load());
     a.setKvDtype(config_.kv_dtype == DType::Q8_0 ? "q8_0" : config_.kv_dtype == DType::F32 ? "f32" : "f16");
     a.setMaxFrameRows(config_.prefill_chunk);
     a.setStageIndex(static_cast<uint32_t>(i));

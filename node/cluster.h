@@ -6,6 +6,7 @@
 
 #include <kj/async-io.h>
 
+#include <atomic>
 #include <map>
 #include <optional>
 #include <set>
@@ -80,6 +81,15 @@ class ResultRouter final : public rpc::ResultSink::Server {
   std::map<std::pair<uint64_t, uint64_t>, kj::Own<kj::PromiseFulfiller<StepResult>>> pending_;
 };
 
+// The plan for as many concurrent sessions (each `context` tokens of KV on every stage)
+// as the devices' memory holds, at most `max_sessions`. If not even one fits, the plan is
+// infeasible with the planner's reason and `sessions` is 1.
+struct SessionPlan {
+  Plan plan;
+  uint32_t sessions = 0;
+};
+SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max_sessions, Strategy strategy);
+
 class Cluster {
  public:
   Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config);
@@ -98,6 +108,9 @@ class Cluster {
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
   const Model& model() const { return model_; }
+  // Sessions the current plan reserved KV for on every stage (0 before the first plan).
+  // Safe to read from any thread.
+  uint32_t session_slots() const { return session_slots_.load(); }
 
   // Asks every member to describe itself now (bounded by `timeout`): liveness, memory in
   // use and sessions held, for status pages.
@@ -125,6 +138,7 @@ class Cluster {
   std::map<std::string, double> rtt_;  // by address, survives re-planning
   kj::ForkedPromise<void> ready_;
   Plan plan_;
+  std::atomic<uint32_t> session_slots_{0};
   ResultRouter* router_ = nullptr;
   rpc::ResultSink::Client sink_;
   rpc::ModelSource::Client source_;

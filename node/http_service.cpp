@@ -222,7 +222,7 @@ ClusterStatus HttpService::cluster_status() {
   base.model_id = config_.model_id;
   base.sessions_active = runner_.active();
   base.sessions_queued = runner_.queued();
-  base.sessions_max = runner_.limits().max_active;
+  base.sessions_max = runner_.max_active();
   if (status_.metrics) base.last = status_.metrics->snapshot().last;
   return status_.executor->executeSync([this, base = std::move(base)]() mutable {
     return gather_cluster_status(*status_.cluster, std::move(base), status_.discovered);

@@ -44,6 +44,11 @@ SessionRunner::~SessionRunner() {
   for (int i = 0; i < 500 && busy_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
 }
 
+int SessionRunner::max_active() const {
+  const int slots = static_cast<int>(cluster_.session_slots());
+  return slots > 0 ? std::min(slots, limits_.max_active) : limits_.max_active;
+}
+
 int SessionRunner::queued() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return static_cast<int>(waiting_.size());
@@ -56,9 +61,9 @@ std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> inp
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const int in_flight = active_.load() + static_cast<int>(waiting_.size());
-    if (in_flight >= limits_.max_active + limits_.max_queued) {
+    if (in_flight >= max_active() + limits_.max_queued) {
       // Roughly when the queue will have moved by one session per free slot.
-      const double waves = static_cast<double>(waiting_.size() + 1) / limits_.max_active;
+      const double waves = static_cast<double>(waiting_.size() + 1) / max_active();
       const int retry = std::max(1, static_cast<int>(std::ceil(waves * mean_session_s_)));
       if (metrics_) metrics_->record_rejected();
       throw QueueFull(fmt::format("the coordinator is busy: {} sessions generating and {} queued (the limits); "
@@ -89,7 +94,7 @@ std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atom
       slot_changed_.notify_all();  // the next ticket may now be at the head
       return std::nullopt;
     }
-    if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < limits_.max_active) {
+    if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < max_active()) {
       waiting_.pop_front();
       ++active_;
       const auto free = std::find(slot_taken_.begin(), slot_taken_.end(), false);
@@ -132,19 +137,23 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       backend.set_top_k(logits_needed(params.sampling));
       backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
       Generator gen(backend, tokenizer_);
-      std::optional<Clock::time_point> first;
+      std::optional<Clock::time_point> first, last;
+      int tokens_seen = 0;
       GenerationCallbacks gcb;
       gcb.on_token = [&](int32_t id, const std::string& text) {
-        if (!first) first = Clock::now();
+        last = Clock::now();
+        if (!first) first = last;
+        ++tokens_seen;
         if (id >= 0) out.ids.push_back(id);
         if (cb.on_token) executor_.executeSync([&] { cb.on_token(id, text); });
       };
       out.result = gen.generate(input, params, gcb, cancel.get());
-      const auto end = Clock::now();
       if (first) {
         out.ttft_ms = ms_between(admitted, *first);
-        const double secs = std::chrono::duration<double>(end - *first).count();
-        if (out.result.completion_tokens > 1 && secs > 0) out.decode_tokens_per_s = (out.result.completion_tokens - 1) / secs;
+        // Between the first and the last token the client saw (a final end-of-text step
+        // produces no token and is not counted).
+        const double secs = std::chrono::duration<double>(*last - *first).count();
+        if (tokens_seen > 1 && secs > 0) out.decode_tokens_per_s = (tokens_seen - 1) / secs;
       }
       out.stats = backend.stats();
       const HyperParams& hp = cluster_.model().hparams();

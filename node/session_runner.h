@@ -73,6 +73,9 @@ class SessionRunner {
   int queued() const;                            // waiting for a slot
   int busy() const { return busy_.load(); }      // generating or queued
   const AdmissionLimits& limits() const { return limits_; }
+  // Sessions that may generate at once now: the limit, or fewer if the plan reserved KV
+  // for fewer (the nodes' memory could not hold more).
+  int max_active() const;
 
  private:
   // Blocks until this ticket is at the head of the queue and a slot is free (its index),

@@ -185,7 +185,8 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--strategy", a->strategy, "Planner: memory (proportional) or latency (fastest predicted)")
       ->check(CLI::IsMember({"memory", "latency"}))->capture_default_str();
   cmd->add_option("-c,--ctx", a->ctx, "Context per session (tokens)")->check(CLI::Range(int64_t{16}, int64_t{1} << 20))->capture_default_str();
-  cmd->add_option("--max-sessions", a->max_sessions, "Concurrent sessions every stage reserves KV for")
+  cmd->add_option("--max-sessions", a->max_sessions,
+                  "Concurrent sessions every stage reserves KV for (fewer if the nodes' memory holds fewer)")
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
   cmd->add_option("--max-queue", a->max_queue, "Requests that may wait for a free session slot (more get HTTP 429)")
       ->check(CLI::Range(0u, 100000u))->capture_default_str();

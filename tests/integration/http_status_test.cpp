@@ -207,5 +207,23 @@ TEST_F(HttpStatus, HangingUpCancelsTheSessionAndFreesEveryStagesKvCache) {
   EXPECT_LT(c["last_request"].is_object() ? c["last_request"]["completion_tokens"].get<int>() : 0, 1900);
 }
 
+TEST(HttpStatusMemory, NodesThatHoldFewerKvCachesLowerTheSessionLimit) {
+  // 48 MiB per node holds the model's weights and a few 16k-token KV caches, not eight.
+  std::vector<test::NodeSpec> nodes(2);
+  for (auto& n : nodes) n.extra = {"--memory", "48"};
+  test::LocalCluster cluster(std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf", nodes,
+                             {"--ctx", "16384", "--max-sessions", "8"}, test::temp_dir("http-status-memory"));
+  ASSERT_TRUE(cluster.ok()) << cluster.error();
+  httplib::Client c("127.0.0.1", cluster.http_port());
+  auto r = c.Get("/v1/cluster");
+  ASSERT_TRUE(r);
+  const json j = json::parse(r->body);
+  const int max = j["sessions"]["max"];
+  EXPECT_GT(max, 1) << j;
+  EXPECT_LT(max, 8) << j;
+  EXPECT_NE(cluster.coordinator().err().find("serving " + std::to_string(max) + " at once"), std::string::npos)
+      << cluster.coordinator().err();
+}
+
 }  // namespace
 }  // namespace baton
