@@ -125,7 +125,7 @@ std::string timeline_svg(const RunReport& r, int tokens) {
 }
 
 std::string bars_svg(const RunReport& r) {
-  const double left = 170, top = 50, bar_h = 14, group_h = 44, width = 760, right = 90;
+  const double left = 170, top = 50, bar_h = 14, group_h = 44, width = 780, right = 120;  // right: room for "12.34 measured"
   const size_t groups = r.stages.size() + 1;  // + the return hop
   const double height = top + groups * group_h + 40;
   double longest = std::max(r.predicted_return_ms, value_or(r.return_ms, 0));
