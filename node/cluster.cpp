@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <algorithm>
 #include <set>
 
 #include "model/cost_profile.h"
@@ -43,6 +44,12 @@ kj::Promise<StepResult> ResultRouter::expect(uint64_t session, uint64_t step) {
     throw_rpc_error(fmt::format("session {} step {} is already in flight", session, step));
   }
   return kj::mv(paf.promise);
+}
+
+void ResultRouter::fail_all(const kj::Exception& e) {
+  auto pending = kj::mv(pending_);
+  pending_.clear();
+  for (auto& [key, fulfiller] : pending) fulfiller->reject(kj::cp(e));
 }
 
 void ResultRouter::fail(uint64_t session, uint64_t step, const kj::Exception& e) {
@@ -112,11 +119,17 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
 
 kj::Promise<void> Cluster::join_all() {
   if (candidates_.empty()) throw std::invalid_argument("no nodes: pass --peers host:port,... or let discovery find some");
+  if (recovering_ && std::all_of(candidates_.begin(), candidates_.end(),
+                                 [this](const PeerCandidate& c) { return lost_.count(c.address) > 0; })) {
+    throw std::runtime_error("every node of the cluster is gone");
+  }
   kj::Vector<kj::Promise<kj::Maybe<Member>>> joins;
   auto& timer = io_.provider->getTimer();
+  const bool recovering = recovering_;
   for (const PeerCandidate& candidate : candidates_) {
     const std::string address = candidate.address;
-    const bool required = candidate.required;
+    if (recovering && lost_.count(address)) continue;  // the heartbeat said it is gone
+    const bool required = candidate.required && !recovering;
     auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
                  .then([address](Joined j) {
                    auto req = j.node.describeRequest();
@@ -158,12 +171,16 @@ kj::Promise<void> Cluster::join_all() {
                  });
     joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p))
                   .then([](Member m) -> kj::Maybe<Member> { return kj::mv(m); },
-                        [address, required](kj::Exception&& e) -> kj::Maybe<Member> {
+                        [address, required, recovering](kj::Exception&& e) -> kj::Maybe<Member> {
                           if (required) {
                             throw std::runtime_error(fmt::format("could not join node {}: {}", address,
                                                                  e.getDescription().cStr()));
                           }
-                          spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
+                          if (recovering) {
+                            spdlog::warn("node {} is gone, planning without it: {}", address, e.getDescription().cStr());
+                          } else {
+                            spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
+                          }
                           return nullptr;
                         }));
   }
@@ -200,13 +217,54 @@ void Cluster::admit(Member m, std::set<std::string>& ids) {
 }
 
 kj::Promise<void> Cluster::assemble() {
+  ++epoch_;
   auto done = assemble_current().fork();
   ready_ = done.addBranch().fork();
   return done.addBranch();
 }
 
+kj::Promise<uint64_t> Cluster::ready_epoch() {
+  return ready_.addBranch().then([this] { return epoch_; });
+}
+
+bool Cluster::is_node_failure(const kj::Exception& e) {
+  // DISCONNECTED: a connection on the ring broke (capnp carries the type back along the
+  // forward chain). OVERLOADED: kj's timeouts, i.e. a node that stopped answering.
+  return e.getType() == kj::Exception::Type::DISCONNECTED || e.getType() == kj::Exception::Type::OVERLOADED;
+}
+
+kj::Promise<void> Cluster::recover(uint64_t failed_epoch, const std::string& why) {
+  if (failed_epoch != epoch_) return ready_.addBranch();  // recovered (or recovering) already
+  spdlog::warn("pipeline lost ({}): re-planning over the nodes that still answer", why);
+  recovering_ = true;
+  stages_.clear();
+  first_stage_ = nullptr;
+  members_.clear();
+  return assemble().then(
+      [this] {
+        recovering_ = false;
+        spdlog::info("pipeline recovered: {} stage(s)", plan_.stages.size());
+      },
+      [this](kj::Exception&& e) {
+        recovering_ = false;
+        kj::throwFatalException(kj::mv(e));
+      });
+}
+
+void Cluster::member_lost(const std::string& address, const std::string& why) {
+  const bool member = std::any_of(members_.begin(), members_.end(), [&](const Member& m) { return m.address == address; });
+  if (!member || recovering_) return;
+  const std::string reason = fmt::format("node {} {}", address, why);
+  lost_.insert(address);
+  router_->fail_all(kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__, kj::str(reason)));
+  recover(epoch_, reason).detach([](kj::Exception&& e) {
+    spdlog::error("recovery failed: {}", e.getDescription().cStr());
+  });
+}
+
 kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates) {
   candidates_ = std::move(candidates);
+  lost_.clear();  // a new membership: everyone gets another chance
   stages_.clear();
   first_stage_ = nullptr;
   members_.clear();  // closes the old connections; nodes load their new ranges on request
@@ -219,24 +277,36 @@ std::optional<double> Cluster::rtt_ms(const std::string& address) const {
   return it->second;
 }
 
-kj::Promise<void> Cluster::ping_loop(kj::Duration period) {
-  return io_.provider->getTimer().afterDelay(period).then([this, period] {
+kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
+  auto& timer = io_.provider->getTimer();
+  return timer.afterDelay(period).then([this, period, max_missed, &timer] {
     kj::Vector<kj::Promise<void>> pings;
     for (auto& m : members_) {
       auto req = m.joined.node.pingRequest();
       req.setSentNanos(now_nanos());
       const std::string address = m.address;
-      pings.add(req.send()
-                    .then([this, address](capnp::Response<rpc::Node::PingResults> r) {
-                      const double sample = static_cast<double>(now_nanos() - r.getSentNanos()) / 1e6;
-                      auto [it, fresh] = rtt_.emplace(address, sample);
-                      if (!fresh) it->second = 0.75 * it->second + 0.25 * sample;  // smooth out jitter
-                    })
-                    .catch_([address](kj::Exception&& e) {
-                      spdlog::warn("node {} did not answer a ping: {}", address, e.getDescription().cStr());
-                    }));
+      // A ping not answered within the period counts as missed (a sleeping phone keeps
+      // its TCP connection open but answers nothing).
+      pings.add(timer.timeoutAfter(period, req.send())
+                    .then(
+                        [this, address](capnp::Response<rpc::Node::PingResults> r) {
+                          missed_pings_[address] = 0;
+                          const double sample = static_cast<double>(now_nanos() - r.getSentNanos()) / 1e6;
+                          auto [it, fresh] = rtt_.emplace(address, sample);
+                          if (!fresh) it->second = 0.75 * it->second + 0.25 * sample;  // smooth out jitter
+                        },
+                        [this, address, max_missed](kj::Exception&& e) {
+                          const int missed = ++missed_pings_[address];
+                          spdlog::warn("node {} did not answer a ping ({} in a row): {}", address, missed,
+                                       e.getDescription().cStr());
+                          if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+                            member_lost(address, "disconnected");
+                          } else if (missed >= max_missed) {
+                            member_lost(address, fmt::format("missed {} pings", missed));
+                          }
+                        }));
     }
-    return kj::joinPromises(pings.releaseAsArray()).then([this, period] { return ping_loop(period); });
+    return kj::joinPromises(pings.releaseAsArray()).then([this, period, max_missed] { return ping_loop(period, max_missed); });
   });
 }
 

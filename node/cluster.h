@@ -71,6 +71,8 @@ class ResultRouter final : public rpc::ResultSink::Server {
   explicit ResultRouter(int vocab_size) : vocab_(vocab_size) {}
   kj::Promise<StepResult> expect(uint64_t session, uint64_t step);
   void fail(uint64_t session, uint64_t step, const kj::Exception& e);
+  // Fails every step in flight (the pipeline they travel on is gone).
+  void fail_all(const kj::Exception& e);
 
  protected:
   kj::Promise<void> deliver(DeliverContext context) override;
@@ -99,11 +101,25 @@ class Cluster {
   // Drops the current pipeline and assembles one over `candidates` (membership changed).
   // Steps issued meanwhile wait until it is done. Call only when no session is active.
   kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
+
+  // Failover. Every (re)assembly starts a new epoch; sessions' KV caches live only as long
+  // as the epoch they were built in. recover() re-plans over the nodes that still answer
+  // (every candidate optional), loads and links them: called when a step sent in
+  // `failed_epoch` failed because a node went away. Later calls for the same epoch share
+  // the first one's recovery.
+  kj::Promise<void> recover(uint64_t failed_epoch, const std::string& why);
+  uint64_t epoch() const { return epoch_; }
+  // Resolves with the epoch once the pipeline is ready (after any (re)assembly in progress).
+  kj::Promise<uint64_t> ready_epoch();
+  // True for failures a re-plan can cure: a node disconnected or stopped answering.
+  static bool is_node_failure(const kj::Exception& e);
   const std::vector<PeerCandidate>& candidates() const { return candidates_; }
   // Smoothed RTT (ms) to a node, measured over its RPC connection; nullopt if never measured.
   std::optional<double> rtt_ms(const std::string& address) const;
-  // Pings every member every `period` and keeps an exponentially smoothed RTT.
-  kj::Promise<void> ping_loop(kj::Duration period);
+  // Pings every member every `period` (the heartbeat) and keeps an exponentially smoothed
+  // RTT. A member whose connection broke, or that missed `max_missed` pings in a row, is
+  // lost: the steps in flight fail and the cluster recovers without it.
+  kj::Promise<void> ping_loop(kj::Duration period, int max_missed = 3);
   const Plan& plan() const { return plan_; }
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
@@ -127,6 +143,7 @@ class Cluster {
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                     uint32_t top_k, uint32_t batch_group);
   kj::Promise<void> assemble_current();
+  void member_lost(const std::string& address, const std::string& why);
   kj::Promise<void> load_and_link();
 
   kj::AsyncIoContext& io_;
@@ -136,6 +153,10 @@ class Cluster {
   std::vector<PeerCandidate> candidates_;
   std::vector<Member> members_;
   std::map<std::string, double> rtt_;  // by address, survives re-planning
+  std::map<std::string, int> missed_pings_;
+  std::set<std::string> lost_;  // members the heartbeat gave up on; skipped when recovering
+  uint64_t epoch_ = 0;
+  bool recovering_ = false;  // join_all treats every candidate as optional
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};

@@ -58,6 +58,8 @@ void ServiceMetrics::record(const SessionOutcome& out, const std::vector<std::st
     ++t.requests_ok;
   }
   t.prompt_tokens += static_cast<uint64_t>(out.result.prompt_tokens);
+  t.session_recoveries += static_cast<uint64_t>(out.stats.recoveries);
+  t.replayed_tokens += static_cast<uint64_t>(out.stats.replayed_tokens);
   t.completion_tokens += static_cast<uint64_t>(out.result.completion_tokens);
   if (out.result.completion_tokens > 0 && out.error.empty()) {
     const double s = out.ttft_ms / 1000.0;
@@ -104,6 +106,11 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   out += fmt::format("baton_prompt_tokens_total {}\n", s.prompt_tokens);
   header(out, "baton_tokens_generated_total", "counter", "Completion tokens generated.");
   out += fmt::format("baton_tokens_generated_total {}\n", s.completion_tokens);
+  header(out, "baton_session_recoveries_total", "counter",
+         "Times a session's pipeline was lost (a node went away) and rebuilt without failing the session.");
+  out += fmt::format("baton_session_recoveries_total {}\n", s.session_recoveries);
+  header(out, "baton_replayed_tokens_total", "counter", "Tokens re-sent to rebuild KV caches after a recovery.");
+  out += fmt::format("baton_replayed_tokens_total {}\n", s.replayed_tokens);
   header(out, "baton_tokens_per_second", "gauge", "Decode tokens per second of the last finished request.");
   out += fmt::format("baton_tokens_per_second {}\n", s.last ? s.last->tokens_per_s : 0.0);
 

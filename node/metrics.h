@@ -40,6 +40,7 @@ inline constexpr double kTtftBuckets[] = {0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 struct MetricsSnapshot {
   uint64_t requests_ok = 0, requests_failed = 0, requests_cancelled = 0, requests_rejected = 0;
   uint64_t prompt_tokens = 0, completion_tokens = 0;
+  uint64_t session_recoveries = 0, replayed_tokens = 0;  // failover
   std::vector<uint64_t> ttft_bucket_counts;  // one per kTtftBuckets entry, not cumulative
   uint64_t ttft_count = 0;
   double ttft_sum_s = 0;

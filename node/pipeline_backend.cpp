@@ -27,15 +27,66 @@ PipelineBackend::~PipelineBackend() {
   }
 }
 
-std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
-  std::vector<int32_t> ids(tokens.begin(), tokens.end());
+StepResult PipelineBackend::send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch) {
   const uint64_t step = ++step_;
+  return executor_.executeSync([this, step, pos0, ids, top_k, epoch]() -> kj::Promise<StepResult> {
+    // The pipeline may have been replaced since `epoch` was read: its stages would not
+    // have this session's KV cache. Fail as a lost node would, so the caller replays.
+    if (cluster_.epoch() != epoch) {
+      return KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned while this step was prepared");
+    }
+    return cluster_.step(session_, step, pos0, ids, top_k, batch_group_);
+  });
+}
+
+void PipelineBackend::replay(int64_t n_positions, uint64_t epoch) {
+  const size_t chunk = std::max<size_t>(1, cluster_.config().prefill_chunk);
+  for (int64_t pos = 0; pos < n_positions;) {
+    const auto n = static_cast<int64_t>(std::min<size_t>(chunk, static_cast<size_t>(n_positions - pos)));
+    const std::vector<int32_t> ids(history_.begin() + pos, history_.begin() + pos + n);
+    send(ids, pos, 1, epoch);  // only the KV caches matter; the logits were used before
+    pos += n;
+  }
+  stats_.replayed_tokens += n_positions;
+}
+
+std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+  // The session's history, for replaying it onto a new pipeline after a node is lost.
+  history_.resize(static_cast<size_t>(pos0));
+  history_.insert(history_.end(), tokens.begin(), tokens.end());
+  const std::vector<int32_t> ids(tokens.begin(), tokens.end());
   const bool decode = ids.size() == 1;
-  const auto started = std::chrono::steady_clock::now();
-  StepResult r = executor_.executeSync(
-      [this, step, pos0, ids = std::move(ids)]() mutable { return cluster_.step(session_, step, pos0, std::move(ids), top_k_, batch_group_); });
-  const auto wall = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+  for (int attempt = 0;; ++attempt) {
+    uint64_t epoch = 0;
+    try {
+      epoch = executor_.executeSync([this] { return cluster_.ready_epoch(); });
+      if (kv_epoch_ && *kv_epoch_ != epoch) {
+        spdlog::warn("session {}: replaying {} token(s) onto the new pipeline", session_, pos0);
+        replay(pos0, epoch);
+        // Figures per stage only make sense for one plan: keep the new one's.
+        stats_.totals.clear();
+        stats_.decode_totals.clear();
+        stats_.decode_steps = 0;
+        stats_.decode_wall_us = 0;
+      }
+      kv_epoch_ = epoch;
+      const auto started = std::chrono::steady_clock::now();
+      StepResult r = send(ids, pos0, top_k_, epoch);
+      record(r, decode,
+             static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
+      return std::move(r.logits);
+    } catch (const kj::Exception& e) {
+      if (!Cluster::is_node_failure(e) || attempt >= kMaxRecoveries) throw;
+      ++stats_.recoveries;
+      const std::string why = e.getDescription().cStr();
+      executor_.executeSync([this, epoch, why] { return cluster_.recover(epoch, why); });
+    }
+  }
+}
+
+void PipelineBackend::record(const StepResult& r, bool decode, uint64_t wall_us) {
   auto accumulate = [&r](std::vector<StageTimingRecord>& totals) {
     if (totals.size() < r.timings.size()) totals.resize(r.timings.size());
     for (size_t i = 0; i < r.timings.size(); ++i) {
@@ -48,15 +99,14 @@ std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int
     }
   };
   ++stats_.steps;
-  stats_.wall_us += wall;
+  stats_.wall_us += wall_us;
   accumulate(stats_.totals);
   if (decode) {
     ++stats_.decode_steps;
-    stats_.decode_wall_us += wall;
+    stats_.decode_wall_us += wall_us;
     accumulate(stats_.decode_totals);
   }
   stats_.last = r.timings;
-  return std::move(r.logits);
 }
 
 void PipelineBackend::truncate(int64_t) {}

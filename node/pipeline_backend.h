@@ -1,10 +1,16 @@
 // ForwardBackend over the stage ring, for a generation running on its own thread: each
 // forward hops onto the kj event-loop thread (Executor::executeSync), sends the frame to
 // stage 0 and waits for the logits from the last stage.
+//
+// Failover: the backend keeps the session's token history. When a step fails because a
+// node went away, it has the cluster re-plan over the nodes left, replays the history
+// onto the new pipeline (rebuilding the KV caches) and sends the step again: the
+// generation pauses but does not fail, and its tokens are the same.
 #pragma once
 
 #include <kj/async.h>
 
+#include <optional>
 #include <vector>
 
 #include "model/generation.h"
@@ -21,6 +27,8 @@ struct PipelineStats {
   int64_t decode_steps = 0;
   std::vector<StageTimingRecord> decode_totals;
   uint64_t decode_wall_us = 0;
+  int recoveries = 0;             // pipelines lost and rebuilt during the session
+  int64_t replayed_tokens = 0;    // history re-sent to rebuild KV caches
 };
 
 // Per-token figures of one stage over the decode steps. Transfer is the stage's own
@@ -50,6 +58,11 @@ class PipelineBackend final : public ForwardBackend {
   const PipelineStats& stats() const { return stats_; }
 
  private:
+  static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
+  StepResult send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch);
+  void replay(int64_t n_positions, uint64_t epoch);
+  void record(const StepResult& r, bool decode, uint64_t wall_us);
+
   const kj::Executor& executor_;
   Cluster& cluster_;
   uint64_t session_;
@@ -57,6 +70,8 @@ class PipelineBackend final : public ForwardBackend {
   uint64_t step_ = 0;
   uint32_t top_k_ = 0;
   uint32_t batch_group_ = 0;
+  std::vector<int32_t> history_;     // token at every position sent so far
+  std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
   PipelineStats stats_;
 };
 

@@ -38,6 +38,8 @@ struct CoordinatorArgs {
   int64_t ctx = 2048;
   uint32_t max_sessions = 4;
   uint32_t max_queue = 16;
+  uint32_t heartbeat_ms = 2000;
+  uint32_t heartbeat_misses = 3;
   std::string kv_dtype = "f16";
   uint32_t prefill_chunk = 64;
   bool mdns = true;
@@ -142,7 +144,7 @@ int run_coordinator(CoordinatorArgs args) {
   });
   LogTaskErrors task_errors;
   kj::TaskSet background(task_errors);
-  background.add(cluster.ping_loop(2 * kj::SECONDS));
+  background.add(cluster.ping_loop(args.heartbeat_ms * kj::MILLISECONDS, static_cast<int>(args.heartbeat_misses)));
   if (browser) background.add(follow_membership(io, cluster, runner, *browser, args.peers));
   std::unique_ptr<HttpService> http;
   if (args.http != "off" && !args.http.empty()) {
@@ -190,6 +192,11 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
   cmd->add_option("--max-queue", a->max_queue, "Requests that may wait for a free session slot (more get HTTP 429)")
       ->check(CLI::Range(0u, 100000u))->capture_default_str();
+  cmd->add_option("--heartbeat-ms", a->heartbeat_ms, "Ping every node this often (RTT, liveness)")
+      ->check(CLI::Range(50u, 600000u))->capture_default_str();
+  cmd->add_option("--heartbeat-misses", a->heartbeat_misses,
+                  "Pings a node may miss in a row before the coordinator re-plans without it")
+      ->check(CLI::Range(1u, 1000u))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
   cmd->add_option("--http", a->http, "OpenAI-compatible HTTP API address (HOST:PORT, port 0 picks one; 'off' disables)")

@@ -1,0 +1,137 @@
+// A node that dies (SIGKILL) or stops answering (SIGSTOP: a phone gone to sleep) in the
+// middle of a generation: the coordinator re-plans over the nodes left, replays the
+// session's history onto them and carries on. The client sees a pause, not an error,
+// and the greedy text is the same as an uninterrupted run (f32 wire: bit-exact).
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <functional>
+
+#include "local_cluster.h"
+#include "node/sse_reader.h"
+
+namespace baton {
+namespace {
+
+using nlohmann::json;
+
+// Greedy, this prompt runs to max_tokens without an end-of-sequence token, long enough
+// that the node is lost well before the end.
+const json kRequest = {{"prompt", "And God said"}, {"max_tokens", 1500}, {"temperature", 0}};
+
+struct Streamed {
+  std::string text, finish;
+  int status = 0;
+};
+
+// Streams kRequest; calls `on_first_chunk` once the generation is under way.
+Streamed stream(int port, const std::function<void()>& on_first_chunk) {
+  json body = kRequest;
+  body["stream"] = true;
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  Streamed out;
+  SseReader sse;
+  bool first = true;
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+    for (const std::string& event : sse.feed(std::string_view(data, n))) {
+      if (event == "[DONE]") continue;
+      const json chunk = json::parse(event);
+      out.text += chunk["choices"][0]["text"].get<std::string>();
+      if (!chunk["choices"][0]["finish_reason"].is_null()) out.finish = chunk["choices"][0]["finish_reason"];
+    }
+    if (first) {
+      first = false;
+      on_first_chunk();
+    }
+    return true;
+  };
+  auto r = c.send(req);
+  out.status = r ? r->status : -1;
+  return out;
+}
+
+std::string complete(int port) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(120, 0);
+  auto r = c.Post("/v1/completions", kRequest.dump(), "application/json");
+  return r && r->status == 200 ? json::parse(r->body)["choices"][0]["text"].get<std::string>() : "<failed>";
+}
+
+json cluster_view(int port) {
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Get("/v1/cluster");
+  return r && r->status == 200 ? json::parse(r->body) : json();
+}
+
+void expect_plan_without(const json& view, const std::string& lost) {
+  ASSERT_TRUE(view.is_object());
+  int next = 0;
+  for (const auto& s : view["plan"]) {
+    EXPECT_NE(s["device"], lost) << view;
+    EXPECT_EQ(s["first"].get<int>(), next);
+    next = s["last"];
+  }
+  EXPECT_EQ(next, view["model"]["layers"].get<int>()) << "the new plan covers every layer";
+}
+
+std::unique_ptr<test::LocalCluster> three_nodes(const std::string& name) {
+  return std::make_unique<test::LocalCluster>(
+      std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf", std::vector<test::NodeSpec>(3),
+      std::vector<std::string>{"--wire", "f32", "--ctx", "2048", "--heartbeat-ms", "200", "--heartbeat-misses", "3"},
+      test::temp_dir(name));
+}
+
+TEST(Failover, NodeKilledMidGenerationPausesTheStreamAndTheTextIsUnchanged) {
+  auto cluster = three_nodes("failover-kill");
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const int port = cluster->http_port();
+  ASSERT_EQ(cluster_view(port)["plan"].size(), 3u);
+  const std::string reference = complete(port);
+  ASSERT_NE(reference, "<failed>");
+
+  const Streamed s = stream(port, [&] { cluster->node(1).signal(SIGKILL); });
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.finish, "length");
+  EXPECT_EQ(s.text, reference);
+  cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));  // collect its log
+  EXPECT_NE(cluster->coordinator().err().find("replaying"), std::string::npos)
+      << "the node must have been lost mid-generation:\n" << cluster->coordinator().err();
+  const json view = cluster_view(port);
+  EXPECT_EQ(view["plan"].size(), 2u) << view;
+  expect_plan_without(view, "node1");
+  EXPECT_EQ(complete(port), reference) << "later requests run on the new plan";
+  httplib::Client c("127.0.0.1", port);
+  auto metrics = c.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("baton_session_recoveries_total 1\n"), std::string::npos) << metrics->body;
+}
+
+TEST(Failover, NodeThatStopsAnsweringIsDroppedByTheHeartbeat) {
+  auto cluster = three_nodes("failover-stop");
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const int port = cluster->http_port();
+  const std::string reference = complete(port);
+  ASSERT_NE(reference, "<failed>");
+
+  // SIGSTOP keeps the node's TCP connections open but it answers nothing, like a phone
+  // gone to sleep: only missed heartbeats tell.
+  const Streamed s = stream(port, [&] { cluster->node(2).signal(SIGSTOP); });
+  cluster->node(2).signal(SIGKILL);  // a stopped process still holds its sockets
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.finish, "length");
+  EXPECT_EQ(s.text, reference);
+  cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
+  EXPECT_NE(cluster->coordinator().err().find("missed 3 pings"), std::string::npos) << cluster->coordinator().err();
+  expect_plan_without(cluster_view(port), "node2");
+}
+
+}  // namespace
+}  // namespace baton
