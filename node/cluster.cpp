@@ -112,6 +112,7 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
       source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)),
       ready_(kj::Promise<void>(kj::READY_NOW).fork()) {
   for (const auto& p : config_.peers) candidates_.push_back({p, true});
+  telemetry_ = std::make_unique<TelemetrySubscriber>();
   auto router = kj::heap<ResultRouter>(model.hparams().vocab_size);
   router_ = router.get();
   sink_ = kj::mv(router);
@@ -139,6 +140,11 @@ kj::Promise<void> Cluster::join_all() {
                      auto info = r.getInfo();
                      m.name = info.getName();
                      m.memory_mib = info.getMemoryMib();
+                     if (info.hasTelemetryEndpoint() && info.getTelemetryEndpoint().size() > 0) {
+                       m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(),
+                                                                 address.substr(0, address.rfind(':')));
+                       m.heartbeat_ms = info.getHeartbeatMillis();
+                     }
                      m.profile.id = m.name;
                      m.profile.kind = info.getKind();
                      m.profile.memory_mib = static_cast<int64_t>(info.getMemoryMib());
@@ -191,6 +197,11 @@ kj::Promise<void> Cluster::join_all() {
       KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
     }
     if (members_.empty()) throw std::runtime_error("no node could join the cluster");
+    std::map<std::string, std::string> endpoints;
+    for (const Member& m : members_) {
+      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = m.telemetry_endpoint;
+    }
+    telemetry_->follow(std::move(endpoints));
   });
 }
 
@@ -253,9 +264,10 @@ kj::Promise<void> Cluster::recover(uint64_t failed_epoch, const std::string& why
 
 void Cluster::member_lost(const std::string& address, const std::string& why) {
   const bool member = std::any_of(members_.begin(), members_.end(), [&](const Member& m) { return m.address == address; });
-  if (!member || recovering_) return;
+  if (!member) return;
+  lost_.insert(address);  // even if a recovery is under way: it must not wait for this one
+  if (recovering_) return;
   const std::string reason = fmt::format("node {} {}", address, why);
-  lost_.insert(address);
   router_->fail_all(kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__, kj::str(reason)));
   recover(epoch_, reason).detach([](kj::Exception&& e) {
     spdlog::error("recovery failed: {}", e.getDescription().cStr());
@@ -280,8 +292,23 @@ std::optional<double> Cluster::rtt_ms(const std::string& address) const {
 kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
   auto& timer = io_.provider->getTimer();
   return timer.afterDelay(period).then([this, period, max_missed, &timer] {
+    // Heartbeats: silence longer than max_missed of the node's (or our) periods.
+    const auto heard = telemetry_->latest();
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::pair<std::string, std::string>> silent;
+    for (const Member& m : members_) {
+      auto it = heard.find(m.address);
+      if (m.telemetry_endpoint.empty() || it == heard.end()) continue;  // not heard yet: no verdict
+      const auto allowed = std::chrono::milliseconds(
+          std::max<int64_t>(period / kj::MILLISECONDS, m.heartbeat_ms) * max_missed);
+      const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.received);
+      if (age > allowed) silent.emplace_back(m.address, fmt::format("sent no heartbeat for {} ms", age.count()));
+    }
+    for (const auto& [address, why] : silent) member_lost(address, why);
+
     kj::Vector<kj::Promise<void>> pings;
     for (auto& m : members_) {
+      const bool has_heartbeats = !m.telemetry_endpoint.empty();
       auto req = m.joined.node.pingRequest();
       req.setSentNanos(now_nanos());
       const std::string address = m.address;
@@ -295,13 +322,13 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
                           auto [it, fresh] = rtt_.emplace(address, sample);
                           if (!fresh) it->second = 0.75 * it->second + 0.25 * sample;  // smooth out jitter
                         },
-                        [this, address, max_missed](kj::Exception&& e) {
+                        [this, address, max_missed, has_heartbeats](kj::Exception&& e) {
                           const int missed = ++missed_pings_[address];
                           spdlog::warn("node {} did not answer a ping ({} in a row): {}", address, missed,
                                        e.getDescription().cStr());
                           if (e.getType() == kj::Exception::Type::DISCONNECTED) {
                             member_lost(address, "disconnected");
-                          } else if (missed >= max_missed) {
+                          } else if (!has_heartbeats && missed >= max_missed) {
                             member_lost(address, fmt::format("missed {} pings", missed));
                           }
                         }));

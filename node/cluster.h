@@ -19,6 +19,7 @@
 #include "node/stage_timing.h"
 #include "partition/plan.h"
 #include "transport/activation_frame.h"
+#include "transport/telemetry.h"
 
 namespace baton {
 
@@ -52,6 +53,8 @@ struct Member {
   DeviceProfile profile;
   double rtt_ms = 0;
   uint64_t memory_mib = 0;
+  std::string telemetry_endpoint;  // its ZeroMQ heartbeats ("" if it publishes none)
+  uint32_t heartbeat_ms = 0;
 };
 
 struct MemberProbe {
@@ -116,10 +119,13 @@ class Cluster {
   const std::vector<PeerCandidate>& candidates() const { return candidates_; }
   // Smoothed RTT (ms) to a node, measured over its RPC connection; nullopt if never measured.
   std::optional<double> rtt_ms(const std::string& address) const;
-  // Pings every member every `period` (the heartbeat) and keeps an exponentially smoothed
-  // RTT. A member whose connection broke, or that missed `max_missed` pings in a row, is
-  // lost: the steps in flight fail and the cluster recovers without it.
+  // Every `period`: pings every member over RPC (a smoothed RTT) and checks its ZeroMQ
+  // heartbeats. A member whose connection broke, or whose heartbeats stopped for
+  // `max_missed` of its periods (pings, for a node that publishes none), is lost: the
+  // steps in flight fail and the cluster recovers without it.
   kj::Promise<void> ping_loop(kj::Duration period, int max_missed = 3);
+  // The latest heartbeat of each member that sent one, by address.
+  std::map<std::string, TelemetrySubscriber::Sample> telemetry() const { return telemetry_->latest(); }
   const Plan& plan() const { return plan_; }
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
@@ -154,6 +160,7 @@ class Cluster {
   std::vector<Member> members_;
   std::map<std::string, double> rtt_;  // by address, survives re-planning
   std::map<std::string, int> missed_pings_;
+  std::unique_ptr<TelemetrySubscriber> telemetry_;
   std::set<std::string> lost_;  // members the heartbeat gave up on; skipped when recovering
   uint64_t epoch_ = 0;
   bool recovering_ = false;  // join_all treats every candidate as optional

@@ -1,6 +1,7 @@
 #include "node/cluster_status.h"
 
 #include <algorithm>
+#include <chrono>
 
 namespace baton {
 
@@ -15,7 +16,20 @@ json optional_json(const auto& v) { return v ? json(*v) : json(nullptr); }
 json cluster_status_json(const ClusterStatus& s) {
   json nodes = json::array();
   for (const NodeStatus& n : s.nodes) {
-    nodes.push_back({{"id", n.id},
+    json heartbeat = nullptr;
+    if (n.telemetry) {
+      const Telemetry& t = *n.telemetry;
+      heartbeat = {{"age_ms", n.heartbeat_age_ms.value_or(0)},
+                   {"sequence", t.sequence},
+                   {"uptime_ms", t.uptime_ms},
+                   {"rss_mib", t.rss_mib},
+                   {"peak_rss_mib", t.peak_rss_mib},
+                   {"frames", t.frames},
+                   {"batches", t.batches},
+                   {"compute_ms", static_cast<double>(t.compute_us) / 1000.0}};
+    }
+    nodes.push_back({{"heartbeat", heartbeat},
+                     {"id", n.id},
                      {"address", n.address},
                      {"kind", n.kind},
                      {"memory_mib", n.memory_mib},
@@ -74,6 +88,8 @@ kj::Promise<ClusterStatus> gather_cluster_status(Cluster& cluster, ClusterStatus
   base.wire = wire_format_name(cluster.config().wire);
   base.layers = cluster.model().hparams().n_layers;
   std::vector<NodeStatus> nodes;
+  const auto heard = cluster.telemetry();
+  const auto now = std::chrono::steady_clock::now();
   for (const Member& m : cluster.members()) {
     NodeStatus n;
     n.id = m.profile.id;
@@ -84,6 +100,10 @@ kj::Promise<ClusterStatus> gather_cluster_status(Cluster& cluster, ClusterStatus
     n.bandwidth_gbs = m.profile.memory_bandwidth_gbs;
     n.rtt_ms = cluster.rtt_ms(m.address);
     n.joined = true;
+    if (auto it = heard.find(m.address); it != heard.end()) {
+      n.telemetry = it->second.telemetry;
+      n.heartbeat_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.received).count();
+    }
     n.in_plan = std::any_of(base.plan.stages.begin(), base.plan.stages.end(),
                             [&](const PlanStage& s) { return s.device_id == m.profile.id; });
     nodes.push_back(std::move(n));

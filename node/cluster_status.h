@@ -29,6 +29,9 @@ struct NodeStatus {
   bool joined = false;  // false: discovered (mDNS) but not part of the cluster
   std::optional<uint64_t> used_mib;
   std::optional<uint32_t> sessions;  // KV caches held
+  // From its latest ZeroMQ heartbeat, if one came.
+  std::optional<Telemetry> telemetry;
+  std::optional<int64_t> heartbeat_age_ms;
 };
 
 struct ClusterStatus {

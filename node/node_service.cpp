@@ -5,6 +5,7 @@
 
 #include "model/kv_cache.h"
 #include "node/model_identity.h"
+#include "node/process_memory.h"
 #include "node/shard_fetch.h"
 
 namespace baton {
@@ -53,6 +54,40 @@ NodeServer::NodeServer(kj::AsyncIoContext& io, NodeConfig config)
     model_hash_ = model_file_hash(*config_.model_path);
     spdlog::info("holding model {} ({})", *config_.model_path, model_hash_.substr(0, 12));
   }
+  if (!config_.telemetry_host.empty()) {
+    try {
+      telemetry_ = std::make_unique<TelemetryPublisher>(config_.telemetry_host);
+      spdlog::info("heartbeats every {} ms on {}", config_.heartbeat_ms, telemetry_->endpoint());
+      heartbeats_ = heartbeat_loop().eagerlyEvaluate([](kj::Exception&& e) {
+        spdlog::warn("heartbeats stopped: {}", e.getDescription().cStr());
+      });
+    } catch (const std::exception& e) {
+      // Liveness then rests on the RPC connection alone; the node still serves.
+      spdlog::warn("no ZeroMQ heartbeats ({})", e.what());
+    }
+  }
+}
+
+kj::Promise<void> NodeServer::heartbeat_loop() {
+  return io_.provider->getTimer().afterDelay(config_.heartbeat_ms * kj::MILLISECONDS).then([this] {
+    Telemetry t;
+    t.node = config_.name;
+    t.sequence = ++heartbeats_sent_;
+    t.uptime_ms = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_).count());
+    t.used_mib = used_bytes_ / 1048576;
+    const ProcessMemory mem = read_process_memory();
+    t.rss_mib = mem.rss_bytes / 1048576;
+    t.peak_rss_mib = mem.peak_bytes / 1048576;
+    if (runtime_) {
+      t.sessions = static_cast<uint32_t>(runtime_->sessions());
+      t.frames = runtime_->frames_batched();
+      t.batches = runtime_->batches_run();
+      t.compute_us = runtime_->compute_micros();
+    }
+    telemetry_->publish(t);
+    return heartbeat_loop();
+  });
 }
 
 void NodeServer::fill_info(rpc::NodeInfo::Builder info) const {
@@ -68,6 +103,10 @@ void NodeServer::fill_info(rpc::NodeInfo::Builder info) const {
   info.setRangeLast(runtime_ ? runtime_->assignment().range.last : -1);
   info.setUsedMib(used_bytes_ / 1048576);
   info.setSessions(runtime_ ? static_cast<uint32_t>(runtime_->sessions()) : 0);
+  if (telemetry_) {
+    info.setTelemetryEndpoint(telemetry_->endpoint());
+    info.setHeartbeatMillis(config_.heartbeat_ms);
+  }
 }
 
 kj::Promise<void> NodeServer::describe(DescribeContext context) {

@@ -4,6 +4,7 @@
 
 #include <kj/async-io.h>
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,6 +13,7 @@
 #include "node/stage_service.h"
 #include "node/stage_shaping.h"
 #include "transport/baton.capnp.h"
+#include "transport/telemetry.h"
 
 namespace baton {
 
@@ -27,6 +29,9 @@ struct NodeConfig {
   std::string cache_dir;
   unsigned threads = 0;
   ShapingOptions shaping;  // simulated device: link and compute pacing (default: none)
+  // ZeroMQ heartbeats: published on this host (empty: none) every heartbeat_ms.
+  std::string telemetry_host;
+  uint32_t heartbeat_ms = 500;
 };
 
 // Bytes a stage would hold, for the memory check and for reporting.
@@ -55,6 +60,7 @@ class NodeServer final : public rpc::Node::Server {
 
  private:
   void fill_info(rpc::NodeInfo::Builder info) const;
+  kj::Promise<void> heartbeat_loop();
   void install(const std::string& path, const StageAssignment& a, bool own_file);
 
   kj::AsyncIoContext& io_;
@@ -65,6 +71,10 @@ class NodeServer final : public rpc::Node::Server {
   kj::Own<RpcPeer> next_peer_;  // our connection to the next stage
   uint64_t used_bytes_ = 0;
   std::unique_ptr<NodeShaping> shaping_;
+  std::unique_ptr<TelemetryPublisher> telemetry_;
+  uint64_t heartbeats_sent_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  kj::Promise<void> heartbeats_ = kj::READY_NOW;  // cancelled with the server
 };
 
 StageAssignment parse_assignment(rpc::Assignment::Reader a);

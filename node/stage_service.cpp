@@ -228,6 +228,7 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
     }
     // Every frame of the batch waited for all of it: that is its compute time here.
     const uint64_t compute_us = micros_since(tc);
+    compute_us_total_ += compute_us;
     for (auto& p : ready) p->compute_us = compute_us;
   } catch (const std::exception& e) {
     spdlog::warn("stage {} failed a batch of {} frame(s): {}", a.stage_index, ready.size(), e.what());

@@ -59,6 +59,7 @@ class StageRuntime {
   // Frames computed together so far, for logs and tests: batches run and frames in them.
   uint64_t batches_run() const { return batches_run_; }
   uint64_t frames_batched() const { return frames_batched_; }
+  uint64_t compute_micros() const { return compute_us_total_; }
 
  private:
   struct Pending;  // a validated frame waiting for its batch
@@ -79,7 +80,7 @@ class StageRuntime {
   std::deque<std::unique_ptr<Pending>> queue_;
   bool drain_scheduled_ = false;
   kj::Canceler drain_canceler_;  // the scheduled drain must not outlive the runtime
-  uint64_t batches_run_ = 0, frames_batched_ = 0;
+  uint64_t batches_run_ = 0, frames_batched_ = 0, compute_us_total_ = 0;
 };
 
 // Stage.forward / Stage.dropSession over a shared runtime (the runtime may be replaced

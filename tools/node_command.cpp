@@ -28,6 +28,7 @@ struct NodeArgs {
   double bandwidth = 0;
   std::string cache;
   unsigned threads = 0;
+  uint32_t heartbeat_ms = 500;
   AnnounceOptions announce;
   LinkParams link;            // simulated device: its network link
   uint64_t link_seed = 1;
@@ -67,6 +68,8 @@ int run_node(NodeArgs args) {
   cfg.model_path = args.model;
   cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
   cfg.threads = args.threads;
+  cfg.telemetry_host = args.listen.substr(0, args.listen.rfind(':'));
+  cfg.heartbeat_ms = args.heartbeat_ms;
   cfg.shaping.link = args.link;
   cfg.shaping.seed = args.link_seed;
   cfg.shaping.pace_factor = pace_factor(args);
@@ -117,6 +120,9 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
   cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--heartbeat-ms", a->heartbeat_ms,
+                  "Publish a ZeroMQ heartbeat (liveness and telemetry) this often")
+      ->check(CLI::Range(20u, 600000u))->capture_default_str();
   cmd->add_option("--link-latency-ms", a->link.latency_ms,
                   "Simulate a device: one-way latency added to every frame in and out (0: none)")
       ->check(CLI::Range(0.0, 60000.0))->capture_default_str();

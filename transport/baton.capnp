@@ -34,6 +34,25 @@ struct NodeInfo {
   rangeLast @9 :Int32;
   usedMib @10 :UInt64;          # weights + KV reserved now
   sessions @11 :UInt32;         # KV caches (sessions) the stage holds now
+  telemetryEndpoint @12 :Text;  # ZeroMQ PUB endpoint of its heartbeats ("" if none);
+                                # host 0.0.0.0 means "the host you reached me at"
+  heartbeatMillis @13 :UInt32;  # how often it publishes one
+}
+
+# One heartbeat, published by every node on its ZeroMQ PUB socket (one frame, this
+# struct as a flat Cap'n Proto message). Its arrival is the node's liveness; its content
+# the node's telemetry.
+struct Telemetry {
+  nodeName @0 :Text;
+  sequence @1 :UInt64;          # increases by one per heartbeat
+  uptimeMillis @2 :UInt64;
+  sessions @3 :UInt32;          # KV caches held
+  usedMib @4 :UInt64;           # weights + KV reserved (the node's own accounting)
+  rssMib @5 :UInt64;            # resident memory now
+  peakRssMib @6 :UInt64;
+  framesComputed @7 :UInt64;    # since the current layers were loaded
+  batchesRun @8 :UInt64;
+  computeMicros @9 :UInt64;     # time spent computing since then
 }
 
 struct Assignment {

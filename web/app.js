@@ -220,7 +220,9 @@ function renderDevices(c, colours) {
         typeof n.used_mib === 'number' ? h('div', { className: 'sub' }, `${num(n.used_mib)} MiB in use`) : null),
       h('td', { className: 'num' }, num(n.compute_gflops)),
       h('td', { className: 'num' }, n.rtt_ms == null ? '–' : num(n.rtt_ms, 2)),
-      h('td', {}, h('span', { className: 'pill ' + (n.online ? 'ok' : 'down') }, n.online ? 'online' : 'offline')),
+      h('td', {}, h('span', { className: 'pill ' + (n.online ? 'ok' : 'down') }, n.online ? 'online' : 'offline'),
+        n.heartbeat ? h('div', { className: 'sub' },
+          `heartbeat ${(n.heartbeat.age_ms / 1000).toFixed(1)} s ago · RSS ${num(n.heartbeat.rss_mib)} MiB`) : null),
       h('td', {}, stage ? `${layerText(stage.first, stage.last)} (stage ${stage.stage})` : (n.in_plan ? 'in plan' : 'idle')));
   });
   $('cluster-devices').tBodies[0].replaceChildren(...rows);

@@ -1,5 +1,5 @@
-// A node that dies (SIGKILL) or stops answering (SIGSTOP: a phone gone to sleep) in the
-// middle of a generation: the coordinator re-plans over the nodes left, replays the
+// A node that dies (SIGKILL: its connections break) or stops answering (SIGSTOP: a phone
+// gone to sleep; only its ZeroMQ heartbeats stopping tell) in the middle of a generation: the coordinator re-plans over the nodes left, replays the
 // session's history onto them and carries on. The client sees a pause, not an error,
 // and the greedy text is the same as an uninterrupted run (f32 wire: bit-exact).
 #include <gtest/gtest.h>
@@ -83,8 +83,10 @@ void expect_plan_without(const json& view, const std::string& lost) {
 }
 
 std::unique_ptr<test::LocalCluster> three_nodes(const std::string& name) {
+  std::vector<test::NodeSpec> nodes(3);
+  for (auto& n : nodes) n.extra = {"--heartbeat-ms", "100"};
   return std::make_unique<test::LocalCluster>(
-      std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf", std::vector<test::NodeSpec>(3),
+      std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf", nodes,
       std::vector<std::string>{"--wire", "f32", "--ctx", "2048", "--heartbeat-ms", "200", "--heartbeat-misses", "3"},
       test::temp_dir(name));
 }
@@ -114,7 +116,7 @@ TEST(Failover, NodeKilledMidGenerationPausesTheStreamAndTheTextIsUnchanged) {
   EXPECT_NE(metrics->body.find("baton_session_recoveries_total 1\n"), std::string::npos) << metrics->body;
 }
 
-TEST(Failover, NodeThatStopsAnsweringIsDroppedByTheHeartbeat) {
+TEST(Failover, NodeThatStopsAnsweringIsDroppedWhenItsZeroMqHeartbeatsStop) {
   auto cluster = three_nodes("failover-stop");
   ASSERT_TRUE(cluster->ok()) << cluster->error();
   const int port = cluster->http_port();
@@ -129,7 +131,7 @@ TEST(Failover, NodeThatStopsAnsweringIsDroppedByTheHeartbeat) {
   EXPECT_EQ(s.finish, "length");
   EXPECT_EQ(s.text, reference);
   cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
-  EXPECT_NE(cluster->coordinator().err().find("missed 3 pings"), std::string::npos) << cluster->coordinator().err();
+  EXPECT_NE(cluster->coordinator().err().find("sent no heartbeat for"), std::string::npos) << cluster->coordinator().err();
   expect_plan_without(cluster_view(port), "node2");
 }
 

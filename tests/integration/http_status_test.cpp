@@ -127,6 +127,27 @@ TEST_F(HttpStatus, ClusterViewShowsNodesPlanAndLastRequest) {
   EXPECT_EQ(c["sessions"]["max"], 1);
 }
 
+TEST_F(HttpStatus, EveryNodesZeroMqHeartbeatReachesTheClusterView) {
+  // Nodes publish every 500 ms by default; wait (bounded) until both were heard.
+  json c;
+  auto heard_all = [&] {
+    c = get_json("/v1/cluster");
+    for (const auto& n : c["nodes"]) {
+      if (n["heartbeat"].is_null()) return false;
+    }
+    return c["nodes"].size() == 2;
+  };
+  for (int i = 0; i < 100 && !heard_all(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(heard_all()) << c;
+  for (const auto& n : c["nodes"]) {
+    const json& hb = n["heartbeat"];
+    EXPECT_GT(hb["rss_mib"].get<uint64_t>(), 0u) << n;
+    EXPECT_GE(hb["peak_rss_mib"].get<uint64_t>(), hb["rss_mib"].get<uint64_t>()) << n;
+    EXPECT_GE(hb["sequence"].get<uint64_t>(), 1u) << n;
+    EXPECT_LT(hb["age_ms"].get<int64_t>(), 5000) << n;
+  }
+}
+
 TEST_F(HttpStatus, MetricsCountWhatWasServed) {
   auto before = client().Get("/metrics");
   ASSERT_TRUE(before);

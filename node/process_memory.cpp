@@ -1,0 +1,21 @@
+#include "node/process_memory.h"
+
+#include <fstream>
+#include <string>
+
+namespace baton {
+
+ProcessMemory read_process_memory() {
+  ProcessMemory m;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  auto kib = [](const std::string& l) { return std::stoull(l.substr(l.find_first_of("0123456789"))) * 1024; };
+  while (std::getline(status, line)) {
+    // Lines look like "VmRSS:     12345 kB".
+    if (line.rfind("VmRSS:", 0) == 0) m.rss_bytes = kib(line);
+    if (line.rfind("VmHWM:", 0) == 0) m.peak_bytes = kib(line);
+  }
+  return m;
+}
+
+}  // namespace baton

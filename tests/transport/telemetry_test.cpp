@@ -1,0 +1,110 @@
+// Heartbeats over ZeroMQ on loopback: what a node publishes arrives, keyed by the socket
+// it came in on; malformed and oversized messages are refused with a reason.
+#include "transport/telemetry.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <zmq.hpp>
+
+namespace baton {
+namespace {
+
+Telemetry sample(uint64_t seq) {
+  Telemetry t;
+  t.node = "phone";
+  t.sequence = seq;
+  t.uptime_ms = 1234;
+  t.sessions = 2;
+  t.used_mib = 300;
+  t.rss_mib = 410;
+  t.peak_rss_mib = 512;
+  t.frames = 77;
+  t.batches = 70;
+  t.compute_us = 9000;
+  return t;
+}
+
+TEST(Telemetry, RoundTripsEveryField) {
+  const Telemetry t = sample(5);
+  const Telemetry back = decode_telemetry(encode_telemetry(t));
+  EXPECT_EQ(back.node, t.node);
+  EXPECT_EQ(back.sequence, 5u);
+  EXPECT_EQ(back.uptime_ms, t.uptime_ms);
+  EXPECT_EQ(back.sessions, t.sessions);
+  EXPECT_EQ(back.used_mib, t.used_mib);
+  EXPECT_EQ(back.rss_mib, t.rss_mib);
+  EXPECT_EQ(back.peak_rss_mib, t.peak_rss_mib);
+  EXPECT_EQ(back.frames, t.frames);
+  EXPECT_EQ(back.batches, t.batches);
+  EXPECT_EQ(back.compute_us, t.compute_us);
+}
+
+TEST(Telemetry, MalformedOversizedAndLongNamesAreRefusedWithAReason) {
+  auto why = [](std::vector<uint8_t> bytes) {
+    try {
+      decode_telemetry(bytes);
+    } catch (const TelemetryError& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(why({}).find("8-byte words"), std::string::npos);
+  EXPECT_NE(why(std::vector<uint8_t>(13, 0)).find("8-byte words"), std::string::npos);
+  EXPECT_NE(why(std::vector<uint8_t>(kMaxTelemetryBytes + 8, 0)).find("larger than"), std::string::npos);
+  // A segment table claiming more words than the message has.
+  std::vector<uint8_t> lying = {0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+  EXPECT_NE(why(lying).find("malformed heartbeat"), std::string::npos);
+  Telemetry t = sample(1);
+  t.node = std::string(kMaxTelemetryNameBytes + 1, 'x');
+  EXPECT_NE(why(encode_telemetry(t)).find("names a node of"), std::string::npos);
+}
+
+TEST(Telemetry, WildcardHostsBecomeTheHostTheNodeWasReachedAt) {
+  EXPECT_EQ(reachable_endpoint("tcp://0.0.0.0:5001", "192.168.1.7"), "tcp://192.168.1.7:5001");
+  EXPECT_EQ(reachable_endpoint("tcp://127.0.0.1:5001", "10.0.0.2"), "tcp://127.0.0.1:5001");
+  EXPECT_EQ(reachable_endpoint("tcp://[::]:5001", "fe80::1"), "tcp://[fe80::1]:5001");
+}
+
+TEST(Telemetry, HeartbeatsArriveKeyedByTheSocketTheyCameInOn) {
+  TelemetryPublisher a("127.0.0.1"), b("127.0.0.1");
+  ASSERT_EQ(a.endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << a.endpoint();
+  TelemetrySubscriber sub;
+  sub.follow({{"node-a", a.endpoint()}, {"node-b", b.endpoint()}});
+  // PUB/SUB joins asynchronously: publish until heard (bounded).
+  std::map<std::string, TelemetrySubscriber::Sample> heard;
+  for (uint64_t i = 1; i <= 200 && heard.size() < 2; ++i) {
+    a.publish(sample(i));
+    Telemetry tb = sample(i);
+    tb.node = "claims-to-be-a";  // the key comes from the socket, not this claim
+    b.publish(tb);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    heard = sub.latest();
+  }
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard.at("node-a").telemetry.node, "phone");
+  EXPECT_EQ(heard.at("node-b").telemetry.node, "claims-to-be-a");
+  EXPECT_EQ(heard.at("node-a").telemetry.rss_mib, 410u);
+}
+
+TEST(Telemetry, GarbageOnTheWireIsCountedAndDoesNotStopTheSubscriber) {
+  zmq::context_t ctx;
+  zmq::socket_t rogue(ctx, zmq::socket_type::pub);
+  rogue.set(zmq::sockopt::linger, 0);
+  rogue.bind("tcp://127.0.0.1:*");
+  TelemetryPublisher good("127.0.0.1");
+  TelemetrySubscriber sub;
+  sub.follow({{"rogue", rogue.get(zmq::sockopt::last_endpoint)}, {"good", good.endpoint()}});
+  const std::string junk = "not a heartbeat";
+  for (int i = 0; i < 200 && (sub.rejected() == 0 || sub.latest().count("good") == 0); ++i) {
+    rogue.send(zmq::buffer(junk), zmq::send_flags::dontwait);
+    good.publish(sample(static_cast<uint64_t>(i)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(sub.rejected(), 0u);
+  EXPECT_EQ(sub.latest().count("rogue"), 0u);
+  EXPECT_EQ(sub.latest().count("good"), 1u);
+}
+
+}  // namespace
+}  // namespace baton

@@ -1,0 +1,191 @@
+#include "transport/telemetry.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <zmq.hpp>
+
+#include <cstring>
+
+#include "transport/baton.capnp.h"
+
+namespace baton {
+
+std::vector<uint8_t> encode_telemetry(const Telemetry& t) {
+  capnp::MallocMessageBuilder message;
+  auto m = message.initRoot<rpc::Telemetry>();
+  m.setNodeName(t.node);
+  m.setSequence(t.sequence);
+  m.setUptimeMillis(t.uptime_ms);
+  m.setSessions(t.sessions);
+  m.setUsedMib(t.used_mib);
+  m.setRssMib(t.rss_mib);
+  m.setPeakRssMib(t.peak_rss_mib);
+  m.setFramesComputed(t.frames);
+  m.setBatchesRun(t.batches);
+  m.setComputeMicros(t.compute_us);
+  auto words = capnp::messageToFlatArray(message);
+  auto bytes = words.asBytes();
+  return {bytes.begin(), bytes.end()};
+}
+
+Telemetry decode_telemetry(std::span<const uint8_t> bytes) {
+  if (bytes.size() > kMaxTelemetryBytes) {
+    throw TelemetryError(fmt::format("heartbeat of {} bytes is larger than the {} allowed", bytes.size(), kMaxTelemetryBytes));
+  }
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    throw TelemetryError(fmt::format("heartbeat of {} bytes is not a whole number of 8-byte words", bytes.size()));
+  }
+  // Copy into word-aligned memory: a ZeroMQ frame carries no alignment promise.
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  capnp::ReaderOptions options;
+  options.traversalLimitInWords = kMaxTelemetryBytes / sizeof(capnp::word);
+  options.nestingLimit = 4;
+  Telemetry t;
+  try {
+    capnp::FlatArrayMessageReader reader(words, options);
+    auto m = reader.getRoot<rpc::Telemetry>();
+    if (m.getNodeName().size() > kMaxTelemetryNameBytes) {
+      throw TelemetryError(fmt::format("heartbeat names a node of {} bytes (at most {})", m.getNodeName().size(),
+                                       kMaxTelemetryNameBytes));
+    }
+    t.node = m.getNodeName();
+    t.sequence = m.getSequence();
+    t.uptime_ms = m.getUptimeMillis();
+    t.sessions = m.getSessions();
+    t.used_mib = m.getUsedMib();
+    t.rss_mib = m.getRssMib();
+    t.peak_rss_mib = m.getPeakRssMib();
+    t.frames = m.getFramesComputed();
+    t.batches = m.getBatchesRun();
+    t.compute_us = m.getComputeMicros();
+  } catch (const kj::Exception& e) {
+    throw TelemetryError(fmt::format("malformed heartbeat: {}", e.getDescription().cStr()));
+  }
+  return t;
+}
+
+std::string reachable_endpoint(const std::string& bound, const std::string& node_host) {
+  for (const char* wildcard : {"tcp://0.0.0.0:", "tcp://*:", "tcp://[::]:"}) {
+    const std::string prefix = wildcard;
+    if (bound.rfind(prefix, 0) == 0) {
+      const bool v6 = node_host.find(':') != std::string::npos;
+      return fmt::format("tcp://{}{}{}:{}", v6 ? "[" : "", node_host, v6 ? "]" : "", bound.substr(prefix.size()));
+    }
+  }
+  return bound;
+}
+
+// ---------------------------------------------------------------- publisher
+
+struct TelemetryPublisher::Impl {
+  zmq::context_t context{1};
+  zmq::socket_t socket{context, zmq::socket_type::pub};
+};
+
+TelemetryPublisher::TelemetryPublisher(const std::string& host) : impl_(std::make_unique<Impl>()) {
+  impl_->socket.set(zmq::sockopt::linger, 0);
+  impl_->socket.set(zmq::sockopt::sndhwm, 16);  // heartbeats are only worth their newest
+  const bool v6 = host.find(':') != std::string::npos;
+  impl_->socket.bind(fmt::format("tcp://{}{}{}:*", v6 ? "[" : "", host.empty() ? "0.0.0.0" : host, v6 ? "]" : ""));
+  endpoint_ = impl_->socket.get(zmq::sockopt::last_endpoint);
+}
+
+TelemetryPublisher::~TelemetryPublisher() = default;
+
+void TelemetryPublisher::publish(const Telemetry& t) {
+  const std::vector<uint8_t> bytes = encode_telemetry(t);
+  // dontwait: a PUB socket drops rather than blocks; never stall the event loop.
+  (void)impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+}
+
+// ---------------------------------------------------------------- subscriber
+
+struct TelemetrySubscriber::Impl {
+  zmq::context_t context{1};
+  std::map<std::string, std::pair<std::string, zmq::socket_t>> sockets;  // key -> (endpoint, SUB)
+};
+
+TelemetrySubscriber::TelemetrySubscriber() : impl_(std::make_unique<Impl>()) {
+  thread_ = std::thread([this] { run(); });
+}
+
+TelemetrySubscriber::~TelemetrySubscriber() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void TelemetrySubscriber::follow(std::map<std::string, std::string> endpoints) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  wanted_ = std::move(endpoints);
+  wanted_changed_ = true;
+  // Forget what was heard from nodes no longer followed (or followed anew).
+  latest_.clear();
+}
+
+std::map<std::string, TelemetrySubscriber::Sample> TelemetrySubscriber::latest() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return latest_;
+}
+
+void TelemetrySubscriber::run() {
+  auto& sockets = impl_->sockets;
+  while (!stop_) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (wanted_changed_) {
+        wanted_changed_ = false;
+        sockets.clear();
+        for (const auto& [key, endpoint] : wanted_) {
+          try {
+            zmq::socket_t s(impl_->context, zmq::socket_type::sub);
+            s.set(zmq::sockopt::linger, 0);
+            // ZeroMQ itself drops peers that send anything larger than a heartbeat.
+            s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxTelemetryBytes));
+            s.set(zmq::sockopt::rcvhwm, 16);
+            s.set(zmq::sockopt::subscribe, "");
+            s.connect(endpoint);
+            sockets.emplace(key, std::make_pair(endpoint, std::move(s)));
+          } catch (const zmq::error_t& e) {
+            spdlog::warn("cannot follow the heartbeats of {} at '{}': {}", key, endpoint, e.what());
+          }
+        }
+      }
+    }
+    std::vector<zmq::pollitem_t> items;
+    std::vector<std::string> keys;
+    for (auto& [key, entry] : sockets) {
+      items.push_back({entry.second.handle(), 0, ZMQ_POLLIN, 0});
+      keys.push_back(key);
+    }
+    if (items.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    try {
+      zmq::poll(items.data(), items.size(), std::chrono::milliseconds(50));
+    } catch (const zmq::error_t& e) {
+      spdlog::warn("heartbeat poll failed: {}", e.what());
+      continue;
+    }
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (!(items[i].revents & ZMQ_POLLIN)) continue;
+      auto& socket = sockets.at(keys[i]).second;
+      zmq::message_t message;
+      while (socket.recv(message, zmq::recv_flags::dontwait)) {
+        try {
+          Telemetry t = decode_telemetry(std::span<const uint8_t>(static_cast<const uint8_t*>(message.data()), message.size()));
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!wanted_changed_) latest_[keys[i]] = Sample{std::move(t), std::chrono::steady_clock::now()};
+        } catch (const TelemetryError& e) {
+          if (rejected_.fetch_add(1) % 100 == 0) spdlog::warn("heartbeat from {} refused: {}", keys[i], e.what());
+        }
+      }
+    }
+  }
+}
+
+}  // namespace baton
