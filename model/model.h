@@ -25,6 +25,16 @@ struct ModelOpenOptions {
   // reports (bytes done, bytes total) along the way.
   bool prefault = true;
   std::function<void(uint64_t done, uint64_t total)> progress;
+
+  // What a coordinator opens: metadata and tokenizer, no layers, nothing read up front.
+  static ModelOpenOptions without_layers() {
+    ModelOpenOptions o;
+    o.range = LayerRange{0, 0};
+    o.with_embedding = false;
+    o.with_head = false;
+    o.prefault = false;
+    return o;
+  }
 };
 
 class Model {

@@ -9,6 +9,8 @@
 // Header-only use: the partition library links nothing but baton_model.
 #include <toml++/toml.h>
 
+#include "partition/toml_text.h"
+
 namespace baton {
 namespace {
 
@@ -90,17 +92,6 @@ std::string check_kind(const std::string& label, const std::string& kind) {
   return field_error(label, "kind", fmt::format("expected one of {}, found \"{}\"", join_kinds(), kind));
 }
 
-std::string describe(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string: return fmt::format("string \"{}\"", node.value<std::string>().value_or(""));
-    case toml::node_type::integer: return fmt::format("{}", node.value<int64_t>().value_or(0));
-    case toml::node_type::floating_point: return fmt::format("{}", node.value<double>().value_or(0.0));
-    case toml::node_type::boolean: return node.value<bool>().value_or(false) ? "true" : "false";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date or time";
-  }
-}
 
 bool is_known_field(std::string_view key) {
   if (key == "id" || key == "kind" || key == kDescriptionField) return true;
@@ -121,7 +112,7 @@ std::string require_string(const toml::table& table, const std::string& label, s
   const toml::node* node = table.get(field);
   if (!node) throw DeviceProfileError(field_error(label, field, "missing (expected a string)"));
   if (!node->is_string()) {
-    throw DeviceProfileError(field_error(label, field, fmt::format("expected a string, found {}", describe(*node))));
+    throw DeviceProfileError(field_error(label, field, fmt::format("expected a string, found {}", describe_toml_value(*node))));
   }
   return *node->value<std::string>();
 }
@@ -138,7 +129,7 @@ double require_number(const toml::table& table, const std::string& label, const 
     value = *node->value<double>();
   } else {
     throw DeviceProfileError(
-        field_error(label, field.name, fmt::format("expected {}, found {}", expectation(field.kind), describe(*node))));
+        field_error(label, field.name, fmt::format("expected {}, found {}", expectation(field.kind), describe_toml_value(*node))));
   }
   if (std::string problem = check_number(label, field, value); !problem.empty()) throw DeviceProfileError(problem);
   return value;
@@ -173,7 +164,7 @@ DeviceProfile parse_device_profile(std::string_view toml_text, const std::string
   if (std::string problem = check_kind(label, device.kind); !problem.empty()) throw DeviceProfileError(problem);
   if (const toml::node* description = table.get(kDescriptionField); description && !description->is_string()) {
     throw DeviceProfileError(field_error(label, kDescriptionField,
-                                         fmt::format("expected a string, found {}", describe(*description))));
+                                         fmt::format("expected a string, found {}", describe_toml_value(*description))));
   }
 
   device.memory_mib = static_cast<int64_t>(require_number(table, label, kNumberFields[0]));

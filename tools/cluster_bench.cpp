@@ -221,11 +221,7 @@ int run_sessions_bench(kj::AsyncIoContext& io, const Model& model, const std::st
 }  // namespace
 
 int run_cluster_bench(const ClusterBenchArgs& a) {
-  ModelOpenOptions opt;
-  opt.range = LayerRange{0, 0};
-  opt.with_embedding = false;
-  opt.with_head = false;
-  opt.prefault = false;
+  const ModelOpenOptions opt = ModelOpenOptions::without_layers();
   auto model = Model::open(a.model, opt);
   const std::string hash = model_file_hash(a.model);
   fmt::print("model {} (dim {}, {} layers); prompt {} tokens, decode {} tokens, {} thread(s) per process\n\n", a.model,

@@ -99,11 +99,8 @@ int run_coordinator(CoordinatorArgs args) {
   cfg.prefill_chunk = args.prefill_chunk;
 
   const std::string path = resolve_model(args.model);
-  ModelOpenOptions opt;
-  opt.range = LayerRange{0, 0};  // the coordinator holds no layers: tokenizer and shards only
-  opt.with_embedding = false;
-  opt.with_head = false;
-  opt.prefault = false;
+  // The coordinator holds no layers: tokenizer and shards only.
+  const ModelOpenOptions opt = ModelOpenOptions::without_layers();
   auto model = Model::open(path, opt);
   const std::string hash = model_file_hash(path);
   if (cfg.context > model->hparams().ctx_train) {

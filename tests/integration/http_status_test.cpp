@@ -23,23 +23,17 @@ using nlohmann::json;
 // model repeats verses), so the session stays busy for the whole length.
 const json kLongRequest = {{"prompt", "And God said"}, {"max_tokens", 1900}, {"temperature", 0}, {"stream", true}};
 
-class HttpStatus : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new test::LocalCluster(std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
-                                      std::vector<test::NodeSpec>(2),
-                                      {"--ctx", "2048", "--max-sessions", "1", "--max-queue", "1"},
-                                      test::temp_dir("http-status"));
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
-    ASSERT_GT(cluster_->http_port(), 0);
+class HttpStatus : public test::SharedClusterSuite<HttpStatus> {
+ public:
+  static std::unique_ptr<test::LocalCluster> start() {
+    return std::unique_ptr<test::LocalCluster>(new test::LocalCluster(
+        std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
+        std::vector<test::NodeSpec>(2),
+        {"--ctx", "2048", "--max-sessions", "1", "--max-queue", "1"},
+        test::temp_dir("http-status")));
   }
 
+ protected:
   static httplib::Client client() {
     httplib::Client c("127.0.0.1", cluster_->http_port());
     c.set_read_timeout(60, 0);
@@ -86,9 +80,7 @@ class HttpStatus : public ::testing::Test {
     EXPECT_FALSE(first) << "no chunk ever arrived";
   }
 
-  static test::LocalCluster* cluster_;
 };
-test::LocalCluster* HttpStatus::cluster_ = nullptr;
 
 TEST_F(HttpStatus, ClusterViewShowsNodesPlanAndLastRequest) {
   const std::string text = complete("In the beginning", 12);

@@ -15,22 +15,16 @@ namespace {
 
 using nlohmann::json;
 
-class HttpApi : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new test::LocalCluster(std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
-                                      std::vector<test::NodeSpec>(2), {"--wire", "int8+zstd", "--ctx", "256"},
-                                      test::temp_dir("http"));
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
-    ASSERT_GT(cluster_->http_port(), 0);
+class HttpApi : public test::SharedClusterSuite<HttpApi> {
+ public:
+  static std::unique_ptr<test::LocalCluster> start() {
+    return std::unique_ptr<test::LocalCluster>(new test::LocalCluster(
+        std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
+        std::vector<test::NodeSpec>(2), {"--wire", "int8+zstd", "--ctx", "256"},
+        test::temp_dir("http")));
   }
 
+ protected:
   httplib::Result post(const std::string& path, const std::string& body) {
     httplib::Client c("127.0.0.1", cluster_->http_port());
     c.set_read_timeout(60, 0);
@@ -64,9 +58,7 @@ class HttpApi : public ::testing::Test {
     return text;
   }
 
-  static test::LocalCluster* cluster_;
 };
-test::LocalCluster* HttpApi::cluster_ = nullptr;
 
 TEST_F(HttpApi, ModelsAndHealth) {
   httplib::Client c("127.0.0.1", cluster_->http_port());

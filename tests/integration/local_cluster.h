@@ -100,4 +100,21 @@ class LocalCluster {
   std::string error_;
 };
 
+// A test suite whose tests share one cluster with the HTTP API on (started once, stopped
+// after the last test). Derived supplies `static std::unique_ptr<LocalCluster> start()`.
+template <typename Derived>
+class SharedClusterSuite : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = Derived::start().release(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
+    ASSERT_GT(cluster_->http_port(), 0);
+  }
+  static inline LocalCluster* cluster_ = nullptr;
+};
+
 }  // namespace baton::test

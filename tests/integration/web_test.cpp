@@ -74,21 +74,15 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-class WebPage : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = new test::LocalCluster(std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
-                                      std::vector<test::NodeSpec>(2), {"--ctx", "256"}, test::temp_dir("web"));
-  }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_TRUE(cluster_->ok()) << cluster_->error();
-    ASSERT_GT(cluster_->http_port(), 0);
+class WebPage : public test::SharedClusterSuite<WebPage> {
+ public:
+  static std::unique_ptr<test::LocalCluster> start() {
+    return std::unique_ptr<test::LocalCluster>(new test::LocalCluster(
+        std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf",
+        std::vector<test::NodeSpec>(2), {"--ctx", "256"}, test::temp_dir("web")));
   }
 
+ protected:
   std::string url(const std::string& query) const {
     return fmt::format("http://127.0.0.1:{}/{}", cluster_->http_port(), query);
   }
@@ -104,9 +98,7 @@ class WebPage : public ::testing::Test {
     return test::run_command(argv, std::chrono::seconds(40));
   }
 
-  static test::LocalCluster* cluster_;
 };
-test::LocalCluster* WebPage::cluster_ = nullptr;
 
 TEST_F(WebPage, ServesTheEmbeddedFilesFromAnyDirectory) {
   // The coordinator runs from the build tree, not web/: these bytes are compiled in.

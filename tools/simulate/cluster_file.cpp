@@ -10,6 +10,8 @@
 
 #include <toml++/toml.h>
 
+#include "partition/toml_text.h"
+
 #include "transport/activation_frame.h"
 
 namespace baton::sim {
@@ -25,17 +27,6 @@ struct Ctx {
   }
 };
 
-std::string describe(const toml::node& node) {
-  switch (node.type()) {
-    case toml::node_type::string: return fmt::format("string \"{}\"", node.value<std::string>().value_or(""));
-    case toml::node_type::integer: return fmt::format("{}", node.value<int64_t>().value_or(0));
-    case toml::node_type::floating_point: return fmt::format("{}", node.value<double>().value_or(0.0));
-    case toml::node_type::boolean: return node.value<bool>().value_or(false) ? "true" : "false";
-    case toml::node_type::table: return "a table";
-    case toml::node_type::array: return "an array";
-    default: return "a date or time";
-  }
-}
 
 std::string join(const std::vector<std::string>& items) {
   std::string out;
@@ -60,7 +51,7 @@ std::optional<std::string> opt_string(const Ctx& c, const toml::table& t, const 
                                       std::string_view key) {
   const toml::node* n = t.get(key);
   if (!n) return std::nullopt;
-  if (!n->is_string()) c.fail(key_of(prefix, key), fmt::format("expected a string, found {}", describe(*n)));
+  if (!n->is_string()) c.fail(key_of(prefix, key), fmt::format("expected a string, found {}", describe_toml_value(*n)));
   return *n->value<std::string>();
 }
 
@@ -75,7 +66,7 @@ std::optional<double> opt_number(const Ctx& c, const toml::table& t, const std::
   } else if (n->is_floating_point()) {
     v = *n->value<double>();
   } else {
-    c.fail(key_of(prefix, key), fmt::format("expected a number, found {}", describe(*n)));
+    c.fail(key_of(prefix, key), fmt::format("expected a number, found {}", describe_toml_value(*n)));
   }
   const bool low = min_exclusive ? !(v > min) : !(v >= min);
   if (!std::isfinite(v) || low || v > max) {
@@ -89,7 +80,7 @@ std::optional<int64_t> opt_integer(const Ctx& c, const toml::table& t, const std
                                    std::string_view key, int64_t min, int64_t max) {
   const toml::node* n = t.get(key);
   if (!n) return std::nullopt;
-  if (!n->is_integer()) c.fail(key_of(prefix, key), fmt::format("expected an integer, found {}", describe(*n)));
+  if (!n->is_integer()) c.fail(key_of(prefix, key), fmt::format("expected an integer, found {}", describe_toml_value(*n)));
   const int64_t v = *n->value<int64_t>();
   if (v < min || v > max) c.fail(key_of(prefix, key), fmt::format("expected an integer in [{}, {}], found {}", min, max, v));
   return v;
@@ -98,7 +89,7 @@ std::optional<int64_t> opt_integer(const Ctx& c, const toml::table& t, const std
 const toml::table* opt_table(const Ctx& c, const toml::table& t, std::string_view key) {
   const toml::node* n = t.get(key);
   if (!n) return nullptr;
-  if (!n->is_table()) c.fail(std::string(key), fmt::format("expected a table ([{}]), found {}", key, describe(*n)));
+  if (!n->is_table()) c.fail(std::string(key), fmt::format("expected a table ([{}]), found {}", key, describe_toml_value(*n)));
   return n->as_table();
 }
 
@@ -183,11 +174,11 @@ Workload parse_workload(const Ctx& c, const toml::table& t) {
   Workload w;
   if (const toml::node* n = t.get("prompts")) {
     const toml::array* arr = n->as_array();
-    if (!arr || arr->empty()) c.fail(p + ".prompts", fmt::format("expected a non-empty array of strings, found {}", describe(*n)));
+    if (!arr || arr->empty()) c.fail(p + ".prompts", fmt::format("expected a non-empty array of strings, found {}", describe_toml_value(*n)));
     for (size_t i = 0; i < arr->size(); ++i) {
       const toml::node& e = *arr->get(i);
       if (!e.is_string() || e.value<std::string>()->empty()) {
-        c.fail(fmt::format("{}.prompts[{}]", p, i), fmt::format("expected a non-empty string, found {}", describe(e)));
+        c.fail(fmt::format("{}.prompts[{}]", p, i), fmt::format("expected a non-empty string, found {}", describe_toml_value(e)));
       }
       w.prompts.push_back(*e.value<std::string>());
     }
@@ -280,7 +271,7 @@ ClusterSpec parse_cluster_file(std::string_view toml_text, const std::string& la
   const toml::node* devices = root.get("devices");
   if (!devices) c.fail("devices", "missing (expected [[devices]] entries with a profile)");
   const toml::array* arr = devices->as_array();
-  if (!arr || arr->empty()) c.fail("devices", fmt::format("expected [[devices]] tables, found {}", describe(*devices)));
+  if (!arr || arr->empty()) c.fail("devices", fmt::format("expected [[devices]] tables, found {}", describe_toml_value(*devices)));
   if (arr->size() > kMaxSimDevices) {
     c.fail("devices", fmt::format("expected at most {} devices, found {}", kMaxSimDevices, arr->size()));
   }
@@ -289,7 +280,7 @@ ClusterSpec parse_cluster_file(std::string_view toml_text, const std::string& la
   std::set<std::string> names;
   for (size_t i = 0; i < arr->size(); ++i) {
     const toml::node& n = *arr->get(i);
-    if (!n.is_table()) c.fail(fmt::format("devices[{}]", i), fmt::format("expected a table, found {}", describe(n)));
+    if (!n.is_table()) c.fail(fmt::format("devices[{}]", i), fmt::format("expected a table, found {}", describe_toml_value(n)));
     SimDevice d = parse_device(c, *n.as_table(), i, catalog, link);
     if (!n.as_table()->get("name")) {
       const int k = ++seen_profiles[d.profile_id];

@@ -281,11 +281,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   const Workload& w = spec.workload;
 
   // ---- the model and what the planner predicts
-  ModelOpenOptions open;
-  open.range = LayerRange{0, 0};
-  open.with_embedding = false;
-  open.with_head = false;
-  open.prefault = false;
+  const ModelOpenOptions open = ModelOpenOptions::without_layers();
   auto model = Model::open(options.model_path, open);
   const ModelCostProfile cost = cost_profile_from_gguf(model->file());
   const int64_t context = w.context > 0 ? w.context
