@@ -40,7 +40,7 @@ double wire_bytes_per_element(const WireFormat& w) {
 
 kj::Promise<StepResult> ResultRouter::expect(uint64_t session, uint64_t step) {
   auto paf = kj::newPromiseAndFulfiller<StepResult>();
-  if (!pending_.emplace(std::make_pair(session, step), kj::mv(paf.fulfiller)).second) {
+  if (!pending_.emplace(std::make_pair(session, step), Pending{kj::mv(paf.fulfiller), steady_now_ns()}).second) {
     throw_rpc_error(fmt::format("session {} step {} is already in flight", session, step));
   }
   return kj::mv(paf.promise);
@@ -49,13 +49,13 @@ kj::Promise<StepResult> ResultRouter::expect(uint64_t session, uint64_t step) {
 void ResultRouter::fail_all(const kj::Exception& e) {
   auto pending = kj::mv(pending_);
   pending_.clear();
-  for (auto& [key, fulfiller] : pending) fulfiller->reject(kj::cp(e));
+  for (auto& [key, p] : pending) p.fulfiller->reject(kj::cp(e));
 }
 
 void ResultRouter::fail(uint64_t session, uint64_t step, const kj::Exception& e) {
   auto it = pending_.find({session, step});
   if (it == pending_.end()) return;
-  it->second->reject(kj::cp(e));
+  it->second.fulfiller->reject(kj::cp(e));
   pending_.erase(it);
 }
 
@@ -67,10 +67,12 @@ kj::Promise<void> ResultRouter::deliver(DeliverContext context) {
     return kj::READY_NOW;
   }
   StepResult r;
+  r.received_ns = steady_now_ns();
+  r.sent_ns = it->second.sent_ns;
   if (l.isFull()) {
     auto full = l.getFull();
     if (full.size() != static_cast<unsigned>(vocab_)) {
-      it->second->reject(KJ_EXCEPTION(FAILED, "last stage returned the wrong number of logits", full.size()));
+      it->second.fulfiller->reject(KJ_EXCEPTION(FAILED, "last stage returned the wrong number of logits", full.size()));
       pending_.erase(it);
       return kj::READY_NOW;
     }
@@ -86,9 +88,10 @@ kj::Promise<void> ResultRouter::deliver(DeliverContext context) {
     }
   }
   for (auto t : l.getTimings()) {
-    r.timings.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes()});
+    r.timings.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes(),
+                         t.getReceivedNanos(), t.getSentNanos()});
   }
-  it->second->fulfill(kj::mv(r));
+  it->second.fulfiller->fulfill(kj::mv(r));
   pending_.erase(it);
   return kj::READY_NOW;
 }

@@ -67,6 +67,7 @@ struct MemberProbe {
 struct StepResult {
   std::vector<float> logits;  // full vocabulary (top-k replies are expanded with -inf)
   std::vector<StageTimingRecord> timings;
+  uint64_t sent_ns = 0, received_ns = 0;  // steady clock at the coordinator
 };
 
 class ResultRouter final : public rpc::ResultSink::Server {
@@ -83,7 +84,11 @@ class ResultRouter final : public rpc::ResultSink::Server {
 
  private:
   int vocab_;
-  std::map<std::pair<uint64_t, uint64_t>, kj::Own<kj::PromiseFulfiller<StepResult>>> pending_;
+  struct Pending {
+    kj::Own<kj::PromiseFulfiller<StepResult>> fulfiller;
+    uint64_t sent_ns = 0;  // steady clock, when the step was sent into the ring
+  };
+  std::map<std::pair<uint64_t, uint64_t>, Pending> pending_;
 };
 
 // The plan for as many concurrent sessions (each `context` tokens of KV on every stage)

@@ -65,7 +65,23 @@ json cluster_status_json(const ClusterStatus& s) {
                         {"transfer_ms", f.transfer_ms},
                         {"wire_bytes_per_token", f.wire_bytes_per_token}});
     }
-    last = {{"prompt_tokens", s.last->prompt_tokens},
+    // Stamps relative to the first traced step's departure, in ms.
+    json trace = json::array();
+    const uint64_t origin = s.last->trace.empty() ? 0 : s.last->trace.front().sent_ns;
+    auto ms = [origin](uint64_t ns) { return ns >= origin ? static_cast<double>(ns - origin) / 1e6 : 0.0; };
+    for (const auto& step : s.last->trace) {
+      json st = json::array();
+      for (const auto& t : step.stages) {
+        st.push_back({{"stage", t.stage},
+                      {"received_ms", ms(t.received_ns)},
+                      {"sent_ms", ms(t.sent_ns)},
+                      {"compute_ms", static_cast<double>(t.compute_us) / 1000.0},
+                      {"decode_ms", static_cast<double>(t.decode_us) / 1000.0}});
+      }
+      trace.push_back({{"sent_ms", ms(step.sent_ns)}, {"received_ms", ms(step.received_ns)}, {"stages", st}});
+    }
+    last = {{"trace", trace},
+            {"prompt_tokens", s.last->prompt_tokens},
             {"completion_tokens", s.last->completion_tokens},
             {"tokens_per_s", s.last->tokens_per_s},
             {"ttft_ms", s.last->ttft_ms},

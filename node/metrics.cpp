@@ -34,6 +34,7 @@ RequestFigures request_figures(const SessionOutcome& out, const std::vector<std:
   f.tokens_per_s = out.decode_tokens_per_s;
   f.ttft_ms = out.ttft_ms;
   f.kv_cache_mib = out.kv_cache_mib;
+  f.trace = out.stats.trace;
   for (const StagePerToken& s : per_token_figures(out.stats)) {
     StageFigures g;
     g.stage = s.stage;

@@ -32,6 +32,7 @@ struct RequestFigures {
   double ttft_ms = 0;
   double kv_cache_mib = 0;
   std::vector<StageFigures> stages;
+  std::vector<PipelineStats::StepTrace> trace;  // the first decode steps
 };
 
 // Time-to-first-token histogram buckets (seconds), Prometheus style (cumulative on output).

@@ -68,6 +68,7 @@ std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int
         stats_.decode_totals.clear();
         stats_.decode_steps = 0;
         stats_.decode_wall_us = 0;
+        stats_.trace.clear();
       }
       kv_epoch_ = epoch;
       const auto started = std::chrono::steady_clock::now();
@@ -105,6 +106,7 @@ void PipelineBackend::record(const StepResult& r, bool decode, uint64_t wall_us)
     ++stats_.decode_steps;
     stats_.decode_wall_us += wall_us;
     accumulate(stats_.decode_totals);
+    if (stats_.trace.size() < PipelineStats::kTracedSteps) stats_.trace.push_back({r.sent_ns, r.received_ns, r.timings});
   }
   stats_.last = r.timings;
 }

@@ -27,6 +27,13 @@ struct PipelineStats {
   int64_t decode_steps = 0;
   std::vector<StageTimingRecord> decode_totals;
   uint64_t decode_wall_us = 0;
+  // The first decode steps as they travelled (stamps on this machine's steady clock).
+  static constexpr size_t kTracedSteps = 16;
+  struct StepTrace {
+    uint64_t sent_ns = 0, received_ns = 0;
+    std::vector<StageTimingRecord> stages;
+  };
+  std::vector<StepTrace> trace;
   int recoveries = 0;             // pipelines lost and rebuilt during the session
   int64_t replayed_tokens = 0;    // history re-sent to rebuild KV caches
 };

@@ -60,6 +60,7 @@ struct StageRuntime::Pending {
   size_t rows = 0;
   std::vector<float> hidden;  // rows x dim, in place through the layers
   uint64_t decode_us = 0, compute_us = 0;
+  uint64_t received_ns = 0;
   uint32_t wire = 0, top_k = 0, group = 0;
   bool wire_zstd = false;
   std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
@@ -105,6 +106,7 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   const HyperParams& hp = model_->hparams();
   const auto& a = assignment_;
   auto p = std::make_unique<Pending>();
+  p->received_ns = steady_now_ns();
   p->session = frame.getSession();
   p->step = frame.getStep();
   p->pos0 = frame.getPos0();
@@ -144,7 +146,8 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   p->top_k = frame.getTopK();
   p->group = frame.getBatchGroup();
   for (auto t : frame.getTimings()) {
-    p->prior.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes()});
+    p->prior.push_back({t.getStage(), t.getComputeMicros(), t.getDecodeMicros(), t.getRawBytes(), t.getWireBytes(),
+                        t.getReceivedNanos(), t.getSentNanos()});
   }
   auto paf = kj::newPromiseAndFulfiller<kj::Promise<void>>();
   p->done = kj::mv(paf.fulfiller);
@@ -263,6 +266,8 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
       list[i].setDecodeMicros(t.decode_us);
       list[i].setRawBytes(t.raw_bytes);
       list[i].setWireBytes(t.wire_bytes);
+      list[i].setReceivedNanos(t.received_ns);
+      list[i].setSentNanos(t.sent_ns);
     }
     auto mine = list[static_cast<uint32_t>(p.prior.size())];
     mine.setStage(a.stage_index);
@@ -270,6 +275,8 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     mine.setDecodeMicros(p.decode_us);
     mine.setRawBytes(raw);
     mine.setWireBytes(wire);
+    mine.setReceivedNanos(p.received_ns);
+    mine.setSentNanos(steady_now_ns());
   };
   const auto n_timings = static_cast<unsigned>(p.prior.size() + 1);
 

@@ -58,16 +58,23 @@ class IncomingStage final : public rpc::Stage::Server {
 // The stage's compute just ended (the frame is being sent now): when is it sent on the
 // device, and when does it reach the other end of the uplink?
 template <typename TimingList>
-int64_t outgoing_arrival(NodeShaping::State& s, TimingList timings, uint64_t bytes, uint64_t& compute_us) {
+int64_t outgoing_arrival(NodeShaping::State& s, TimingList timings, uint64_t bytes, uint64_t& compute_us,
+                         int64_t& done) {
   compute_us = timings.size() > 0 ? timings[timings.size() - 1].getComputeMicros() : 0;
   const int64_t now = PreciseTimer::now_ns();
-  const int64_t done = s.pacer.paced() ? s.pacer.finish_ns(now, compute_us) : now;
+  done = s.pacer.paced() ? s.pacer.finish_ns(now, compute_us) : now;
   return s.uplink.arrival_ns(done, bytes);
 }
 
+// A paced stage reports the paced compute time, and leaves (sentNanos) when the paced
+// compute is over: the uplink delay after that is part of the hop.
 template <typename TimingBuilder>
-void rewrite_compute(NodeShaping::State& s, TimingBuilder timings, uint64_t compute_us) {
-  if (s.pacer.paced() && timings.size() > 0) timings[timings.size() - 1].setComputeMicros(s.pacer.paced_us(compute_us));
+void rewrite_compute(NodeShaping::State& s, TimingBuilder timings, uint64_t compute_us, int64_t done) {
+  if (s.pacer.paced() && timings.size() > 0) {
+    auto mine = timings[timings.size() - 1];
+    mine.setComputeMicros(s.pacer.paced_us(compute_us));
+    mine.setSentNanos(static_cast<uint64_t>(done));
+  }
 }
 
 class OutgoingStage final : public rpc::Stage::Server {
@@ -78,12 +85,13 @@ class OutgoingStage final : public rpc::Stage::Server {
   kj::Promise<void> forward(ForwardContext context) override {
     auto frame = context.getParams().getFrame();
     uint64_t compute_us = 0;
+    int64_t done = 0;
     const int64_t arrival =
-        outgoing_arrival(*s_, frame.getTimings(), message_bytes(context.getParams().totalSize()), compute_us);
-    return s_->timer.at(arrival).then([context, compute_us, s = s_, inner = inner_]() mutable {
+        outgoing_arrival(*s_, frame.getTimings(), message_bytes(context.getParams().totalSize()), compute_us, done);
+    return s_->timer.at(arrival).then([context, compute_us, done, s = s_, inner = inner_]() mutable {
       auto req = inner.forwardRequest();
       req.setFrame(context.getParams().getFrame());
-      rewrite_compute(*s, req.getFrame().getTimings(), compute_us);
+      rewrite_compute(*s, req.getFrame().getTimings(), compute_us, done);
       return req.send().ignoreResult();
     });
   }
@@ -105,12 +113,13 @@ class OutgoingSink final : public rpc::ResultSink::Server {
  protected:
   kj::Promise<void> deliver(DeliverContext context) override {
     uint64_t compute_us = 0;
+    int64_t done = 0;
     const int64_t arrival = outgoing_arrival(*s_, context.getParams().getLogits().getTimings(),
-                                             message_bytes(context.getParams().totalSize()), compute_us);
-    return s_->timer.at(arrival).then([context, compute_us, s = s_, inner = inner_]() mutable {
+                                             message_bytes(context.getParams().totalSize()), compute_us, done);
+    return s_->timer.at(arrival).then([context, compute_us, done, s = s_, inner = inner_]() mutable {
       auto req = inner.deliverRequest();
       req.setLogits(context.getParams().getLogits());
-      rewrite_compute(*s, req.getLogits().getTimings(), compute_us);
+      rewrite_compute(*s, req.getLogits().getTimings(), compute_us, done);
       return req.send().ignoreResult();
     });
   }

@@ -118,6 +118,11 @@ struct StageTiming {
   decodeMicros @2 :UInt64;      # frame decode + decompress
   rawBytes @3 :UInt64;          # bytes of the outgoing activation before encoding (f32)
   wireBytes @4 :UInt64;         # bytes actually sent
+  # Steady-clock stamps (ns) when the frame reached the stage and when the stage sent its
+  # output on. Comparable only between processes on one machine (a simulated cluster),
+  # where they time each hop; elsewhere only their difference means anything.
+  receivedNanos @5 :UInt64;
+  sentNanos @6 :UInt64;
 }
 
 interface Stage {

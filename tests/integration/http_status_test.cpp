@@ -117,6 +117,22 @@ TEST_F(HttpStatus, ClusterViewShowsNodesPlanAndLastRequest) {
   }
   EXPECT_EQ(c["sessions"]["active"], 0);
   EXPECT_EQ(c["sessions"]["max"], 1);
+  // The first decode steps as they travelled: every stamp after the one before it (all
+  // processes here share one clock).
+  const json& trace = last["trace"];
+  ASSERT_EQ(trace.size(), 11u) << "12 tokens: the first from the prompt, 11 decode steps";
+  for (const auto& step : trace) {
+    double t = step["sent_ms"];
+    ASSERT_EQ(step["stages"].size(), 2u);
+    for (const auto& s : step["stages"]) {
+      EXPECT_GE(s["received_ms"].get<double>(), t) << step;
+      EXPECT_GE(s["sent_ms"].get<double>(), s["received_ms"].get<double>()) << step;
+      EXPECT_GE(s["sent_ms"].get<double>() - s["received_ms"].get<double>(), s["compute_ms"].get<double>() - 1e-3)
+          << "compute happens between arrival and departure: " << step;
+      t = s["sent_ms"];
+    }
+    EXPECT_GE(step["received_ms"].get<double>(), t) << step;
+  }
 }
 
 TEST_F(HttpStatus, EveryNodesZeroMqHeartbeatReachesTheClusterView) {

@@ -85,12 +85,19 @@ TEST(Simulate, HomeReportCoversEveryLayerWithMeasuredFigures) {
   EXPECT_GT(report["measured"]["ttft_ms"].get<double>(), 0);
   ASSERT_EQ(report["requests"].size(), 1u);
   EXPECT_GT(report["requests"][0]["completion_tokens"].get<int>(), 0);
+  // The timeline is drawn from the tokens as they travelled (the coordinator's trace).
+  const json& trace = report["trace"];
+  ASSERT_FALSE(trace.empty());
+  for (const auto& token : trace) ASSERT_EQ(token["stages"].size(), stages.size()) << token;
   for (const char* svg : {"/timeline.svg", "/bars.svg"}) {
     std::ifstream in(out + svg);
     std::string first;
     std::getline(in, first);
     EXPECT_EQ(first.rfind("<svg", 0), 0u) << svg;
   }
+  std::ifstream timeline(out + "/timeline.svg");
+  const std::string picture((std::istreambuf_iterator<char>(timeline)), std::istreambuf_iterator<char>());
+  EXPECT_NE(picture.find("measured, token by token"), std::string::npos);
 }
 
 TEST(Simulate, ClusterTooSmallForTheModelFailsWithThePlannersReason) {

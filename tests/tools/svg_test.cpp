@@ -106,6 +106,30 @@ TEST(SimulateSvg, TimelineIsWellFormedWithALanePerDevice) {
   }
 }
 
+TEST(SimulateSvg, TimelineFromTheTraceDrawsEachTokenAsItTravelled) {
+  RunReport r = sample(true);
+  // Two tokens, 10 ms apart. Token 1: hop 1 ms into phone, which waits 0.5 ms and
+  // computes 0.25; hop 2 ms into tablet (computes 0.5); hop 1 ms into pc (0.75); 0.25 back.
+  for (int k = 0; k < 2; ++k) {
+    const double o = 10.0 * k;
+    TraceToken t;
+    t.sent_ms = 100 + o;  // stamps need not start at 0: the first token's departure is
+    t.stages = {{0, 101 + o, 101.75 + o, 0.25}, {1, 103.75 + o, 104.25 + o, 0.5}, {2, 105.25 + o, 106 + o, 0.75}};
+    t.received_ms = 106.25 + o;
+    r.trace.push_back(t);
+  }
+  const std::string svg = timeline_svg(r, 4);  // asks for more tokens than were traced
+  EXPECT_EQ(xml_problem(svg), "") << svg;
+  EXPECT_EQ(count(svg, " computes: "), 6u);
+  EXPECT_EQ(count(svg, "logits back to the coordinator: 0.250 ms"), 2u);
+  EXPECT_EQ(count(svg, "hop into phone: 1.000 ms"), 2u);
+  EXPECT_EQ(count(svg, "hop into tablet: 2.000 ms"), 2u);
+  EXPECT_EQ(count(svg, "phone waits / decodes the frame: 0.500 ms"), 2u);
+  EXPECT_EQ(count(svg, "waits / decodes"), 2u) << "only phone waited";
+  EXPECT_NE(svg.find("measured, token by token"), std::string::npos);
+  EXPECT_EQ(count(svg, "computes layers"), 0u) << "not the averages";
+}
+
 TEST(SimulateSvg, BarsAreWellFormedPredictedAndMeasured) {
   const std::string both = bars_svg(sample(true));
   EXPECT_EQ(xml_problem(both), "") << both;

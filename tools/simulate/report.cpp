@@ -68,6 +68,14 @@ json to_json(const RunReport& r) {
                         {"decode_tokens_per_s", q.decode_tokens_per_s},
                         {"total_ms", q.total_ms}});
   }
+  json trace = json::array();
+  for (const TraceToken& t : r.trace) {
+    json st = json::array();
+    for (const TraceStage& s : t.stages) {
+      st.push_back({{"stage", s.stage}, {"received_ms", s.received_ms}, {"sent_ms", s.sent_ms}, {"compute_ms", s.compute_ms}});
+    }
+    trace.push_back({{"sent_ms", t.sent_ms}, {"received_ms", t.received_ms}, {"stages", st}});
+  }
   return {{"cluster", r.cluster},
           {"strategy", r.strategy},
           {"model", r.model},
@@ -92,6 +100,7 @@ json to_json(const RunReport& r) {
             {"wall_s", r.wall_s}}},
           {"tokens_per_s_error", r.tokens_per_s_error()},
           {"requests", requests},
+          {"trace", trace},
           {"notes", r.notes}};
 }
 

@@ -47,6 +47,17 @@ struct RequestReport {
   double total_ms = 0;
 };
 
+// One decoded token as it travelled (from the coordinator's trace of the last request),
+// ms since the first traced token left the coordinator, scaled back to real time.
+struct TraceStage {
+  int stage = 0;
+  double received_ms = 0, sent_ms = 0, compute_ms = 0;
+};
+struct TraceToken {
+  double sent_ms = 0, received_ms = 0;
+  std::vector<TraceStage> stages;
+};
+
 struct RunReport {
   std::string cluster;      // file name
   std::string strategy;
@@ -71,6 +82,7 @@ struct RunReport {
   double ttft_ms = 0;               // mean
   double wall_s = 0;
   std::vector<RequestReport> requests;
+  std::vector<TraceToken> trace;    // measured, the first decode tokens of the last request
   std::vector<std::string> notes;
 
   // measured / predicted - 1 (e.g. -0.08: 8 % slower than predicted)

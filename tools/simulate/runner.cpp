@@ -228,6 +228,25 @@ void accumulate_stage_figures(const json& cluster, std::vector<StageAccumulator>
   }
 }
 
+// last_request.trace of GET /v1/cluster (stamps in ms), divided by the time scale.
+std::vector<TraceToken> read_trace(const json& cluster, double scale) {
+  std::vector<TraceToken> out;
+  if (!cluster.contains("last_request") || !cluster["last_request"].is_object()) return out;
+  const json& trace = cluster["last_request"].value("trace", json::array());
+  if (!trace.is_array()) return out;
+  for (const json& step : trace) {
+    TraceToken t;
+    t.sent_ms = step.value("sent_ms", 0.0) / scale;
+    t.received_ms = step.value("received_ms", 0.0) / scale;
+    for (const json& s : step.value("stages", json::array())) {
+      t.stages.push_back({s.value("stage", 0), s.value("received_ms", 0.0) / scale, s.value("sent_ms", 0.0) / scale,
+                          s.value("compute_ms", 0.0) / scale});
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 struct ActualPlan {
   std::vector<StageRange> split;
   std::map<std::string, double> used_mib;  // by device name
@@ -393,6 +412,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   progress.line("running {} request(s), {} at a time, up to {} tokens each", w.requests, w.concurrency, w.max_tokens);
   std::vector<RequestResult> results(static_cast<size_t>(w.requests));
   std::vector<StageAccumulator> stage_acc;
+  std::vector<TraceToken> trace;  // of the last request that ran alone
   std::mutex acc_mutex;
   std::atomic<int> next{0}, finished{0};
   const auto workload_start = clock_type::now();
@@ -406,6 +426,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
           if (auto c = get_json(port, "/v1/cluster")) {
             std::lock_guard<std::mutex> lock(acc_mutex);
             accumulate_stage_figures(*c, stage_acc);
+            trace = read_trace(*c, scale);
           }
         }
         const int done = ++finished;
@@ -424,7 +445,10 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   for (auto& t : workers) t.join();
   const double wall_s = ms_since(workload_start) / 1000.0;
   if (stage_acc.empty()) {
-    if (auto c = get_json(port, "/v1/cluster")) accumulate_stage_figures(*c, stage_acc);
+    if (auto c = get_json(port, "/v1/cluster")) {
+      accumulate_stage_figures(*c, stage_acc);
+      trace = read_trace(*c, scale);
+    }
   }
   std::vector<std::optional<double>> rss;
   for (auto& n : nodes) rss.push_back(peak_rss_mib(n->pid()));
@@ -444,6 +468,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   rep.sessions = w.concurrency;
   rep.host_gflops = host;
   rep.time_scale = scale;
+  rep.trace = trace;
   rep.predicted_position = position;
   rep.predicted_return_ms = predicted.return_link_ms;
   rep.predicted_ms_per_token = predicted.ms_per_token;

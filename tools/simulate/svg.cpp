@@ -11,6 +11,7 @@ namespace {
 
 constexpr const char* kCompute = "#3b7dd8";
 constexpr const char* kTransfer = "#f0a23b";
+constexpr const char* kWait = "#c9ced6";
 constexpr const char* kFont = "font-family=\"sans-serif\" font-size=\"12\"";
 
 std::string header(int width, int height, const std::string& title) {
@@ -30,9 +31,11 @@ std::string text(double x, double y, const std::string& s, const char* anchor = 
   return fmt::format("<text x=\"{:.2f}\" y=\"{:.2f}\" {} text-anchor=\"{}\">{}</text>\n", x, y, kFont, anchor, xml_escape(s));
 }
 
-std::string legend(double x, double y) {
-  return rect(x, y - 10, 12, 12, kCompute, "compute") + text(x + 16, y, "compute") +
-         rect(x + 90, y - 10, 12, 12, kTransfer, "transfer") + text(x + 106, y, "transfer (hop in)");
+std::string legend(double x, double y, bool with_wait = false) {
+  std::string out = rect(x, y - 10, 12, 12, kCompute, "compute") + text(x + 16, y, "compute") +
+                    rect(x + 90, y - 10, 12, 12, kTransfer, "transfer") + text(x + 106, y, "transfer (hop in)");
+  if (with_wait) out += rect(x + 240, y - 10, 12, 12, kWait, "waiting") + text(x + 256, y, "waiting / frame decode");
+  return out;
 }
 
 // A "nice" tick step so that about `count` ticks cover `span`.
@@ -67,14 +70,19 @@ std::string xml_escape(const std::string& s) {
   return out;
 }
 
-std::string timeline_svg(const RunReport& r, int tokens) {
-  tokens = std::max(tokens, 1);
-  const double lane_h = 28, top = 50, left = 120, width = 960, right = 20;
-  const size_t lanes = r.stages.size() + 1;  // + the coordinator
-  const double height = top + lanes * lane_h + 50;
+namespace {
 
-  // One token: per stage hop in then compute; then the return hop.
-  struct Span { size_t lane; double start, ms; bool compute; std::string tip; };
+// A span on one lane of the timeline.
+struct Span {
+  size_t lane;  // 0: coordinator, i + 1: stage i
+  double start, ms;
+  const char* fill;
+  std::string tip;
+};
+
+// The first tokens from the per-token figures: each token runs stage by stage, hop in then
+// compute, and returns to the coordinator (measured averages where known, else predicted).
+std::vector<Span> spans_from_averages(const RunReport& r, int tokens) {
   std::vector<Span> spans;
   double t = 0;
   for (int k = 0; k < tokens; ++k) {
@@ -82,16 +90,63 @@ std::string timeline_svg(const RunReport& r, int tokens) {
       const StageReport& s = r.stages[i];
       const double hop = value_or(s.hop_in_ms, s.predicted_hop_in_ms);
       const double comp = value_or(s.compute_ms, s.predicted_compute_ms);
-      spans.push_back({i + 1, t, hop, false, fmt::format("token {}: hop into {}: {:.3f} ms", k + 1, s.device, hop)});
+      spans.push_back({i + 1, t, hop, kTransfer, fmt::format("token {}: hop into {}: {:.3f} ms", k + 1, s.device, hop)});
       t += hop;
-      spans.push_back({i + 1, t, comp, true, fmt::format("token {}: {} computes layers [{}, {}): {:.3f} ms", k + 1,
-                                                         s.device, s.first, s.last, comp)});
+      spans.push_back({i + 1, t, comp, kCompute, fmt::format("token {}: {} computes layers [{}, {}): {:.3f} ms", k + 1,
+                                                             s.device, s.first, s.last, comp)});
       t += comp;
     }
     const double ret = value_or(r.return_ms, r.predicted_return_ms);
-    spans.push_back({0, t, ret, false, fmt::format("token {}: logits back to the coordinator: {:.3f} ms", k + 1, ret)});
+    spans.push_back({0, t, ret, kTransfer, fmt::format("token {}: logits back to the coordinator: {:.3f} ms", k + 1, ret)});
     t += ret;
   }
+  return spans;
+}
+
+// The first tokens as they really travelled (the coordinator's trace): hops from the
+// sender's departure to the receiver's arrival, waiting (queue, frame decode) and compute
+// on each stage, and the logits' way back.
+std::vector<Span> spans_from_trace(const RunReport& r, int tokens) {
+  std::vector<Span> spans;
+  const double origin = r.trace.front().sent_ms;
+  const size_t n = std::min(r.trace.size(), static_cast<size_t>(tokens));
+  for (size_t k = 0; k < n; ++k) {
+    const TraceToken& t = r.trace[k];
+    double left = t.sent_ms - origin;  // where the frame last left from
+    for (const TraceStage& s : t.stages) {
+      const size_t lane = static_cast<size_t>(s.stage) + 1;
+      if (lane > r.stages.size()) break;
+      const std::string& device = r.stages[lane - 1].device;
+      const double arrived = s.received_ms - origin, sent = s.sent_ms - origin;
+      const double compute_start = std::max(arrived, sent - s.compute_ms);
+      spans.push_back({lane, left, std::max(0.0, arrived - left), kTransfer,
+                       fmt::format("token {}: hop into {}: {:.3f} ms", k + 1, device, arrived - left)});
+      if (compute_start > arrived) {
+        spans.push_back({lane, arrived, compute_start - arrived, kWait,
+                         fmt::format("token {}: {} waits / decodes the frame: {:.3f} ms", k + 1, device, compute_start - arrived)});
+      }
+      spans.push_back({lane, compute_start, std::max(0.0, sent - compute_start), kCompute,
+                       fmt::format("token {}: {} computes: {:.3f} ms", k + 1, device, sent - compute_start)});
+      left = sent;
+    }
+    const double back = t.received_ms - origin;
+    spans.push_back({0, left, std::max(0.0, back - left), kTransfer,
+                     fmt::format("token {}: logits back to the coordinator: {:.3f} ms", k + 1, back - left)});
+  }
+  return spans;
+}
+
+}  // namespace
+
+std::string timeline_svg(const RunReport& r, int tokens) {
+  tokens = std::max(tokens, 1);
+  const double lane_h = 28, top = 50, left = 120, width = 960, right = 20;
+  const size_t lanes = r.stages.size() + 1;  // + the coordinator
+  const double height = top + lanes * lane_h + 50;
+  const bool traced = !r.trace.empty();
+  const std::vector<Span> spans = traced ? spans_from_trace(r, tokens) : spans_from_averages(r, tokens);
+  double t = 0;
+  for (const Span& s : spans) t = std::max(t, s.start + s.ms);
   const double total = t > 0 ? t : 1;
   const double scale = (width - left - right) / total;
 
@@ -104,8 +159,7 @@ std::string timeline_svg(const RunReport& r, int tokens) {
     svg += text(8, y + lane_h / 2 + 4, lane == 0 ? std::string("coordinator") : r.stages[lane - 1].device);
   }
   for (const Span& s : spans) {
-    svg += rect(left + s.start * scale, top + s.lane * lane_h + 5, s.ms * scale, lane_h - 10,
-                s.compute ? kCompute : kTransfer, s.tip);
+    svg += rect(left + s.start * scale, top + s.lane * lane_h + 5, s.ms * scale, lane_h - 10, s.fill, s.tip);
   }
   const double axis_y = top + lanes * lane_h;
   svg += fmt::format("<line x1=\"{}\" y1=\"{:.2f}\" x2=\"{:.2f}\" y2=\"{:.2f}\" stroke=\"#333333\"/>\n", left, axis_y,
@@ -117,9 +171,11 @@ std::string timeline_svg(const RunReport& r, int tokens) {
                        axis_y, axis_y + 4);
     svg += text(x, axis_y + 16, fmt::format("{:g} ms", std::round(v * 1000) / 1000), "middle");
   }
-  svg += legend(left, height - 10);
+  svg += legend(left, height - 10, traced);
   svg += text(width - right, height - 10,
-              r.stages.empty() || r.stages.front().compute_ms ? "measured per-token averages" : "predicted", "end");
+              traced ? "measured, token by token"
+                     : (r.stages.empty() || r.stages.front().compute_ms ? "measured per-token averages" : "predicted"),
+              "end");
   svg += "</svg>\n";
   return svg;
 }

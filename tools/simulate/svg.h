@@ -9,9 +9,9 @@
 
 namespace baton::sim {
 
-// The first `tokens` decoded tokens, reconstructed from the per-token figures (measured
-// where known, else predicted): each token runs stage by stage, hop in then compute, and
-// returns to the coordinator.
+// The first `tokens` decoded tokens: as they travelled when the report has the
+// coordinator's trace (all processes on this machine share one clock), else rebuilt from
+// the per-token figures (measured where known, else predicted).
 std::string timeline_svg(const RunReport& r, int tokens = 4);
 
 // Per device: compute and hop-in ms per token, predicted bar above measured bar.
