@@ -150,6 +150,23 @@ TEST(SimulateSvg, EscapesAndDropsControlCharacters) {
   EXPECT_EQ(xml_escape("a<b>&\"c'\x01"), "a&lt;b&gt;&amp;&quot;c&apos;");
 }
 
+TEST(SimulateReport, HopsFromTheTraceAreDepartureToArrivalAveragedOverTokens) {
+  RunReport r = sample(true);
+  EXPECT_FALSE(hops_from_trace(r)) << "no trace";
+  for (double hop0 : {1.0, 3.0}) {  // phone's hop in: 1 ms, then 3 ms
+    TraceToken t;
+    t.sent_ms = 50;
+    t.stages = {{0, 50 + hop0, 51 + hop0, 0.25}, {1, 53 + hop0, 54 + hop0, 0.5}, {2, 54.5 + hop0, 55 + hop0, 0.75}};
+    t.received_ms = 55.25 + hop0;
+    r.trace.push_back(t);
+  }
+  ASSERT_TRUE(hops_from_trace(r));
+  EXPECT_DOUBLE_EQ(*r.stages[0].hop_in_ms, 2.0);
+  EXPECT_DOUBLE_EQ(*r.stages[1].hop_in_ms, 2.0);
+  EXPECT_DOUBLE_EQ(*r.stages[2].hop_in_ms, 0.5);
+  EXPECT_DOUBLE_EQ(*r.return_ms, 0.25);
+}
+
 TEST(SimulateReport, TransferIsWhatIsLeftAfterComputeSplitByPredictedHops) {
   RunReport r = sample(true);
   r.measured_ms_per_token = 12.0;  // compute 0.25 + 0.5 + 0.75 = 1.5, so 10.5 outside

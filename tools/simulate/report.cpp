@@ -35,6 +35,27 @@ void attribute_transfer(RunReport& r) {
   r.return_ms = outside * share(r.predicted_return_ms);
 }
 
+bool hops_from_trace(RunReport& r) {
+  if (r.trace.empty() || r.stages.empty()) return false;
+  std::vector<double> hop(r.stages.size(), 0.0);
+  double back = 0;
+  size_t tokens = 0;
+  for (const TraceToken& t : r.trace) {
+    if (t.stages.size() != r.stages.size()) continue;  // not this plan's
+    double left = t.sent_ms;
+    for (size_t i = 0; i < t.stages.size(); ++i) {
+      hop[i] += t.stages[i].received_ms - left;
+      left = t.stages[i].sent_ms;
+    }
+    back += t.received_ms - left;
+    ++tokens;
+  }
+  if (tokens == 0) return false;
+  for (size_t i = 0; i < r.stages.size(); ++i) r.stages[i].hop_in_ms = hop[i] / static_cast<double>(tokens);
+  r.return_ms = back / static_cast<double>(tokens);
+  return true;
+}
+
 json to_json(const RunReport& r) {
   json stages = json::array();
   for (const StageReport& s : r.stages) {
@@ -139,8 +160,12 @@ std::string render_table(const RunReport& r) {
                      num(r.return_ms, "{:.3f}"));
   out += fmt::format("  {:<12} {:>10} {:>10} {:>10.3f} {:>10.3f}\n", "total", "", "", r.predicted_ms_per_token,
                      r.measured_ms_per_token);
-  out += "  (stage t/s: 1000 / (compute + hop in); measured hops: time per token outside compute, split in\n"
-         "   proportion to the predicted hops)\n";
+  out += r.trace.empty()
+             ? "  (stage t/s: 1000 / (compute + hop in); measured hops: time per token outside compute, split in\n"
+               "   proportion to the predicted hops)\n"
+             : fmt::format("  (stage t/s: 1000 / (compute + hop in); measured hops: sender's departure to receiver's\n"
+                           "   arrival, over the first {} decoded tokens of the last request)\n",
+                           r.trace.size());
 
   out += fmt::format("\nDecode {:.1f} tokens/s predicted, {:.1f} measured ({}); throughput {:.1f} tokens/s\n",
                      r.predicted_tokens_per_s, r.measured_tokens_per_s, percent(r.tokens_per_s_error()),

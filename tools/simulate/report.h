@@ -91,8 +91,13 @@ struct RunReport {
   }
 };
 
-// Splits the measured time per token that is not compute over the hops in proportion to
-// their predicted times (the stages' clocks time compute; a hop cannot be timed on its own).
+// Hop-in and return ms per token measured from the trace: each hop from its sender's
+// departure stamp to its receiver's arrival stamp (one machine, one clock), averaged over
+// the traced tokens. False (nothing set) without a trace of this plan.
+bool hops_from_trace(RunReport& r);
+
+// Without a trace: splits the measured time per token that is not compute over the hops
+// in proportion to their predicted times.
 void attribute_transfer(RunReport& r);
 
 nlohmann::json to_json(const RunReport& r);

@@ -519,7 +519,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   rep.ttft_ms = ttft / static_cast<double>(results.size());
   rep.wall_s = wall_s / scale;
   rep.throughput_tokens_per_s = rep.wall_s > 0 ? tokens / rep.wall_s : 0;
-  attribute_transfer(rep);
+  if (!hops_from_trace(rep)) attribute_transfer(rep);
 
   // ---- what to keep in mind reading it
   for (size_t i = 0; i < spec.devices.size(); ++i) {
