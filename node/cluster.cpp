@@ -123,8 +123,9 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
 
 kj::Promise<void> Cluster::join_all() {
   if (candidates_.empty()) throw std::invalid_argument("no nodes: pass --peers host:port,... or let discovery find some");
-  if (recovering_ && std::all_of(candidates_.begin(), candidates_.end(),
-                                 [this](const PeerCandidate& c) { return lost_.count(c.address) > 0; })) {
+  if (recovering_ && skip_lost_ && std::all_of(candidates_.begin(), candidates_.end(), [this](const PeerCandidate& c) {
+        return lost_.count(c.address) > 0;
+      })) {
     throw std::runtime_error("every node of the cluster is gone");
   }
   kj::Vector<kj::Promise<kj::Maybe<Member>>> joins;
@@ -132,7 +133,7 @@ kj::Promise<void> Cluster::join_all() {
   const bool recovering = recovering_;
   for (const PeerCandidate& candidate : candidates_) {
     const std::string address = candidate.address;
-    if (recovering && lost_.count(address)) continue;  // the heartbeat said it is gone
+    if (recovering && skip_lost_ && lost_.count(address)) continue;  // known to be gone
     const bool required = candidate.required && !recovering;
     auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
                  .then([address](Joined j) {
@@ -180,12 +181,13 @@ kj::Promise<void> Cluster::join_all() {
                  });
     joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p))
                   .then([](Member m) -> kj::Maybe<Member> { return kj::mv(m); },
-                        [address, required, recovering](kj::Exception&& e) -> kj::Maybe<Member> {
+                        [this, address, required, recovering](kj::Exception&& e) -> kj::Maybe<Member> {
                           if (required) {
                             throw std::runtime_error(fmt::format("could not join node {}: {}", address,
                                                                  e.getDescription().cStr()));
                           }
                           if (recovering) {
+                            lost_.insert(address);  // tried again when it answers (lost_node_answers)
                             spdlog::warn("node {} is gone, planning without it: {}", address, e.getDescription().cStr());
                           } else {
                             spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
@@ -250,19 +252,42 @@ bool Cluster::is_node_failure(const kj::Exception& e) {
 kj::Promise<void> Cluster::recover(uint64_t failed_epoch, const std::string& why) {
   if (failed_epoch != epoch_) return ready_.addBranch();  // recovered (or recovering) already
   spdlog::warn("pipeline lost ({}): re-planning over the nodes that still answer", why);
+  return assemble_tolerant(/*skip_lost=*/true, "pipeline recovered");
+}
+
+kj::Promise<void> Cluster::rejoin() {
+  lost_.clear();  // everyone is tried again; who still does not answer is lost again
+  return assemble_tolerant(/*skip_lost=*/false, "re-planned with the nodes that answer");
+}
+
+kj::Promise<void> Cluster::assemble_tolerant(bool skip_lost, const char* done) {
   recovering_ = true;
+  skip_lost_ = skip_lost;
   stages_.clear();
   first_stage_ = nullptr;
   members_.clear();
   return assemble().then(
-      [this] {
+      [this, done] {
         recovering_ = false;
-        spdlog::info("pipeline recovered: {} stage(s)", plan_.stages.size());
+        spdlog::info("{}: {} stage(s)", done, plan_.stages.size());
       },
       [this](kj::Exception&& e) {
         recovering_ = false;
         kj::throwFatalException(kj::mv(e));
       });
+}
+
+kj::Promise<bool> Cluster::lost_node_answers(kj::Duration timeout) {
+  kj::Vector<kj::Promise<bool>> probes;
+  for (const std::string& address : lost_) {
+    auto join = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator").then([](Joined j) {
+      return j.node.describeRequest().send().then([j = kj::mv(j)](auto) { return true; });
+    });
+    probes.add(io_.provider->getTimer().timeoutAfter(timeout, kj::mv(join)).catch_([](kj::Exception&&) { return false; }));
+  }
+  return kj::joinPromises(probes.releaseAsArray()).then([](kj::Array<bool> answers) {
+    return std::any_of(answers.begin(), answers.end(), [](bool a) { return a; });
+  });
 }
 
 void Cluster::member_lost(const std::string& address, const std::string& why) {

@@ -117,6 +117,14 @@ class Cluster {
   // the first one's recovery.
   kj::Promise<void> recover(uint64_t failed_epoch, const std::string& why);
   uint64_t epoch() const { return epoch_; }
+  // Nodes given up on since the last (re)assembly.
+  const std::set<std::string>& lost() const { return lost_; }
+  // Resolves true if any lost node answers again (joins and describes itself within
+  // `timeout`): then rejoin() brings it back into the plan.
+  kj::Promise<bool> lost_node_answers(kj::Duration timeout);
+  // Re-plans over every candidate that answers (all optional; those that do not are lost
+  // again). Call only when no session is active.
+  kj::Promise<void> rejoin();
   // Resolves with the epoch once the pipeline is ready (after any (re)assembly in progress).
   kj::Promise<uint64_t> ready_epoch();
   // True for failures a re-plan can cure: a node disconnected or stopped answering.
@@ -154,6 +162,7 @@ class Cluster {
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                     uint32_t top_k, uint32_t batch_group);
   kj::Promise<void> assemble_current();
+  kj::Promise<void> assemble_tolerant(bool skip_lost, const char* done);
   void member_lost(const std::string& address, const std::string& why);
   kj::Promise<void> load_and_link();
 
@@ -169,6 +178,7 @@ class Cluster {
   std::set<std::string> lost_;  // members the heartbeat gave up on; skipped when recovering
   uint64_t epoch_ = 0;
   bool recovering_ = false;  // join_all treats every candidate as optional
+  bool skip_lost_ = false;   // ... and does not even try the lost ones
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};

@@ -87,6 +87,24 @@ kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, Se
   });
 }
 
+// Between sessions, bring back nodes that were lost (failover) once they answer again: a
+// phone that woke up, a node restarted on the same address.
+kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner, kj::Duration period) {
+  return io.provider->getTimer().afterDelay(period).then([&io, &cluster, &runner, period] {
+    kj::Promise<void> step = kj::READY_NOW;
+    if (!cluster.lost().empty() && runner.busy() == 0) {
+      step = cluster.lost_node_answers(period).then([&cluster, &runner](bool back) -> kj::Promise<void> {
+        if (!back || runner.busy() != 0) return kj::READY_NOW;
+        spdlog::info("a lost node answers again: re-planning with it");
+        return cluster.rejoin().catch_([](kj::Exception&& e) {
+          spdlog::error("re-planning with the returning node failed: {}", e.getDescription().cStr());
+        });
+      });
+    }
+    return step.then([&io, &cluster, &runner, period] { return rejoin_lost_nodes(io, cluster, runner, period); });
+  });
+}
+
 int run_coordinator(CoordinatorArgs args) {
   ClusterConfig cfg;
   cfg.peers = args.peers;
@@ -143,6 +161,7 @@ int run_coordinator(CoordinatorArgs args) {
   kj::TaskSet background(task_errors);
   background.add(cluster.ping_loop(args.heartbeat_ms * kj::MILLISECONDS, static_cast<int>(args.heartbeat_misses)));
   if (browser) background.add(follow_membership(io, cluster, runner, *browser, args.peers));
+  background.add(rejoin_lost_nodes(io, cluster, runner, std::max(args.heartbeat_ms, 1000u) * kj::MILLISECONDS));
   std::unique_ptr<HttpService> http;
   if (args.http != "off" && !args.http.empty()) {
     const auto colon = args.http.rfind(':');

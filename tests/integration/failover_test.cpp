@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <functional>
+#include <thread>
 
 #include "local_cluster.h"
 #include "node/sse_reader.h"
@@ -133,6 +134,32 @@ TEST(Failover, NodeThatStopsAnsweringIsDroppedWhenItsZeroMqHeartbeatsStop) {
   cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
   EXPECT_NE(cluster->coordinator().err().find("sent no heartbeat for"), std::string::npos) << cluster->coordinator().err();
   expect_plan_without(cluster_view(port), "node2");
+}
+
+TEST(Failover, ALostNodeThatAnswersAgainRejoinsThePlanBetweenSessions) {
+  auto cluster = three_nodes("failover-rejoin");
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const int port = cluster->http_port();
+  const std::string reference = complete(port);
+  ASSERT_NE(reference, "<failed>");
+  auto wait_for_stages = [&](size_t n) {
+    json view;
+    for (int i = 0; i < 150; ++i) {  // bounded: 15 s
+      view = cluster_view(port);
+      if (view.is_object() && view["plan"].size() == n) return view;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "the plan never got " << n << " stages: " << view;
+    return view;
+  };
+  cluster->node(1).signal(SIGSTOP);  // asleep: idle, the heartbeat notices and re-plans
+  expect_plan_without(wait_for_stages(2), "node1");
+  cluster->node(1).signal(SIGCONT);  // awake again
+  const json back = wait_for_stages(3);
+  bool planned = false;
+  for (const auto& s : back["plan"]) planned |= s["device"] == "node1";
+  EXPECT_TRUE(planned) << back;
+  EXPECT_EQ(complete(port), reference);
 }
 
 }  // namespace
