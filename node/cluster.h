@@ -16,6 +16,7 @@
 
 #include "model/model.h"
 #include "node/rpc_peer.h"
+#include "node/result_router.h"
 #include "node/stage_timing.h"
 #include "partition/plan.h"
 #include "transport/activation_frame.h"
@@ -62,33 +63,6 @@ struct MemberProbe {
   bool online = false;
   uint64_t used_mib = 0;
   uint32_t sessions = 0;
-};
-
-struct StepResult {
-  std::vector<float> logits;  // full vocabulary (top-k replies are expanded with -inf)
-  std::vector<StageTimingRecord> timings;
-  uint64_t sent_ns = 0, received_ns = 0;  // steady clock at the coordinator
-};
-
-class ResultRouter final : public rpc::ResultSink::Server {
- public:
-  explicit ResultRouter(int vocab_size) : vocab_(vocab_size) {}
-  kj::Promise<StepResult> expect(uint64_t session, uint64_t step);
-  void fail(uint64_t session, uint64_t step, const kj::Exception& e);
-  // Fails every step in flight (the pipeline they travel on is gone).
-  void fail_all(const kj::Exception& e);
-
- protected:
-  kj::Promise<void> deliver(DeliverContext context) override;
-  kj::Promise<void> failed(FailedContext context) override;
-
- private:
-  int vocab_;
-  struct Pending {
-    kj::Own<kj::PromiseFulfiller<StepResult>> fulfiller;
-    uint64_t sent_ns = 0;  // steady clock, when the step was sent into the ring
-  };
-  std::map<std::pair<uint64_t, uint64_t>, Pending> pending_;
 };
 
 // The plan for as many concurrent sessions (each `context` tokens of KV on every stage)
