@@ -208,10 +208,11 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::Range(1u, 1024u))->capture_default_str();
   cmd->add_option("--max-queue", a->max_queue, "Requests that may wait for a free session slot (more get HTTP 429)")
       ->check(CLI::Range(0u, 100000u))->capture_default_str();
-  cmd->add_option("--heartbeat-ms", a->heartbeat_ms, "Ping every node this often (RTT, liveness)")
+  cmd->add_option("--heartbeat-ms", a->heartbeat_ms, "Check the nodes' heartbeats and ping them (RTT) this often")
       ->check(CLI::Range(50u, 600000u))->capture_default_str();
   cmd->add_option("--heartbeat-misses", a->heartbeat_misses,
-                  "Pings a node may miss in a row before the coordinator re-plans without it")
+                  "Periods a node's heartbeats may stay silent (pings, for a node without heartbeats) before "
+                  "the coordinator re-plans without it")
       ->check(CLI::Range(1u, 1000u))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
