@@ -45,7 +45,9 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   json body;
   try {
     body = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond double (e.g. 5e5353): both the
+    // client's fault.
     throw ApiError(400, "", "invalid_json", fmt::format("request body is not valid JSON: {}", e.what()));
   }
   if (!body.is_object()) throw ApiError(400, "", "invalid_json", "request body must be a JSON object");

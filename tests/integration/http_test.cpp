@@ -163,6 +163,7 @@ TEST_F(HttpApi, BadRequestsGet4xxNamingTheField) {
   const std::string long_prompt(4000, 'a');
   const std::vector<Case> cases = {
       {"/v1/completions", "{not json", 400, ""},
+      {"/v1/completions", R"({"prompt": "x", "max_tokens": 5e5353})", 400, ""},  // beyond double (found by fuzzing)
       {"/v1/completions", R"({"prompt": "x", "max_tokens": "lots"})", 400, "max_tokens"},
       {"/v1/completions", R"({"prompt": "x", "max_tokens": -1})", 400, "max_tokens"},
       {"/v1/completions", R"({"prompt": "x", "temperature": 7})", 400, "temperature"},
