@@ -32,6 +32,7 @@ struct BenchArgs {
   std::vector<std::string> wires{"f32", "int8+zstd"};
   std::vector<int> sessions;  // with --nodes: concurrent sessions to measure
   bool lockstep = false;
+  bool pin = false;
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -83,6 +84,7 @@ int bench(BenchArgs a) {
     c.wires = a.wires;
     c.sessions = a.sessions;
     c.lockstep = a.lockstep;
+    c.pin = a.pin;
     c.prompt_tokens = a.prompt_tokens;
     c.gen_tokens = a.gen_tokens;
     c.threads = a.threads.empty() ? 2 : a.threads.back();
@@ -134,6 +136,7 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
       ->delimiter(',')->check(CLI::Range(1, 64));
   cmd->add_flag("--lockstep", args->lockstep,
                 "With --sessions: put every session in one batch group (they then travel the ring together)");
+  cmd->add_flag("--pin", args->pin, "With --nodes: pin node i to CPU i (mod cores), as if each were its own device");
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <regex>
+#include <thread>
 
 #include "model/local_backend.h"
 #include "model/sampler.h"
@@ -63,10 +64,14 @@ std::vector<std::unique_ptr<ChildProcess>> start_nodes(const std::string& path, 
                                                        const std::string& secret, ClusterConfig& cfg) {
   std::vector<std::unique_ptr<ChildProcess>> nodes;
   for (int i = 0; i < n_nodes; ++i) {
-    nodes.push_back(std::make_unique<ChildProcess>(
-        std::vector<std::string>{"/proc/self/exe", "node", "--listen", "127.0.0.1:0", "--model", path, "--threads",
-                                 std::to_string(a.threads), "--name", fmt::format("bench{}", i), "--no-mdns", "--log-level", "warn"},
-        std::vector<std::string>{"BATON_SECRET=" + secret}));
+    std::vector<std::string> argv{"/proc/self/exe", "node", "--listen", "127.0.0.1:0", "--model", path, "--threads",
+                                  std::to_string(a.threads), "--name", fmt::format("bench{}", i), "--no-mdns",
+                                  "--log-level", "warn"};
+    if (a.pin) {
+      argv.push_back("--cpus");
+      argv.push_back(std::to_string(static_cast<unsigned>(i) % std::max(1u, std::thread::hardware_concurrency())));
+    }
+    nodes.push_back(std::make_unique<ChildProcess>(argv, std::vector<std::string>{"BATON_SECRET=" + secret}));
     auto m = nodes.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(30));
     if (!m) throw std::runtime_error("bench node did not start: " + nodes.back()->err());
     cfg.peers.push_back("127.0.0.1:" + std::string((*m)[1]));
@@ -204,6 +209,7 @@ int run_sessions_bench(kj::AsyncIoContext& io, const Model& model, const std::st
       std::fflush(stdout);
     }
   }
+  if (a.pin) fmt::print("\nnode i pinned to CPU i mod {}\n", std::max(1u, std::thread::hardware_concurrency()));
   fmt::print("\n{:<8} {:>9} {:>16} {:>18} {:>14} {:>15} {:>15}\n", "nodes", "sessions", "aggregate t/s",
              "per session t/s", "vs 1 session", "round trip ms", "in stages ms");
   for (const SessionsRow& r : rows) {

@@ -20,6 +20,7 @@ struct ClusterBenchArgs {
   // of each node count (wire int8+zstd) and print aggregate decode tokens/s.
   std::vector<int> sessions;
   bool lockstep = false;  // all sessions in one batch group (for comparison)
+  bool pin = false;       // node i runs only on CPU i mod cores (like separate devices)
 };
 
 int run_cluster_bench(const ClusterBenchArgs& args);

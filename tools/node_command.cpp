@@ -9,6 +9,7 @@
 #include "node/node_service.h"
 #include "node/rpc_peer.h"
 #include "tools/commands.h"
+#include "tools/cpu_affinity.h"
 #include "tools/default_model.h"
 #include "tools/event_loop.h"
 #include "transport/auth.h"
@@ -29,6 +30,7 @@ struct NodeArgs {
   std::string cache;
   unsigned threads = 0;
   uint32_t heartbeat_ms = 500;
+  std::vector<unsigned> cpus;  // empty: wherever the OS schedules it
   AnnounceOptions announce;
   LinkParams link;            // simulated device: its network link
   uint64_t link_seed = 1;
@@ -57,6 +59,7 @@ double pace_factor(const NodeArgs& args) {
 }
 
 int run_node(NodeArgs args) {
+  pin_to_cpus(args.cpus);  // before any thread starts, so they all inherit it
   NodeConfig cfg;
   cfg.secret = resolve_secret(args.secret);
   cfg.name = args.name.empty() ? default_name() : args.name;
@@ -120,6 +123,8 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
   cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
+  cmd->add_option("--cpus", a->cpus, "Run only on these CPUs (e.g. 2,3): several nodes on one machine")
+      ->delimiter(',');
   cmd->add_option("--heartbeat-ms", a->heartbeat_ms,
                   "Publish a ZeroMQ heartbeat (liveness and telemetry) this often")
       ->check(CLI::Range(20u, 600000u))->capture_default_str();

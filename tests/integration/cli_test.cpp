@@ -102,6 +102,9 @@ TEST(Cli, NetworkCommandsFailClearlyWithoutPeers) {
   r = baton({"node", "--listen", "127.0.0.1:0", "--no-mdns"}, {"BATON_SECRET="});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("no cluster secret"), std::string::npos) << r.err;
+  r = baton({"node", "--listen", "127.0.0.1:0", "--no-mdns", "--cpus", "4096"}, test::secret_env());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--cpus: CPU 4096 does not exist"), std::string::npos) << r.err;
 }
 
 }  // namespace
