@@ -76,7 +76,7 @@ double CostModel::hop_ms(std::optional<size_t> from, std::optional<size_t> to, d
     return end ? request_.devices[*end].link_bandwidth_mbps : request_.coordinator.bandwidth_mbps;
   };
   const double mbps = std::min(bandwidth(from), bandwidth(to));
-  return latency(from) + latency(to) + bytes * 8.0 / (mbps * 1e3);
+  return latency(from) + latency(to) + bytes * 8.0 / (mbps * 1e3) + request_.hop_software_ms;
 }
 
 double CostModel::total_need_bytes(size_t stages) const {

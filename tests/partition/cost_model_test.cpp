@@ -32,9 +32,24 @@ PlanRequest hand_request() {
   r.kv_dtype = DType::F16;
   r.margin = {0.0, 0.0};
   r.coordinator = {0.5, 1000};
+  r.hop_software_ms = 0;  // the hand figures below are links only; see HopSoftwareCost...
   r.devices.push_back({"A", "pc", 4096, 100, 10, 2, 100});
   r.devices.push_back({"B", "laptop", 1024, 50, 20, 1, 1000});
   return r;
+}
+
+TEST(PartitionCostModel, HopSoftwareCostIsAddedToEveryHopIncludingTheReturn) {
+  PlanRequest r = hand_request();
+  const Plan links_only = plan_memory(r);
+  r.hop_software_ms = 0.25;
+  const Plan with_software = plan_memory(r);
+  ASSERT_TRUE(links_only.feasible && with_software.feasible);
+  ASSERT_EQ(with_software.stages.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NEAR(with_software.stages[i].link_ms, links_only.stages[i].link_ms + 0.25, 1e-9);
+  }
+  EXPECT_NEAR(with_software.return_link_ms, links_only.return_link_ms + 0.25, 1e-9);
+  EXPECT_NEAR(with_software.ms_per_token, links_only.ms_per_token + 3 * 0.25, 1e-9);  // 3 hops
 }
 
 TEST(PartitionCostModel, MemoryStrategyHandComputed) {

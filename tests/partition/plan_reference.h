@@ -74,7 +74,7 @@ inline double reference_hop_ms(const PlanRequest& r, int from, int to, double by
   auto latency = [&](int e) { return e < 0 ? r.coordinator.latency_ms : r.devices[e].link_latency_ms; };
   auto mbps = [&](int e) { return e < 0 ? r.coordinator.bandwidth_mbps : r.devices[e].link_bandwidth_mbps; };
   const double bits_per_ms = std::min(mbps(from), mbps(to)) * 1e6 / 1e3;
-  return latency(from) + latency(to) + bytes * 8.0 / bits_per_ms;
+  return latency(from) + latency(to) + bytes * 8.0 / bits_per_ms + r.hop_software_ms;
 }
 
 inline double reference_ms_per_token(const PlanRequest& r, const std::vector<StageRange>& split) {

@@ -54,10 +54,12 @@ TEST(SimulatePrediction, CoordinatorOnThisMachineCostsNoLatency) {
   const Plan p = predict_split(r, {{0, 0, 2}, {1, 2, 4}}, Strategy::Memory, 20);
   ASSERT_TRUE(p.feasible) << p.reason;
   ASSERT_EQ(p.stages.size(), 2u);
-  // Hop into a: a's 4 ms; a -> b: 4 + 0.2 ms; back: b's 0.2 ms (plus bytes / bandwidth).
-  EXPECT_NEAR(p.stages[0].link_ms, 4.0, 0.01);
-  EXPECT_NEAR(p.stages[1].link_ms, 4.2, 0.01);
-  EXPECT_NEAR(p.return_link_ms, 0.2, 0.01);
+  // Hop into a: a's 4 ms; a -> b: 4 + 0.2 ms; back: b's 0.2 ms (plus bytes / bandwidth and
+  // each hop's software cost).
+  const double sw = r.hop_software_ms;
+  EXPECT_NEAR(p.stages[0].link_ms, 4.0 + sw, 0.01);
+  EXPECT_NEAR(p.stages[1].link_ms, 4.2 + sw, 0.01);
+  EXPECT_NEAR(p.return_link_ms, 0.2 + sw, 0.01);
   EXPECT_NEAR(p.tokens_per_s, 1000.0 / p.ms_per_token, 1e-9);
 }
 
