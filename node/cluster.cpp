@@ -20,11 +20,6 @@ constexpr auto kJoinTimeout = 10 * kj::SECONDS;
 constexpr auto kLoadTimeout = 600 * kj::SECONDS;  // shard transfer of a large range
 constexpr auto kStepTimeout = 120 * kj::SECONDS;
 
-uint64_t now_nanos() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
-}
-
 double wire_bytes_per_element(const WireFormat& w) {
   switch (w.codec) {
     case ActivationCodec::F32: return 4.0;
@@ -41,9 +36,9 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
       model_(model),
       model_hash_(std::move(model_hash)),
       config_(std::move(config)),
+      ready_(kj::Promise<void>(kj::READY_NOW).fork()),
       sink_(nullptr),
-      source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)),
-      ready_(kj::Promise<void>(kj::READY_NOW).fork()) {
+      source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)) {
   for (const auto& p : config_.peers) candidates_.push_back({p, true});
   telemetry_ = std::make_unique<TelemetrySubscriber>();
   auto router = kj::heap<ResultRouter>(model.hparams().vocab_size);
@@ -93,9 +88,9 @@ kj::Promise<void> Cluster::join_all() {
                    auto best = kj::heap<double>(1e9);
                    auto ping_once = [](Member& mem, double& b) {
                      auto req = mem.joined.node.pingRequest();
-                     req.setSentNanos(now_nanos());
+                     req.setSentNanos(steady_now_ns());
                      return req.send().then([&b](capnp::Response<rpc::Node::PingResults> r) {
-                       b = std::min(b, (now_nanos() - r.getSentNanos()) / 1e6);
+                       b = std::min(b, (steady_now_ns() - r.getSentNanos()) / 1e6);
                      });
                    };
                    auto mem = kj::heap<Member>(kj::mv(m));
@@ -190,12 +185,16 @@ kj::Promise<void> Cluster::rejoin() {
   return assemble_tolerant(/*skip_lost=*/false, "re-planned with the nodes that answer");
 }
 
+void Cluster::drop_pipeline() {
+  stages_.clear();
+  first_stage_ = nullptr;
+  members_.clear();  // closes the old connections; nodes load their new ranges on request
+}
+
 kj::Promise<void> Cluster::assemble_tolerant(bool skip_lost, const char* done) {
   recovering_ = true;
   skip_lost_ = skip_lost;
-  stages_.clear();
-  first_stage_ = nullptr;
-  members_.clear();
+  drop_pipeline();
   return assemble().then(
       [this, done] {
         recovering_ = false;
@@ -235,9 +234,7 @@ void Cluster::member_lost(const std::string& address, const std::string& why) {
 kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates) {
   candidates_ = std::move(candidates);
   lost_.clear();  // a new membership: everyone gets another chance
-  stages_.clear();
-  first_stage_ = nullptr;
-  members_.clear();  // closes the old connections; nodes load their new ranges on request
+  drop_pipeline();
   return assemble();
 }
 
@@ -268,7 +265,7 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
     for (auto& m : members_) {
       const bool has_heartbeats = !m.telemetry_endpoint.empty();
       auto req = m.joined.node.pingRequest();
-      req.setSentNanos(now_nanos());
+      req.setSentNanos(steady_now_ns());
       const std::string address = m.address;
       // A ping not answered within the period counts as missed (a sleeping phone keeps
       // its TCP connection open but answers nothing).
@@ -276,7 +273,7 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
                     .then(
                         [this, address](capnp::Response<rpc::Node::PingResults> r) {
                           missed_pings_[address] = 0;
-                          const double sample = static_cast<double>(now_nanos() - r.getSentNanos()) / 1e6;
+                          const double sample = static_cast<double>(steady_now_ns() - r.getSentNanos()) / 1e6;
                           auto [it, fresh] = rtt_.emplace(address, sample);
                           if (!fresh) it->second = 0.75 * it->second + 0.25 * sample;  // smooth out jitter
                         },

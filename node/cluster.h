@@ -137,6 +137,7 @@ class Cluster {
                                     uint32_t top_k, uint32_t batch_group);
   kj::Promise<void> assemble_current();
   kj::Promise<void> assemble_tolerant(bool skip_lost, const char* done);
+  void drop_pipeline();  // forget the stages and members before a new assembly
   void member_lost(const std::string& address, const std::string& why);
   kj::Promise<void> load_and_link();
 

@@ -130,11 +130,7 @@ void HttpService::install_routes() {
         cancel = runner_.start(std::move(input), req.params, cb);
       } catch (const QueueFull& e) {
         res.set_header("Retry-After", std::to_string(e.retry_after_s));
-        res.status = 429;
-        res.set_content(
-            json{{"error", {{"message", e.what()}, {"type", "rate_limit_error"}, {"param", nullptr}, {"code", "busy"}}}}
-                .dump(),
-            "application/json");
+        send_error(res, ApiError(429, "", "busy", e.what()));
         return;
       }
       const std::string id = fmt::format("cmpl-{:x}", std::chrono::steady_clock::now().time_since_epoch().count());

@@ -35,7 +35,9 @@ std::string text_field(const json& v, const std::string& param) {
 json error_body(const ApiError& e) {
   return {{"error",
            {{"message", e.what()},
-            {"type", e.status == 404 ? "not_found_error" : "invalid_request_error"},
+            {"type", e.status == 404   ? "not_found_error"
+                     : e.status == 429 ? "rate_limit_error"
+                                       : "invalid_request_error"},
             {"param", e.param.empty() ? json(nullptr) : json(e.param)},
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
 }

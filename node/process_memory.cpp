@@ -5,9 +5,9 @@
 
 namespace baton {
 
-ProcessMemory read_process_memory() {
+ProcessMemory read_process_memory(int pid) {
   ProcessMemory m;
-  std::ifstream status("/proc/self/status");
+  std::ifstream status(pid == 0 ? std::string("/proc/self/status") : "/proc/" + std::to_string(pid) + "/status");
   std::string line;
   auto kib = [](const std::string& l) { return std::stoull(l.substr(l.find_first_of("0123456789"))) * 1024; };
   while (std::getline(status, line)) {

@@ -1,4 +1,4 @@
-// This process's resident memory (Linux /proc/self/status), for heartbeats and reports.
+// A process's resident memory (Linux /proc/<pid>/status), for heartbeats and reports.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,8 @@ struct ProcessMemory {
   uint64_t peak_bytes = 0;  // VmHWM: the high-water mark
 };
 
-// Zeros where the kernel does not say (not Linux, /proc not mounted).
-ProcessMemory read_process_memory();
+// This process (pid 0) or another one. Zeros where the kernel does not say (not Linux,
+// /proc not mounted, the process gone).
+ProcessMemory read_process_memory(int pid = 0);
 
 }  // namespace baton

@@ -14,7 +14,6 @@
 #include <memory>
 #include <mutex>
 #include <regex>
-#include <sstream>
 #include <thread>
 
 #include "model/cost_profile.h"
@@ -23,6 +22,7 @@
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "node/model_identity.h"
+#include "node/process_memory.h"
 #include "tensor/thread_pool.h"
 #include "tools/child_process.h"
 #include "tools/simulate/prediction.h"
@@ -105,17 +105,9 @@ double calibrate_host(const std::string& path, const ModelCostProfile& cost, int
 }
 
 std::optional<double> peak_rss_mib(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/status", pid));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream fields(line.substr(6));
-      double kib = 0;
-      fields >> kib;
-      return kib / 1024.0;
-    }
-  }
-  return std::nullopt;
+  const ProcessMemory m = read_process_memory(static_cast<int>(pid));
+  if (m.peak_bytes == 0) return std::nullopt;
+  return static_cast<double>(m.peak_bytes) / (1024.0 * 1024.0);
 }
 
 // Reads whatever the processes wrote so far, so no pipe fills up and blocks them.
