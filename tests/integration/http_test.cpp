@@ -152,6 +152,9 @@ TEST_F(HttpApi, SubmitOverHttpStreamsTheSameTextAsTheApi) {
   const auto gone = run_command({BATON_EXECUTABLE, "submit", "--url", "127.0.0.1:1", "x"}, std::chrono::seconds(30));
   EXPECT_NE(gone.code, 0);
   EXPECT_NE(gone.err.find("cannot connect to http://127.0.0.1:1"), std::string::npos) << gone.err;
+  const auto scheme = run_command({BATON_EXECUTABLE, "submit", "--url", "ftp://127.0.0.1:1", "x"}, std::chrono::seconds(30));
+  EXPECT_NE(scheme.code, 0);
+  EXPECT_NE(scheme.err.find("'ftp' scheme is not supported"), std::string::npos) << scheme.err;
 }
 
 TEST_F(HttpApi, BadRequestsGet4xxNamingTheField) {
