@@ -1,6 +1,6 @@
 # Writes a C++ source that holds the bytes of some files, so a binary can serve them
 # without finding them on disk. Run at build time (node/CMakeLists.txt):
-#   cmake -DOUTPUT=out.cpp -DFILES=a.html,b.js -DHEADER=node/web_page.h -DFUNCTION=embedded_web_files
+#   cmake -DOUTPUT=out.cpp -DFILES=a.html,b.js -DHEADER=node/coordinator/web_page.h -DFUNCTION=embedded_web_files
 #         -P embed_files.cmake
 # The source defines `std::span<const EmbeddedFile> FUNCTION()` (EmbeddedFile comes from
 # HEADER), one entry per file, named by the file's base name. Hex arrays rather than xxd,

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include "node/openai_api.h"
-#include "node/sse_reader.h"
+#include "node/coordinator/openai_api.h"
+#include "transport/sse_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;

@@ -5,7 +5,7 @@
 
 #include "model/hparams.h"
 #include "node/model_identity.h"
-#include "node/rpc_peer.h"
+#include "transport/rpc_peer.h"
 
 namespace baton {
 

@@ -12,7 +12,7 @@
 
 #include "model/local_backend.h"
 #include "model/sampler.h"
-#include "node/cluster.h"
+#include "node/coordinator/cluster.h"
 #include "node/model_identity.h"
 #include "tensor/thread_pool.h"
 #include "tools/child_process.h"

@@ -5,15 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include "model/kv_cache.h"
-#include "node/cluster.h"
+#include "node/coordinator/cluster.h"
 #include "discovery/mdns_browser.h"
-#include "node/coordinator_service.h"
-#include "node/http_service.h"
-#include "node/membership.h"
-#include "node/metrics.h"
+#include "node/coordinator/coordinator_service.h"
+#include "node/coordinator/http_service.h"
+#include "node/coordinator/membership.h"
+#include "node/coordinator/membership_loops.h"
+#include "node/coordinator/metrics.h"
 #include "node/model_identity.h"
-#include "node/rpc_peer.h"
-#include "node/session_runner.h"
+#include "transport/rpc_peer.h"
+#include "node/coordinator/session_runner.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
 #include "tools/event_loop.h"
@@ -65,44 +66,6 @@ std::vector<PeerCandidate> wait_for_nodes(kj::AsyncIoContext& io, const Coordina
     }
     io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);
   }
-}
-
-// Between sessions, follow the discovered membership: a node that joined becomes part of
-// the next plan, one that left (goodbye or expiry) drops out of it.
-kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner,
-                                    discovery::MdnsBrowser& browser, const std::vector<std::string>& static_peers) {
-  return io.provider->getTimer().afterDelay(1 * kj::SECONDS).then([&io, &cluster, &runner, &browser, &static_peers] {
-    auto candidates = plan_candidates(static_peers, browser.peers());
-    kj::Promise<void> step = kj::READY_NOW;
-    if (candidates != cluster.candidates() && runner.busy() == 0 && !candidates.empty()) {
-      spdlog::info("cluster membership changed ({}): re-planning for the next session",
-                   describe_change(cluster.candidates(), candidates));
-      step = cluster.reassemble(std::move(candidates)).catch_([](kj::Exception&& e) {
-        spdlog::error("re-planning failed: {}", e.getDescription().cStr());
-      });
-    }
-    return step.then([&io, &cluster, &runner, &browser, &static_peers] {
-      return follow_membership(io, cluster, runner, browser, static_peers);
-    });
-  });
-}
-
-// Between sessions, bring back nodes that were lost (failover) once they answer again: a
-// phone that woke up, a node restarted on the same address.
-kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner, kj::Duration period) {
-  return io.provider->getTimer().afterDelay(period).then([&io, &cluster, &runner, period] {
-    kj::Promise<void> step = kj::READY_NOW;
-    if (!cluster.lost().empty() && runner.busy() == 0) {
-      step = cluster.lost_node_answers(period).then([&cluster, &runner](bool back) -> kj::Promise<void> {
-        if (!back || runner.busy() != 0) return kj::READY_NOW;
-        spdlog::info("a lost node answers again: re-planning with it");
-        return cluster.rejoin().catch_([](kj::Exception&& e) {
-          spdlog::error("re-planning with the returning node failed: {}", e.getDescription().cStr());
-        });
-      });
-    }
-    return step.then([&io, &cluster, &runner, period] { return rejoin_lost_nodes(io, cluster, runner, period); });
-  });
 }
 
 int run_coordinator(CoordinatorArgs args) {

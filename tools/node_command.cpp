@@ -4,10 +4,10 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include "node/announce.h"
-#include "node/host_calibration.h"
-#include "node/node_service.h"
-#include "node/rpc_peer.h"
+#include "node/stage/announce.h"
+#include "node/stage/host_calibration.h"
+#include "node/stage/node_service.h"
+#include "transport/rpc_peer.h"
 #include "tools/commands.h"
 #include "tools/cpu_affinity.h"
 #include "tools/default_model.h"

@@ -12,7 +12,7 @@
 #include "discovery/mdns_browser.h"
 #include "discovery/peer_table_format.h"
 #include "discovery/static_peers.h"
-#include "node/rpc_peer.h"
+#include "transport/rpc_peer.h"
 #include "tools/commands.h"
 #include "tools/event_loop.h"
 #include "transport/auth.h"

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "node/rpc_peer.h"
+#include "transport/rpc_peer.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "tools/submit_http.h"

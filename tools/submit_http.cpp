@@ -6,7 +6,7 @@
 
 #include <stdexcept>
 
-#include "node/sse_reader.h"
+#include "transport/sse_reader.h"
 
 namespace baton::cli {
 

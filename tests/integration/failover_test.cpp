@@ -11,7 +11,7 @@
 #include <thread>
 
 #include "local_cluster.h"
-#include "node/sse_reader.h"
+#include "transport/sse_reader.h"
 
 namespace baton {
 namespace {

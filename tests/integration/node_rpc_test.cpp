@@ -9,8 +9,8 @@
 #include "../model/test_models.h"
 #include "tools/child_process.h"
 #include "local_cluster.h"
-#include "node/cluster.h"
-#include "node/rpc_peer.h"
+#include "node/coordinator/cluster.h"
+#include "transport/rpc_peer.h"
 #include "transport/activation_frame.h"
 
 namespace baton {

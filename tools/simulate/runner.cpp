@@ -22,12 +22,13 @@
 #include "model/sampler.h"
 #include "model/tokenizer.h"
 #include "node/model_identity.h"
-#include "node/process_memory.h"
+#include "node/stage/process_memory.h"
 #include "tensor/thread_pool.h"
 #include "tools/child_process.h"
 #include "tools/simulate/prediction.h"
 #include "transport/activation_frame.h"
 #include "transport/auth.h"
+#include "transport/sse_reader.h"
 
 namespace baton::sim {
 
@@ -133,19 +134,22 @@ RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
   req.path = "/v1/completions";
   req.set_header("Content-Type", "application/json");
   req.body = body.dump();
-  std::string buffer;
+  SseReader events;
+  std::string refused_body;  // what a non-200 answer said
   int chunks = 0;
   std::optional<double> first_ms, last_ms;
   std::string server_error;
   const auto t0 = clock_type::now();
   req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-    buffer.append(data, len);
-    size_t end;
-    while ((end = buffer.find("\n\n")) != std::string::npos) {
-      const std::string event = buffer.substr(0, end);
-      buffer.erase(0, end + 2);
-      if (event.rfind("data: ", 0) != 0) continue;
-      const std::string payload = event.substr(6);
+    if (refused_body.size() < 4096) refused_body.append(data, std::min<size_t>(len, 4096));
+    std::vector<std::string> payloads;
+    try {
+      payloads = events.feed(std::string_view(data, len));
+    } catch (const std::exception& e) {
+      server_error = e.what();  // an event beyond the reader's bound
+      return false;
+    }
+    for (const std::string& payload : payloads) {
       if (payload == "[DONE]") continue;
       json chunk = json::parse(payload, nullptr, false);
       if (chunk.is_discarded()) continue;
@@ -172,7 +176,7 @@ RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
     return out;
   }
   if (res.status != 200) {
-    out.error = fmt::format("HTTP {}: {}", res.status, res.body.empty() ? buffer : res.body);
+    out.error = fmt::format("HTTP {}: {}", res.status, res.body.empty() ? refused_body : res.body);
     return out;
   }
   if (!server_error.empty()) {

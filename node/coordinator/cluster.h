@@ -1,0 +1,167 @@
+// The coordinator's view of the pipeline, on the kj event-loop thread: authenticated
+// members, the plan, the loaded and linked stages, and the result sink that the last
+// stage delivers logits to. step() sends one frame into the ring and resolves when the
+// logits come back round.
+#pragma once
+
+#include <kj/async-io.h>
+
+#include <atomic>
+#include <map>
+#include <optional>
+#include <set>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "transport/rpc_peer.h"
+#include "node/coordinator/result_router.h"
+#include "transport/stage_timing.h"
+#include "partition/plan.h"
+#include "transport/activation_frame.h"
+#include "transport/telemetry.h"
+
+namespace baton {
+
+struct ClusterConfig {
+  std::vector<std::string> peers;  // host:port of nodes
+  std::string secret;
+  Strategy strategy = Strategy::Memory;
+  WireFormat wire;
+  int64_t context = 2048;          // per session
+  uint32_t max_sessions = 4;
+  DType kv_dtype = DType::F16;
+  uint32_t prefill_chunk = 64;
+  // Figures for nodes that advertise none (their describe() says 0).
+  double default_gflops = 50;
+  double default_bandwidth_gbs = 20;
+  double default_link_mbps = 1000;
+};
+
+// A node to try: static peers (--peers) must join; discovered ones are only a hint and are
+// skipped with a warning when they cannot join (wrong secret, gone, ...).
+struct PeerCandidate {
+  std::string address;
+  bool required = true;
+  bool operator==(const PeerCandidate&) const = default;
+};
+
+struct Member {
+  std::string address;
+  std::string name;
+  Joined joined;
+  DeviceProfile profile;
+  double rtt_ms = 0;
+  uint64_t memory_mib = 0;
+  std::string telemetry_endpoint;  // its ZeroMQ heartbeats ("" if it publishes none)
+  uint32_t heartbeat_ms = 0;
+};
+
+struct MemberProbe {
+  std::string address;
+  bool online = false;
+  uint64_t used_mib = 0;
+  uint32_t sessions = 0;
+};
+
+// The plan for as many concurrent sessions (each `context` tokens of KV on every stage)
+// as the devices' memory holds, at most `max_sessions`. If not even one fits, the plan is
+// infeasible with the planner's reason and `sessions` is 1.
+struct SessionPlan {
+  Plan plan;
+  uint32_t sessions = 0;
+};
+SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max_sessions, Strategy strategy);
+
+class Cluster {
+ public:
+  Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config);
+
+  // Joins every peer, measures RTT, plans, loads and links the stages.
+  kj::Promise<void> assemble();
+  // Drops the current pipeline and assembles one over `candidates` (membership changed).
+  // Steps issued meanwhile wait until it is done. Call only when no session is active.
+  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
+
+  // Failover. Every (re)assembly starts a new epoch; sessions' KV caches live only as long
+  // as the epoch they were built in. recover() re-plans over the nodes that still answer
+  // (every candidate optional), loads and links them: called when a step sent in
+  // `failed_epoch` failed because a node went away. Later calls for the same epoch share
+  // the first one's recovery.
+  kj::Promise<void> recover(uint64_t failed_epoch, const std::string& why);
+  uint64_t epoch() const { return epoch_; }
+  // Nodes given up on since the last (re)assembly.
+  const std::set<std::string>& lost() const { return lost_; }
+  // Resolves true if any lost node answers again (joins and describes itself within
+  // `timeout`): then rejoin() brings it back into the plan.
+  kj::Promise<bool> lost_node_answers(kj::Duration timeout);
+  // Re-plans over every candidate that answers (all optional; those that do not are lost
+  // again). Call only when no session is active.
+  kj::Promise<void> rejoin();
+  // Resolves with the epoch once the pipeline is ready (after any (re)assembly in progress).
+  kj::Promise<uint64_t> ready_epoch();
+  // True for failures a re-plan can cure: a node disconnected or stopped answering.
+  static bool is_node_failure(const kj::Exception& e);
+  const std::vector<PeerCandidate>& candidates() const { return candidates_; }
+  // Smoothed RTT (ms) to a node, measured over its RPC connection; nullopt if never measured.
+  std::optional<double> rtt_ms(const std::string& address) const;
+  // Every `period`: pings every member over RPC (a smoothed RTT) and checks its ZeroMQ
+  // heartbeats. A member whose connection broke, or whose heartbeats stopped for
+  // `max_missed` of its periods (pings, for a node that publishes none), is lost: the
+  // steps in flight fail and the cluster recovers without it.
+  kj::Promise<void> ping_loop(kj::Duration period, int max_missed = 3);
+  // The latest heartbeat of each member that sent one, by address.
+  std::map<std::string, TelemetrySubscriber::Sample> telemetry() const { return telemetry_->latest(); }
+  const Plan& plan() const { return plan_; }
+  const std::vector<Member>& members() const { return members_; }
+  const ClusterConfig& config() const { return config_; }
+  const Model& model() const { return model_; }
+  // Sessions the current plan reserved KV for on every stage (0 before the first plan).
+  // Safe to read from any thread.
+  uint32_t session_slots() const { return session_slots_.load(); }
+
+  // Asks every member to describe itself now (bounded by `timeout`): liveness, memory in
+  // use and sessions held, for status pages.
+  kj::Promise<std::vector<MemberProbe>> probe(kj::Duration timeout);
+
+  // `batch_group`: see Frame.batchGroup (sessions of one group may share a stage batch).
+  kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                               uint32_t top_k, uint32_t batch_group = 0);
+  kj::Promise<void> drop_session(uint64_t session);
+
+ private:
+  kj::Promise<void> join_all();
+  void admit(Member m, std::set<std::string>& ids);
+  kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                                    uint32_t top_k, uint32_t batch_group);
+  kj::Promise<void> assemble_current();
+  kj::Promise<void> assemble_tolerant(bool skip_lost, const char* done);
+  void drop_pipeline();  // forget the stages and members before a new assembly
+  void member_lost(const std::string& address, const std::string& why);
+  kj::Promise<void> load_and_link();
+
+  kj::AsyncIoContext& io_;
+  const Model& model_;
+  std::string model_hash_;
+  ClusterConfig config_;
+  std::vector<PeerCandidate> candidates_;
+  std::vector<Member> members_;
+  std::map<std::string, double> rtt_;  // by address, survives re-planning
+  std::map<std::string, int> missed_pings_;
+  std::unique_ptr<TelemetrySubscriber> telemetry_;
+  std::set<std::string> lost_;  // members the heartbeat gave up on; skipped when recovering
+  uint64_t epoch_ = 0;
+  bool recovering_ = false;  // join_all treats every candidate as optional
+  bool skip_lost_ = false;   // ... and does not even try the lost ones
+  kj::ForkedPromise<void> ready_;
+  Plan plan_;
+  std::atomic<uint32_t> session_slots_{0};
+  ResultRouter* router_ = nullptr;
+  rpc::ResultSink::Client sink_;
+  rpc::ModelSource::Client source_;
+  rpc::Stage::Client first_stage_ = nullptr;
+  std::vector<rpc::Stage::Client> stages_;
+};
+
+}  // namespace baton

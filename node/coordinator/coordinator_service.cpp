@@ -1,0 +1,98 @@
+#include "node/coordinator/coordinator_service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "model/chat_template.h"
+#include "transport/rpc_peer.h"
+
+namespace baton {
+
+GenerationParams generation_params_from(rpc::GenerateParams::Reader p, int32_t prefill_chunk) {
+  GenerationParams g;
+  g.max_tokens = p.getMaxTokens();
+  if (g.max_tokens < 0 || g.max_tokens > (1 << 20)) {
+    throw std::invalid_argument(fmt::format("maxTokens must be in [0, {}], got {}", 1 << 20, g.max_tokens));
+  }
+  g.sampling.temperature = p.getTemperature();
+  g.sampling.top_k = p.getTopK();
+  g.sampling.top_p = p.getTopP();
+  g.sampling.min_p = p.getMinP();
+  g.sampling.repeat_penalty = p.getRepeatPenalty();
+  g.sampling.seed = p.getSeed();
+  if (p.getStop().size() > 16) throw std::invalid_argument("at most 16 stop strings");
+  for (auto s : p.getStop()) g.stop.emplace_back(s.cStr());
+  g.prefill_chunk = prefill_chunk;
+  validate(g.sampling);
+  return g;
+}
+
+std::vector<int32_t> encode_prompt(const Model& model, const std::string& prompt, bool chat) {
+  const Tokenizer& tok = model.tokenizer();
+  if (!chat) return tok.encode(prompt, tok.add_bos(), false);
+  const ChatTemplateKind kind = detect_chat_template(model.chat_template_source());
+  return tok.encode(render_chat(kind, {{"user", prompt}}, true), tok.add_bos(), true);
+}
+
+kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
+  auto p = context.getParams();
+  GenerationParams params;
+  std::vector<int32_t> input;
+  try {
+    params = generation_params_from(p.getParams(), prefill_chunk_);
+    auto ids = p.getParams().getPromptIds();
+    if (ids.size() > 0) {
+      const int vocab = model_.hparams().vocab_size;
+      for (int32_t id : ids) {
+        if (id < 0 || id >= vocab) throw std::invalid_argument(fmt::format("promptIds: token id {} is outside [0, {})", id, vocab));
+        input.push_back(id);
+      }
+    } else {
+      input = encode_prompt(model_, p.getPrompt(), p.getParams().getChat());
+    }
+  } catch (const std::exception& e) {
+    throw_rpc_error(e.what());
+  }
+  auto stream = kj::heap<rpc::TokenStream::Client>(p.getStream());
+  auto paf = kj::newPromiseAndFulfiller<SessionOutcome>();
+  // Callbacks run on this (event-loop) thread; `alive` guards against a call that was
+  // cancelled (client gone) while the generation thread still reports.
+  auto alive = std::make_shared<bool>(true);
+  SessionCallbacks cb;
+  rpc::TokenStream::Client* stream_ptr = stream.get();
+  auto fulfiller = kj::mv(paf.fulfiller);
+  auto* fulfiller_ptr = fulfiller.get();
+  cb.on_token = [alive, stream_ptr](int32_t id, const std::string& text) {
+    if (!*alive) return;
+    auto req = stream_ptr->tokenRequest();
+    req.setText(text);
+    req.setId(id);
+    req.send().detach([](kj::Exception&&) {});
+  };
+  cb.on_done = [alive, fulfiller_ptr](const SessionOutcome& out) {
+    if (*alive) fulfiller_ptr->fulfill(SessionOutcome(out));
+  };
+  std::shared_ptr<std::atomic<bool>> cancel;
+  try {
+    cancel = runner_.start(std::move(input), params, cb);
+  } catch (const QueueFull& e) {
+    throw_rpc_error(e.what());
+  }
+  return paf.promise
+      .then([context](SessionOutcome out) mutable {
+        if (!out.error.empty()) throw_rpc_error(out.error);
+        auto s = context.getResults().initSummary();
+        s.setPromptTokens(out.result.prompt_tokens);
+        s.setCompletionTokens(out.result.completion_tokens);
+        s.setFinishReason(finish_reason_name(out.result.finish));
+        s.setText(out.result.text);
+        auto ids = s.initCompletionIds(static_cast<unsigned>(out.ids.size()));
+        for (unsigned i = 0; i < out.ids.size(); ++i) ids.set(i, out.ids[i]);
+      })
+      .attach(kj::mv(stream), kj::mv(fulfiller), kj::defer([alive, cancel] {
+                *alive = false;
+                cancel->store(true);  // finished, or the client went away: stop generating
+              }));
+}
+
+}  // namespace baton

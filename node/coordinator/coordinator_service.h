@@ -1,0 +1,31 @@
+// Coordinator.generate over RPC (what `baton submit --coordinator` calls): tokenises the
+// prompt (optionally through the chat template), runs a session and streams tokens back.
+#pragma once
+
+#include "model/model.h"
+#include "node/coordinator/session_runner.h"
+#include "transport/baton.capnp.h"
+
+namespace baton {
+
+// Request fields -> generation parameters; throws std::invalid_argument naming the field.
+GenerationParams generation_params_from(rpc::GenerateParams::Reader p, int32_t prefill_chunk);
+
+// Prompt -> token ids: raw text, or one user turn through the model's chat template.
+std::vector<int32_t> encode_prompt(const Model& model, const std::string& prompt, bool chat);
+
+class CoordinatorServer final : public rpc::Coordinator::Server {
+ public:
+  CoordinatorServer(const Model& model, SessionRunner& runner, int32_t prefill_chunk)
+      : model_(model), runner_(runner), prefill_chunk_(prefill_chunk) {}
+
+ protected:
+  kj::Promise<void> generate(GenerateContext context) override;
+
+ private:
+  const Model& model_;
+  SessionRunner& runner_;
+  int32_t prefill_chunk_;
+};
+
+}  // namespace baton

@@ -1,0 +1,60 @@
+// The coordinator's HTTP service (cpp-httplib, its own threads): the OpenAI-compatible
+// API (/v1/models, /v1/completions and /v1/chat/completions, streaming with SSE), /health,
+// /metrics (Prometheus), /v1/cluster and the web page. Each request is a session on the
+// pipeline (SessionRunner); a client that goes away mid-stream cancels its session, which
+// frees its KV cache on every stage; past the queue bound requests get 429 + Retry-After.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "model/model.h"
+#include "node/coordinator/cluster_status.h"
+#include "node/coordinator/metrics.h"
+#include "node/coordinator/session_runner.h"
+
+namespace httplib { class Server; }
+
+namespace baton {
+
+struct HttpServiceConfig {
+  std::string host = "127.0.0.1";
+  int port = 8080;                 // 0: any free port
+  std::string model_id;            // what /v1/models lists and requests may name
+  int64_t context = 2048;          // per session: prompt + completion must fit
+  int32_t prefill_chunk = 64;
+  size_t max_body_bytes = 1 << 20;
+};
+
+// Where the status endpoints read from. The cluster is only touched on the event loop
+// (through `executor`).
+struct HttpStatusSources {
+  const kj::Executor* executor = nullptr;
+  Cluster* cluster = nullptr;
+  ServiceMetrics* metrics = nullptr;
+  DiscoveredNodes discovered;  // optional
+};
+
+class HttpService {
+ public:
+  // Binds and starts serving; throws std::runtime_error if the address cannot be bound.
+  HttpService(const Model& model, SessionRunner& runner, HttpServiceConfig config, HttpStatusSources status);
+  ~HttpService();
+  int port() const { return port_; }
+
+ private:
+  void install_routes();
+  void install_status_routes();
+  ClusterStatus cluster_status();
+
+  const Model& model_;
+  SessionRunner& runner_;
+  HttpServiceConfig config_;
+  HttpStatusSources status_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace baton

@@ -1,0 +1,135 @@
+#include "node/coordinator/pipeline_backend.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace baton {
+
+uint32_t logits_needed(const SamplerParams& p) {
+  if (p.repeat_penalty != 1.0f) return 0;  // penalised tokens may sit outside any top-k
+  if (p.temperature <= 0) return 1;
+  if (p.top_k > 0) return static_cast<uint32_t>(p.top_k);
+  return 0;
+}
+
+PipelineBackend::PipelineBackend(const kj::Executor& executor, Cluster& cluster, uint64_t session, int64_t context)
+    : executor_(executor), cluster_(cluster), session_(session), context_(context) {}
+
+PipelineBackend::~PipelineBackend() {
+  try {
+    executor_.executeSync([this] { return cluster_.drop_session(session_); });
+  } catch (const std::exception& e) {
+    spdlog::debug("dropping session {}: {}", session_, e.what());
+  } catch (const kj::Exception& e) {
+    spdlog::debug("dropping session {}: {}", session_, e.getDescription().cStr());
+  }
+}
+
+StepResult PipelineBackend::send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch) {
+  const uint64_t step = ++step_;
+  return executor_.executeSync([this, step, pos0, ids, top_k, epoch]() -> kj::Promise<StepResult> {
+    // The pipeline may have been replaced since `epoch` was read: its stages would not
+    // have this session's KV cache. Fail as a lost node would, so the caller replays.
+    if (cluster_.epoch() != epoch) {
+      return KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned while this step was prepared");
+    }
+    return cluster_.step(session_, step, pos0, ids, top_k, batch_group_);
+  });
+}
+
+void PipelineBackend::replay(int64_t n_positions, uint64_t epoch) {
+  const size_t chunk = std::max<size_t>(1, cluster_.config().prefill_chunk);
+  for (int64_t pos = 0; pos < n_positions;) {
+    const auto n = static_cast<int64_t>(std::min<size_t>(chunk, static_cast<size_t>(n_positions - pos)));
+    const std::vector<int32_t> ids(history_.begin() + pos, history_.begin() + pos + n);
+    send(ids, pos, 1, epoch);  // only the KV caches matter; the logits were used before
+    pos += n;
+  }
+  stats_.replayed_tokens += n_positions;
+}
+
+std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+  // The session's history, for replaying it onto a new pipeline after a node is lost.
+  history_.resize(static_cast<size_t>(pos0));
+  history_.insert(history_.end(), tokens.begin(), tokens.end());
+  const std::vector<int32_t> ids(tokens.begin(), tokens.end());
+  const bool decode = ids.size() == 1;
+  for (int attempt = 0;; ++attempt) {
+    uint64_t epoch = 0;
+    try {
+      epoch = executor_.executeSync([this] { return cluster_.ready_epoch(); });
+      if (kv_epoch_ && *kv_epoch_ != epoch) {
+        spdlog::warn("session {}: replaying {} token(s) onto the new pipeline", session_, pos0);
+        replay(pos0, epoch);
+        // Figures per stage only make sense for one plan: keep the new one's.
+        stats_.totals.clear();
+        stats_.decode_totals.clear();
+        stats_.decode_steps = 0;
+        stats_.decode_wall_us = 0;
+        stats_.trace.clear();
+      }
+      kv_epoch_ = epoch;
+      const auto started = std::chrono::steady_clock::now();
+      StepResult r = send(ids, pos0, top_k_, epoch);
+      record(r, decode,
+             static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count()));
+      return std::move(r.logits);
+    } catch (const kj::Exception& e) {
+      if (!Cluster::is_node_failure(e) || attempt >= kMaxRecoveries) throw;
+      ++stats_.recoveries;
+      const std::string why = e.getDescription().cStr();
+      executor_.executeSync([this, epoch, why] { return cluster_.recover(epoch, why); });
+    }
+  }
+}
+
+void PipelineBackend::record(const StepResult& r, bool decode, uint64_t wall_us) {
+  auto accumulate = [&r](std::vector<StageTimingRecord>& totals) {
+    if (totals.size() < r.timings.size()) totals.resize(r.timings.size());
+    for (size_t i = 0; i < r.timings.size(); ++i) {
+      auto& t = totals[i];
+      t.stage = r.timings[i].stage;
+      t.compute_us += r.timings[i].compute_us;
+      t.decode_us += r.timings[i].decode_us;
+      t.raw_bytes += r.timings[i].raw_bytes;
+      t.wire_bytes += r.timings[i].wire_bytes;
+    }
+  };
+  ++stats_.steps;
+  stats_.wall_us += wall_us;
+  accumulate(stats_.totals);
+  if (decode) {
+    ++stats_.decode_steps;
+    stats_.decode_wall_us += wall_us;
+    accumulate(stats_.decode_totals);
+    if (stats_.trace.size() < PipelineStats::kTracedSteps) stats_.trace.push_back({r.sent_ns, r.received_ns, r.timings});
+  }
+  stats_.last = r.timings;
+}
+
+void PipelineBackend::truncate(int64_t) {}
+
+std::vector<StagePerToken> per_token_figures(const PipelineStats& stats) {
+  std::vector<StagePerToken> out;
+  if (stats.decode_steps == 0) return out;
+  const double steps = static_cast<double>(stats.decode_steps);
+  double staged_us = 0;
+  for (const auto& t : stats.decode_totals) staged_us += static_cast<double>(t.compute_us + t.decode_us);
+  const double outside_us = std::max(0.0, static_cast<double>(stats.decode_wall_us) - staged_us);
+  const double share = 1.0 / static_cast<double>(stats.decode_totals.size());
+  for (const auto& t : stats.decode_totals) {
+    StagePerToken s;
+    s.stage = t.stage;
+    s.compute_ms = static_cast<double>(t.compute_us) / steps / 1000.0;
+    s.transfer_ms = (static_cast<double>(t.decode_us) + outside_us * share) / steps / 1000.0;
+    s.wire_bytes = static_cast<double>(t.wire_bytes) / steps;
+    out.push_back(s);
+  }
+  return out;
+}
+
+}  // namespace baton

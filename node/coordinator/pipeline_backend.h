@@ -1,0 +1,89 @@
+// ForwardBackend over the stage ring, for a generation running on its own thread: each
+// forward hops onto the kj event-loop thread (Executor::executeSync), sends the frame to
+// stage 0 and waits for the logits from the last stage.
+//
+// Failover: the backend keeps the session's token history. When a step fails because a
+// node went away, it has the cluster re-plan over the nodes left, replays the history
+// onto the new pipeline (rebuilding the KV caches) and sends the step again: the
+// generation pauses but does not fail, and its tokens are the same.
+#pragma once
+
+#include <kj/async.h>
+
+#include <optional>
+#include <vector>
+
+#include "model/generation.h"
+#include "node/coordinator/cluster.h"
+
+namespace baton {
+
+struct PipelineStats {
+  int64_t steps = 0;
+  std::vector<StageTimingRecord> totals;  // per stage, summed over steps
+  std::vector<StageTimingRecord> last;    // the latest step's
+  uint64_t wall_us = 0;                   // round trips as the coordinator saw them
+  // Decode steps only (one token per frame): what "per token" figures are made of.
+  int64_t decode_steps = 0;
+  std::vector<StageTimingRecord> decode_totals;
+  uint64_t decode_wall_us = 0;
+  // The first decode steps as they travelled (stamps on this machine's steady clock).
+  static constexpr size_t kTracedSteps = 16;
+  struct StepTrace {
+    uint64_t sent_ns = 0, received_ns = 0;
+    std::vector<StageTimingRecord> stages;
+  };
+  std::vector<StepTrace> trace;
+  int recoveries = 0;             // pipelines lost and rebuilt during the session
+  int64_t replayed_tokens = 0;    // history re-sent to rebuild KV caches
+};
+
+// Per-token figures of one stage over the decode steps. Transfer is the stage's own
+// decoding of incoming frames plus an equal share of what the round trip spent outside
+// the stages' compute (the clocks of the stages are not synchronised, so a hop cannot be
+// timed on its own; per-token activations are small, so a hop costs mostly latency).
+struct StagePerToken {
+  uint32_t stage = 0;
+  double compute_ms = 0;
+  double transfer_ms = 0;
+  double wire_bytes = 0;
+};
+std::vector<StagePerToken> per_token_figures(const PipelineStats& stats);
+
+class PipelineBackend final : public ForwardBackend {
+ public:
+  PipelineBackend(const kj::Executor& executor, Cluster& cluster, uint64_t session, int64_t context);
+  ~PipelineBackend() override;  // frees the session's KV cache on every stage
+
+  std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;
+  void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
+  int64_t context_capacity() const override { return context_; }
+
+  // How many logits the last stage returns: 0 = all; greedy needs 1, top-k sampling k.
+  void set_top_k(uint32_t k) { top_k_ = k; }
+  void set_batch_group(uint32_t g) { batch_group_ = g; }
+  const PipelineStats& stats() const { return stats_; }
+
+ private:
+  static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
+  StepResult send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch);
+  void replay(int64_t n_positions, uint64_t epoch);
+  void record(const StepResult& r, bool decode, uint64_t wall_us);
+
+  const kj::Executor& executor_;
+  Cluster& cluster_;
+  uint64_t session_;
+  int64_t context_;
+  uint64_t step_ = 0;
+  uint32_t top_k_ = 0;
+  uint32_t batch_group_ = 0;
+  std::vector<int32_t> history_;     // token at every position sent so far
+  std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
+  PipelineStats stats_;
+};
+
+// Logits the last stage must return for these sampling settings (0 = full vocabulary):
+// greedy without penalties needs the best one, top-k sampling without penalties k.
+uint32_t logits_needed(const SamplerParams& p);
+
+}  // namespace baton

@@ -1,0 +1,178 @@
+#include "node/coordinator/session_runner.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <thread>
+
+#include "model/kv_cache.h"
+#include "model/tokenizer.h"
+#include "node/coordinator/metrics.h"
+
+namespace baton {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+}  // namespace
+
+SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, const Tokenizer& tokenizer,
+                             AdmissionLimits limits, ServiceMetrics* metrics)
+    : executor_(executor), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
+  if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
+  if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
+  slot_taken_.assign(static_cast<size_t>(limits_.max_active), false);
+}
+
+SessionRunner::~SessionRunner() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& c : cancels_) c->store(true);
+  }
+  slot_changed_.notify_all();
+  // Generation threads finish their current step through the executor; they are
+  // detached, so only wait (bounded) for the count to drop.
+  for (int i = 0; i < 500 && busy_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+int SessionRunner::max_active() const {
+  const int slots = static_cast<int>(cluster_.session_slots());
+  return slots > 0 ? std::min(slots, limits_.max_active) : limits_.max_active;
+}
+
+int SessionRunner::queued() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<int>(waiting_.size());
+}
+
+std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> input, GenerationParams params,
+                                                        SessionCallbacks cb) {
+  auto cancel = std::make_shared<std::atomic<bool>>(false);
+  uint64_t ticket = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int in_flight = active_.load() + static_cast<int>(waiting_.size());
+    if (in_flight >= max_active() + limits_.max_queued) {
+      // Roughly when the queue will have moved by one session per free slot.
+      const double waves = static_cast<double>(waiting_.size() + 1) / max_active();
+      const int retry = std::max(1, static_cast<int>(std::ceil(waves * mean_session_s_)));
+      if (metrics_) metrics_->record_rejected();
+      throw QueueFull(fmt::format("the coordinator is busy: {} sessions generating and {} queued (the limits); "
+                                  "retry in about {} s",
+                                  active_.load(), waiting_.size(), retry),
+                      retry);
+    }
+    // Forget finished sessions' flags (only this list still holds them).
+    std::erase_if(cancels_, [](const auto& c) { return c.use_count() == 1; });
+    cancels_.push_back(cancel);
+    ticket = next_ticket_++;
+    waiting_.push_back(ticket);
+    ++busy_;
+  }
+  const uint64_t session = next_session_.fetch_add(1);
+  std::thread([this, session, ticket, cancel, input = std::move(input), params = std::move(params),
+               cb = std::move(cb)]() mutable {
+    run_session(session, ticket, std::move(cancel), std::move(input), std::move(params), std::move(cb));
+  }).detach();
+  return cancel;
+}
+
+std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  for (;;) {
+    if (cancel.load()) {
+      std::erase(waiting_, ticket);
+      slot_changed_.notify_all();  // the next ticket may now be at the head
+      return std::nullopt;
+    }
+    if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < max_active()) {
+      waiting_.pop_front();
+      ++active_;
+      const auto free = std::find(slot_taken_.begin(), slot_taken_.end(), false);
+      *free = true;  // one exists: fewer than max_active were active
+      slot_changed_.notify_all();
+      return static_cast<int>(free - slot_taken_.begin());
+    }
+    // Cancellation is a flag, not a notification: look again now and then.
+    slot_changed_.wait_for(lock, std::chrono::milliseconds(50));
+  }
+}
+
+void SessionRunner::release_slot(int slot, double session_seconds) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    slot_taken_[static_cast<size_t>(slot)] = false;
+    --active_;
+    mean_session_s_ = 0.8 * mean_session_s_ + 0.2 * session_seconds;
+  }
+  slot_changed_.notify_all();
+}
+
+void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_ptr<std::atomic<bool>> cancel,
+                                std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb) {
+  SessionOutcome out;
+  const auto arrived = Clock::now();
+  std::vector<std::string> stage_devices;
+  const std::optional<int> slot = wait_for_slot(ticket, *cancel);
+  if (!slot) {
+    out.result.finish = FinishReason::Cancelled;
+  } else {
+    const auto admitted = Clock::now();
+    out.queued_ms = ms_between(arrived, admitted);
+    try {
+      // The plan may change between sessions (membership); read it on the loop thread.
+      executor_.executeSync([&] {
+        for (const auto& s : cluster_.plan().stages) stage_devices.push_back(s.device_id);
+      });
+      PipelineBackend backend(executor_, cluster_, session, cluster_.config().context);
+      backend.set_top_k(logits_needed(params.sampling));
+      backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
+      Generator gen(backend, tokenizer_);
+      std::optional<Clock::time_point> first, last;
+      int tokens_seen = 0;
+      GenerationCallbacks gcb;
+      gcb.on_token = [&](int32_t id, const std::string& text) {
+        last = Clock::now();
+        if (!first) first = last;
+        ++tokens_seen;
+        if (id >= 0) out.ids.push_back(id);
+        if (cb.on_token) executor_.executeSync([&] { cb.on_token(id, text); });
+      };
+      out.result = gen.generate(input, params, gcb, cancel.get());
+      if (first) {
+        out.ttft_ms = ms_between(admitted, *first);
+        // Between the first and the last token the client saw (a final end-of-text step
+        // produces no token and is not counted).
+        const double secs = std::chrono::duration<double>(*last - *first).count();
+        if (tokens_seen > 1 && secs > 0) out.decode_tokens_per_s = (tokens_seen - 1) / secs;
+      }
+      out.stats = backend.stats();
+      const HyperParams& hp = cluster_.model().hparams();
+      const int64_t positions = out.result.prompt_tokens + out.result.completion_tokens;
+      out.kv_cache_mib = static_cast<double>(KVCache::bytes_for(cluster_.config().kv_dtype, hp.n_layers, positions,
+                                                                hp.kv_dim())) / (1024.0 * 1024.0);
+    } catch (const std::exception& e) {
+      out.error = e.what();
+      spdlog::warn("session {} failed: {}", session, out.error);
+    }
+    release_slot(*slot, std::chrono::duration<double>(Clock::now() - admitted).count());
+  }
+  if (metrics_) metrics_->record(out, stage_devices);
+  try {
+    if (cb.on_done) executor_.executeSync([&] { cb.on_done(out); });
+  } catch (const std::exception& e) {
+    spdlog::debug("session {} ended after the event loop: {}", session, e.what());
+  }
+  --busy_;
+}
+
+}  // namespace baton

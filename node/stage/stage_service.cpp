@@ -1,0 +1,312 @@
+#include "node/stage/stage_service.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <set>
+
+#include "model/sampler.h"
+#include "transport/rpc_peer.h"
+#include "transport/activation_frame.h"
+#include "transport/wire_convert.h"
+
+namespace baton {
+
+namespace {
+
+uint64_t micros_since(std::chrono::steady_clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t).count());
+}
+
+}  // namespace
+
+// A frame that passed validation, with its input rows, waiting to be computed.
+struct StageRuntime::Pending {
+  uint64_t session = 0, step = 0, pos0 = 0;
+  size_t rows = 0;
+  std::vector<float> hidden;  // rows x dim, in place through the layers
+  uint64_t decode_us = 0, compute_us = 0;
+  uint64_t received_ns = 0;
+  uint32_t wire = 0, top_k = 0, group = 0;
+  bool wire_zstd = false;
+  std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
+  kj::Own<kj::PromiseFulfiller<kj::Promise<void>>> done;
+};
+
+StageRuntime::StageRuntime(std::unique_ptr<Model> model, const StageAssignment& a, unsigned threads, kj::Timer* timer)
+    : model_(std::move(model)), assignment_(a), pool_(threads), timer_(timer) {}
+
+StageRuntime::~StageRuntime() = default;
+
+uint64_t StageRuntime::kv_bytes_reserved() const {
+  return KVCache::bytes_for(assignment_.kv_dtype, assignment_.range.size(), assignment_.context,
+                            model_->hparams().kv_dim()) *
+         assignment_.max_sessions;
+}
+
+void StageRuntime::link_next(rpc::Stage::Client next) {
+  next_ = kj::mv(next);
+  sink_ = nullptr;
+}
+
+void StageRuntime::link_sink(rpc::ResultSink::Client sink) {
+  sink_ = kj::mv(sink);
+  next_ = nullptr;
+}
+
+KVCache& StageRuntime::cache_for(uint64_t session) {
+  auto it = caches_.find(session);
+  if (it != caches_.end()) return *it->second;
+  if (caches_.size() >= assignment_.max_sessions) {
+    throw std::runtime_error(fmt::format("stage {} already holds {} sessions (its limit); drop one first",
+                                         assignment_.stage_index, caches_.size()));
+  }
+  auto cache = std::make_unique<KVCache>(assignment_.kv_dtype, assignment_.range, assignment_.context,
+                                         model_->hparams().kv_dim());
+  return *caches_.emplace(session, std::move(cache)).first->second;
+}
+
+void StageRuntime::drop_session(uint64_t session) { caches_.erase(session); }
+
+kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
+  const HyperParams& hp = model_->hparams();
+  const auto& a = assignment_;
+  auto p = std::make_unique<Pending>();
+  p->received_ns = steady_now_ns();
+  p->session = frame.getSession();
+  p->step = frame.getStep();
+  p->pos0 = frame.getPos0();
+
+  // Validate everything about the frame before touching the cache or allocating.
+  if (frame.isTokens()) {
+    if (!a.with_embedding) throw std::invalid_argument(fmt::format("stage {} does not embed tokens", a.stage_index));
+    auto tokens = frame.getTokens();
+    p->rows = tokens.size();
+    if (p->rows == 0 || p->rows > a.max_frame_rows) {
+      throw std::invalid_argument(fmt::format("frame has {} tokens, allowed 1..{}", p->rows, a.max_frame_rows));
+    }
+    std::vector<int32_t> ids;
+    ids.reserve(p->rows);
+    for (int32_t id : tokens) ids.push_back(id);
+    p->hidden.resize(p->rows * static_cast<size_t>(hp.dim));
+    model_->transformer().embed(ids, p->hidden.data());
+  } else {
+    if (a.with_embedding) throw std::invalid_argument(fmt::format("stage {} expects token ids, got hidden states", a.stage_index));
+    const auto td = std::chrono::steady_clock::now();
+    const FrameLimits limits{static_cast<uint32_t>(hp.dim), a.max_frame_rows};
+    p->hidden = codec_.decode(activation_from_wire(frame.getHidden(), p->session, p->step, limits), limits);
+    p->rows = p->hidden.size() / static_cast<size_t>(hp.dim);
+    p->decode_us = micros_since(td);
+  }
+  if (p->pos0 + p->rows > static_cast<uint64_t>(a.context)) {
+    throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", p->session, p->pos0,
+                                        p->pos0 + p->rows, a.context));
+  }
+  if (!a.with_head) {
+    if (!codec_from_id(frame.getWire())) {
+      throw std::invalid_argument(fmt::format("frame asks for unknown wire codec id {}", frame.getWire()));
+    }
+  }
+  p->wire = frame.getWire();
+  p->wire_zstd = frame.getWireZstd();
+  p->top_k = frame.getTopK();
+  p->group = frame.getBatchGroup();
+  for (auto t : frame.getTimings()) {
+    p->prior.push_back(timing_from_wire(t));
+  }
+  auto paf = kj::newPromiseAndFulfiller<kj::Promise<void>>();
+  p->done = kj::mv(paf.fulfiller);
+  queue_.push_back(std::move(p));
+  schedule_drain();
+  return kj::mv(paf.promise);
+}
+
+void StageRuntime::schedule_drain() {
+  if (drain_scheduled_) return;
+  drain_scheduled_ = true;
+  if (!timer_) {
+    drain();
+    return;
+  }
+  // A zero delay makes the loop poll the sockets first; evalLast then runs once the frames
+  // that were waiting there have been read and queued, so they join this batch.
+  auto run = timer_->afterDelay(0 * kj::NANOSECONDS).then([this] { return kj::evalLast([this] { drain(); }); });
+  drain_canceler_.wrap(kj::mv(run)).detach([](kj::Exception&&) {});
+}
+
+void StageRuntime::drain() {
+  drain_scheduled_ = false;
+  // The oldest frame's group, one frame per session (a session's frames build on each
+  // other's KV). Other groups wait for the next turn: they are meant to be on another
+  // stage by then, working in parallel with this batch.
+  std::vector<std::unique_ptr<Pending>> batch;
+  std::deque<std::unique_ptr<Pending>> later;
+  std::set<uint64_t> sessions;
+  const uint32_t group = queue_.empty() ? 0 : queue_.front()->group;
+  while (!queue_.empty()) {
+    auto p = std::move(queue_.front());
+    queue_.pop_front();
+    if (p->group == group && sessions.insert(p->session).second) {
+      batch.push_back(std::move(p));
+    } else {
+      later.push_back(std::move(p));
+    }
+  }
+  queue_ = std::move(later);
+  if (!batch.empty()) compute_batch(std::move(batch));
+  if (!queue_.empty()) schedule_drain();
+}
+
+void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
+  const HyperParams& hp = model_->hparams();
+  const auto& a = assignment_;
+  // Bind each frame to its cache; a frame that cannot (too many sessions, a gap in its
+  // positions) fails alone.
+  std::vector<std::unique_ptr<Pending>> ready;
+  std::vector<Transformer::Sequence> seqs;
+  for (auto& p : batch) {
+    try {
+      KVCache& kv = cache_for(p->session);
+      if (p->pos0 > static_cast<uint64_t>(kv.size())) {
+        throw std::out_of_range(fmt::format("session {}: frame starts at position {} but only {} are cached", p->session,
+                                            p->pos0, kv.size()));
+      }
+      kv.set_size(static_cast<int64_t>(p->pos0));  // drop anything after pos0 (prefix reuse, rollback)
+      seqs.push_back({p->hidden.data(), static_cast<int64_t>(p->rows), static_cast<int64_t>(p->pos0), &kv});
+      ready.push_back(std::move(p));
+    } catch (const std::exception& e) {
+      spdlog::warn("stage refused a frame: {}", e.what());
+      p->done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    }
+  }
+  if (ready.empty()) return;
+  std::vector<float> logits;
+  try {
+    const auto tc = std::chrono::steady_clock::now();
+    model_->transformer().forward_layers_batch(a.range.first, a.range.last, seqs, &pool_);
+    if (a.with_head) {
+      // The last row of every frame, through the head together.
+      std::vector<float> last_rows(ready.size() * static_cast<size_t>(hp.dim));
+      for (size_t i = 0; i < ready.size(); ++i) {
+        const float* row = ready[i]->hidden.data() + (ready[i]->rows - 1) * static_cast<size_t>(hp.dim);
+        std::copy(row, row + hp.dim, last_rows.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(hp.dim)));
+      }
+      logits.resize(ready.size() * static_cast<size_t>(hp.vocab_size));
+      model_->transformer().head(last_rows.data(), static_cast<int64_t>(ready.size()), logits.data(), &pool_);
+    }
+    // Every frame of the batch waited for all of it: that is its compute time here.
+    const uint64_t compute_us = micros_since(tc);
+    compute_us_total_ += compute_us;
+    for (auto& p : ready) p->compute_us = compute_us;
+  } catch (const std::exception& e) {
+    spdlog::warn("stage {} failed a batch of {} frame(s): {}", a.stage_index, ready.size(), e.what());
+    for (auto& p : ready) p->done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    return;
+  }
+  ++batches_run_;
+  frames_batched_ += ready.size();
+  // The tokens move on to another stage (maybe another process on this machine): let our
+  // workers sleep rather than spin on the cores it needs.
+  pool_.park();
+  for (size_t i = 0; i < ready.size(); ++i) {
+    Pending& p = *ready[i];
+    try {
+      p.done->fulfill(send_on(p, a.with_head ? logits.data() + i * static_cast<size_t>(hp.vocab_size) : nullptr));
+    } catch (const std::exception& e) {
+      p.done->reject(KJ_EXCEPTION(FAILED, e.what()));
+    } catch (const kj::Exception& e) {
+      p.done->reject(kj::cp(e));
+    }
+  }
+}
+
+kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
+  const HyperParams& hp = model_->hparams();
+  const auto& a = assignment_;
+  auto add_timing = [&](capnp::List<rpc::StageTiming>::Builder list, uint64_t raw, uint64_t wire) {
+    for (uint32_t i = 0; i < p.prior.size(); ++i) {
+      timing_to_wire(p.prior[i], list[i]);
+    }
+    timing_to_wire({a.stage_index, p.compute_us, p.decode_us, raw, wire, p.received_ns, steady_now_ns()},
+                   list[static_cast<uint32_t>(p.prior.size())]);
+  };
+  const auto n_timings = static_cast<unsigned>(p.prior.size() + 1);
+
+  if (a.with_head) {
+    KJ_IF_MAYBE(sink, sink_) {
+      const size_t vocab = static_cast<size_t>(hp.vocab_size);
+      auto req = sink->deliverRequest();
+      auto out = req.initLogits();
+      out.setSession(p.session);
+      out.setStep(p.step);
+      const uint32_t k = p.top_k;
+      uint64_t wire = 0;
+      if (k == 0 || k >= vocab) {
+        out.initFull(static_cast<unsigned>(vocab));
+        auto full = out.getFull();
+        for (size_t i = 0; i < vocab; ++i) full.set(static_cast<unsigned>(i), logits_row[i]);
+        wire = vocab * 4;
+      } else {
+        // Only the k best (ties: lower id first), enough for greedy / top-k sampling.
+        std::vector<int32_t> order(vocab);
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t x, int32_t y) {
+          return logits_row[x] > logits_row[y] || (logits_row[x] == logits_row[y] && x < y);
+        });
+        auto top = out.initTop();
+        auto ids = top.initIds(k);
+        auto values = top.initValues(k);
+        for (uint32_t i = 0; i < k; ++i) {
+          ids.set(i, order[i]);
+          values.set(i, logits_row[order[i]]);
+        }
+        wire = k * 8ull;
+      }
+      add_timing(out.initTimings(n_timings), vocab * 4, wire);
+      return req.send().ignoreResult();
+    }
+    throw std::logic_error(fmt::format("stage {} holds the head but has no result sink (not linked)", a.stage_index));
+  }
+  KJ_IF_MAYBE(next, next_) {
+    WireFormat wf{*codec_from_id(p.wire), p.wire_zstd, 1};  // the id was checked on arrival
+    ActivationFrame out = codec_.encode(p.session, p.step, p.hidden.data(), static_cast<uint32_t>(p.rows),
+                                        static_cast<uint32_t>(hp.dim), wf);
+    auto req = next->forwardRequest();
+    auto f = req.initFrame();
+    f.setSession(p.session);
+    f.setStep(p.step);
+    f.setPos0(p.pos0);
+    activation_to_wire(out, f.initHidden());
+    f.setWire(p.wire);
+    f.setWireZstd(p.wire_zstd);
+    f.setTopK(p.top_k);
+    f.setBatchGroup(p.group);
+    add_timing(f.initTimings(n_timings), p.hidden.size() * 4, out.payload.size());
+    return req.send().ignoreResult();
+  }
+  throw std::logic_error(fmt::format("stage {} has no next stage (not linked)", a.stage_index));
+}
+
+kj::Promise<void> StageServer::forward(ForwardContext context) {
+  auto runtime = *runtime_;
+  if (!runtime) throw_rpc_error("this node has no layers loaded");
+  try {
+    return runtime->forward(context.getParams().getFrame()).attach(kj::mv(runtime));
+  } catch (const kj::Exception&) {
+    throw;
+  } catch (const std::exception& e) {
+    spdlog::warn("stage refused a frame: {}", e.what());
+    throw_rpc_error(e.what());
+  }
+}
+
+kj::Promise<void> StageServer::dropSession(DropSessionContext context) {
+  if (auto runtime = *runtime_) runtime->drop_session(context.getParams().getSession());
+  return kj::READY_NOW;
+}
+
+}  // namespace baton

@@ -1,0 +1,1 @@
+#include "node/model_source.h"

@@ -1,0 +1,1 @@
+#include <capnp/message.h>
