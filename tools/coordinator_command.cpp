@@ -148,6 +148,10 @@ int run_coordinator(CoordinatorArgs args) {
   std::fflush(stdout);
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
   spdlog::info("coordinator shutting down ({})", sig);
+  // Sessions end first (their last callbacks need the event loop), then the front doors.
+  runner.shutdown(io.waitScope, io.provider->getTimer(), 5 * kj::SECONDS,
+                  [&cluster] { cluster.abort_steps("the coordinator is shutting down"); });
+  http.reset();
   if (browser) browser->stop();
   return 0;
 }

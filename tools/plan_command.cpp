@@ -16,6 +16,7 @@
 
 #include "model/cost_profile.h"
 #include "model/gguf.h"
+#include "model/kv_cache.h"
 #include "partition/device_profile.h"
 #include "partition/plan.h"
 #include "tools/commands.h"
@@ -84,12 +85,6 @@ SafetyMargin parse_margin(const std::string& text) {
   }
   (percent ? margin.fraction : margin.mib) = percent ? value / 100.0 : value;
   return margin;
-}
-
-DType kv_dtype_of(const std::string& name) {
-  if (name == "q8_0" || name == "int8") return DType::Q8_0;
-  if (name == "f32") return DType::F32;
-  return DType::F16;
 }
 
 std::string mib(double bytes) { return fmt::format("{:.1f}", bytes / kMiB); }
@@ -247,7 +242,7 @@ int run_plan(const PlanArgs& args) {
     fmt::print(stderr, "note: context {} is longer than the {} tokens the model was trained with\n", request.ctx,
                ctx_train);
   }
-  request.kv_dtype = kv_dtype_of(args.kv_dtype);
+  request.kv_dtype = parse_kv_dtype(args.kv_dtype);
   request.margin = parse_margin(args.margin);
   if (std::string problem = validate_request(request); !problem.empty()) {
     throw std::runtime_error("cannot plan: " + problem);

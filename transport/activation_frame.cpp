@@ -26,6 +26,11 @@ WireFormat parse_wire_format(const std::string& text) {
   return w;
 }
 
+double wire_bytes_per_element(const WireFormat& w) {
+  constexpr uint64_t kBlock = 32;  // a whole int8 block, so the scale is counted
+  return static_cast<double>(*encoded_activation_bytes(w.codec, 1, kBlock)) / kBlock;
+}
+
 std::string wire_format_name(const WireFormat& w) {
   return std::string(codec_name(w.codec)) + (w.zstd ? "+zstd" : "");
 }

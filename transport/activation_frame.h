@@ -25,6 +25,9 @@ struct WireFormat {
 // "f32", "f16", "int8", "int8+zstd", "f16+zstd", ... ; throws std::invalid_argument.
 WireFormat parse_wire_format(const std::string& text);
 std::string wire_format_name(const WireFormat& w);
+// Bytes per activation element on the wire before compression, from the codec's own
+// encoded size (int8: 34 bytes per block of 32): what the planner charges a hop.
+double wire_bytes_per_element(const WireFormat& w);
 
 struct ActivationFrame {
   uint64_t session = 0;

@@ -20,15 +20,6 @@ constexpr auto kJoinTimeout = 10 * kj::SECONDS;
 constexpr auto kLoadTimeout = 600 * kj::SECONDS;  // shard transfer of a large range
 constexpr auto kStepTimeout = 120 * kj::SECONDS;
 
-double wire_bytes_per_element(const WireFormat& w) {
-  switch (w.codec) {
-    case ActivationCodec::F32: return 4.0;
-    case ActivationCodec::F16: return 2.0;
-    case ActivationCodec::Int8: return 34.0 / 32.0;
-  }
-  return 4.0;
-}
-
 }  // namespace
 
 Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config)
@@ -48,18 +39,15 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
 
 kj::Promise<void> Cluster::join_all() {
   if (candidates_.empty()) throw std::invalid_argument("no nodes: pass --peers host:port,... or let discovery find some");
-  if (recovering_ && skip_lost_ && std::all_of(candidates_.begin(), candidates_.end(), [this](const PeerCandidate& c) {
-        return lost_.count(c.address) > 0;
-      })) {
-    throw std::runtime_error("every node of the cluster is gone");
-  }
+  std::vector<std::string> addresses;
+  for (const PeerCandidate& c : candidates_) addresses.push_back(c.address);
+  if (failover_.everyone_lost(addresses)) throw std::runtime_error("every node of the cluster is gone");
   kj::Vector<kj::Promise<kj::Maybe<Member>>> joins;
   auto& timer = io_.provider->getTimer();
-  const bool recovering = recovering_;
   for (const PeerCandidate& candidate : candidates_) {
     const std::string address = candidate.address;
-    if (recovering && skip_lost_ && lost_.count(address)) continue;  // known to be gone
-    const bool required = candidate.required && !recovering;
+    if (!failover_.should_try(address)) continue;  // known to be gone
+    const bool required = failover_.join_required(candidate.required);
     auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
                  .then([address](Joined j) {
                    auto req = j.node.describeRequest();
@@ -106,13 +94,12 @@ kj::Promise<void> Cluster::join_all() {
                  });
     joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p))
                   .then([](Member m) -> kj::Maybe<Member> { return kj::mv(m); },
-                        [this, address, required, recovering](kj::Exception&& e) -> kj::Maybe<Member> {
+                        [this, address, required](kj::Exception&& e) -> kj::Maybe<Member> {
                           if (required) {
                             throw std::runtime_error(fmt::format("could not join node {}: {}", address,
                                                                  e.getDescription().cStr()));
                           }
-                          if (recovering) {
-                            lost_.insert(address);  // tried again when it answers (lost_node_answers)
+                          if (failover_.join_failed(address)) {  // tried again when it answers
                             spdlog::warn("node {} is gone, planning without it: {}", address, e.getDescription().cStr());
                           } else {
                             spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
@@ -157,15 +144,21 @@ void Cluster::admit(Member m, std::set<std::string>& ids) {
   members_.push_back(kj::mv(m));
 }
 
-kj::Promise<void> Cluster::assemble() {
-  ++epoch_;
-  auto done = assemble_current().fork();
+kj::Promise<void> Cluster::assemble(AssemblyKind kind) {
+  failover_.begin(kind);
+  auto done = assemble_current()
+                  .then([this] { failover_.assembled(); },
+                        [this](kj::Exception&& e) {
+                          failover_.assembly_failed();
+                          kj::throwFatalException(kj::mv(e));
+                        })
+                  .fork();
   ready_ = done.addBranch().fork();
   return done.addBranch();
 }
 
 kj::Promise<uint64_t> Cluster::ready_epoch() {
-  return ready_.addBranch().then([this] { return epoch_; });
+  return ready_.addBranch().then([this] { return failover_.epoch(); });
 }
 
 bool Cluster::is_node_failure(const kj::Exception& e) {
@@ -175,14 +168,13 @@ bool Cluster::is_node_failure(const kj::Exception& e) {
 }
 
 kj::Promise<void> Cluster::recover(uint64_t failed_epoch, const std::string& why) {
-  if (failed_epoch != epoch_) return ready_.addBranch();  // recovered (or recovering) already
+  if (!failover_.recovery_needed(failed_epoch)) return ready_.addBranch();  // recovered (or recovering) already
   spdlog::warn("pipeline lost ({}): re-planning over the nodes that still answer", why);
-  return assemble_tolerant(/*skip_lost=*/true, "pipeline recovered");
+  return assemble_tolerant(AssemblyKind::Recovery, "pipeline recovered");
 }
 
 kj::Promise<void> Cluster::rejoin() {
-  lost_.clear();  // everyone is tried again; who still does not answer is lost again
-  return assemble_tolerant(/*skip_lost=*/false, "re-planned with the nodes that answer");
+  return assemble_tolerant(AssemblyKind::Rejoin, "re-planned with the nodes that answer");
 }
 
 void Cluster::drop_pipeline() {
@@ -191,24 +183,14 @@ void Cluster::drop_pipeline() {
   members_.clear();  // closes the old connections; nodes load their new ranges on request
 }
 
-kj::Promise<void> Cluster::assemble_tolerant(bool skip_lost, const char* done) {
-  recovering_ = true;
-  skip_lost_ = skip_lost;
+kj::Promise<void> Cluster::assemble_tolerant(AssemblyKind kind, const char* done) {
   drop_pipeline();
-  return assemble().then(
-      [this, done] {
-        recovering_ = false;
-        spdlog::info("{}: {} stage(s)", done, plan_.stages.size());
-      },
-      [this](kj::Exception&& e) {
-        recovering_ = false;
-        kj::throwFatalException(kj::mv(e));
-      });
+  return assemble(kind).then([this, done] { spdlog::info("{}: {} stage(s)", done, plan_.stages.size()); });
 }
 
 kj::Promise<bool> Cluster::lost_node_answers(kj::Duration timeout) {
   kj::Vector<kj::Promise<bool>> probes;
-  for (const std::string& address : lost_) {
+  for (const std::string& address : failover_.lost()) {
     auto join = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator").then([](Joined j) {
       return j.node.describeRequest().send().then([j = kj::mv(j)](auto) { return true; });
     });
@@ -221,21 +203,18 @@ kj::Promise<bool> Cluster::lost_node_answers(kj::Duration timeout) {
 
 void Cluster::member_lost(const std::string& address, const std::string& why) {
   const bool member = std::any_of(members_.begin(), members_.end(), [&](const Member& m) { return m.address == address; });
-  if (!member) return;
-  lost_.insert(address);  // even if a recovery is under way: it must not wait for this one
-  if (recovering_) return;
+  if (!failover_.member_lost(address, member)) return;
   const std::string reason = fmt::format("node {} {}", address, why);
   router_->fail_all(kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__, kj::str(reason)));
-  recover(epoch_, reason).detach([](kj::Exception&& e) {
+  tasks_.add(recover(failover_.epoch(), reason).catch_([](kj::Exception&& e) {
     spdlog::error("recovery failed: {}", e.getDescription().cStr());
-  });
+  }));
 }
 
 kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates) {
   candidates_ = std::move(candidates);
-  lost_.clear();  // a new membership: everyone gets another chance
   drop_pipeline();
-  return assemble();
+  return assemble(AssemblyKind::Fresh);
 }
 
 std::optional<double> Cluster::rtt_ms(const std::string& address) const {
@@ -309,25 +288,12 @@ kj::Promise<std::vector<MemberProbe>> Cluster::probe(kj::Duration timeout) {
   });
 }
 
-SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max_sessions, Strategy strategy) {
-  SessionPlan out;
-  for (uint32_t n = std::max(max_sessions, 1u); n >= 1; --n) {
-    request.ctx = context * n;  // every stage reserves KV room for n sessions
-    out.plan = make_plan(request, strategy);
-    out.sessions = n;
-    if (out.plan.feasible) return out;
-  }
-  // Not even one session fits: report the one-session plan's reason.
-  return out;
-}
-
 kj::Promise<void> Cluster::assemble_current() {
   return join_all().then([this] {
-    PlanRequest req;
-    req.model = cost_profile_from_gguf(model_.file());
-    for (const auto& m : members_) req.devices.push_back(m.profile);
-    req.kv_dtype = config_.kv_dtype;
-    req.wire_bytes_per_element = wire_bytes_per_element(config_.wire);
+    std::vector<DeviceProfile> devices;
+    for (const auto& m : members_) devices.push_back(m.profile);
+    const PlanRequest req = cluster_plan_request(cost_profile_from_gguf(model_.file()), std::move(devices),
+                                                 config_.kv_dtype, wire_bytes_per_element(config_.wire));
     SessionPlan sp = plan_for_sessions(req, config_.context, config_.max_sessions, config_.strategy);
     plan_ = std::move(sp.plan);
     if (!plan_.feasible) throw std::runtime_error(fmt::format("no plan fits this cluster: {}", plan_.reason));
@@ -415,10 +381,17 @@ kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int6
   f.setBatchGroup(batch_group);
   // The forward chain resolves after the last stage has delivered; a failure anywhere on
   // the way comes back here and fails this step.
-  req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},
-                  [this, session, step](kj::Exception&& e) { router_->fail(session, step, e); })
-      .detach([](kj::Exception&&) {});
+  tasks_.add(req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},
+                             [this, session, step](kj::Exception&& e) { router_->fail(session, step, e); }));
   return io_.provider->getTimer().timeoutAfter(kStepTimeout, kj::mv(result));
+}
+
+void Cluster::LogFailures::taskFailed(kj::Exception&& e) {
+  spdlog::debug("cluster background task: {}", e.getDescription().cStr());
+}
+
+void Cluster::abort_steps(const std::string& why) {
+  router_->fail_all(kj::Exception(kj::Exception::Type::FAILED, __FILE__, __LINE__, kj::str(why)));
 }
 
 kj::Promise<void> Cluster::drop_session(uint64_t session) {

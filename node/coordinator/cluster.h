@@ -16,9 +16,11 @@
 
 #include "model/model.h"
 #include "transport/rpc_peer.h"
+#include "node/coordinator/failover_core.h"
 #include "node/coordinator/result_router.h"
 #include "transport/stage_timing.h"
 #include "partition/plan.h"
+#include "partition/session_plan.h"
 #include "transport/activation_frame.h"
 #include "transport/telemetry.h"
 
@@ -65,21 +67,12 @@ struct MemberProbe {
   uint32_t sessions = 0;
 };
 
-// The plan for as many concurrent sessions (each `context` tokens of KV on every stage)
-// as the devices' memory holds, at most `max_sessions`. If not even one fits, the plan is
-// infeasible with the planner's reason and `sessions` is 1.
-struct SessionPlan {
-  Plan plan;
-  uint32_t sessions = 0;
-};
-SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max_sessions, Strategy strategy);
-
 class Cluster {
  public:
   Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config);
 
-  // Joins every peer, measures RTT, plans, loads and links the stages.
-  kj::Promise<void> assemble();
+  // Joins every peer (--peers must join), measures RTT, plans, loads and links the stages.
+  kj::Promise<void> assemble() { return assemble(AssemblyKind::Fresh); }
   // Drops the current pipeline and assembles one over `candidates` (membership changed).
   // Steps issued meanwhile wait until it is done. Call only when no session is active.
   kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
@@ -90,9 +83,9 @@ class Cluster {
   // `failed_epoch` failed because a node went away. Later calls for the same epoch share
   // the first one's recovery.
   kj::Promise<void> recover(uint64_t failed_epoch, const std::string& why);
-  uint64_t epoch() const { return epoch_; }
+  uint64_t epoch() const { return failover_.epoch(); }
   // Nodes given up on since the last (re)assembly.
-  const std::set<std::string>& lost() const { return lost_; }
+  const std::set<std::string>& lost() const { return failover_.lost(); }
   // Resolves true if any lost node answers again (joins and describes itself within
   // `timeout`): then rejoin() brings it back into the plan.
   kj::Promise<bool> lost_node_answers(kj::Duration timeout);
@@ -129,14 +122,23 @@ class Cluster {
   kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                uint32_t top_k, uint32_t batch_group = 0);
   kj::Promise<void> drop_session(uint64_t session);
+  // Fails every step in flight with `why`: not a node failure, so no recovery follows
+  // (a shutting-down coordinator ends its sessions this way).
+  void abort_steps(const std::string& why);
 
  private:
+  class LogFailures final : public kj::TaskSet::ErrorHandler {
+   public:
+    void taskFailed(kj::Exception&& e) override;
+  };
+
   kj::Promise<void> join_all();
   void admit(Member m, std::set<std::string>& ids);
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                     uint32_t top_k, uint32_t batch_group);
   kj::Promise<void> assemble_current();
-  kj::Promise<void> assemble_tolerant(bool skip_lost, const char* done);
+  kj::Promise<void> assemble(AssemblyKind kind);
+  kj::Promise<void> assemble_tolerant(AssemblyKind kind, const char* done);
   void drop_pipeline();  // forget the stages and members before a new assembly
   void member_lost(const std::string& address, const std::string& why);
   kj::Promise<void> load_and_link();
@@ -150,10 +152,7 @@ class Cluster {
   std::map<std::string, double> rtt_;  // by address, survives re-planning
   std::map<std::string, int> missed_pings_;
   std::unique_ptr<TelemetrySubscriber> telemetry_;
-  std::set<std::string> lost_;  // members the heartbeat gave up on; skipped when recovering
-  uint64_t epoch_ = 0;
-  bool recovering_ = false;  // join_all treats every candidate as optional
-  bool skip_lost_ = false;   // ... and does not even try the lost ones
+  FailoverCore failover_;  // epochs, lost nodes, who an assembly tries
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};
@@ -162,6 +161,11 @@ class Cluster {
   rpc::ModelSource::Client source_;
   rpc::Stage::Client first_stage_ = nullptr;
   std::vector<rpc::Stage::Client> stages_;
+  // Work the cluster starts in the background (recoveries, forwards whose failures come
+  // back through the router). Last member: destroyed first, cancelling what still
+  // refers to the members above.
+  LogFailures task_failures_;
+  kj::TaskSet tasks_{task_failures_};
 };
 
 }  // namespace baton

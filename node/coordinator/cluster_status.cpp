@@ -1,7 +1,10 @@
 #include "node/coordinator/cluster_status.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 namespace baton {
 
@@ -96,6 +99,129 @@ json cluster_status_json(const ClusterStatus& s) {
           {"plan", plan},
           {"sessions", {{"active", s.sessions_active}, {"queued", s.sessions_queued}, {"max", s.sessions_max}}},
           {"last_request", last}};
+}
+
+namespace {
+
+// A member of `j` of the expected JSON type, or the default when absent or null.
+template <typename T>
+T field(const json& j, const char* key, T fallback, const char* where) {
+  if (!j.is_object()) throw std::invalid_argument(fmt::format("{}: expected an object", where));
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return fallback;
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    throw std::invalid_argument(fmt::format("{}.{}: unexpected type {}", where, key, it->type_name()));
+  }
+}
+
+template <typename T>
+std::optional<T> optional_field(const json& j, const char* key, const char* where) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return field<T>(j, key, T{}, where);
+}
+
+const json& array_field(const json& j, const char* key, const char* where) {
+  static const json empty = json::array();
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return empty;
+  if (!it->is_array()) throw std::invalid_argument(fmt::format("{}.{}: expected an array", where, key));
+  return *it;
+}
+
+uint64_t ns_of_ms(double ms) { return ms > 0 ? static_cast<uint64_t>(ms * 1e6 + 0.5) : 0; }
+
+}  // namespace
+
+ClusterStatus cluster_status_from_json(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("cluster status: expected a JSON object");
+  ClusterStatus s;
+  const json model = j.value("model", json::object());
+  s.model_id = field<std::string>(model, "id", "", "model");
+  s.layers = field<int>(model, "layers", 0, "model");
+  s.strategy = field<std::string>(j, "strategy", "", "status");
+  s.wire = field<std::string>(j, "wire", "", "status");
+  s.plan.tokens_per_s = field<double>(j, "predicted_tokens_per_s", 0, "status");
+  for (const json& n : array_field(j, "nodes", "status")) {
+    NodeStatus ns;
+    ns.id = field<std::string>(n, "id", "", "nodes[]");
+    ns.address = field<std::string>(n, "address", "", "nodes[]");
+    ns.kind = field<std::string>(n, "kind", "", "nodes[]");
+    ns.memory_mib = field<int64_t>(n, "memory_mib", 0, "nodes[]");
+    ns.compute_gflops = field<double>(n, "compute_gflops", 0, "nodes[]");
+    ns.bandwidth_gbs = field<double>(n, "bandwidth_gbs", 0, "nodes[]");
+    ns.rtt_ms = optional_field<double>(n, "rtt_ms", "nodes[]");
+    ns.online = field<bool>(n, "online", false, "nodes[]");
+    ns.joined = field<bool>(n, "joined", false, "nodes[]");
+    ns.in_plan = field<bool>(n, "in_plan", false, "nodes[]");
+    ns.used_mib = optional_field<uint64_t>(n, "used_mib", "nodes[]");
+    ns.sessions = optional_field<uint32_t>(n, "sessions", "nodes[]");
+    if (auto hb = n.find("heartbeat"); hb != n.end() && hb->is_object()) {
+      Telemetry t;
+      t.node = ns.id;
+      t.sequence = field<uint64_t>(*hb, "sequence", 0, "heartbeat");
+      t.uptime_ms = field<uint64_t>(*hb, "uptime_ms", 0, "heartbeat");
+      t.rss_mib = field<uint64_t>(*hb, "rss_mib", 0, "heartbeat");
+      t.peak_rss_mib = field<uint64_t>(*hb, "peak_rss_mib", 0, "heartbeat");
+      t.frames = field<uint64_t>(*hb, "frames", 0, "heartbeat");
+      t.batches = field<uint64_t>(*hb, "batches", 0, "heartbeat");
+      t.compute_us = static_cast<uint64_t>(field<double>(*hb, "compute_ms", 0, "heartbeat") * 1000.0 + 0.5);
+      ns.telemetry = t;
+      ns.heartbeat_age_ms = field<int64_t>(*hb, "age_ms", 0, "heartbeat");
+    }
+    s.nodes.push_back(std::move(ns));
+  }
+  for (const json& st : array_field(j, "plan", "status")) {
+    PlanStage p;
+    p.device_id = field<std::string>(st, "device", "", "plan[]");
+    p.first = field<int>(st, "first", 0, "plan[]");
+    p.last = field<int>(st, "last", 0, "plan[]");
+    p.holds_embed = field<bool>(st, "embedding", false, "plan[]");
+    p.holds_head = field<bool>(st, "head", false, "plan[]");
+    p.total_bytes = field<double>(st, "memory_mib", 0, "plan[]") * 1024.0 * 1024.0;
+    p.stage_ms = field<double>(st, "predicted_compute_ms", 0, "plan[]");
+    p.link_ms = field<double>(st, "predicted_link_ms", 0, "plan[]");
+    s.plan.stages.push_back(std::move(p));
+  }
+  s.plan.feasible = !s.plan.stages.empty();
+  const json sessions = j.value("sessions", json::object());
+  s.sessions_active = field<int>(sessions, "active", 0, "sessions");
+  s.sessions_queued = field<int>(sessions, "queued", 0, "sessions");
+  s.sessions_max = field<int>(sessions, "max", 0, "sessions");
+  if (auto last = j.find("last_request"); last != j.end() && last->is_object()) {
+    RequestFigures r;
+    r.prompt_tokens = field<int32_t>(*last, "prompt_tokens", 0, "last_request");
+    r.completion_tokens = field<int32_t>(*last, "completion_tokens", 0, "last_request");
+    r.tokens_per_s = field<double>(*last, "tokens_per_s", 0, "last_request");
+    r.ttft_ms = field<double>(*last, "ttft_ms", 0, "last_request");
+    r.kv_cache_mib = field<double>(*last, "kv_cache_mib", 0, "last_request");
+    for (const json& f : array_field(*last, "stages", "last_request")) {
+      r.stages.push_back({field<uint32_t>(f, "stage", 0, "last_request.stages[]"),
+                          field<std::string>(f, "device", "", "last_request.stages[]"),
+                          field<double>(f, "compute_ms", 0, "last_request.stages[]"),
+                          field<double>(f, "transfer_ms", 0, "last_request.stages[]"),
+                          field<double>(f, "wire_bytes_per_token", 0, "last_request.stages[]")});
+    }
+    for (const json& step : array_field(*last, "trace", "last_request")) {
+      PipelineStats::StepTrace t;
+      t.sent_ns = ns_of_ms(field<double>(step, "sent_ms", 0, "trace[]"));
+      t.received_ns = ns_of_ms(field<double>(step, "received_ms", 0, "trace[]"));
+      for (const json& st : array_field(step, "stages", "trace[]")) {
+        StageTimingRecord rec;
+        rec.stage = field<uint32_t>(st, "stage", 0, "trace[].stages[]");
+        rec.received_ns = ns_of_ms(field<double>(st, "received_ms", 0, "trace[].stages[]"));
+        rec.sent_ns = ns_of_ms(field<double>(st, "sent_ms", 0, "trace[].stages[]"));
+        rec.compute_us = static_cast<uint64_t>(field<double>(st, "compute_ms", 0, "trace[].stages[]") * 1000.0 + 0.5);
+        rec.decode_us = static_cast<uint64_t>(field<double>(st, "decode_ms", 0, "trace[].stages[]") * 1000.0 + 0.5);
+        t.stages.push_back(rec);
+      }
+      r.trace.push_back(std::move(t));
+    }
+    s.last = std::move(r);
+  }
+  return s;
 }
 
 kj::Promise<ClusterStatus> gather_cluster_status(Cluster& cluster, ClusterStatus base, const DiscoveredNodes& discovered) {

@@ -46,6 +46,11 @@ struct ClusterStatus {
 };
 
 nlohmann::json cluster_status_json(const ClusterStatus& s);
+// The reader paired with cluster_status_json, for tools that read GET /v1/cluster (the
+// simulator, `baton submit`): fields a client needs come back typed. The trace's stamps
+// come back relative to the first traced step (ns). Throws std::invalid_argument naming
+// the field when the body is not a cluster status.
+ClusterStatus cluster_status_from_json(const nlohmann::json& j);
 
 // Discovered nodes that are not members (mDNS), for the device list.
 using DiscoveredNodes = std::function<std::vector<NodeStatus>()>;

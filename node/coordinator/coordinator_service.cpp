@@ -34,6 +34,11 @@ std::vector<int32_t> encode_prompt(const Model& model, const std::string& prompt
   return tok.encode(render_chat(kind, {{"user", prompt}}, true), tok.add_bos(), true);
 }
 
+void CoordinatorServer::IgnoreGoneClient::taskFailed(kj::Exception&& e) {
+  // The client hung up mid-stream; its call is being cancelled too.
+  spdlog::debug("token not delivered: {}", e.getDescription().cStr());
+}
+
 kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   auto p = context.getParams();
   GenerationParams params;
@@ -58,26 +63,26 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   // Callbacks run on this (event-loop) thread; `alive` guards against a call that was
   // cancelled (client gone) while the generation thread still reports.
   auto alive = std::make_shared<bool>(true);
+  // The call owns the token sends in flight: they end with it.
+  auto sends = kj::heap<kj::TaskSet>(send_failures_);
+  kj::TaskSet* sends_ptr = sends.get();
   SessionCallbacks cb;
   rpc::TokenStream::Client* stream_ptr = stream.get();
   auto fulfiller = kj::mv(paf.fulfiller);
   auto* fulfiller_ptr = fulfiller.get();
-  cb.on_token = [alive, stream_ptr](int32_t id, const std::string& text) {
+  cb.on_token = [alive, stream_ptr, sends_ptr](int32_t id, const std::string& text) {
     if (!*alive) return;
     auto req = stream_ptr->tokenRequest();
     req.setText(text);
     req.setId(id);
-    req.send().detach([](kj::Exception&&) {});
+    sends_ptr->add(req.send());
   };
   cb.on_done = [alive, fulfiller_ptr](const SessionOutcome& out) {
     if (*alive) fulfiller_ptr->fulfill(SessionOutcome(out));
   };
-  std::shared_ptr<std::atomic<bool>> cancel;
-  try {
-    cancel = runner_.start(std::move(input), params, cb);
-  } catch (const QueueFull& e) {
-    throw_rpc_error(e.what());
-  }
+  const StartResult started = runner_.try_start(std::move(input), params, cb);
+  if (!started.started()) throw_rpc_error(started.refusal);
+  std::shared_ptr<std::atomic<bool>> cancel = started.cancel;
   return paf.promise
       .then([context](SessionOutcome out) mutable {
         if (!out.error.empty()) throw_rpc_error(out.error);
@@ -89,7 +94,7 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
         auto ids = s.initCompletionIds(static_cast<unsigned>(out.ids.size()));
         for (unsigned i = 0; i < out.ids.size(); ++i) ids.set(i, out.ids[i]);
       })
-      .attach(kj::mv(stream), kj::mv(fulfiller), kj::defer([alive, cancel] {
+      .attach(kj::mv(stream), kj::mv(sends), kj::mv(fulfiller), kj::defer([alive, cancel] {
                 *alive = false;
                 cancel->store(true);  // finished, or the client went away: stop generating
               }));

@@ -23,9 +23,15 @@ class CoordinatorServer final : public rpc::Coordinator::Server {
   kj::Promise<void> generate(GenerateContext context) override;
 
  private:
+  class IgnoreGoneClient final : public kj::TaskSet::ErrorHandler {
+   public:
+    void taskFailed(kj::Exception&& e) override;
+  };
+
   const Model& model_;
   SessionRunner& runner_;
   int32_t prefill_chunk_;
+  IgnoreGoneClient send_failures_;
 };
 
 }  // namespace baton

@@ -125,14 +125,17 @@ void HttpService::install_routes() {
         channel->done = true;
         channel->changed.notify_all();
       };
-      std::shared_ptr<std::atomic<bool>> cancel;
-      try {
-        cancel = runner_.start(std::move(input), req.params, cb);
-      } catch (const QueueFull& e) {
-        res.set_header("Retry-After", std::to_string(e.retry_after_s));
-        send_error(res, ApiError(429, "", "busy", e.what()));
+      const StartResult started = runner_.try_start(std::move(input), req.params, cb);
+      if (started.admission == Admission::Full) {
+        res.set_header("Retry-After", std::to_string(started.retry_after_s));
+        send_error(res, ApiError(429, "", "busy", started.refusal));
         return;
       }
+      if (!started.started()) {
+        send_error(res, ApiError(503, "", "unavailable", started.refusal));
+        return;
+      }
+      std::shared_ptr<std::atomic<bool>> cancel = started.cancel;
       const std::string id = fmt::format("cmpl-{:x}", std::chrono::steady_clock::now().time_since_epoch().count());
       const int64_t created = unix_now();
 

@@ -37,6 +37,7 @@ json error_body(const ApiError& e) {
            {{"message", e.what()},
             {"type", e.status == 404   ? "not_found_error"
                      : e.status == 429 ? "rate_limit_error"
+                     : e.status >= 500 ? "server_error"
                                        : "invalid_request_error"},
             {"param", e.param.empty() ? json(nullptr) : json(e.param)},
             {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};

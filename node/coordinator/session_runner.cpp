@@ -27,7 +27,7 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, const Tokenizer& tokenizer,
                              AdmissionLimits limits, ServiceMetrics* metrics)
-    : executor_(executor), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
+    : executor_(executor.addRef()), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
   if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
   if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
   slot_taken_.assign(static_cast<size_t>(limits_.max_active), false);
@@ -36,12 +36,56 @@ SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, con
 SessionRunner::~SessionRunner() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
     for (auto& c : cancels_) c->store(true);
   }
   slot_changed_.notify_all();
-  // Generation threads finish their current step through the executor; they are
-  // detached, so only wait (bounded) for the count to drop.
-  for (int i = 0; i < 500 && busy_.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  join_all();
+}
+
+void SessionRunner::shutdown(kj::WaitScope& wait_scope, kj::Timer& timer, kj::Duration grace,
+                             const std::function<void()>& abort_in_flight) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    for (auto& c : cancels_) c->store(true);
+  }
+  slot_changed_.notify_all();
+  const kj::TimePoint deadline = timer.now() + grace;
+  bool aborted = false;
+  // Sessions end at their next token (cancel flag); their last callbacks need the loop.
+  while (busy_.load() > 0) {
+    if (!aborted && timer.now() >= deadline) {
+      spdlog::warn("{} session(s) still waiting for the pipeline after shutdown began: failing their steps",
+                   busy_.load());
+      abort_in_flight();
+      aborted = true;
+    }
+    timer.afterDelay(5 * kj::MILLISECONDS).wait(wait_scope);
+  }
+  join_all();
+}
+
+void SessionRunner::reap_finished_locked() {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->finished.load()) {
+      it->thread.join();  // past its last statement: returns at once
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void SessionRunner::join_all() {
+  std::list<Worker> all;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    all.splice(all.end(), workers_);
+  }
+  for (Worker& w : all) {
+    if (w.thread.joinable()) w.thread.join();
+  }
 }
 
 int SessionRunner::max_active() const {
@@ -54,36 +98,43 @@ int SessionRunner::queued() const {
   return static_cast<int>(waiting_.size());
 }
 
-std::shared_ptr<std::atomic<bool>> SessionRunner::start(std::vector<int32_t> input, GenerationParams params,
-                                                        SessionCallbacks cb) {
-  auto cancel = std::make_shared<std::atomic<bool>>(false);
-  uint64_t ticket = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    const int in_flight = active_.load() + static_cast<int>(waiting_.size());
-    if (in_flight >= max_active() + limits_.max_queued) {
-      // Roughly when the queue will have moved by one session per free slot.
-      const double waves = static_cast<double>(waiting_.size() + 1) / max_active();
-      const int retry = std::max(1, static_cast<int>(std::ceil(waves * mean_session_s_)));
-      if (metrics_) metrics_->record_rejected();
-      throw QueueFull(fmt::format("the coordinator is busy: {} sessions generating and {} queued (the limits); "
-                                  "retry in about {} s",
-                                  active_.load(), waiting_.size(), retry),
-                      retry);
-    }
-    // Forget finished sessions' flags (only this list still holds them).
-    std::erase_if(cancels_, [](const auto& c) { return c.use_count() == 1; });
-    cancels_.push_back(cancel);
-    ticket = next_ticket_++;
-    waiting_.push_back(ticket);
-    ++busy_;
+StartResult SessionRunner::try_start(std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb) {
+  StartResult result;
+  std::lock_guard<std::mutex> lock(mutex_);
+  reap_finished_locked();
+  if (closed_) {
+    result.admission = Admission::Closed;
+    result.refusal = "the coordinator is shutting down";
+    return result;
   }
+  const int in_flight = active_.load() + static_cast<int>(waiting_.size());
+  if (in_flight >= max_active() + limits_.max_queued) {
+    // Roughly when the queue will have moved by one session per free slot.
+    const double waves = static_cast<double>(waiting_.size() + 1) / max_active();
+    result.admission = Admission::Full;
+    result.retry_after_s = std::max(1, static_cast<int>(std::ceil(waves * mean_session_s_)));
+    result.refusal = fmt::format("the coordinator is busy: {} sessions generating and {} queued (the limits); "
+                                 "retry in about {} s",
+                                 active_.load(), waiting_.size(), result.retry_after_s);
+    if (metrics_) metrics_->record_rejected();
+    return result;
+  }
+  result.admission = in_flight < max_active() ? Admission::Admitted : Admission::Queued;
+  result.cancel = std::make_shared<std::atomic<bool>>(false);
+  // Forget finished sessions' flags (only this list still holds them).
+  std::erase_if(cancels_, [](const auto& c) { return c.use_count() == 1; });
+  cancels_.push_back(result.cancel);
+  const uint64_t ticket = next_ticket_++;
+  waiting_.push_back(ticket);
+  ++busy_;
   const uint64_t session = next_session_.fetch_add(1);
-  std::thread([this, session, ticket, cancel, input = std::move(input), params = std::move(params),
-               cb = std::move(cb)]() mutable {
+  Worker& worker = workers_.emplace_back();
+  worker.thread = std::thread([this, &worker, session, ticket, cancel = result.cancel, input = std::move(input),
+                               params = std::move(params), cb = std::move(cb)]() mutable {
     run_session(session, ticket, std::move(cancel), std::move(input), std::move(params), std::move(cb));
-  }).detach();
-  return cancel;
+    worker.finished.store(true);
+  });
+  return result;
 }
 
 std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
@@ -130,10 +181,10 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
     out.queued_ms = ms_between(arrived, admitted);
     try {
       // The plan may change between sessions (membership); read it on the loop thread.
-      executor_.executeSync([&] {
+      executor_->executeSync([&] {
         for (const auto& s : cluster_.plan().stages) stage_devices.push_back(s.device_id);
       });
-      PipelineBackend backend(executor_, cluster_, session, cluster_.config().context);
+      PipelineBackend backend(*executor_, cluster_, session, cluster_.config().context);
       backend.set_top_k(logits_needed(params.sampling));
       backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
       Generator gen(backend, tokenizer_);
@@ -145,7 +196,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
         if (!first) first = last;
         ++tokens_seen;
         if (id >= 0) out.ids.push_back(id);
-        if (cb.on_token) executor_.executeSync([&] { cb.on_token(id, text); });
+        if (cb.on_token) executor_->executeSync([&] { cb.on_token(id, text); });
       };
       out.result = gen.generate(input, params, gcb, cancel.get());
       if (first) {
@@ -168,7 +219,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
   }
   if (metrics_) metrics_->record(out, stage_devices);
   try {
-    if (cb.on_done) executor_.executeSync([&] { cb.on_done(out); });
+    if (cb.on_done) executor_->executeSync([&] { cb.on_done(out); });
   } catch (const std::exception& e) {
     spdlog::debug("session {} ended after the event loop: {}", session, e.what());
   }

@@ -13,11 +13,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <list>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,23 +53,38 @@ struct AdmissionLimits {
   int max_queued = 16;  // waiting for a slot; beyond this requests are refused
 };
 
-// start() refused: the queue is full. retry_after_s is an estimate for Retry-After.
-class QueueFull : public std::runtime_error {
- public:
-  QueueFull(const std::string& what, int retry_after_s) : std::runtime_error(what), retry_after_s(retry_after_s) {}
-  int retry_after_s;
+// What try_start() decided. Refusal is a value, not an exception: the HTTP API answers
+// 429 (Full) or 503 (Closed), the RPC front door an error naming the limits.
+enum class Admission { Admitted, Queued, Full, Closed };
+
+struct StartResult {
+  Admission admission = Admission::Full;
+  // Set it to stop the generation (or leave the queue); null when refused.
+  std::shared_ptr<std::atomic<bool>> cancel;
+  std::string refusal;    // for people, when refused
+  int retry_after_s = 0;  // an estimate for Retry-After, when Full
+  bool started() const { return cancel != nullptr; }
 };
 
 class SessionRunner {
  public:
+  // `executor` is the event loop's; the runner keeps its own reference to it.
   SessionRunner(const kj::Executor& executor, Cluster& cluster, const Tokenizer& tokenizer, AdmissionLimits limits,
                 ServiceMetrics* metrics = nullptr);
-  ~SessionRunner();  // cancels and waits for running sessions
+  // Cancels and joins every session thread. Sessions reach the event loop through the
+  // executor, so on the loop's own thread call shutdown() first, which keeps the loop
+  // running while they end.
+  ~SessionRunner();
 
-  // Starts (or queues) a generation thread; returns a cancel flag (set it to stop the
-  // generation, or to leave the queue). Throws QueueFull when the queue is full.
-  std::shared_ptr<std::atomic<bool>> start(std::vector<int32_t> input, GenerationParams params,
-                                           SessionCallbacks callbacks);
+  // Starts (or queues) a generation on a thread this runner owns and joins.
+  StartResult try_start(std::vector<int32_t> input, GenerationParams params, SessionCallbacks callbacks);
+
+  // On the event-loop thread: refuses new sessions, cancels the running and queued ones
+  // and runs the loop until every session thread has ended (their callbacks delivered),
+  // then joins them. Steps still in flight after `grace` are failed through
+  // `abort_in_flight` (e.g. a node that stopped answering), so shutdown is bounded.
+  void shutdown(kj::WaitScope& wait_scope, kj::Timer& timer, kj::Duration grace,
+                const std::function<void()>& abort_in_flight);
   int active() const { return active_.load(); }  // generating
   int queued() const;                            // waiting for a slot
   int busy() const { return busy_.load(); }      // generating or queued
@@ -85,7 +101,10 @@ class SessionRunner {
   void run_session(uint64_t session, uint64_t ticket, std::shared_ptr<std::atomic<bool>> cancel,
                    std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb);
 
-  const kj::Executor& executor_;
+  void reap_finished_locked();  // joins threads whose session ended
+  void join_all();
+
+  kj::Own<const kj::Executor> executor_;
   Cluster& cluster_;
   const Tokenizer& tokenizer_;
   AdmissionLimits limits_;
@@ -103,6 +122,13 @@ class SessionRunner {
   uint64_t next_ticket_ = 1;
   double mean_session_s_ = 5;     // smoothed, for Retry-After
   std::vector<std::shared_ptr<std::atomic<bool>>> cancels_;
+  bool closed_ = false;  // shutting down: no new sessions
+  // One thread per session, owned here; `finished` is set as its last act.
+  struct Worker {
+    std::thread thread;
+    std::atomic<bool> finished{false};
+  };
+  std::list<Worker> workers_;
 };
 
 }  // namespace baton

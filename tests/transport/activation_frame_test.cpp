@@ -54,6 +54,12 @@ TEST(ActivationFrame, EveryFormatRoundTripsWithinItsBound) {
   }
 }
 
+TEST(ActivationFrame, WireBytesPerElementComeFromTheCodec) {
+  EXPECT_DOUBLE_EQ(wire_bytes_per_element(parse_wire_format("f32")), 4.0);
+  EXPECT_DOUBLE_EQ(wire_bytes_per_element(parse_wire_format("f16+zstd")), 2.0);
+  EXPECT_DOUBLE_EQ(wire_bytes_per_element(parse_wire_format("int8")), 34.0 / 32.0);  // ggml's Q8_0 block
+}
+
 TEST(ActivationFrame, Int8PutsAboutAQuarterOfF32OnTheWire) {
   const uint32_t cols = 768;
   const auto x = random_hidden(1, cols, 2);

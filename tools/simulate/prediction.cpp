@@ -3,16 +3,17 @@
 #include <algorithm>
 #include <cmath>
 
+#include "partition/session_plan.h"
+
 namespace baton::sim {
 
 PlanRequest plan_request(const ClusterSpec& spec, const ModelCostProfile& model, int64_t context, int sessions,
                          double wire_bytes_per_element) {
-  PlanRequest r;
-  r.model = model;
-  for (const SimDevice& d : spec.devices) r.devices.push_back(d.profile);
-  r.ctx = context * sessions;  // what the coordinator reserves (node/cluster.cpp)
-  r.kv_dtype = DType::F16;
-  r.wire_bytes_per_element = wire_bytes_per_element;
+  std::vector<DeviceProfile> devices;
+  for (const SimDevice& d : spec.devices) devices.push_back(d.profile);
+  // The coordinator's own request (partition/session_plan.h), for `sessions` sessions.
+  PlanRequest r = cluster_plan_request(model, std::move(devices), DType::F16, wire_bytes_per_element);
+  r.ctx = context * sessions;
   r.coordinator.latency_ms = 0;        // on this machine, unshaped
   r.coordinator.bandwidth_mbps = 1e6;
   return r;

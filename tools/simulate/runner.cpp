@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/tokenizer.h"
+#include "node/coordinator/cluster_status.h"
 #include "node/model_identity.h"
 #include "node/stage/process_memory.h"
 #include "tensor/thread_pool.h"
@@ -62,15 +63,6 @@ class Progress {
   bool quiet_;
   std::mutex mutex_;
 };
-
-double wire_bytes_per_element(const std::string& wire) {
-  switch (parse_wire_format(wire).codec) {
-    case ActivationCodec::F32: return 4.0;
-    case ActivationCodec::F16: return 2.0;
-    case ActivationCodec::Int8: return 34.0 / 32.0;
-  }
-  return 4.0;
-}
 
 std::string fmt_num(double v) { return fmt::format("{:.6g}", v); }
 
@@ -195,14 +187,15 @@ RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
   return out;
 }
 
-std::optional<json> get_json(int port, const std::string& path) {
+// GET /v1/cluster, read into the struct the coordinator writes it from.
+std::optional<ClusterStatus> get_cluster_status(int port) {
   httplib::Client cli("127.0.0.1", port);
   cli.set_read_timeout(30, 0);
-  auto res = cli.Get(path.c_str());
+  auto res = cli.Get("/v1/cluster");
   if (!res || res->status != 200) return std::nullopt;
   json j = json::parse(res->body, nullptr, false);
   if (j.is_discarded()) return std::nullopt;
-  return j;
+  return cluster_status_from_json(j);
 }
 
 struct StageAccumulator {
@@ -210,33 +203,30 @@ struct StageAccumulator {
   int samples = 0;
 };
 
-// last_request.stages of GET /v1/cluster, summed per stage index.
-void accumulate_stage_figures(const json& cluster, std::vector<StageAccumulator>& acc) {
-  if (!cluster.contains("last_request") || !cluster["last_request"].is_object()) return;
-  const json& stages = cluster["last_request"].value("stages", json::array());
-  if (!stages.is_array()) return;
-  for (const json& s : stages) {
-    const size_t i = s.value("stage", 0u);
+// The last request's per-stage figures, summed per stage index.
+void accumulate_stage_figures(const ClusterStatus& cluster, std::vector<StageAccumulator>& acc) {
+  if (!cluster.last) return;
+  for (const StageFigures& s : cluster.last->stages) {
+    const size_t i = s.stage;
     if (i >= acc.size()) acc.resize(i + 1);
-    acc[i].compute_ms += s.value("compute_ms", 0.0);
-    acc[i].wire_bytes += s.value("wire_bytes_per_token", 0.0);
+    acc[i].compute_ms += s.compute_ms;
+    acc[i].wire_bytes += s.wire_bytes_per_token;
     ++acc[i].samples;
   }
 }
 
-// last_request.trace of GET /v1/cluster (stamps in ms), divided by the time scale.
-std::vector<TraceToken> read_trace(const json& cluster, double scale) {
+// The last request's trace (stamps relative to its first step), divided by the time scale.
+std::vector<TraceToken> read_trace(const ClusterStatus& cluster, double scale) {
   std::vector<TraceToken> out;
-  if (!cluster.contains("last_request") || !cluster["last_request"].is_object()) return out;
-  const json& trace = cluster["last_request"].value("trace", json::array());
-  if (!trace.is_array()) return out;
-  for (const json& step : trace) {
+  if (!cluster.last) return out;
+  auto ms = [scale](uint64_t ns) { return static_cast<double>(ns) / 1e6 / scale; };
+  for (const auto& step : cluster.last->trace) {
     TraceToken t;
-    t.sent_ms = step.value("sent_ms", 0.0) / scale;
-    t.received_ms = step.value("received_ms", 0.0) / scale;
-    for (const json& s : step.value("stages", json::array())) {
-      t.stages.push_back({s.value("stage", 0), s.value("received_ms", 0.0) / scale, s.value("sent_ms", 0.0) / scale,
-                          s.value("compute_ms", 0.0) / scale});
+    t.sent_ms = ms(step.sent_ns);
+    t.received_ms = ms(step.received_ns);
+    for (const StageTimingRecord& s : step.stages) {
+      t.stages.push_back({static_cast<int>(s.stage), ms(s.received_ns), ms(s.sent_ns),
+                          static_cast<double>(s.compute_us) / 1000.0 / scale});
     }
     out.push_back(std::move(t));
   }
@@ -245,38 +235,28 @@ std::vector<TraceToken> read_trace(const json& cluster, double scale) {
 
 struct ActualPlan {
   std::vector<StageRange> split;
-  std::map<std::string, double> used_mib;  // by device name
+  std::map<std::string, double> used_mib;  // by device name, the node's own accounting
 };
 
-// The coordinator's plan: GET /v1/cluster, else its log lines.
-ActualPlan actual_plan(int http_port, const std::string& coordinator_log, const ClusterSpec& spec) {
+// The coordinator's plan and each member's memory in use, from GET /v1/cluster.
+ActualPlan actual_plan(int http_port, const ClusterSpec& spec) {
   std::map<std::string, size_t> index;
   for (size_t i = 0; i < spec.devices.size(); ++i) index[spec.devices[i].profile.id] = i;
+  const std::optional<ClusterStatus> cluster = get_cluster_status(http_port);
+  if (!cluster || cluster->plan.stages.empty()) {
+    throw std::runtime_error("could not learn the coordinator's plan: GET /v1/cluster gave none");
+  }
   ActualPlan p;
-  auto add = [&](const std::string& device, int first, int last) {
-    auto it = index.find(device);
-    if (it == index.end()) throw std::runtime_error(fmt::format("the coordinator planned for an unknown device '{}'", device));
-    p.split.push_back({it->second, first, last});
-  };
-  if (auto cluster = get_json(http_port, "/v1/cluster"); cluster && cluster->contains("plan")) {
-    for (const json& s : (*cluster)["plan"]) add(s.value("device", ""), s.value("first", 0), s.value("last", 0));
-    for (const json& n : cluster->value("nodes", json::array())) {
-      if (n.contains("used_mib") && n["used_mib"].is_number()) p.used_mib[n.value("id", "")] = n["used_mib"].get<double>();
+  for (const PlanStage& s : cluster->plan.stages) {
+    auto it = index.find(s.device_id);
+    if (it == index.end()) {
+      throw std::runtime_error(fmt::format("the coordinator planned for an unknown device '{}'", s.device_id));
     }
-  } else {
-    static const std::regex plan_line(R"(plan \(\w+\): (\S+) holds layers \[(\d+), (\d+)\))");
-    for (auto it = std::sregex_iterator(coordinator_log.begin(), coordinator_log.end(), plan_line);
-         it != std::sregex_iterator(); ++it) {
-      add((*it)[1], std::stoi((*it)[2]), std::stoi((*it)[3]));
-    }
+    p.split.push_back({it->second, s.first, s.last});
   }
-  // The node's accounting as the coordinator logged it at load time (fallback).
-  static const std::regex loaded(R"((\S+) loaded its layers \((\d+) MiB in use\))");
-  for (auto it = std::sregex_iterator(coordinator_log.begin(), coordinator_log.end(), loaded);
-       it != std::sregex_iterator(); ++it) {
-    p.used_mib.emplace((*it)[1], std::stod((*it)[2]));
+  for (const NodeStatus& n : cluster->nodes) {
+    if (n.used_mib) p.used_mib[n.id] = static_cast<double>(*n.used_mib);
   }
-  if (p.split.empty()) throw std::runtime_error("could not learn the coordinator's plan (no /v1/cluster, no plan in its log)");
   return p;
 }
 
@@ -315,7 +295,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   const double position = prompt_tokens + w.max_tokens / 2.0;
 
   const PlanRequest request =
-      plan_request(spec, cost, context, w.concurrency, wire_bytes_per_element(w.wire));
+      plan_request(spec, cost, context, w.concurrency, wire_bytes_per_element(parse_wire_format(w.wire)));
   const Plan planned = make_plan(request, strategy);
   if (!planned.feasible) {
     throw NoPlanError(fmt::format("no plan fits cluster {} ({} strategy): {}", options.cluster_label,
@@ -395,7 +375,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   for (auto& n : nodes) children.push_back(n.get());
   children.push_back(coordinator.get());
   pump(children);
-  const ActualPlan actual = actual_plan(port, coordinator->err(), spec);
+  const ActualPlan actual = actual_plan(port, spec);
   {
     std::string s;
     for (const StageRange& r : actual.split) {
@@ -419,7 +399,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
         const std::string& prompt = w.prompts[static_cast<size_t>(i) % w.prompts.size()];
         RequestResult r = run_request(port, prompt, w.max_tokens);
         if (r.ok && w.concurrency == 1) {  // "last request" is this one
-          if (auto c = get_json(port, "/v1/cluster")) {
+          if (auto c = get_cluster_status(port)) {
             std::lock_guard<std::mutex> lock(acc_mutex);
             accumulate_stage_figures(*c, stage_acc);
             trace = read_trace(*c, scale);
@@ -441,7 +421,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   for (auto& t : workers) t.join();
   const double wall_s = ms_since(workload_start) / 1000.0;
   if (stage_acc.empty()) {
-    if (auto c = get_json(port, "/v1/cluster")) {
+    if (auto c = get_cluster_status(port)) {
       accumulate_stage_figures(*c, stage_acc);
       trace = read_trace(*c, scale);
     }

@@ -4,7 +4,7 @@
 
 #include "model/cost_profile.h"
 #include "model/model.h"
-#include "node/coordinator/cluster.h"
+#include "partition/session_plan.h"
 
 namespace baton {
 namespace {
@@ -52,6 +52,16 @@ TEST(SessionPlan, NotEvenOneSessionGivesThePlannersReason) {
   EXPECT_FALSE(sp.plan.feasible);
   EXPECT_EQ(sp.sessions, 1u);
   EXPECT_FALSE(sp.plan.reason.empty());
+}
+
+TEST(SessionPlan, ClusterRequestCarriesWhatTheCoordinatorPlansWith) {
+  const PlanRequest base = two_devices(4096);
+  const PlanRequest req = cluster_plan_request(base.model, base.devices, DType::Q8_0, 2.0);
+  EXPECT_EQ(req.devices.size(), 2u);
+  EXPECT_EQ(req.devices[1].id, "b");
+  EXPECT_EQ(req.kv_dtype, DType::Q8_0);
+  EXPECT_EQ(req.wire_bytes_per_element, 2.0);
+  EXPECT_EQ(req.model.n_layers, base.model.n_layers);
 }
 
 }  // namespace
