@@ -3,8 +3,10 @@
 // measured memory bandwidth). Prints, never asserts.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <vector>
 
@@ -33,6 +35,7 @@ struct BenchArgs {
   std::vector<int> sessions;  // with --nodes: concurrent sessions to measure
   bool lockstep = false;
   bool pin = false;
+  bool json = false;  // one JSON object per line, for scripts (tools/bench/against-llama-cpp.sh)
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -75,6 +78,26 @@ BenchRow bench_once(const Model& model, unsigned threads, const BenchArgs& a) {
   return {a.prompt_tokens / prefill_s, a.gen_tokens / decode_s, prefill_s * 1000.0};
 }
 
+// Machine-readable variant: no bandwidth probe, one line per (model, threads).
+int bench_json(const BenchArgs& a) {
+  for (const auto& path : a.models) {
+    auto model = Model::open(path);
+    for (unsigned t : a.threads) {
+      BenchArgs warm = a;
+      warm.prompt_tokens = 16;
+      warm.gen_tokens = 4;
+      bench_once(*model, t, warm);
+      const BenchRow r = bench_once(*model, t, a);
+      const nlohmann::json line = {{"engine", "baton"},         {"model", path},
+                                   {"threads", t},              {"prefill_tps", r.prefill_tps},
+                                   {"decode_tps", r.decode_tps}, {"ttft_ms", r.ttft_ms}};
+      fmt::print("{}\n", line.dump());
+      std::fflush(stdout);
+    }
+  }
+  return 0;
+}
+
 int bench(BenchArgs a) {
   if (a.models.empty()) a.models.push_back(resolve_model(std::nullopt));
   if (!a.nodes.empty()) {
@@ -90,6 +113,7 @@ int bench(BenchArgs a) {
     c.threads = a.threads.empty() ? 2 : a.threads.back();
     return run_cluster_bench(c);
   }
+  if (a.json) return bench_json(a);
   double bandwidth = 0;
   {
     ThreadPool pool(0);
@@ -136,6 +160,7 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
       ->delimiter(',')->check(CLI::Range(1, 64));
   cmd->add_flag("--lockstep", args->lockstep,
                 "With --sessions: put every session in one batch group (they then travel the ring together)");
+  cmd->add_flag("--json", args->json, "Print one JSON line per model and thread count (no bandwidth probe)");
   cmd->add_flag("--pin", args->pin, "With --nodes: pin node i to CPU i (mod cores), as if each were its own device");
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
