@@ -14,7 +14,7 @@ struct SamplerParams {
   int32_t top_k = 40;         // <= 0: off
   float top_p = 0.95f;        // >= 1: off
   float min_p = 0.05f;        // <= 0: off
-  float repeat_penalty = 1.1f;  // 1: off
+  float repeat_penalty = 1.0f;  // 1: off (the default, as llama.cpp's: greedy decoding is then plain argmax)
   int32_t repeat_last_n = 64;   // how many recent tokens the penalty looks at
   uint64_t seed = 0;
 };

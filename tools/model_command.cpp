@@ -11,6 +11,7 @@ void register_model(CLI::App& app, CommandRunner& runner) {
   group->require_subcommand(1);
   register_model_inspect(*group, runner);
   register_model_synth(*group, runner);
+  register_model_tokenize(*group, runner);
 }
 
 }  // namespace baton::cli

@@ -10,5 +10,7 @@ namespace baton::cli {
 void register_model_inspect(CLI::App& model_group, CommandRunner& runner);
 // `baton model synth --out F ...`: writes a deterministic synthetic model.
 void register_model_synth(CLI::App& model_group, CommandRunner& runner);
+// `baton model tokenize F TEXT [--decode]`: token ids of a text, or the text of ids.
+void register_model_tokenize(CLI::App& model_group, CommandRunner& runner);
 
 }  // namespace baton::cli

@@ -20,7 +20,7 @@ struct SamplingFlags {
   int32_t top_k = 40;
   float top_p = 0.95f;
   float min_p = 0.05f;
-  float repeat_penalty = 1.1f;
+  float repeat_penalty = 1.0f;  // off by default, as in llama.cpp, so --temp 0 is plain argmax
   uint64_t seed = 0;
   int32_t max_tokens = 256;
 

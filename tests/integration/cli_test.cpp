@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "../model/test_models.h"
+#include "model/model.h"
 #include "local_cluster.h"
 
 namespace baton {
@@ -24,7 +25,7 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_EQ(r.code, 0) << cmd;
     EXPECT_NE(r.out.find("Usage:"), std::string::npos) << cmd;
   }
-  for (const char* sub : {"inspect", "synth"}) {
+  for (const char* sub : {"inspect", "synth", "tokenize"}) {
     const auto r = baton({"model", sub, "--help"});
     EXPECT_EQ(r.code, 0) << sub;
   }
@@ -56,6 +57,33 @@ TEST(Cli, SynthThenInspectThenRun) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out.rfind("hello", 0), 0u);
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << "status line after the reply";
+}
+
+// `model tokenize` prints the ids the library's tokenizer gives, and --decode reads them back.
+TEST(Cli, TokenizeAndDecodeRoundTrip) {
+  const std::string model = test::synth_model_path("tiny", DType::Q8_0);
+  const std::string text = "In the beginning God created the heaven";
+  auto r = baton({"model", "tokenize", model, text});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto m = Model::open(model, ModelOpenOptions::without_layers());
+  const std::vector<int32_t> expected = m->tokenizer().encode(text, m->tokenizer().add_bos(), false);
+  std::string want;
+  for (size_t i = 0; i < expected.size(); ++i) want += (i ? " " : "") + std::to_string(expected[i]);
+  EXPECT_EQ(r.out, want + "\n");
+  // Without BOS, decoding the ids gives the text back.
+  r = baton({"model", "tokenize", "--no-bos", model, text});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string ids = r.out;
+  ids.pop_back();
+  r = baton({"model", "tokenize", "--decode", model, ids});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, text + "\n");
+  r = baton({"model", "tokenize", "--decode", model, "12 banana"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("token ids"), std::string::npos) << r.err;
+  r = baton({"model", "tokenize", "--decode", model, "99999999"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
 }
 
 TEST(Cli, PlanJsonCoversEveryLayerOnce) {

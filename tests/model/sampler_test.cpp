@@ -173,6 +173,19 @@ TEST(Sampler, MinPDropsUnlikelyTokens) {
   EXPECT_EQ(c[0], 500);
 }
 
+// Greedy means greedy: with the default parameters and temperature 0 the pick is the
+// argmax even when it was just generated (no repeat penalty unless asked, as llama.cpp).
+TEST(Sampler, DefaultGreedyIsArgmaxOverRepeatedTokens) {
+  SamplerParams p;
+  EXPECT_EQ(p.repeat_penalty, 1.0f);
+  p.temperature = 0.0f;
+  Sampler s(p);
+  std::vector<float> logits = {2.0f, 1.95f, -1.0f};
+  const std::vector<int32_t> history = {0, 0, 0, 2};
+  EXPECT_EQ(s.sample(logits, history), 0);
+  EXPECT_FLOAT_EQ(logits[0], 2.0f);
+}
+
 TEST(Sampler, RepeatPenaltyDividesPositiveAndMultipliesNegative) {
   SamplerParams p = plain(0.0f);
   p.repeat_penalty = 1.1f;
