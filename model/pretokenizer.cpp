@@ -5,6 +5,9 @@
 //  Llama3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
 //          | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //  Qwen2:  as Llama3 with \p{N} instead of \p{N}{1,3}
+//  StarCoder: two passes, as llama.cpp applies its list of patterns: \p{N} first (each
+//          digit a piece), then Gpt2 within each stretch between digits, which therefore
+//          ends where the digit starts (a space before a digit stays a piece of its own).
 #include "model/pretokenizer.h"
 
 #include <cstdint>
@@ -133,14 +136,52 @@ class Matcher {
 }  // namespace
 
 std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
-  if (name == "default" || name == "gpt2" || name == "gpt-2") return PreTokenizer::Gpt2;
+  if (name == "default" || name == "gpt2" || name == "gpt-2" || name == "mpt" || name == "gpt-neox") {
+    return PreTokenizer::Gpt2;
+  }
+  if (name == "starcoder" || name == "refact") return PreTokenizer::StarCoder;
   if (name == "llama-bpe" || name == "llama3" || name == "llama-v3") return PreTokenizer::Llama3;
   if (name == "qwen2") return PreTokenizer::Qwen2;
   return std::nullopt;
 }
 
+namespace {
+
+// Gpt2 over symbols [from, to) as if they were the whole text; pieces are views into text.
+void gpt2_pieces(std::string_view text, const std::vector<Symbol>& all, size_t from, size_t to,
+                 std::vector<std::string_view>& pieces) {
+  const std::vector<Symbol> part(all.begin() + static_cast<std::ptrdiff_t>(from), all.begin() + static_cast<std::ptrdiff_t>(to));
+  const Matcher m(part);
+  const size_t text_end = to < all.size() ? all[to].offset : text.size();
+  for (size_t i = 0; i < part.size();) {
+    const size_t end = m.next_gpt2(i);
+    const size_t a = part[i].offset;
+    const size_t b = end < part.size() ? part[end].offset : text_end;
+    pieces.push_back(text.substr(a, b - a));
+    i = end;
+  }
+}
+
+std::vector<std::string_view> pre_tokenize_starcoder(std::string_view text, const std::vector<Symbol>& symbols) {
+  std::vector<std::string_view> pieces;
+  size_t start = 0;  // first symbol of the current stretch without digits
+  for (size_t i = 0; i <= symbols.size(); ++i) {
+    if (i < symbols.size() && symbols[i].cls != kNumber) continue;
+    if (i > start) gpt2_pieces(text, symbols, start, i, pieces);
+    if (i < symbols.size()) {
+      const size_t b = i + 1 < symbols.size() ? symbols[i + 1].offset : text.size();
+      pieces.push_back(text.substr(symbols[i].offset, b - symbols[i].offset));
+    }
+    start = i + 1;
+  }
+  return pieces;
+}
+
+}  // namespace
+
 std::vector<std::string_view> pre_tokenize(std::string_view text, PreTokenizer kind) {
   const std::vector<Symbol> symbols = classify(text);
+  if (kind == PreTokenizer::StarCoder) return pre_tokenize_starcoder(text, symbols);
   const Matcher m(symbols);
   std::vector<std::string_view> pieces;
   for (size_t i = 0; i < symbols.size();) {

@@ -13,9 +13,11 @@ enum class PreTokenizer {
   Gpt2,    // "default", "gpt2"
   Llama3,  // "llama-bpe" (Llama 3): digits in groups of up to three
   Qwen2,   // "qwen2": as Llama 3 but one digit per piece
+  StarCoder,  // "starcoder", "refact": every digit its own piece, then Gpt2 on the rest
 };
 
 // Maps tokenizer.ggml.pre to a pre-tokenizer; nullopt for names we do not implement.
+// "mpt" and "gpt-neox" are Gpt2 (their tokenizer.json uses GPT-2's pattern).
 std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name);
 
 // Splits text into consecutive pieces that together are exactly `text` (views into it).

@@ -84,7 +84,7 @@ void build_bpe(TokenizerTables& t) {
   const Vocabulary& v = t.vocab;
   const auto pre = pre_tokenizer_from_name(v.pre);
   if (!pre)
-    fail(fmt::format("unsupported pre-tokenizer '{}' (tokenizer.ggml.pre); supported: default, gpt2, llama-bpe, qwen2",
+    fail(fmt::format("unsupported pre-tokenizer '{}' (tokenizer.ggml.pre); supported: default, gpt2, mpt, gpt-neox, starcoder, refact, llama-bpe, qwen2",
                      shown(v.pre)));
   t.pre = *pre;
   t.bpe.ids = &t.ids;

@@ -55,6 +55,13 @@ TEST(TokenizerBpePre, ContractionsCaseAndUnicodeClasses) {
   EXPECT_EQ(split("a\xC2\xA0\xC2\xA0" "b\tc", PreTokenizer::Llama3), (Pieces{"a", "\xC2\xA0", "\xC2\xA0" "b", "\tc"}));
 }
 
+TEST(TokenizerBpePre, StarCoderSplitsEveryDigitBeforeTheRest) {
+  using V = std::vector<std::string_view>;
+  // The space before a digit is not glued to it; "\s+(?!\S)" sees the digit as text end.
+  EXPECT_EQ(pre_tokenize("ab 123  x4", PreTokenizer::StarCoder), (V{"ab", " ", "1", "2", "3", " ", " x", "4"}));
+  EXPECT_EQ(pre_tokenize("a  1", PreTokenizer::StarCoder), (V{"a", "  ", "1"}));
+}
+
 TEST(TokenizerBpePre, PiecesCoverTheTextExactly) {
   const std::string text = "  lead\r\n\r\n mid\t\t9999 \xFF\xFE bad \xF0\x9F\x98\x80!! trail   ";
   for (PreTokenizer k : {PreTokenizer::Gpt2, PreTokenizer::Llama3, PreTokenizer::Qwen2}) {
@@ -72,6 +79,9 @@ TEST(TokenizerBpePre, NamesMapToPreTokenizers) {
   EXPECT_EQ(pre_tokenizer_from_name("qwen2"), PreTokenizer::Qwen2);
   EXPECT_EQ(pre_tokenizer_from_name("default"), PreTokenizer::Gpt2);
   EXPECT_EQ(pre_tokenizer_from_name("gpt2"), PreTokenizer::Gpt2);
+  EXPECT_EQ(pre_tokenizer_from_name("mpt"), PreTokenizer::Gpt2);
+  EXPECT_EQ(pre_tokenizer_from_name("starcoder"), PreTokenizer::StarCoder);
+  EXPECT_EQ(pre_tokenizer_from_name("refact"), PreTokenizer::StarCoder);
   EXPECT_FALSE(pre_tokenizer_from_name("falcon").has_value());
 }
 
