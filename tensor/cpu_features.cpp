@@ -29,6 +29,12 @@ CpuFeatures detect() {
   // The AVX2 check above already covers the OS saving YMM state, which F16C also needs.
   unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
   f.f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && ((ecx >> 29) & 1u) != 0 && f.avx2;
+  f.avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+  f.avx512_vnni = f.avx512 && __builtin_cpu_supports("avx512vnni");
+  // BATON_NO_AVX512=1 keeps the AVX2 kernels (to compare the two on one machine).
+  const char* no512 = std::getenv("BATON_NO_AVX512");
+  if (no512 != nullptr && *no512 != '\0' && std::strcmp(no512, "0") != 0) f.avx512 = f.avx512_vnni = false;
 #endif
   return f;
 }

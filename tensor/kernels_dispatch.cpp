@@ -10,6 +10,7 @@ namespace baton::detail {
 
 #if defined(BATON_HAVE_X86_KERNELS)
 const KernelTable& avx2_kernel_table();  // kernels_avx2.cpp
+KernelTable avx512_kernel_table(const KernelTable& avx2);  // kernels_avx512.cpp
 #endif
 
 const KernelTable* avx2_kernels() {
@@ -20,8 +21,21 @@ const KernelTable* avx2_kernels() {
   return nullptr;
 }
 
+const KernelTable* avx512_kernels() {
+#if defined(BATON_HAVE_X86_KERNELS)
+  const CpuFeatures& f = cpu_features();
+  if (avx2_kernels() != nullptr && f.avx512 && f.avx512_vnni) {
+    static const KernelTable table = avx512_kernel_table(avx2_kernel_table());
+    return &table;
+  }
+#endif
+  return nullptr;
+}
+
 const KernelTable& active_kernels() {
-  static const KernelTable& table = avx2_kernels() ? *avx2_kernels() : scalar_kernels();
+  static const KernelTable& table = avx512_kernels() ? *avx512_kernels()
+                                    : avx2_kernels() ? *avx2_kernels()
+                                                     : scalar_kernels();
   return table;
 }
 

@@ -12,8 +12,8 @@
 
 namespace baton::detail {
 
-// out[t * out_stride + r] = dot(weight row r, activation t) for r < nrows <= kMaxTileRows
-// and t < ntok <= kMaxTileTokens. Weight rows are row_stride bytes apart, activations
+// out[t * out_stride + r] = dot(weight row r, activation t) for r < nrows <= the table's
+// tile_rows and t < ntok <= its tile_tokens. Weight rows are row_stride bytes apart, activations
 // act_stride bytes apart, in the format activation_dtype() gives for the weight dtype.
 // Contract: each (row, token) result is bit-identical whatever nrows and ntok are, so
 // results do not depend on tiling, threads, or matvec vs matmul.
@@ -22,8 +22,9 @@ using DotTileFn = void (*)(int64_t n, const void* w, size_t row_stride, int nrow
 // Quantises an f32 activation row into the block format (same codes as quantize_row).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 
+// Bounds on every table's tile shape.
 inline constexpr int kMaxTileRows = 4;
-inline constexpr int kMaxTileTokens = 2;
+inline constexpr int kMaxTileTokens = 4;
 
 struct KernelTable {
   const char* name;
@@ -48,12 +49,17 @@ struct KernelTable {
                  int64_t head_dim, float* out);
   void (*softmax)(float* x, int64_t n);
   void (*silu_mul)(const float* gate, const float* up, float* out, int64_t n);
+  // The largest tile the dot functions take (see DotTileFn); matvec/matmul tile by these.
+  int tile_rows = 4;
+  int tile_tokens = 2;
 };
 
 const KernelTable& scalar_kernels();
 // nullptr unless built for x86 and the CPU has AVX2, FMA and F16C (and BATON_FORCE_SCALAR is unset).
 const KernelTable* avx2_kernels();
-// The table the public API uses: AVX2 when available, scalar otherwise.
+// nullptr unless built for x86 and the CPU also has AVX-512 F/BW/VL/DQ and VNNI.
+const KernelTable* avx512_kernels();
+// The table the public API uses: AVX-512 VNNI, else AVX2, else scalar.
 const KernelTable& active_kernels();
 
 // Weight dtypes matvec accepts, and the format their activations are converted to

@@ -1,5 +1,5 @@
 // matvec / matmul drivers: validate shapes, convert the activations once, then split the
-// weight rows across the pool in tiles of kMaxTileRows rows (x kMaxTileTokens tokens).
+// weight rows across the pool in tiles of the kernel table's tile_rows rows (x tile_tokens tokens).
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
@@ -72,14 +72,15 @@ void matvec_with(const KernelTable& k, const WeightView& w, const float* x, floa
   const PreparedActivations act = prepare(k, w.dtype, x, 1, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
+  const size_t tile_rows = static_cast<size_t>(k.tile_rows);
   auto rows = [&](size_t r0, size_t r1) {
-    for (size_t r = r0; r < r1; r += kMaxTileRows) {
-      const int nrows = static_cast<int>(std::min<size_t>(kMaxTileRows, r1 - r));
+    for (size_t r = r0; r < r1; r += tile_rows) {
+      const int nrows = static_cast<int>(std::min<size_t>(tile_rows, r1 - r));
       dot(w.cols, base + r * stride, stride, nrows, act.data, act.stride, 1, y + r, 0);
     }
   };
   if (pool != nullptr && pool->size() > 1 && w.rows * w.cols >= kMinParallelElems) {
-    pool->parallel_for(static_cast<size_t>(w.rows), kMaxTileRows, rows);
+    pool->parallel_for(static_cast<size_t>(w.rows), tile_rows, rows);
   } else {
     rows(0, static_cast<size_t>(w.rows));
   }
@@ -98,16 +99,17 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
   const PreparedActivations act = prepare(k, w.dtype, x, n_tokens, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
+  const size_t tile_rows = static_cast<size_t>(k.tile_rows);
   const size_t rows_total = static_cast<size_t>(w.rows);
   auto rows = [&](size_t r0, size_t r1) {
     // Token blocks outermost so their activations stay cached; each tile of weight rows
     // is then reused for every token of the block while it sits in L1.
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
       const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
-      for (size_t r = r0; r < r1; r += kMaxTileRows) {
-        const int nrows = static_cast<int>(std::min<size_t>(kMaxTileRows, r1 - r));
-        for (int64_t t = t0; t < t1; t += kMaxTileTokens) {
-          const int ntok = static_cast<int>(std::min<int64_t>(kMaxTileTokens, t1 - t));
+      for (size_t r = r0; r < r1; r += tile_rows) {
+        const int nrows = static_cast<int>(std::min<size_t>(tile_rows, r1 - r));
+        for (int64_t t = t0; t < t1; t += k.tile_tokens) {
+          const int ntok = static_cast<int>(std::min<int64_t>(k.tile_tokens, t1 - t));
           dot(w.cols, base + r * stride, stride, nrows, act.data + t * act.stride, act.stride, ntok,
               y + t * w.rows + static_cast<int64_t>(r), rows_total);
         }
@@ -115,7 +117,7 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
     }
   };
   if (pool != nullptr && pool->size() > 1 && w.rows * w.cols * n_tokens >= kMinParallelElems) {
-    pool->parallel_for(static_cast<size_t>(w.rows), kMaxTileRows, rows);
+    pool->parallel_for(static_cast<size_t>(w.rows), tile_rows, rows);
   } else {
     rows(0, static_cast<size_t>(w.rows));
   }

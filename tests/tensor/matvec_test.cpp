@@ -38,6 +38,7 @@ const DType kWeightTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, 
 std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
   if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
+  if (detail::avx512_kernels() != nullptr) t.push_back(detail::avx512_kernels());
   return t;
 }
 
@@ -165,9 +166,11 @@ TEST(Matvec, ResultsDoNotDependOnThreadCountOrTiling) {
   }
 }
 
-TEST(Matvec, ScalarAndAvx2Agree) {
-  const KernelTable* avx2 = detail::avx2_kernels();
-  if (avx2 == nullptr) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C (or BATON_FORCE_SCALAR is set)";
+TEST(Matvec, ScalarAndSimdAgree) {
+  const auto all = tables();
+  if (all.size() == 1) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C (or BATON_FORCE_SCALAR is set)";
+  for (size_t i = 1; i < all.size(); ++i) {
+  const KernelTable* simd = all[i];
   uint32_t seed = 900;
   for (DType t : kWeightTypes) {
     for (const Shape& s : shapes_for(t)) {
@@ -179,11 +182,13 @@ TEST(Matvec, ScalarAndAvx2Agree) {
       std::vector<float> ys(s.rows), ya(s.rows);
       const WeightView w{t, wq.data(), s.rows, s.cols};
       detail::matvec_with(detail::scalar_kernels(), w, x.data(), ys.data(), nullptr);
-      detail::matvec_with(*avx2, w, x.data(), ya.data(), nullptr);
+      detail::matvec_with(*simd, w, x.data(), ya.data(), nullptr);
       for (int64_t r = 0; r < s.rows; ++r) {
-        ASSERT_NEAR(ys[r], ya[r], 2 * ref.tol[r]) << dtype_name(t) << " " << s.rows << "x" << s.cols << " row " << r;
+        ASSERT_NEAR(ys[r], ya[r], 2 * ref.tol[r])
+            << simd->name << " " << dtype_name(t) << " " << s.rows << "x" << s.cols << " row " << r;
       }
     }
+  }
   }
 }
 
