@@ -6,6 +6,10 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__aarch64__) && defined(__linux__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
 
 namespace baton {
 
@@ -35,6 +39,13 @@ CpuFeatures detect() {
   // BATON_NO_AVX512=1 keeps the AVX2 kernels (to compare the two on one machine).
   const char* no512 = std::getenv("BATON_NO_AVX512");
   if (no512 != nullptr && *no512 != '\0' && std::strcmp(no512, "0") != 0) f.avx512 = f.avx512_vnni = false;
+#endif
+#if defined(__aarch64__) && defined(__linux__)
+  // The kernel's view of the CPU (also right under qemu-user, which reports its -cpu model).
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = f.neon && (hwcap & HWCAP_ASIMDDP) != 0;
+  f.fp16 = f.neon && (hwcap & HWCAP_ASIMDHP) != 0;
 #endif
   return f;
 }

@@ -12,6 +12,10 @@ namespace baton::detail {
 const KernelTable& avx2_kernel_table();  // kernels_avx2.cpp
 KernelTable avx512_kernel_table(const KernelTable& avx2);  // kernels_avx512.cpp
 #endif
+#if defined(BATON_HAVE_NEON_KERNELS)
+const KernelTable& neon_kernel_table();          // kernels_neon.cpp
+const KernelTable& neon_dotprod_kernel_table();  // kernels_neon_dotprod.cpp
+#endif
 
 const KernelTable* avx2_kernels() {
 #if defined(BATON_HAVE_X86_KERNELS)
@@ -32,12 +36,47 @@ const KernelTable* avx512_kernels() {
   return nullptr;
 }
 
+const KernelTable* neon_kernels() {
+#if defined(BATON_HAVE_NEON_KERNELS)
+  if (cpu_features().neon) return &neon_kernel_table();
+#endif
+  return nullptr;
+}
+
+const KernelTable* neon_dotprod_kernels() {
+#if defined(BATON_HAVE_NEON_KERNELS)
+  const CpuFeatures& f = cpu_features();
+  if (f.neon && f.dotprod) return &neon_dotprod_kernel_table();
+#endif
+  return nullptr;
+}
+
+namespace {
+
+const KernelTable& best_kernels() {
+  if (const KernelTable* k = avx512_kernels()) return *k;
+  if (const KernelTable* k = avx2_kernels()) return *k;
+  if (const KernelTable* k = neon_dotprod_kernels()) return *k;
+  if (const KernelTable* k = neon_kernels()) return *k;
+  return scalar_kernels();
+}
+
+}  // namespace
+
 const KernelTable& active_kernels() {
-  static const KernelTable& table = avx512_kernels() ? *avx512_kernels()
-                                    : avx2_kernels() ? *avx2_kernels()
-                                                     : scalar_kernels();
+  static const KernelTable& table = best_kernels();
   return table;
 }
+
+}  // namespace baton::detail
+
+namespace baton {
+
+const char* kernel_table_name() { return detail::active_kernels().name; }
+
+}  // namespace baton
+
+namespace baton::detail {
 
 bool is_matvec_weight_type(DType t) {
   switch (t) {

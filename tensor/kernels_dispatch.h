@@ -1,5 +1,6 @@
-// Internal: the table of hot kernels, one scalar implementation (always available) and
-// one AVX2/FMA/F16C implementation (x86 with those features). The public functions in
+// Internal: the table of hot kernels, one scalar implementation (always available), one
+// AVX2/FMA/F16C implementation (x86 with those features) and two NEON ones (aarch64, with
+// and without the dot-product extension). The public functions in
 // kernels.h use active_kernels(); tests call scalar_kernels()/avx2_kernels() directly to
 // check each path against references and against each other.
 #pragma once
@@ -59,7 +60,14 @@ const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();
 // nullptr unless built for x86 and the CPU also has AVX-512 F/BW/VL/DQ and VNNI.
 const KernelTable* avx512_kernels();
-// The table the public API uses: AVX-512 VNNI, else AVX2, else scalar.
+// nullptr unless built for aarch64 (and BATON_FORCE_SCALAR is unset): base NEON, which
+// every aarch64 CPU has.
+const KernelTable* neon_kernels();
+// nullptr unless built for aarch64 and the CPU also has the dot-product instructions.
+// Gives the same bits as neon_kernels() (and as avx2_kernels() on x86).
+const KernelTable* neon_dotprod_kernels();
+// The table the public API uses: AVX-512 VNNI, else AVX2, else NEON with dotprod, else
+// NEON, else scalar.
 const KernelTable& active_kernels();
 
 // Weight dtypes matvec accepts, and the format their activations are converted to

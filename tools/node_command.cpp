@@ -8,6 +8,7 @@
 #include "node/stage/host_calibration.h"
 #include "node/stage/node_service.h"
 #include "transport/rpc_peer.h"
+#include "tensor/cpu_features.h"
 #include "tools/commands.h"
 #include "tools/cpu_affinity.h"
 #include "tools/default_model.h"
@@ -91,6 +92,7 @@ int run_node(NodeArgs args) {
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
   });
+  spdlog::info("node {}: {} kernels", name, kernel_table_name());
   fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),
              args.memory_mib ? fmt::format(", offering {} MiB", args.memory_mib) : std::string(", no memory limit"));
   std::fflush(stdout);

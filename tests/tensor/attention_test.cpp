@@ -45,6 +45,8 @@ Cache make_cache(DType t, const AttentionShape& s, int64_t capacity) {
 std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
   if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
+  if (detail::neon_kernels() != nullptr) t.push_back(detail::neon_kernels());
+  if (detail::neon_dotprod_kernels() != nullptr) t.push_back(detail::neon_dotprod_kernels());
   return t;
 }
 
@@ -182,6 +184,32 @@ TEST(Attention, ScalarAndAvx2Agree) {
     detail::attention_with(detail::scalar_kernels(), q.data(), 4, 96, cache.view(), s, a.data(), nullptr);
     detail::attention_with(*avx2, q.data(), 4, 96, cache.view(), s, b.data(), nullptr);
     for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << dtype_name(kv) << " " << i;
+  }
+}
+
+TEST(Attention, ScalarAndNeonAgree) {
+  if (detail::neon_kernels() == nullptr) GTEST_SKIP() << "not an aarch64 build (or BATON_FORCE_SCALAR is set)";
+  const AttentionShape s{12, 4, 72};  // head_dim 72: a 32+32+8 column split for the float caches
+  for (const KernelTable* k : {detail::neon_kernels(), detail::neon_dotprod_kernels()}) {
+    if (k == nullptr) continue;
+    for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
+      const AttentionShape shape = kv == DType::Q8_0 ? AttentionShape{12, 4, 64} : s;
+      Cache cache = make_cache(kv, shape, 100);
+      const auto keys = random_floats(100 * cache.row_elems, 18, 2.0f);
+      const auto values = random_floats(100 * cache.row_elems, 19);
+      for (int64_t p = 0; p < 100; ++p) {
+        kv_store(cache.view(), p, keys.data() + p * cache.row_elems, values.data() + p * cache.row_elems,
+                 cache.row_elems);
+      }
+      const auto q = random_floats(4 * shape.n_heads * shape.head_dim, 20, 2.0f);
+      std::vector<float> a(q.size()), b(q.size()), c(q.size());
+      ThreadPool pool3(3);
+      detail::attention_with(detail::scalar_kernels(), q.data(), 4, 93, cache.view(), shape, a.data(), nullptr);
+      detail::attention_with(*k, q.data(), 4, 93, cache.view(), shape, b.data(), nullptr);
+      detail::attention_with(*k, q.data(), 4, 93, cache.view(), shape, c.data(), &pool3);
+      for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], b[i], 1e-5) << dtype_name(kv) << " " << k->name << " " << i;
+      EXPECT_EQ(0, std::memcmp(b.data(), c.data(), b.size() * sizeof(float))) << dtype_name(kv) << " " << k->name;
+    }
   }
 }
 

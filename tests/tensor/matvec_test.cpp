@@ -39,6 +39,8 @@ std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
   if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
   if (detail::avx512_kernels() != nullptr) t.push_back(detail::avx512_kernels());
+  if (detail::neon_kernels() != nullptr) t.push_back(detail::neon_kernels());
+  if (detail::neon_dotprod_kernels() != nullptr) t.push_back(detail::neon_dotprod_kernels());
   return t;
 }
 
@@ -189,6 +191,57 @@ TEST(Matvec, ScalarAndSimdAgree) {
       }
     }
   }
+  }
+}
+
+// Each NEON table against the scalar reference, as ScalarAndAvx2Agree does for AVX2.
+TEST(Matvec, ScalarAndNeonAgree) {
+  const KernelTable* neon = detail::neon_kernels();
+  if (neon == nullptr) GTEST_SKIP() << "not an aarch64 build (or BATON_FORCE_SCALAR is set)";
+  uint32_t seed = 950;
+  for (const KernelTable* k : {neon, detail::neon_dotprod_kernels()}) {
+    if (k == nullptr) continue;
+    for (DType t : kWeightTypes) {
+      for (const Shape& s : shapes_for(t)) {
+        const auto wf = random_floats(s.rows * s.cols, seed++, 0.5f);
+        const auto x = random_floats(s.cols, seed++, 2.0f);
+        const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+        const auto wdeq = dequantize_matrix(t, wq.data(), s.rows, s.cols);
+        const auto ref = reference_matvec(t, wdeq, effective_activation(t, x.data(), s.cols), s.rows, s.cols);
+        std::vector<float> ys(s.rows), yn(s.rows);
+        const WeightView w{t, wq.data(), s.rows, s.cols};
+        detail::matvec_with(detail::scalar_kernels(), w, x.data(), ys.data(), nullptr);
+        detail::matvec_with(*k, w, x.data(), yn.data(), nullptr);
+        for (int64_t r = 0; r < s.rows; ++r) {
+          ASSERT_NEAR(ys[r], yn[r], 2 * ref.tol[r])
+              << dtype_name(t) << " " << k->name << " " << s.rows << "x" << s.cols << " row " << r;
+        }
+      }
+    }
+  }
+}
+
+// SDOT and the base-NEON widening multiplies compute the same exact integers, and the
+// float steps are shared, so the two NEON tables give the same bits for every row.
+TEST(Matmul, NeonWithAndWithoutDotprodGiveTheSameBits) {
+  const KernelTable* base = detail::neon_kernels();
+  const KernelTable* dot = detail::neon_dotprod_kernels();
+  if (base == nullptr) GTEST_SKIP() << "not an aarch64 build (or BATON_FORCE_SCALAR is set)";
+  if (dot == nullptr) GTEST_SKIP() << "this CPU lacks the dot-product extension (qemu -cpu cortex-a53 runs this path)";
+  ThreadPool pool2(2);
+  for (DType t : kWeightTypes) {
+    for (const Shape& s : shapes_for(t)) {
+      const int64_t n_tokens = 5;
+      const auto wf = random_floats(s.rows * s.cols, 1000 + static_cast<uint32_t>(s.rows), 0.5f);
+      const auto x = random_floats(s.cols * n_tokens, 1100 + static_cast<uint32_t>(s.cols), 2.0f);
+      const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+      const WeightView w{t, wq.data(), s.rows, s.cols};
+      std::vector<float> yb(s.rows * n_tokens), yd(yb.size());
+      detail::matmul_with(*base, w, x.data(), n_tokens, yb.data(), nullptr);
+      detail::matmul_with(*dot, w, x.data(), n_tokens, yd.data(), &pool2);
+      ASSERT_EQ(0, std::memcmp(yb.data(), yd.data(), yb.size() * sizeof(float)))
+          << dtype_name(t) << " " << s.rows << "x" << s.cols;
+    }
   }
 }
 

@@ -22,6 +22,8 @@ const int64_t kSizes[] = {1, 2, 7, 8, 9, 33, 1000};
 std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
   if (detail::avx2_kernels() != nullptr) t.push_back(detail::avx2_kernels());
+  if (detail::neon_kernels() != nullptr) t.push_back(detail::neon_kernels());
+  if (detail::neon_dotprod_kernels() != nullptr) t.push_back(detail::neon_dotprod_kernels());
   return t;
 }
 

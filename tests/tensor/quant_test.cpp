@@ -331,5 +331,25 @@ TEST(ActivationQuant, ScalarAndAvx2ProduceIdenticalCodes) {
   }
 }
 
+TEST(ActivationQuant, ScalarAndNeonProduceIdenticalCodes) {
+  if (detail::neon_kernels() == nullptr) GTEST_SKIP() << "not an aarch64 build (or BATON_FORCE_SCALAR is set)";
+  const auto& scalar = detail::scalar_kernels();
+  for (const auto* k : {detail::neon_kernels(), detail::neon_dotprod_kernels()}) {
+    if (k == nullptr) continue;
+    for (uint32_t seed = 0; seed < 20; ++seed) {
+      auto x = random_floats(1024, 200 + seed, seed % 2 ? 1.0f : 1e-4f);
+      if (seed == 3) std::fill(x.begin(), x.begin() + 256, 0.0f);  // an all-zero block
+      std::vector<uint8_t> a(row_bytes(DType::Q8_0, 1024)), b(a.size());
+      scalar.quantize_q8_0(x.data(), a.data(), 1024);
+      k->quantize_q8_0(x.data(), b.data(), 1024);
+      EXPECT_EQ(a, b) << "q8_0 seed " << seed << " " << k->name;
+      std::vector<uint8_t> c(row_bytes(DType::Q8_K, 1024)), d(c.size());
+      scalar.quantize_q8_K(x.data(), c.data(), 1024);
+      k->quantize_q8_K(x.data(), d.data(), 1024);
+      EXPECT_EQ(c, d) << "q8_K seed " << seed << " " << k->name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace baton
