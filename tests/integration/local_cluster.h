@@ -31,6 +31,9 @@ inline std::string temp_dir(const std::string& name) {
 struct NodeSpec {
   bool with_model = true;
   std::vector<std::string> extra;
+  // What runs `baton` for this node; empty: this build's. E.g. qemu-user and an aarch64
+  // build for a cluster that mixes architectures.
+  std::vector<std::string> command;
 };
 
 class LocalCluster {
@@ -39,9 +42,10 @@ class LocalCluster {
                const std::string& cache_dir) {
     std::string peers;
     for (size_t i = 0; i < nodes.size(); ++i) {
-      std::vector<std::string> argv = {BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--name",
-                                       "node" + std::to_string(i), "--threads", "1", "--no-mdns", "--cache-dir",
-                                       cache_dir + "/node" + std::to_string(i)};
+      std::vector<std::string> argv = nodes[i].command;
+      if (argv.empty()) argv.push_back(BATON_EXECUTABLE);
+      argv.insert(argv.end(), {"node", "--listen", "127.0.0.1:0", "--name", "node" + std::to_string(i), "--threads",
+                               "1", "--no-mdns", "--cache-dir", cache_dir + "/node" + std::to_string(i)});
       if (nodes[i].with_model) argv.insert(argv.end(), {"--model", model});
       argv.insert(argv.end(), nodes[i].extra.begin(), nodes[i].extra.end());
       nodes_.push_back(std::make_unique<ChildProcess>(argv, secret_env()));
