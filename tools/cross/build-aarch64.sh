@@ -107,12 +107,16 @@ cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUI
   -DCMAKE_PREFIX_PATH="$PREFIX" "${capnp_archives[@]}" "${launcher[@]}" >"$BUILD_DIR/configure.log" 2>&1 ||
   { tail -n 30 "$BUILD_DIR/configure.log" >&2; die "configuring baton failed; see $BUILD_DIR/configure.log"; }
 
-targets=(baton baton_kernel_bench baton_kernel_digest)
+# The test suites and kernel tools first, so that they exist for ctest even if a later
+# target fails; then baton itself.
+targets=(baton_kernel_bench baton_kernel_digest)
 for dir in tensor model; do
   while IFS= read -r src; do targets+=("${dir}_$(basename "$src" .cpp)"); done \
     < <(find "$ROOT/tests/$dir" -maxdepth 1 -name '*_test.cpp' | sort)
 done
 step "building ${targets[*]}"
 cmake --build "$BUILD_DIR" -j"$JOBS" --target "${targets[@]}"
+step "building baton"
+cmake --build "$BUILD_DIR" -j"$JOBS" --target baton
 file "$BUILD_DIR/baton" 2>/dev/null || true
 step "done: $BUILD_DIR/baton"
