@@ -205,6 +205,12 @@ BoundedHttpServer::BoundedHttpServer(HttpLimits limits) : limits_(limits) {
   keep_alive_max_count_ = std::max<size_t>(1, limits_.keep_alive_requests);
 }
 
+int BoundedHttpServer::bind(const std::string& host, int port) {
+  const int bound = port == 0 ? bind_to_any_port(host) : (bind_to_port(host, port) ? port : -1);
+  if (bound > 0) ::listen(svr_sock_, SOMAXCONN);  // on a listening socket: only the backlog changes
+  return bound;
+}
+
 bool BoundedHttpServer::process_and_close_socket(int sock) {
   Connection conn{ConnectionStream(sock, std::chrono::milliseconds(5'000))};
   std::string ip;

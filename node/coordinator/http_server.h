@@ -95,6 +95,10 @@ class BoundedHttpServer : public httplib::Server {
  public:
   explicit BoundedHttpServer(HttpLimits limits);
   const HttpLimits& limits() const { return limits_; }
+  // Binds (port 0: any free port) with a deep accept queue: the library listens with a
+  // backlog of 5, so a burst of connections would wait out SYN retries (1 s, 3 s...).
+  // Returns the port, or -1.
+  int bind(const std::string& host, int port);
 
   // For handlers, about the connection their request came on.
   bool client_gone(const httplib::Request& req) const;

@@ -133,8 +133,7 @@ HttpService::HttpService(const Model& model, SessionRunner& runner, HttpServiceC
   install_routes();
   install_completion_routes();
   install_status_routes();
-  port_ = config_.port == 0 ? server_->bind_to_any_port(config_.host)
-                            : (server_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
+  port_ = server_->bind(config_.host, config_.port);
   if (port_ <= 0) {
     throw std::runtime_error(fmt::format("cannot listen for HTTP on {}:{} (in use?)", config_.host, config_.port));
   }

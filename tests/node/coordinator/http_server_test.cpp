@@ -44,7 +44,7 @@ class TestServer {
       gone_after_ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
       res.set_content("late", "text/plain");
     });
-    port = server.bind_to_any_port("127.0.0.1");
+    port = server.bind("127.0.0.1", 0);
     thread = std::thread([this] { server.listen_after_bind(); });
     for (int i = 0; i < 500 && !server.is_running(); ++i) std::this_thread::sleep_for(2ms);
   }
