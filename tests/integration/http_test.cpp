@@ -234,7 +234,8 @@ TEST_F(HttpApi, ChoicesDifferAndEachIsReproducible) {
     texts.insert(ja["choices"][i]["text"].get<std::string>());
   }
   EXPECT_GT(texts.size(), 1u) << "n choices at temperature 1 should not all be the same";
-  EXPECT_EQ(ja["usage"]["completion_tokens"], 36);
+  EXPECT_GT(ja["usage"]["completion_tokens"].get<int>(), 3);  // summed over the choices (12 at most each)
+  EXPECT_LE(ja["usage"]["completion_tokens"].get<int>(), 36);
   // Streamed: every choice's chunks carry its index and each ends with a finish reason.
   json streamed = body;
   streamed["stream"] = true;

@@ -146,7 +146,7 @@ TEST_F(WebPage, ChromiumStreamsTheGreedyReplyAndShowsTheCluster) {
   const std::string expected = json::parse(r->body)["choices"][0]["message"]["content"];
   ASSERT_FALSE(expected.empty());
 
-  const std::string chat_url = url(fmt::format("?prompt={}&max_tokens={}", url_encode(prompt), max_tokens));
+  const std::string chat_url = url(fmt::format("?prompt={}&max_tokens={}&temperature=0", url_encode(prompt), max_tokens));
   const auto dom = chromium(browser, {"--dump-dom"}, chat_url);
   ASSERT_EQ(dom.code, 0) << "chromium failed or was killed: " << dom.err.substr(0, 2000);
 
@@ -155,7 +155,7 @@ TEST_F(WebPage, ChromiumStreamsTheGreedyReplyAndShowsTheCluster) {
   EXPECT_NE(reply.find(R"(data-done="1")"), std::string::npos) << "the streamed reply did not finish: " << reply;
   // The reply is rendered as Markdown; the text it was rendered from is kept beside it.
   EXPECT_EQ(unescape_html(attribute(reply, "data-text")), expected);
-  EXPECT_NE(reply.find(">Copy<"), std::string::npos) << reply;
+  EXPECT_NE(dom.out.find(">Copy<"), std::string::npos) << "no Copy button under the finished reply";
 
   // The cluster view is filled on load: both devices, and a plan segment for each.
   const std::string devices = element(dom.out, R"(id="cluster-devices")", "</table>");
