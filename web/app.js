@@ -383,6 +383,9 @@ async function refreshCluster() {
     // For automated layout checks (tests/integration/web_test.cpp): wider than the window
     // means something is cut off on a phone.
     document.body.dataset.scrollWidth = String(document.documentElement.scrollWidth);
+    document.body.dataset.innerWidth = String(window.innerWidth);
+    const wrap = $('cluster-devices').parentElement;  // scrolls sideways when the table does not fit
+    document.body.dataset.devicesCut = String(wrap.scrollWidth > wrap.clientWidth + 1);
   } catch (e) {
     $('cluster-error').textContent = 'Cannot read the cluster state: ' + e.message;
     $('cluster-error').hidden = false;
