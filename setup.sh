@@ -30,7 +30,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-  libssl-dev
+  libssl-dev libedit-dev
   # test-time tools: dig for mDNS interop; avahi + dbus + iproute2 so the avahi-browse
   # interop test can run in its own network namespace instead of skipping
   bind9-dnsutils avahi-daemon avahi-utils dbus iproute2 util-linux

@@ -1,4 +1,5 @@
-// What an HTTP client can send the coordinator: OpenAI request bodies (both endpoints) and,
+// What an HTTP client can send the coordinator: OpenAI request bodies (both endpoints, and
+// the error replies they get, which must serialise as strict UTF-8) and,
 // for `baton submit --url`, server-sent event streams cut at arbitrary points.
 #include <cstdint>
 #include <string>
@@ -11,7 +12,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
   try {
     baton::parse_completion_request(body, data[0] & 1, "baton-model", 64);
-  } catch (const baton::ApiError&) {
+  } catch (const baton::ApiError& e) {
+    // The reply the client gets: must serialise (strict UTF-8) and name a real status.
+    const std::string reply = baton::error_body(e).dump();
+    if (e.status < 400 || e.status > 599 || reply.empty()) __builtin_trap();
   }
   baton::SseReader sse(4096);
   try {

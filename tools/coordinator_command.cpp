@@ -8,6 +8,7 @@
 #include "node/coordinator/cluster.h"
 #include "discovery/mdns_browser.h"
 #include "node/coordinator/coordinator_service.h"
+#include "node/coordinator/http_doors.h"
 #include "node/coordinator/http_service.h"
 #include "node/coordinator/membership.h"
 #include "node/coordinator/membership_loops.h"
@@ -47,6 +48,9 @@ struct CoordinatorArgs {
   std::string mdns_interface;
   uint16_t mdns_port = 5353;
   std::string http = "127.0.0.1:8080";
+  std::vector<std::string> api_keys;
+  std::string api_key_file;
+  std::vector<std::string> cors_origins;
   uint32_t min_nodes = 1;
   double discovery_wait_s = 5;
 };
@@ -135,6 +139,16 @@ int run_coordinator(CoordinatorArgs args) {
     hc.model_id = std::filesystem::path(path).stem().string();
     hc.context = cfg.context;
     hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
+    hc.api_keys = args.api_keys;
+    if (!args.api_key_file.empty()) {
+      for (auto& k : read_api_key_file(args.api_key_file)) hc.api_keys.push_back(std::move(k));
+    }
+    hc.cors_origins = args.cors_origins;
+    if (hc.api_keys.empty() && !is_loopback_host(hc.host)) {
+      spdlog::warn("the HTTP API on {} is open to the network without an API key: anyone who can reach it may use "
+                   "the model and see /v1/cluster; add --api-key-file FILE (or --api-key KEY)",
+                   args.http);
+    }
     HttpStatusSources sources;
     sources.executor = &kj::getCurrentThreadExecutor();
     sources.cluster = &cluster;
@@ -185,6 +199,14 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
   cmd->add_option("--http", a->http, "OpenAI-compatible HTTP API address (HOST:PORT, port 0 picks one; 'off' disables)")
       ->capture_default_str();
+  cmd->add_option("--api-key", a->api_keys,
+                  "Require 'Authorization: Bearer KEY' on the HTTP API (repeatable; all but /health and the web "
+                  "page's files). Visible to other users in `ps`: prefer --api-key-file");
+  cmd->add_option("--api-key-file", a->api_key_file, "Read API keys from a file, one per line (# comments)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--cors-origin", a->cors_origins,
+                  "Let web pages from this origin call the HTTP API, e.g. http://localhost:5173 (repeatable; "
+                  "'*' for any; none by default)");
   cmd->add_flag("!--no-mdns", a->mdns, "Do not discover nodes with mDNS (use --peers only)");
   cmd->add_option("--mdns-interface", a->mdns_interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-port", a->mdns_port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <vector>
 
 #include "model/synth.h"
 
@@ -15,8 +16,25 @@ namespace baton::cli {
 namespace {
 
 // The trained model shipped in models/ (issue 8); first match wins.
-constexpr const char* kShippedModels[] = {"models/baton-kjv-5m.q8_0.gguf"};
+constexpr const char* kShippedModels[] = {"baton-kjv-5m.q8_0.gguf"};
 constexpr const char* kSynthSize = "small";
+
+fs::path executable_dir() {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path();
+}
+
+// Where shipped models may be, in order: next to an installed binary
+// (<prefix>/bin/baton -> <prefix>/share/baton/models), the prefix it was built to be
+// installed in, and the source tree it was built from.
+std::vector<fs::path> model_dirs() {
+  std::vector<fs::path> dirs;
+  if (const fs::path exe = executable_dir(); !exe.empty()) dirs.push_back(exe.parent_path() / "share" / "baton" / "models");
+  dirs.push_back(fs::path(BATON_INSTALL_DATADIR) / "models");
+  dirs.push_back(fs::path(BATON_SOURCE_DIR) / "models");
+  return dirs;
+}
 
 }  // namespace
 
@@ -35,9 +53,10 @@ std::string resolve_model(const std::optional<std::string>& requested) {
     if (!fs::exists(env)) throw std::runtime_error(fmt::format("BATON_MODEL='{}' does not exist", env));
     return env;
   }
-  for (const char* rel : kShippedModels) {
-    const fs::path p = fs::path(BATON_SOURCE_DIR) / rel;
-    if (fs::exists(p)) return p.string();
+  for (const fs::path& dir : model_dirs()) {
+    for (const char* name : kShippedModels) {
+      if (fs::exists(dir / name)) return (dir / name).string();
+    }
   }
   const fs::path dir = cache_dir();
   const fs::path path = dir / fmt::format("baton-synth-{}-q8_0.gguf", kSynthSize);

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "tools/commands.h"
+#include "tools/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"baton: run one large language model across several everyday devices"};
@@ -15,6 +16,8 @@ int main(int argc, char** argv) {
   std::string log_level = "info";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  app.set_version_flag("--version", baton::cli::version_text(), "Print the version, commit, compiler and kernel paths");
 
   baton::cli::CommandRunner runner;
   baton::cli::register_run(app, runner);
@@ -26,6 +29,7 @@ int main(int argc, char** argv) {
   baton::cli::register_submit(app, runner);
   baton::cli::register_peers(app, runner);
   baton::cli::register_simulate(app, runner);
+  baton::cli::register_cache(app, runner);
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries generated text and --json output.

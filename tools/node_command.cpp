@@ -29,6 +29,7 @@ struct NodeArgs {
   double gflops = 0;
   double bandwidth = 0;
   std::string cache;
+  uint64_t cache_max_mib = 4096;
   unsigned threads = 0;
   uint32_t heartbeat_ms = 500;
   std::vector<unsigned> cpus;  // empty: wherever the OS schedules it
@@ -71,6 +72,7 @@ int run_node(NodeArgs args) {
   cfg.bandwidth_gbs = args.bandwidth;
   cfg.model_path = args.model;
   cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
+  cfg.cache_max_bytes = args.cache_max_mib << 20;
   cfg.threads = args.threads;
   cfg.telemetry_host = args.listen.substr(0, args.listen.rfind(':'));
   cfg.heartbeat_ms = args.heartbeat_ms;
@@ -124,6 +126,10 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--gflops", a->gflops, "Compute score advertised to the planner (GFLOP/s)");
   cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
+  cmd->add_option("--cache-max-mib", a->cache_max_mib,
+                  "Cap on the shard cache: least recently used shards are deleted beyond it (0: no cap; "
+                  "`baton cache list|clean` shows or empties it)")
+      ->capture_default_str();
   cmd->add_option("-t,--threads", a->threads, "Kernel threads (0: all cores)")->capture_default_str();
   cmd->add_option("--cpus", a->cpus, "Run only on these CPUs (e.g. 2,3): several nodes on one machine")
       ->delimiter(',');

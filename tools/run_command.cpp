@@ -19,6 +19,7 @@
 #include "tensor/thread_pool.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
+#include "tools/line_editor.h"
 #include "tools/progress.h"
 #include "tools/run_options.h"
 
@@ -38,28 +39,6 @@ void install_sigint_handler() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: a blocked read of the next prompt returns on Ctrl-C
   sigaction(SIGINT, &sa, nullptr);
-}
-
-enum class ReadResult { Line, EndOfInput, Interrupted };
-
-// Reads one line from stdin with read(2), so that Ctrl-C (EINTR, the handler has no
-// SA_RESTART) interrupts the wait; std::getline retries inside stdio and would not.
-ReadResult read_line(std::string& line) {
-  line.clear();
-  char c;
-  for (;;) {
-    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
-    if (n == 1) {
-      if (c == '\n') return ReadResult::Line;
-      line += c;
-    } else if (n == 0) {
-      return line.empty() ? ReadResult::EndOfInput : ReadResult::Line;
-    } else if (errno == EINTR) {
-      return ReadResult::Interrupted;
-    } else {
-      return ReadResult::EndOfInput;
-    }
-  }
 }
 
 struct RunArgs {
@@ -136,12 +115,12 @@ int run(const RunArgs& args) {
   fmt::print(stderr, "baton chat — type a message; /clear resets the conversation, /quit or Ctrl-D exits,\n"
                      "Ctrl-C stops the current reply.{}\n", args.raw ? " (raw continuation mode)" : "");
   std::string raw_text;
+  LineEditor editor(default_history_file());
   for (;;) {
-    fmt::print("\n> ");
-    std::fflush(stdout);
+    fmt::print("\n");
     std::string line;
     g_interrupted.store(false);
-    const ReadResult got = read_line(line);
+    const ReadResult got = editor.read("> ", line);
     if (got == ReadResult::Interrupted) {  // Ctrl-C at the prompt: stay
       fmt::print("\n(Ctrl-D or /quit to exit)");
       continue;

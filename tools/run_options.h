@@ -16,7 +16,7 @@ namespace baton::cli {
 
 // Sampling and length flags, shared by every command that generates (run, submit, ...).
 struct SamplingFlags {
-  float temperature = 0.8f;
+  float temperature = SamplerParams{}.temperature;  // one default everywhere (0.8)
   int32_t top_k = 40;
   float top_p = 0.95f;
   float min_p = 0.05f;

@@ -1,11 +1,14 @@
 // baton's web page: a chat over /v1/chat/completions (SSE streaming) and a view of the
 // cluster from /v1/cluster. No dependencies. Text from the server (replies, device names
-// from discovery) only ever goes into textContent, never into HTML.
+// from discovery) only ever goes into textContent or DOM nodes built by markdown.js, never
+// into HTML. An API key, when the coordinator asks for one, is kept in localStorage.
 'use strict';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const state = { history: [], replies: 0, controller: null, clusterTimer: null, clusterBusy: false };
+const state = { history: [], replies: 0, controller: null, clusterTimer: null, clusterBusy: false,
+  apiKey: localStorage.getItem('baton.apiKey') || '' };
+const DEFAULT_TEMPERATURE = 0.8;  // the same default as `baton run` and the HTTP API
 const PALETTE = ['#4f6bed', '#e0803a', '#2fa57a', '#c0508e', '#8a63d2', '#c9a227', '#3a9fbf', '#d2544b'];
 
 // h('div', {className: 'x'}, 'text', child): a DOM element; strings become text nodes.
@@ -28,6 +31,18 @@ async function errorText(res) {
   return `HTTP ${res.status} ${res.statusText}`;
 }
 
+// Headers for the API: the key when there is one.
+function apiHeaders(extra = {}) {
+  return state.apiKey ? { ...extra, Authorization: 'Bearer ' + state.apiKey } : extra;
+}
+
+// The coordinator wants a key (401): ask for it once, in the page, and keep it.
+function askForKey(message) {
+  $('key-form').hidden = false;
+  $('key-message').textContent = message || 'This coordinator needs an API key.';
+  $('api-key').focus();
+}
+
 // ---- tabs -------------------------------------------------------------------------------
 
 function showView(name) {
@@ -47,13 +62,61 @@ function showView(name) {
 
 function addMessage(role, text) {
   $('empty').hidden = true;
-  const body = h('div', { className: 'text' }, text);
+  const body = h('div', { className: 'text' + (role === 'user' ? ' plain' : '') }, text);
   const meta = h('div', { className: 'meta' });
+  const actions = h('div', { className: 'actions' });
   const box = h('article', { className: 'msg ' + role },
-    h('div', { className: 'who' }, role === 'user' ? 'You' : 'baton'), body, meta);
+    h('div', { className: 'who' }, role === 'user' ? 'You' : 'baton'), body, h('div', { className: 'footer' }, meta, actions));
   $('messages').append(box);
   box.scrollIntoView({ block: 'end' });
-  return { box, body, meta };
+  return { box, body, meta, actions, raw: text };
+}
+
+// Replies are Markdown; rendering is throttled while tokens stream in.
+function renderReply(reply, final) {
+  const draw = () => {
+    reply.pending = null;
+    reply.body.replaceChildren(renderMarkdown(reply.raw));
+  };
+  if (final) {
+    clearTimeout(reply.pending);
+    draw();
+  } else if (!reply.pending) {
+    reply.pending = setTimeout(draw, 40);
+  }
+}
+
+async function copyText(text, button) {
+  try {
+    await navigator.clipboard.writeText(text);
+  } catch (_) {
+    // No clipboard API outside secure contexts (plain http from another device).
+    const area = h('textarea', { value: text });
+    document.body.append(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  button.textContent = 'Copied';
+  setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+}
+
+// Copy on every finished reply; Regenerate on the last one.
+function addReplyActions(reply) {
+  const copy = h('button', { type: 'button', className: 'link', textContent: 'Copy' });
+  copy.addEventListener('click', () => copyText(reply.raw, copy));
+  const again = h('button', { type: 'button', className: 'link regenerate', textContent: 'Regenerate' });
+  again.addEventListener('click', regenerate);
+  reply.actions.replaceChildren(copy, again);
+}
+
+function regenerate() {
+  if (state.controller) return;
+  const last = [...$('messages').querySelectorAll('.msg.assistant')].pop();
+  if (!last) return;
+  last.remove();
+  if (state.history.length && state.history[state.history.length - 1].role === 'assistant') state.history.pop();
+  generate();
 }
 
 // Yields the payload of each SSE `data:` line of a fetch body.
@@ -89,12 +152,29 @@ function setBusy(busy) {
   $('stop').disabled = !busy;
 }
 
-async function send(text) {
+function send(text) {
   if (state.controller || !text.trim()) return;
-  const maxTokens = parseInt($('max-tokens').value, 10) || 128;
-  const temperature = parseFloat($('temperature').value) || 0;
   addMessage('user', text);
   state.history.push({ role: 'user', content: text });
+  generate();
+}
+
+function requestBody() {
+  const maxTokens = parseInt($('max-tokens').value, 10) || 128;
+  const temperature = parseFloat($('temperature').value);
+  const topP = parseFloat($('top-p').value);
+  const system = $('system-prompt').value.trim();
+  const messages = system ? [{ role: 'system', content: system }, ...state.history] : state.history;
+  return {
+    messages, stream: true, max_tokens: maxTokens,
+    temperature: isFinite(temperature) ? temperature : DEFAULT_TEMPERATURE,
+    top_p: isFinite(topP) ? topP : 1,
+  };
+}
+
+// Streams a reply to the conversation so far.
+async function generate() {
+  for (const b of $('messages').querySelectorAll('.regenerate')) b.remove();
   const reply = addMessage('assistant', '');
   reply.body.id = 'reply-' + state.replies++;
   reply.box.classList.add('streaming');
@@ -107,10 +187,15 @@ async function send(text) {
   try {
     const res = await fetch('/v1/chat/completions', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ messages: state.history, stream: true, max_tokens: maxTokens, temperature }),
+      headers: apiHeaders({ 'Content-Type': 'application/json' }),
+      body: JSON.stringify(requestBody()),
       signal: controller.signal,
     });
+    if (res.status === 401) {
+      const message = await errorText(res);
+      askForKey(message);
+      throw new Error(message);
+    }
     if (!res.ok) throw new Error(await errorText(res));
     // Headless Chromium's --virtual-time-budget (tests/integration/web_test.cpp) waits for a
     // body that is read whole but not for one read as a stream: reading a copy whole keeps an
@@ -119,29 +204,40 @@ async function send(text) {
     for await (const data of sseData(res.body)) {
       if (data === '[DONE]') break;
       const chunk = JSON.parse(data);
+      if (chunk.error) throw new Error(chunk.error.message || 'the server reported an error');
       const piece = chunk.choices && chunk.choices[0] && chunk.choices[0].delta && chunk.choices[0].delta.content;
       if (piece) {
-        reply.body.textContent += piece;
+        reply.raw += piece;
+        renderReply(reply, false);
         pieces++;
         reply.box.scrollIntoView({ block: 'end' });
       }
       if (chunk.baton) stats = chunk.baton;
-      if (chunk.error) throw new Error(chunk.error.message || 'the server reported an error');
     }
+    renderReply(reply, true);
     reply.body.dataset.done = '1';
+    reply.body.dataset.text = reply.raw;
     reply.meta.textContent = statsLine(stats, pieces, started);
-    state.history.push({ role: 'assistant', content: reply.body.textContent });
+    state.history.push({ role: 'assistant', content: reply.raw });
+    addReplyActions(reply);
   } catch (e) {
+    renderReply(reply, true);
     if (e.name === 'AbortError') {
       reply.body.dataset.state = 'stopped';
       reply.meta.textContent = 'Stopped';
-      if (reply.body.textContent) state.history.push({ role: 'assistant', content: reply.body.textContent });
-      else state.history.pop();
+      if (reply.raw) {
+        state.history.push({ role: 'assistant', content: reply.raw });
+        addReplyActions(reply);
+      }
     } else {
+      // The reply's place says what went wrong; Regenerate tries again.
       reply.body.dataset.state = 'error';
       reply.box.classList.add('failed');
-      reply.meta.textContent = 'Error: ' + e.message;
-      state.history.pop();  // let the user send it again
+      reply.body.replaceChildren(h('p', { className: 'error-text' }, 'Error: ' + e.message));
+      reply.meta.textContent = '';
+      const again = h('button', { type: 'button', className: 'link regenerate', textContent: 'Try again' });
+      again.addEventListener('click', regenerate);
+      reply.actions.replaceChildren(again);
     }
   } finally {
     reply.box.classList.remove('streaming');
@@ -213,17 +309,23 @@ function renderDevices(c, colours) {
     const stage = stages.get(n.id);
     const swatch = h('span', { className: 'swatch' });
     swatch.style.background = colours.get(n.id);
+    // data-label names the column when a phone shows each row as a card (style.css).
+    const cell = (label, className, ...content) => {
+      const td = h('td', { className }, ...content);
+      td.dataset.label = label;
+      return td;
+    };
     return h('tr', { className: n.online ? '' : 'offline' },
-      h('td', {}, swatch, h('span', { className: 'device-name' }, n.id), h('div', { className: 'address' }, n.address)),
-      h('td', {}, n.kind),
-      h('td', { className: 'num' }, n.memory_mib > 0 ? n.memory_mib.toLocaleString('en-US') : 'no limit',
+      cell('Device', 'device', swatch, h('span', { className: 'device-name' }, n.id), h('div', { className: 'address' }, n.address)),
+      cell('Kind', '', n.kind),
+      cell('Memory MiB', 'num', n.memory_mib > 0 ? n.memory_mib.toLocaleString('en-US') : 'no limit',
         typeof n.used_mib === 'number' ? h('div', { className: 'sub' }, `${num(n.used_mib)} MiB in use`) : null),
-      h('td', { className: 'num' }, num(n.compute_gflops)),
-      h('td', { className: 'num' }, n.rtt_ms == null ? '–' : num(n.rtt_ms, 2)),
-      h('td', {}, h('span', { className: 'pill ' + (n.online ? 'ok' : 'down') }, n.online ? 'online' : 'offline'),
+      cell('GFLOP/s', 'num', num(n.compute_gflops)),
+      cell('RTT ms', 'num', n.rtt_ms == null ? '–' : num(n.rtt_ms, 2)),
+      cell('State', '', h('span', { className: 'pill ' + (n.online ? 'ok' : 'down') }, n.online ? 'online' : 'offline'),
         n.heartbeat ? h('div', { className: 'sub' },
           `heartbeat ${(n.heartbeat.age_ms / 1000).toFixed(1)} s ago · RSS ${num(n.heartbeat.rss_mib)} MiB`) : null),
-      h('td', {}, stage ? `${layerText(stage.first, stage.last)} (stage ${stage.stage})` : (n.in_plan ? 'in plan' : 'idle')));
+      cell('Layers', '', stage ? `${layerText(stage.first, stage.last)} (stage ${stage.stage})` : (n.in_plan ? 'in plan' : 'idle')));
   });
   $('cluster-devices').tBodies[0].replaceChildren(...rows);
 }
@@ -273,10 +375,17 @@ async function refreshCluster() {
   if (state.clusterBusy) return;
   state.clusterBusy = true;
   try {
-    const res = await fetch('/v1/cluster', { cache: 'no-store' });
+    const res = await fetch('/v1/cluster', { cache: 'no-store', headers: apiHeaders() });
+    if (res.status === 401) askForKey(await errorText(res.clone()));
     if (!res.ok) throw new Error(await errorText(res));
     renderCluster(await res.json());
     $('cluster-error').hidden = true;
+    // For automated layout checks (tests/integration/web_test.cpp): wider than the window
+    // means something is cut off on a phone.
+    document.body.dataset.scrollWidth = String(document.documentElement.scrollWidth);
+    document.body.dataset.innerWidth = String(window.innerWidth);
+    const wrap = $('cluster-devices').parentElement;  // scrolls sideways when the table does not fit
+    document.body.dataset.devicesCut = String(wrap.scrollWidth > wrap.clientWidth + 1);
   } catch (e) {
     $('cluster-error').textContent = 'Cannot read the cluster state: ' + e.message;
     $('cluster-error').hidden = false;
@@ -306,10 +415,26 @@ $('prompt').addEventListener('keydown', (e) => {
 });
 $('stop').addEventListener('click', () => state.controller && state.controller.abort());
 $('clear').addEventListener('click', clearChat);
+$('key-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  state.apiKey = $('api-key').value.trim();
+  if (state.apiKey) localStorage.setItem('baton.apiKey', state.apiKey);
+  else localStorage.removeItem('baton.apiKey');
+  $('api-key').value = '';
+  $('key-form').hidden = true;
+  refreshCluster();
+});
+for (const [id, key] of [['system-prompt', 'baton.system'], ['top-p', 'baton.topP']]) {
+  const saved = localStorage.getItem(key);
+  if (saved !== null) $(id).value = saved;
+  $(id).addEventListener('change', () => localStorage.setItem(key, $(id).value));
+}
+$('temperature').value = String(DEFAULT_TEMPERATURE);
 
-// Query string for automated use: ?prompt=TEXT&max_tokens=N&temperature=T&view=cluster
+// Query string for automated use: ?prompt=TEXT&max_tokens=N&temperature=T&system=S&view=cluster
 if (params.has('max_tokens')) $('max-tokens').value = params.get('max_tokens');
 if (params.has('temperature')) $('temperature').value = params.get('temperature');
+if (params.has('system')) $('system-prompt').value = params.get('system');
 showView(params.get('view') === 'cluster' ? 'cluster' : 'chat');
 if (params.get('view') !== 'cluster') refreshCluster();  // header and cluster view filled on load
 if (params.get('prompt')) send(params.get('prompt'));

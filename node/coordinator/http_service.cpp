@@ -10,7 +10,11 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <random>
 
+#include "model/tokenizer.h"
+#include "node/coordinator/http_doors.h"
+#include "node/coordinator/http_server.h"
 #include "node/coordinator/openai_api.h"
 #include "node/coordinator/web_page.h"
 
@@ -20,31 +24,101 @@ namespace {
 
 using nlohmann::json;
 
-// Tokens and the end of one session, handed from the event-loop thread (callbacks) to
-// the HTTP thread that writes the response.
-struct SessionChannel {
+// Tokens and the end of every choice of one request, handed from the event-loop thread
+// (callbacks) to the HTTP thread that writes the response.
+struct RequestChannel {
   std::mutex mutex;
   std::condition_variable changed;
-  std::deque<std::string> pieces;
-  bool done = false;
-  SessionOutcome outcome;
+  std::deque<std::pair<int32_t, std::string>> pieces;  // (choice, text)
+  std::vector<SessionOutcome> outcomes;
+  size_t done = 0;
+  std::vector<std::shared_ptr<std::atomic<bool>>> cancels;
+
+  bool finished() const { return done == outcomes.size(); }
+  void cancel_all() {
+    for (auto& c : cancels) c->store(true);
+  }
 };
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Responses are UTF-8 whatever a model or a client produced: bytes that are not become U+FFFD.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 // baton's own figures next to OpenAI's fields (clients ignore unknown keys).
-json baton_figures(const SessionOutcome& out) {
+json baton_figures(const std::vector<SessionOutcome>& outs) {
+  const SessionOutcome& out = outs.front();
+  double kv = 0;
+  for (const auto& o : outs) kv += o.kv_cache_mib;
   return {{"tokens_per_s", out.decode_tokens_per_s},
           {"ttft_ms", out.ttft_ms},
           {"queued_ms", out.queued_ms},
-          {"kv_cache_mib", out.kv_cache_mib}};
+          {"kv_cache_mib", kv}};
+}
+
+json usage_of(const std::vector<SessionOutcome>& outs) {
+  int64_t completion = 0;
+  for (const auto& o : outs) completion += o.result.completion_tokens;
+  const int64_t prompt = outs.front().result.prompt_tokens;
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
 }
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
-  res.set_content(error_body(e).dump(), "application/json");
+  res.set_content(dump(error_body(e)), "application/json");
+}
+
+// A failure of ours, told to people without internals (library messages, addresses):
+// the details go to the coordinator's log under the same request id.
+ApiError server_failure(const std::string& request_id, const std::string& detail) {
+  spdlog::warn("request {} failed: {}", request_id, detail);
+  return ApiError(500, "", "server_error",
+                  fmt::format("the cluster could not finish this reply (a node failed or left); try again. "
+                              "The coordinator's log has the details under request {}.",
+                              request_id));
+}
+
+// Every path the service answers, so anything else gets a JSON 404 before its body is read.
+bool known_route(const std::string& method, const std::string& path) {
+  if (method == "POST") return path == "/v1/completions" || path == "/v1/chat/completions";
+  if (method != "GET" && method != "HEAD") return false;
+  if (path == "/health" || path == "/v1/models" || path == "/v1/cluster" || path == "/metrics" || path == "/") return true;
+  if (path.rfind("/v1/models/", 0) == 0) return true;
+  for (const EmbeddedFile& f : embedded_web_files()) {
+    if (path.size() == f.name.size() + 1 && path.substr(1) == f.name) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> public_paths() {
+  std::vector<std::string> paths = {"/health", "/"};
+  for (const EmbeddedFile& f : embedded_web_files()) {
+    std::string path = "/";
+    path += f.name;
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+// What the HTTP library refused by itself, in words.
+std::string library_refusal(int status) {
+  switch (status) {
+    case 400: return "the request is malformed (request line, headers or body framing)";
+    case 404: return "no such route";
+    case 405: return "method not allowed";
+    case 408: return "the request did not arrive in time";
+    case 413: return "the request body is too large";
+    case 414: return "the request URI is too long";
+    case 416: return "the requested range cannot be served";
+    default: return fmt::format("HTTP {}", status);
+  }
+}
+
+std::string new_request_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}", rng());
 }
 
 }  // namespace
@@ -54,12 +128,12 @@ HttpService::HttpService(const Model& model, SessionRunner& runner, HttpServiceC
       runner_(runner),
       config_(std::move(config)),
       status_(std::move(status)),
-      server_(std::make_unique<httplib::Server>()) {
-  server_->set_payload_max_length(config_.max_body_bytes);
+      server_(std::make_unique<BoundedHttpServer>(config_.limits)) {
+  install_doors();
   install_routes();
+  install_completion_routes();
   install_status_routes();
-  port_ = config_.port == 0 ? server_->bind_to_any_port(config_.host)
-                            : (server_->bind_to_port(config_.host, config_.port) ? config_.port : -1);
+  port_ = server_->bind(config_.host, config_.port);
   if (port_ <= 0) {
     throw std::runtime_error(fmt::format("cannot listen for HTTP on {}:{} (in use?)", config_.host, config_.port));
   }
@@ -71,149 +145,242 @@ HttpService::~HttpService() {
   if (thread_.joinable()) thread_.join();
 }
 
-void HttpService::install_routes() {
-  serve_web_page(*server_);  // GET /, /app.js, /style.css
-  server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
-  });
-  server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
-    const json body = {{"object", "list"},
-                       {"data", json::array({{{"id", config_.model_id}, {"object", "model"}, {"created", 0},
-                                              {"owned_by", "baton"}}})}};
-    res.set_content(body.dump(), "application/json");
-  });
-  auto completion = [this](bool chat) {
-    return [this, chat](const httplib::Request& http_req, httplib::Response& res) {
-      CompletionRequest req;
-      std::vector<int32_t> input;
-      try {
-        req = parse_completion_request(http_req.body, chat, config_.model_id, config_.prefill_chunk);
-        const Tokenizer& tok = model_.tokenizer();
-        if (chat) {
-          input = tok.encode(render_chat(detect_chat_template(model_.chat_template_source()), req.messages, true),
-                             tok.add_bos(), true);
-        } else if (!req.prompt_ids.empty()) {
-          for (int32_t id : req.prompt_ids) {
-            if (id < 0 || id >= tok.vocab_size()) {
-              throw ApiError(400, "prompt", "invalid_value", fmt::format("token id {} is outside [0, {})", id, tok.vocab_size()));
-            }
-          }
-          input = req.prompt_ids;
-        } else {
-          input = tok.encode(req.prompt, tok.add_bos(), false);
-        }
-        if (input.empty()) throw ApiError(400, chat ? "messages" : "prompt", "invalid_value", "the prompt is empty");
-        if (static_cast<int64_t>(input.size()) > config_.context) {
-          throw ApiError(400, chat ? "messages" : "prompt", "context_length_exceeded",
-                         fmt::format("the prompt has {} tokens but the context holds {}", input.size(), config_.context));
-        }
-      } catch (const ApiError& e) {
-        send_error(res, e);
-        return;
-      }
-      auto channel = std::make_shared<SessionChannel>();
-      SessionCallbacks cb;
-      cb.on_token = [channel](int32_t, const std::string& text) {
-        if (text.empty()) return;
-        std::lock_guard<std::mutex> lock(channel->mutex);
-        channel->pieces.push_back(text);
-        channel->changed.notify_all();
-      };
-      cb.on_done = [channel](const SessionOutcome& out) {
-        std::lock_guard<std::mutex> lock(channel->mutex);
-        channel->outcome = out;
-        channel->done = true;
-        channel->changed.notify_all();
-      };
-      const StartResult started = runner_.try_start(std::move(input), req.params, cb);
-      if (started.admission == Admission::Full) {
-        res.set_header("Retry-After", std::to_string(started.retry_after_s));
-        send_error(res, ApiError(429, "", "busy", started.refusal));
-        return;
-      }
-      if (!started.started()) {
-        send_error(res, ApiError(503, "", "unavailable", started.refusal));
-        return;
-      }
-      std::shared_ptr<std::atomic<bool>> cancel = started.cancel;
-      const std::string id = fmt::format("cmpl-{:x}", std::chrono::steady_clock::now().time_since_epoch().count());
-      const int64_t created = unix_now();
-
-      if (!req.stream) {
-        std::unique_lock<std::mutex> lock(channel->mutex);
-        channel->changed.wait(lock, [&] { return channel->done; });
-        if (!channel->outcome.error.empty()) {
-          res.status = 500;
-          res.set_content(json{{"error", {{"message", channel->outcome.error}, {"type", "server_error"}}}}.dump(),
-                          "application/json");
-          return;
-        }
-        json body = completion_response(req, id, created, config_.model_id, channel->outcome.result);
-        body["baton"] = baton_figures(channel->outcome);
-        res.set_content(body.dump(), "application/json");
-        return;
-      }
-      res.set_header("Cache-Control", "no-cache");
-      res.set_chunked_content_provider(
-          "text/event-stream", [this, channel, cancel, req, id, created](size_t, httplib::DataSink& sink) {
-            auto send = [&](const json& chunk) {
-              const std::string line = "data: " + chunk.dump() + "\n\n";
-              return sink.write(line.data(), line.size());
-            };
-            bool first = true;
-            for (;;) {
-              std::deque<std::string> ready;
-              bool done = false;
-              {
-                std::unique_lock<std::mutex> lock(channel->mutex);
-                channel->changed.wait_for(lock, std::chrono::milliseconds(200),
-                                          [&] { return channel->done || !channel->pieces.empty(); });
-                ready.swap(channel->pieces);
-                done = channel->done;
-              }
-              for (const auto& text : ready) {
-                if (!send(completion_chunk(req, id, created, config_.model_id, text, std::nullopt, first))) {
-                  cancel->store(true);  // the client went away: stop generating, free the KV caches
-                  return false;
-                }
-                first = false;
-              }
-              if (!sink.is_writable()) {
-                cancel->store(true);
-                return false;
-              }
-              if (done) break;
-            }
-            const SessionOutcome& out = channel->outcome;
-            const std::string reason = out.error.empty() ? finish_reason_for_api(out.result.finish) : "error";
-            json last = completion_chunk(req, id, created, config_.model_id, "", reason, first);
-            last["baton"] = baton_figures(out);
-            // As OpenAI's stream_options.include_usage does, on the final chunk.
-            last["usage"] = {{"prompt_tokens", out.result.prompt_tokens},
-                             {"completion_tokens", out.result.completion_tokens},
-                             {"total_tokens", out.result.prompt_tokens + out.result.completion_tokens}};
-            send(last);
-            const std::string end = "data: [DONE]\n\n";
-            sink.write(end.data(), end.size());
-            sink.done();
-            return true;
-          });
+void HttpService::install_doors() {
+  DoorPolicy policy{config_.api_keys, config_.cors_origins, public_paths()};
+  // Runs once the headers are in and before any body is read.
+  server_->set_pre_routing_handler([this, policy](const httplib::Request& req, httplib::Response& res) {
+    const DoorVerdict v = judge_door(policy, {req.method, req.path, req.get_header_value("Origin"),
+                                              req.get_header_value("Authorization"),
+                                              req.get_header_value("Access-Control-Request-Method"),
+                                              req.get_header_value("Access-Control-Request-Headers")});
+    for (const auto& [name, value] : v.headers) res.set_header(name, value);
+    const bool has_body = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
+    auto refuse = [&](const ApiError& e) {
+      if (has_body) server_->close_after_response(req);  // its body stays unread on the wire
+      send_error(res, e);
+      return httplib::Server::HandlerResponse::Handled;
     };
-  };
-  server_->Post("/v1/completions", completion(false));
-  server_->Post("/v1/chat/completions", completion(true));
+    if (v.status) {
+      if (*v.status == 204) {
+        res.status = 204;
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return refuse(ApiError(*v.status, "", v.error_code, v.error_message));
+    }
+    if (!known_route(req.method, req.path)) {
+      return refuse(ApiError(404, "", "unknown_url",
+                             fmt::format("no route {} {}: the API serves GET /v1/models, POST /v1/chat/completions, "
+                                         "POST /v1/completions, GET /health, GET /metrics and GET /v1/cluster",
+                                         req.method, req.path)));
+    }
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (!encoding.empty() && encoding != "identity" && encoding != "gzip" && encoding != "deflate") {
+      return refuse(ApiError(415, "", "unsupported_encoding",
+                             fmt::format("Content-Encoding '{}' is not accepted; send the body plain, gzip or deflate",
+                                         encoding)));
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // Whatever the library refuses on its own (400 for a malformed request line, 404, 413)
+  // gets an OpenAI-shaped body too.
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, ApiError(res.status, "", res.status >= 500 ? "server_error" : "invalid_request",
+                             library_refusal(res.status)));
+    return httplib::Server::HandlerResponse::Handled;
+  }));
   server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
+    std::string what = "unknown exception";
     try {
       std::rethrow_exception(ep);
     } catch (const std::exception& e) {
       what = e.what();
     } catch (...) {
     }
-    spdlog::warn("HTTP handler failed: {}", what);
-    res.status = 500;
-    res.set_content(json{{"error", {{"message", what}, {"type", "server_error"}}}}.dump(), "application/json");
+    send_error(res, server_failure(new_request_id(), what));
   });
+}
+
+void HttpService::install_routes() {
+  serve_web_page(*server_);  // GET /, /app.js, /style.css
+  server_->Get("/health", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
+    const json body = {{"object", "list"}, {"data", json::array({model_object(config_.model_id)})}};
+    res.set_content(dump(body), "application/json");
+  });
+  server_->Get("/v1/models/(.+)", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string id = req.matches[1];
+    if (id != config_.model_id) {
+      send_error(res, ApiError(404, "model", "model_not_found",
+                               fmt::format("model '{}' is not served here (this coordinator serves '{}')", id,
+                                           config_.model_id)));
+      return;
+    }
+    res.set_content(dump(model_object(config_.model_id)), "application/json");
+  });
+}
+
+void HttpService::install_completion_routes() {
+  for (const bool chat : {false, true}) {
+    server_->Post(chat ? "/v1/chat/completions" : "/v1/completions",
+                  [this, chat](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
+                    BodyRead body = read_bounded_body(*server_, req, reader);
+                    if (!body.body) {
+                      send_error(res, ApiError(body.status, "", body.status == 413 ? "request_too_large" : "invalid_body",
+                                               body.message));
+                      return;
+                    }
+                    complete(chat, req, res, *body.body);
+                  });
+  }
+}
+
+void HttpService::complete(bool chat, const httplib::Request& http_req, httplib::Response& res, const std::string& body) {
+  CompletionRequest req;
+  std::vector<int32_t> input;
+  try {
+    req = parse_completion_request(body, chat, config_.model_id, config_.prefill_chunk);
+    const Tokenizer& tok = model_.tokenizer();
+    if (chat) {
+      input = tok.encode(render_chat(detect_chat_template(model_.chat_template_source()), req.messages, true),
+                         tok.add_bos(), true);
+    } else if (!req.prompt_ids.empty()) {
+      for (int32_t id : req.prompt_ids) {
+        if (id < 0 || id >= tok.vocab_size()) {
+          throw ApiError(400, "prompt", "invalid_value", fmt::format("token id {} is outside [0, {})", id, tok.vocab_size()));
+        }
+      }
+      input = req.prompt_ids;
+    } else {
+      input = tok.encode(req.prompt, tok.add_bos(), false);
+    }
+    if (input.empty()) throw ApiError(400, chat ? "messages" : "prompt", "invalid_value", "the prompt is empty");
+    if (static_cast<int64_t>(input.size()) > config_.context) {
+      throw ApiError(400, chat ? "messages" : "prompt", "context_length_exceeded",
+                     fmt::format("the prompt has {} tokens but the context holds {}", input.size(), config_.context));
+    }
+  } catch (const ApiError& e) {
+    send_error(res, e);
+    return;
+  }
+  const std::string id = (chat ? "chatcmpl-" : "cmpl-") + new_request_id();
+  auto channel = std::make_shared<RequestChannel>();
+  channel->outcomes.resize(static_cast<size_t>(req.n));
+  // Choice i samples with seed + i: n different answers, each reproducible.
+  for (int32_t i = 0; i < req.n; ++i) {
+    SessionCallbacks cb;
+    cb.on_token = [channel, i](int32_t, const std::string& text) {
+      if (text.empty()) return;
+      std::lock_guard<std::mutex> lock(channel->mutex);
+      channel->pieces.emplace_back(i, text);
+      channel->changed.notify_all();
+    };
+    cb.on_done = [channel, i](const SessionOutcome& out) {
+      std::lock_guard<std::mutex> lock(channel->mutex);
+      channel->outcomes[static_cast<size_t>(i)] = out;
+      ++channel->done;
+      channel->changed.notify_all();
+    };
+    GenerationParams params = req.params;
+    params.sampling.seed += static_cast<uint64_t>(i);
+    const StartResult started = runner_.try_start(input, params, cb);
+    if (!started.started()) {
+      std::lock_guard<std::mutex> lock(channel->mutex);
+      channel->cancel_all();  // the choices already started would answer nobody
+      if (started.admission == Admission::Full) {
+        res.set_header("Retry-After", std::to_string(started.retry_after_s));
+        send_error(res, ApiError(429, "", "busy", started.refusal));
+      } else {
+        send_error(res, ApiError(503, "", "unavailable", started.refusal));
+      }
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(channel->mutex);
+      channel->cancels.push_back(started.cancel);
+    }
+  }
+  const int64_t created = unix_now();
+
+  if (!req.stream) {
+    std::unique_lock<std::mutex> lock(channel->mutex);
+    // Looks at the client now and then: one that hung up stops its generations.
+    while (!channel->changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return channel->finished(); })) {
+      if (server_->client_gone(http_req)) {
+        channel->cancel_all();
+        spdlog::info("request {}: the client went away, generation cancelled", id);
+      }
+    }
+    std::vector<GenerationResult> results;
+    for (const auto& out : channel->outcomes) {
+      if (!out.error.empty()) {
+        send_error(res, server_failure(id, out.error));
+        return;
+      }
+      results.push_back(out.result);
+    }
+    json reply = completion_response(req, id, created, config_.model_id, results);
+    reply["baton"] = baton_figures(channel->outcomes);
+    res.set_content(dump(reply), "application/json");
+    return;
+  }
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream", [this, channel, req, id, created](size_t, httplib::DataSink& sink) {
+        auto send = [&](const json& chunk) {
+          const std::string line = "data: " + dump(chunk) + "\n\n";
+          return sink.write(line.data(), line.size());
+        };
+        std::vector<bool> first(static_cast<size_t>(req.n), true);
+        for (;;) {
+          std::deque<std::pair<int32_t, std::string>> ready;
+          bool done = false;
+          {
+            std::unique_lock<std::mutex> lock(channel->mutex);
+            channel->changed.wait_for(lock, std::chrono::milliseconds(200),
+                                      [&] { return channel->finished() || !channel->pieces.empty(); });
+            ready.swap(channel->pieces);
+            done = channel->finished();
+          }
+          for (const auto& [index, text] : ready) {
+            if (!send(completion_chunk(req, id, created, config_.model_id, text, std::nullopt,
+                                       first[static_cast<size_t>(index)], index))) {
+              std::lock_guard<std::mutex> lock(channel->mutex);
+              channel->cancel_all();  // the client went away: stop generating, free the KV caches
+              return false;
+            }
+            first[static_cast<size_t>(index)] = false;
+          }
+          if (!sink.is_writable()) {
+            std::lock_guard<std::mutex> lock(channel->mutex);
+            channel->cancel_all();
+            return false;
+          }
+          if (done) break;
+        }
+        const std::vector<SessionOutcome>& outs = channel->outcomes;
+        for (size_t i = 0; i < outs.size(); ++i) {
+          if (!outs[i].error.empty()) {
+            // Headers are gone: the error travels as an event, as OpenAI's streams do.
+            send(error_body(server_failure(id, outs[i].error)));
+            continue;
+          }
+          json last = completion_chunk(req, id, created, config_.model_id, "", finish_reason_for_api(outs[i].result.finish),
+                                       first[i], static_cast<int32_t>(i));
+          if (i + 1 == outs.size()) {
+            last["baton"] = baton_figures(outs);
+            // As OpenAI's stream_options.include_usage does, on the final chunk.
+            last["usage"] = usage_of(outs);
+          }
+          send(last);
+        }
+        const std::string end = "data: [DONE]\n\n";
+        sink.write(end.data(), end.size());
+        sink.done();
+        return true;
+      });
 }
 
 ClusterStatus HttpService::cluster_status() {
@@ -232,7 +399,7 @@ void HttpService::install_status_routes() {
   if (!status_.executor || !status_.cluster) return;
   server_->Get("/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
-    res.set_content(cluster_status_json(cluster_status()).dump(), "application/json");
+    res.set_content(dump(cluster_status_json(cluster_status())), "application/json");
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     MetricsSnapshot snap = status_.metrics ? status_.metrics->snapshot() : MetricsSnapshot{};

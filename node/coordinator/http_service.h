@@ -1,8 +1,10 @@
 // The coordinator's HTTP service (cpp-httplib, its own threads): the OpenAI-compatible
 // API (/v1/models, /v1/completions and /v1/chat/completions, streaming with SSE), /health,
-// /metrics (Prometheus), /v1/cluster and the web page. Each request is a session on the
-// pipeline (SessionRunner); a client that goes away mid-stream cancels its session, which
-// frees its KV cache on every stage; past the queue bound requests get 429 + Retry-After.
+// /metrics (Prometheus), /v1/cluster and the web page. Each choice of a request is a
+// session on the pipeline (SessionRunner); a client that goes away (streaming or not)
+// cancels its sessions, which frees their KV caches on every stage; past the queue bound
+// requests get 429 + Retry-After. Doors: API keys and CORS origins (http_doors.h), and
+// every read bounded in time and bytes (http_server.h).
 #pragma once
 
 #include <memory>
@@ -11,12 +13,18 @@
 
 #include "model/model.h"
 #include "node/coordinator/cluster_status.h"
+#include "node/coordinator/http_limits.h"
 #include "node/coordinator/metrics.h"
 #include "node/coordinator/session_runner.h"
 
-namespace httplib { class Server; }
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
 
 namespace baton {
+
+class BoundedHttpServer;
 
 struct HttpServiceConfig {
   std::string host = "127.0.0.1";
@@ -24,7 +32,9 @@ struct HttpServiceConfig {
   std::string model_id;            // what /v1/models lists and requests may name
   int64_t context = 2048;          // per session: prompt + completion must fit
   int32_t prefill_chunk = 64;
-  size_t max_body_bytes = 1 << 20;
+  HttpLimits limits;
+  std::vector<std::string> api_keys;      // empty: open (fine on loopback)
+  std::vector<std::string> cors_origins;  // browsers on these origins may call the API
 };
 
 // Where the status endpoints read from. The cluster is only touched on the event loop
@@ -44,15 +54,18 @@ class HttpService {
   int port() const { return port_; }
 
  private:
+  void install_doors();
   void install_routes();
+  void install_completion_routes();
   void install_status_routes();
+  void complete(bool chat, const httplib::Request& http_req, httplib::Response& res, const std::string& body);
   ClusterStatus cluster_status();
 
   const Model& model_;
   SessionRunner& runner_;
   HttpServiceConfig config_;
   HttpStatusSources status_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<BoundedHttpServer> server_;
   std::thread thread_;
   int port_ = 0;
 };

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "model/unicode_utf8.h"
+
 namespace baton {
 
 namespace {
@@ -30,21 +32,93 @@ std::string text_field(const json& v, const std::string& param) {
   return v.get<std::string>();
 }
 
-}  // namespace
+// Follows a SAX parse to name where in the document it stopped ("messages[1].content").
+class JsonPathTracker : public nlohmann::json_sax<json> {
+ public:
+  bool null() override { return value_done(); }
+  bool boolean(bool) override { return value_done(); }
+  bool number_integer(number_integer_t) override { return value_done(); }
+  bool number_unsigned(number_unsigned_t) override { return value_done(); }
+  bool number_float(number_float_t, const string_t&) override { return value_done(); }
+  bool string(string_t&) override { return value_done(); }
+  bool binary(binary_t&) override { return value_done(); }
+  bool start_object(std::size_t) override { return enter(false); }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(true); }
+  bool end_array() override { return leave(); }
+  bool key(string_t& k) override {
+    levels_.back().key = k;
+    levels_.back().expect_key = false;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    failed_at_ = path();
+    return false;
+  }
+  const std::string& failed_at() const { return failed_at_; }
 
-json error_body(const ApiError& e) {
-  return {{"error",
-           {{"message", e.what()},
-            {"type", e.status == 404   ? "not_found_error"
-                     : e.status == 429 ? "rate_limit_error"
-                     : e.status >= 500 ? "server_error"
-                                       : "invalid_request_error"},
-            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
-            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+ private:
+  struct Level {
+    bool array = false;
+    size_t index = 0;
+    std::string key;
+    bool expect_key = true;
+  };
+  bool enter(bool array) {
+    if (levels_.size() > 256) return false;  // deeper than any request; the real parse names it
+    levels_.push_back({array, 0, {}, true});
+    return true;
+  }
+  bool leave() {
+    levels_.pop_back();
+    return value_done();
+  }
+  bool value_done() {
+    if (!levels_.empty()) {
+      if (levels_.back().array) ++levels_.back().index;
+      else levels_.back().expect_key = true;
+    }
+    return true;
+  }
+  std::string path() const {
+    std::string p;
+    for (const Level& l : levels_) {
+      if (l.array) {
+        p += fmt::format("[{}]", l.index);
+      } else if (!l.expect_key) {
+        p += (p.empty() ? "" : ".") + l.key;
+      } else {
+        p += p.empty() ? "(a key)" : " (a key)";
+        break;
+      }
+    }
+    return p;
+  }
+  std::vector<Level> levels_;
+  std::string failed_at_;
+};
+
+// The first byte that is not part of well-formed UTF-8, if any.
+std::optional<size_t> first_invalid_utf8(std::string_view text) {
+  for (size_t pos = 0; pos < text.size();) {
+    const unicode::Utf8Char c = unicode::decode_utf8(text, pos);
+    if (!c.valid) return pos;
+    pos += c.length;
+  }
+  return std::nullopt;
 }
 
-CompletionRequest parse_completion_request(const std::string& text, bool chat, const std::string& model_id,
-                                           int32_t prefill_chunk) {
+json parse_request_json(const std::string& text) {
+  if (const auto bad_byte = first_invalid_utf8(text)) {
+    // JSON text is UTF-8 (RFC 8259); name the field so the client can find the bytes.
+    JsonPathTracker tracker;
+    json::sax_parse(text, &tracker);
+    const std::string& field = tracker.failed_at();
+    throw ApiError(400, field, "invalid_encoding",
+                   fmt::format("{} is not valid UTF-8 (byte 0x{:02X} at offset {} of the body)",
+                               field.empty() ? std::string("the request body") : "'" + field + "'",
+                               static_cast<unsigned char>(text[*bad_byte]), *bad_byte));
+  }
   json body;
   try {
     body = json::parse(text);
@@ -54,6 +128,71 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
     throw ApiError(400, "", "invalid_json", fmt::format("request body is not valid JSON: {}", e.what()));
   }
   if (!body.is_object()) throw ApiError(400, "", "invalid_json", "request body must be a JSON object");
+  return body;
+}
+
+// A message's content: a string, or an array of content parts whose text parts are joined
+// (OpenAI's shape since vision). Parts this text-only model cannot read are refused.
+std::string message_content(const json& msg, const std::string& p, const std::string& role) {
+  const json content = msg.contains("content") ? msg["content"] : json();
+  if (content.is_null()) {
+    // An assistant turn that only called tools has no content.
+    if (role == "assistant" && (msg.contains("tool_calls") || msg.contains("function_call"))) return "";
+    throw bad(p + ".content", fmt::format("'{}.content' is required", p));
+  }
+  if (content.is_string()) return content.get<std::string>();
+  if (!content.is_array()) {
+    throw bad(p + ".content", fmt::format("'{}.content' must be a string or an array of content parts, got {}", p,
+                                          content.type_name()));
+  }
+  std::string text;
+  for (size_t i = 0; i < content.size(); ++i) {
+    const std::string q = fmt::format("{}.content[{}]", p, i);
+    const json& part = content[i];
+    if (!part.is_object()) throw bad(q, fmt::format("'{}' must be a content part object", q));
+    const std::string type = text_field(part.value("type", json()), q + ".type");
+    std::string piece;
+    if (type == "text") {
+      piece = text_field(part.value("text", json()), q + ".text");
+    } else if (type == "refusal" && role == "assistant") {
+      piece = text_field(part.value("refusal", json()), q + ".refusal");
+    } else {
+      throw bad(q + ".type", fmt::format("'{}.type' is '{}': this model reads text only (content parts of type "
+                                         "'text')", q, type));
+    }
+    if (!text.empty()) text += "\n";
+    text += piece;
+  }
+  return text;
+}
+
+ChatMessage chat_message(const json& msg, const std::string& p) {
+  if (!msg.is_object()) throw bad(p, fmt::format("'{}' must be an object", p));
+  std::string role = text_field(msg.value("role", json()), p + ".role");
+  if (role == "developer") role = "system";  // OpenAI's name for system instructions to reasoning models
+  if (role != "system" && role != "user" && role != "assistant") {
+    throw bad(p + ".role", fmt::format("'{}.role' must be system, developer, user or assistant, got '{}'", p, role));
+  }
+  return {role, message_content(msg, p, role)};
+}
+
+}  // namespace
+
+json error_body(const ApiError& e) {
+  return {{"error",
+           {{"message", e.what()},
+            {"type", e.status >= 500   ? "server_error"
+                     : e.status == 404 ? "not_found_error"
+                     : e.status == 403 ? "permission_error"
+                     : e.status == 429 ? "rate_limit_error"
+                                       : "invalid_request_error"},
+            {"param", e.param.empty() ? json(nullptr) : json(e.param)},
+            {"code", e.code.empty() ? json(nullptr) : json(e.code)}}}};
+}
+
+CompletionRequest parse_completion_request(const std::string& text, bool chat, const std::string& model_id,
+                                           int32_t prefill_chunk) {
+  const json body = parse_request_json(text);
   CompletionRequest r;
   r.chat = chat;
   if (body.contains("model") && !body["model"].is_null()) {
@@ -68,12 +207,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
     if (!msgs.is_array() || msgs.empty()) throw bad("messages", "'messages' must be a non-empty array");
     for (size_t i = 0; i < msgs.size(); ++i) {
       const std::string p = fmt::format("messages[{}]", i);
-      if (!msgs[i].is_object()) throw bad(p, fmt::format("'{}' must be an object", p));
-      const std::string role = text_field(msgs[i].value("role", json()), p + ".role");
-      if (role != "system" && role != "user" && role != "assistant") {
-        throw bad(p + ".role", fmt::format("'{}.role' must be system, user or assistant, got '{}'", p, role));
-      }
-      r.messages.push_back({role, text_field(msgs[i].value("content", json()), p + ".content")});
+      r.messages.push_back(chat_message(msgs[i], p));
     }
   } else {
     if (!body.contains("prompt")) throw bad("prompt", "'prompt' is required");
@@ -93,7 +227,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   g.prefill_chunk = prefill_chunk;
   g.max_tokens = number<int32_t>(body, "max_tokens", 0, 1 << 20).value_or(chat ? 256 : 16);
   if (auto n = number<int32_t>(body, "max_completion_tokens", 0, 1 << 20)) g.max_tokens = *n;
-  g.sampling.temperature = number<float>(body, "temperature", 0.0f, 2.0f).value_or(1.0f);
+  g.sampling.temperature = number<float>(body, "temperature", 0.0f, 2.0f).value_or(kDefaultTemperature);
   g.sampling.top_p = number<float>(body, "top_p", 0.0f, 1.0f).value_or(1.0f);
   g.sampling.top_k = number<int32_t>(body, "top_k", 0, 1 << 20).value_or(0);
   g.sampling.min_p = number<float>(body, "min_p", 0.0f, 1.0f).value_or(0.0f);
@@ -109,6 +243,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
       throw bad("stop", "'stop' must be a string or an array of at most 4 strings");
     }
   }
+  r.n = number<int32_t>(body, "n", 1, kMaxChoices).value_or(1);
   if (body.contains("stream") && !body["stream"].is_null()) {
     if (!body["stream"].is_boolean()) throw bad("stream", "'stream' must be a boolean");
     r.stream = body["stream"].get<bool>();
@@ -126,27 +261,37 @@ std::string finish_reason_for_api(FinishReason r) {
 }
 
 json completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                         const std::string& model_id, const GenerationResult& result) {
-  json choice = {{"index", 0}, {"finish_reason", finish_reason_for_api(result.finish)}, {"logprobs", nullptr}};
-  if (req.chat) {
-    choice["message"] = {{"role", "assistant"}, {"content", result.text}};
-  } else {
-    choice["text"] = result.text;
+                         const std::string& model_id, const std::vector<GenerationResult>& results) {
+  json choices = json::array();
+  int64_t completion_tokens = 0;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const GenerationResult& result = results[i];
+    json choice = {{"index", i}, {"finish_reason", finish_reason_for_api(result.finish)}, {"logprobs", nullptr}};
+    if (req.chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", result.text}, {"refusal", nullptr}};
+    } else {
+      choice["text"] = result.text;
+    }
+    choices.push_back(std::move(choice));
+    completion_tokens += result.completion_tokens;
   }
+  // Every choice read the same prompt; OpenAI counts it once.
+  const int64_t prompt_tokens = results.empty() ? 0 : results.front().prompt_tokens;
   return {{"id", id},
           {"object", req.chat ? "chat.completion" : "text_completion"},
           {"created", created},
           {"model", model_id},
-          {"choices", json::array({choice})},
+          {"choices", std::move(choices)},
           {"usage",
-           {{"prompt_tokens", result.prompt_tokens},
-            {"completion_tokens", result.completion_tokens},
-            {"total_tokens", result.prompt_tokens + result.completion_tokens}}}};
+           {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"total_tokens", prompt_tokens + completion_tokens}}}};
 }
 
 json completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created, const std::string& model_id,
-                      const std::string& text, const std::optional<std::string>& finish_reason, bool first) {
-  json choice = {{"index", 0}, {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)}};
+                      const std::string& text, const std::optional<std::string>& finish_reason, bool first,
+                      int32_t index) {
+  json choice = {{"index", index}, {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)}};
   if (req.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";
@@ -160,6 +305,10 @@ json completion_chunk(const CompletionRequest& req, const std::string& id, int64
           {"created", created},
           {"model", model_id},
           {"choices", json::array({choice})}};
+}
+
+json model_object(const std::string& model_id) {
+  return {{"id", model_id}, {"object", "model"}, {"created", 0}, {"owned_by", "baton"}};
 }
 
 }  // namespace baton

@@ -33,20 +33,30 @@ struct CompletionRequest {
   std::vector<int32_t> prompt_ids;       // completions, token array
   GenerationParams params;
   bool stream = false;
+  int32_t n = 1;  // choices, each generated with seed + index
 };
 
+inline constexpr int32_t kMaxChoices = 16;
+// One default across `baton run`, the API and the web page (OpenAI's is 1).
+inline const float kDefaultTemperature = SamplerParams{}.temperature;
+
 // Parses and validates a request body. `model_id` is the one model served; a request
-// naming another gets 404. Defaults follow OpenAI where it has them (temperature 1,
-// top_p 1, max_tokens 16 for completions) and baton's otherwise.
+// naming another gets 404. Content may be a string or an array of text parts; the
+// `developer` role is a system message; bytes that are not UTF-8 are refused naming the
+// field. Defaults follow OpenAI where it has them (top_p 1, max_tokens 16 for
+// completions) and baton's otherwise (temperature 0.8, as everywhere in baton).
 CompletionRequest parse_completion_request(const std::string& body, bool chat, const std::string& model_id,
                                            int32_t prefill_chunk);
 
-// Response bodies. `id` is per request ("cmpl-..."), `created` Unix seconds.
+// Response bodies. `id` is per request ("cmpl-..."), `created` Unix seconds; one result
+// per choice.
 nlohmann::json completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                                   const std::string& model_id, const GenerationResult& result);
+                                   const std::string& model_id, const std::vector<GenerationResult>& results);
 nlohmann::json completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
                                 const std::string& model_id, const std::string& text,
-                                const std::optional<std::string>& finish_reason, bool first);
+                                const std::optional<std::string>& finish_reason, bool first, int32_t index = 0);
+// GET /v1/models and /v1/models/{id}.
+nlohmann::json model_object(const std::string& model_id);
 std::string finish_reason_for_api(FinishReason r);
 
 }  // namespace baton

@@ -174,6 +174,7 @@ kj::Promise<void> NodeServer::load(LoadContext context) {
   req.with_embedding = a.with_embedding;
   req.with_head = a.with_head;
   req.cache_dir = config_.cache_dir;
+  req.cache_max_bytes = config_.cache_max_bytes;
   const uint64_t memory_mib = config_.memory_mib;
   req.check_fits = [a, memory_mib](uint64_t weight_bytes) {
     // KV size needs the model's dims, known only after the shard arrives; weights alone

@@ -27,6 +27,7 @@ struct NodeConfig {
   std::optional<std::string> model_path;  // own copy of the GGUF, if any
   std::string secret;
   std::string cache_dir;
+  uint64_t cache_max_bytes = 0;  // shard cache cap (0: none)
   unsigned threads = 0;
   ShapingOptions shaping;  // simulated device: link and compute pacing (default: none)
   // ZeroMQ heartbeats: published on this host (empty: none) every heartbeat_ms.

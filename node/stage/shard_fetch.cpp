@@ -7,6 +7,7 @@
 
 #include "model/gguf.h"
 #include "node/model_identity.h"
+#include "node/stage/shard_cache.h"
 #include "node/model_source.h"
 #include "transport/rpc_peer.h"
 
@@ -134,6 +135,7 @@ kj::Promise<std::string> fetch_shard(rpc::ModelSource::Client source, ShardReque
                    .string();
     if (cached_shard_matches(st->path, st->entries)) {
       spdlog::info("layers [{}, {}) found in the shard cache ({}), nothing to fetch", rq.first, rq.last, st->path);
+      touch_cached_shard(st->path);
       return kj::Promise<std::string>(st->path);
     }
     fs::create_directories(dir);
@@ -147,6 +149,7 @@ kj::Promise<std::string> fetch_shard(rpc::ModelSource::Client source, ShardReque
       st->writer.write(st->path);
       spdlog::info("layers [{}, {}) fetched and verified: {:.1f} MiB cached in {}", st->request.first,
                    st->request.last, st->total / 1048576.0, st->path);
+      if (st->request.cache_max_bytes > 0) trim_shard_cache(st->request.cache_dir, st->request.cache_max_bytes, st->path);
       return st->path;
     });
   });

@@ -16,6 +16,7 @@ struct ShardRequest {
   int first = 0, last = 0;
   bool with_embedding = false, with_head = false;
   std::string cache_dir;
+  uint64_t cache_max_bytes = 0;  // 0: no cap; else least recently used shards go first
   // Called with the shard's total tensor bytes before anything is fetched; throws to refuse.
   std::function<void(uint64_t weight_bytes)> check_fits;
 };

@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include <future>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "local_cluster.h"
@@ -191,6 +193,103 @@ TEST_F(HttpApi, BadRequestsGet4xxNamingTheField) {
       EXPECT_EQ(j["error"]["param"], c.param) << c.body;
     }
   }
+}
+
+TEST_F(HttpApi, OpenAiShapesClientsSend) {
+  // Content as text parts and the developer role, as the official client sends them.
+  const json parts = {{"messages",
+                       {{{"role", "developer"}, {"content", "You answer briefly."}},
+                        {{"role", "user"}, {"content", {{{"type", "text"}, {"text", "Tell me"}}, {{"type", "text"}, {"text", "a fortune."}}}}},
+                        {{"role", "assistant"}, {"content", nullptr}, {"tool_calls", json::array()}},
+                        {{"role", "user"}, {"content", "Go on."}}}},
+                      {"max_tokens", 8},
+                      {"temperature", 0}};
+  auto r = post("/v1/chat/completions", parts.dump());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  const json image = {{"messages", {{{"role", "user"}, {"content", {{{"type", "image_url"}, {"image_url", {{"url", "data:,"}}}}}}}}}};
+  r = post("/v1/chat/completions", image.dump());
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "messages[0].content[0].type");
+  // Invalid UTF-8 is the client's fault, named, not a 500.
+  r = post("/v1/chat/completions", "{\"messages\": [{\"role\": \"user\", \"content\": \"\xc3\x28\"}]}");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(json::parse(r->body)["error"]["param"], "messages[0].content");
+}
+
+TEST_F(HttpApi, ChoicesDifferAndEachIsReproducible) {
+  const json body = {{"prompt", "In the beginning"}, {"max_tokens", 12}, {"temperature", 1.0}, {"seed", 7}, {"n", 3}};
+  auto a = post("/v1/completions", body.dump());
+  auto b = post("/v1/completions", body.dump());
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->status, 200) << a->body;
+  const json ja = json::parse(a->body), jb = json::parse(b->body);
+  ASSERT_EQ(ja["choices"].size(), 3u);
+  std::set<std::string> texts;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(ja["choices"][i]["index"], i);
+    EXPECT_EQ(ja["choices"][i]["text"], jb["choices"][i]["text"]) << "choice " << i << " with a seed must repeat";
+    texts.insert(ja["choices"][i]["text"].get<std::string>());
+  }
+  EXPECT_GT(texts.size(), 1u) << "n choices at temperature 1 should not all be the same";
+  EXPECT_GT(ja["usage"]["completion_tokens"].get<int>(), 3);  // summed over the choices (12 at most each)
+  EXPECT_LE(ja["usage"]["completion_tokens"].get<int>(), 36);
+  // Streamed: every choice's chunks carry its index and each ends with a finish reason.
+  json streamed = body;
+  streamed["stream"] = true;
+  auto s = post("/v1/completions", streamed.dump());
+  ASSERT_TRUE(s);
+  std::istringstream lines(s->body);
+  std::string line;
+  std::map<int, std::string> by_index;
+  std::set<int> finished;
+  while (std::getline(lines, line)) {
+    if (line.rfind("data: {", 0) != 0) continue;
+    const json c = json::parse(line.substr(6));
+    const int i = c["choices"][0]["index"];
+    by_index[i] += c["choices"][0]["text"].get<std::string>();
+    if (!c["choices"][0]["finish_reason"].is_null()) finished.insert(i);
+  }
+  EXPECT_EQ(finished.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(by_index[i], ja["choices"][i]["text"]) << "choice " << i;
+}
+
+TEST_F(HttpApi, ModelsByIdAndUnknownRoutesAnswerJson) {
+  httplib::Client c("127.0.0.1", cluster_->http_port());
+  auto m = c.Get("/v1/models/baton-kjv-5m.q8_0");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->status, 200);
+  EXPECT_EQ(json::parse(m->body)["id"], "baton-kjv-5m.q8_0");
+  auto other = c.Get("/v1/models/gpt-4o");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+  EXPECT_EQ(json::parse(other->body)["error"]["code"], "model_not_found");
+  for (const char* path : {"/v1/embeddings", "/v1/nothing", "/v2"}) {
+    auto r = std::string(path) == "/v2" ? c.Get(path) : c.Post(path, "{}", "application/json");
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 404) << path;
+    EXPECT_TRUE(json::parse(r->body).contains("error")) << path << ": " << r->body;
+  }
+}
+
+TEST_F(HttpApi, CompressedBodiesAreReadAndUnknownEncodingsRefused) {
+  const std::string text = json{{"prompt", "And God said"}, {"max_tokens", 4}, {"temperature", 0}}.dump();
+  std::string gz;
+  httplib::detail::gzip_compressor z;
+  ASSERT_TRUE(z.compress(text.data(), text.size(), true, [&](const char* d, size_t n) {
+    gz.append(d, n);
+    return true;
+  }));
+  httplib::Client c("127.0.0.1", cluster_->http_port());
+  auto r = c.Post("/v1/completions", httplib::Headers{{"Content-Encoding", "gzip"}}, gz, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  auto br = c.Post("/v1/completions", httplib::Headers{{"Content-Encoding", "br"}}, text, "application/json");
+  ASSERT_TRUE(br);
+  EXPECT_EQ(br->status, 415);
+  EXPECT_EQ(json::parse(br->body)["error"]["code"], "unsupported_encoding");
 }
 
 }  // namespace

@@ -24,5 +24,88 @@ TEST(OpenAiApi, NumbersBeyondDoubleAndOtherBrokenJsonAre400) {
   EXPECT_EQ(status_of(R"({"prompt": "x", "max_tokens": 3})"), 200);
 }
 
+ApiError error_of(const std::string& body, bool chat = true) {
+  try {
+    parse_completion_request(body, chat, "m", 64);
+  } catch (const ApiError& e) {
+    return e;
+  }
+  return ApiError(200, "", "", "accepted");
+}
+
+TEST(OpenAiApi, InvalidUtf8IsRefusedNamingTheField) {
+  const ApiError content = error_of("{\"messages\": [{\"role\": \"user\", \"content\": \"ok\"}, "
+                                    "{\"role\": \"user\", \"content\": \"caf\xc3\x28\"}]}");
+  EXPECT_EQ(content.status, 400);
+  EXPECT_EQ(content.param, "messages[1].content");
+  EXPECT_NE(std::string(content.what()).find("UTF-8"), std::string::npos) << content.what();
+  EXPECT_NE(std::string(content.what()).find("0xC3"), std::string::npos) << content.what();
+  const ApiError prompt = error_of("{\"prompt\": \"\xff\"}", false);
+  EXPECT_EQ(prompt.status, 400);
+  EXPECT_EQ(prompt.param, "prompt");
+  const ApiError key = error_of("{\"messages\": [], \"\xfe\": 1}");
+  EXPECT_EQ(key.status, 400);
+  EXPECT_EQ(key.param, "(a key)");
+  // The message itself is UTF-8: it can go into a JSON reply.
+  EXPECT_NO_THROW(error_body(content).dump());
+}
+
+TEST(OpenAiApi, ContentPartsAreJoinedTextAndOtherPartsRefused) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}]})",
+      true, "m", 64);
+  ASSERT_EQ(r.messages.size(), 1u);
+  EXPECT_EQ(r.messages[0].content, "Hello\nthere");
+  const ApiError image = error_of(
+      R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "data:,"}}]}]})");
+  EXPECT_EQ(image.status, 400);
+  EXPECT_EQ(image.param, "messages[0].content[1].type");
+  EXPECT_NE(std::string(image.what()).find("image_url"), std::string::npos);
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": [{"text": "no type"}]}]})").param,
+            "messages[0].content[0].type");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user", "content": 5}]})").param, "messages[0].content");
+}
+
+TEST(OpenAiApi, DeveloperIsSystemAndToolCallsMayHaveNullContent) {
+  const CompletionRequest r = parse_completion_request(
+      R"({"messages": [{"role": "developer", "content": "Be brief."},
+                       {"role": "user", "content": "Weather?"},
+                       {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function",
+                         "function": {"name": "weather", "arguments": "{}"}}]},
+                       {"role": "user", "content": "Thanks"}]})",
+      true, "m", 64);
+  ASSERT_EQ(r.messages.size(), 4u);
+  EXPECT_EQ(r.messages[0].role, "system");
+  EXPECT_EQ(r.messages[2].role, "assistant");
+  EXPECT_EQ(r.messages[2].content, "");
+  // Without tool_calls, content is required.
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "assistant", "content": null}]})").param, "messages[0].content");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "user"}]})").param, "messages[0].content");
+  EXPECT_EQ(error_of(R"({"messages": [{"role": "wizard", "content": "x"}]})").param, "messages[0].role");
+}
+
+TEST(OpenAiApi, ChoicesCount) {
+  EXPECT_EQ(parse_completion_request(R"({"prompt": "x"})", false, "m", 64).n, 1);
+  EXPECT_EQ(parse_completion_request(R"({"prompt": "x", "n": 3})", false, "m", 64).n, 3);
+  EXPECT_EQ(error_of(R"({"prompt": "x", "n": 0})", false).param, "n");
+  EXPECT_EQ(error_of(R"({"prompt": "x", "n": 1000})", false).param, "n");
+  CompletionRequest req = parse_completion_request(R"({"prompt": "x", "n": 2})", false, "m", 64);
+  GenerationResult a, b;
+  a.text = "one";
+  a.prompt_tokens = 4;
+  a.completion_tokens = 2;
+  b.text = "two";
+  b.prompt_tokens = 4;
+  b.completion_tokens = 3;
+  b.finish = FinishReason::Length;
+  const auto body = completion_response(req, "cmpl-1", 0, "m", {a, b});
+  ASSERT_EQ(body["choices"].size(), 2u);
+  EXPECT_EQ(body["choices"][1]["index"], 1);
+  EXPECT_EQ(body["choices"][1]["text"], "two");
+  EXPECT_EQ(body["choices"][1]["finish_reason"], "length");
+  EXPECT_EQ(body["usage"]["prompt_tokens"], 4);
+  EXPECT_EQ(body["usage"]["completion_tokens"], 5);
+}
+
 }  // namespace
 }  // namespace baton
