@@ -34,6 +34,9 @@ PACKAGES=(
   # test-time tools: dig for mDNS interop; avahi + dbus + iproute2 so the avahi-browse
   # interop test can run in its own network namespace instead of skipping
   bind9-dnsutils avahi-daemon avahi-utils dbus iproute2 util-linux
+  # the LAN suite asks a coordinator inside its network namespace for /v1/cluster and
+  # /metrics; README's walkthrough uses it too
+  curl
   # headless browser for the web page test (tests/integration/web_test.cpp)
   chromium
 )

@@ -88,6 +88,8 @@ std::string validate_attributes(const NodeAttributes& a) {
     return "memory bandwidth must be a finite number in 0..1e9";
   if (a.model_hash.size() > kMaxModelHashLength || !printable_without_equals(a.model_hash))
     return "model hash must be at most 128 printable characters";
+  if (a.detected.size() > 32 || a.detected.find_first_not_of("abcdefghijklmnopqrstuvwxyz,") != std::string::npos)
+    return "detected must list figures (mem,gflops,bw,kind) in at most 32 characters";
   return {};
 }
 
@@ -137,6 +139,11 @@ TxtRecordData encode_txt(const NodeAttributes& a) {
   txt.strings.push_back("bw=" + format_number(a.bandwidth_gbps));
   if (!a.model_hash.empty()) txt.strings.push_back("model=" + a.model_hash);
   txt.strings.push_back(std::string("role=") + to_string(a.role));
+  if (!a.detected.empty()) txt.strings.push_back("detected=" + a.detected);
+  if (a.temperature_c) txt.strings.push_back("temp=" + std::to_string(*a.temperature_c));
+  if (a.battery_percent) txt.strings.push_back("battery=" + std::to_string(*a.battery_percent));
+  if (a.charging) txt.strings.push_back("charging=1");
+  if (a.throttled) txt.strings.push_back("throttled=1");
   return txt;
 }
 
@@ -179,6 +186,18 @@ TxtDecodeResult decode_txt(const TxtRecordData& txt) {
     return {std::nullopt, "bad gflops '" + *v + "'"};
   if ((v = get("bw")) && !parse_score(*v, a.bandwidth_gbps)) return {std::nullopt, "bad bw '" + *v + "'"};
   if ((v = get("model"))) a.model_hash = *v;
+  if ((v = get("detected"))) a.detected = *v;
+  int number = 0;
+  if ((v = get("temp"))) {
+    if (!parse_whole(*v, number) || number < -100 || number > 300) return {std::nullopt, "bad temp '" + *v + "'"};
+    a.temperature_c = number;
+  }
+  if ((v = get("battery"))) {
+    if (!parse_whole(*v, number) || number < 0 || number > 100) return {std::nullopt, "bad battery '" + *v + "'"};
+    a.battery_percent = number;
+  }
+  a.charging = (v = get("charging")) && *v == "1";
+  a.throttled = (v = get("throttled")) && *v == "1";
   if (auto e = validate_attributes(a); !e.empty()) return {std::nullopt, e};
   return {a, {}};
 }

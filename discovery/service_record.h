@@ -5,6 +5,8 @@
 //   <node name>._baton._tcp.local     SRV  0 0 <rpc port> <host label>.local
 //   <node name>._baton._tcp.local     TXT  txtvers=1 proto=.. id=.. kind=.. mem=.. gflops=..
 //                                          bw=.. [model=..] role=node|coordinator
+//                                          [detected=mem,gflops,bw,kind] [temp=..]
+//                                          [battery=..] [charging=1] [throttled=1]
 //   <host label>.local                A    <interface address>
 //
 // The node name is one DNS label (spaces, dots and UTF-8 allowed, at most 63 bytes); the
@@ -42,6 +44,12 @@ struct NodeAttributes {
   double bandwidth_gbps = 0;    // bw: memory bandwidth in GB/s
   std::string model_hash;       // model: hash of the model held, empty if none (<= 128)
   NodeRole role = NodeRole::node;
+  std::string detected;         // detected: which of mem,gflops,bw,kind the node measured
+                                // (the others were configured); absent from older nodes
+  std::optional<int> temperature_c;   // temp: hottest thermal zone, whole °C (absent: no sensor)
+  std::optional<int> battery_percent; // battery: 0..100 (absent: no battery)
+  bool charging = false;              // charging=1: on external power
+  bool throttled = false;             // throttled=1: the kernel slows the CPU down
 
   bool operator==(const NodeAttributes&) const = default;
 };

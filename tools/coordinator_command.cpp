@@ -16,6 +16,7 @@
 #include "node/model_identity.h"
 #include "transport/rpc_peer.h"
 #include "node/coordinator/session_runner.h"
+#include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
 #include "tools/event_loop.h"
@@ -27,7 +28,7 @@ namespace {
 
 class LogTaskErrors final : public kj::TaskSet::ErrorHandler {
  public:
-  void taskFailed(kj::Exception&& e) override { spdlog::warn("background task: {}", e.getDescription().cStr()); }
+  void taskFailed(kj::Exception&& e) override { spdlog::warn("background task: {}", plain_message(e)); }
 };
 
 struct CoordinatorArgs {
@@ -52,23 +53,74 @@ struct CoordinatorArgs {
   std::string api_key_file;
   std::vector<std::string> cors_origins;
   uint32_t min_nodes = 1;
-  double discovery_wait_s = 5;
+  double discovery_wait_s = 0;  // 0: wait until nodes come
+  HealthThresholds health;
 };
 
-// Waits (bounded) until at least `min_nodes` candidates are known.
-std::vector<PeerCandidate> wait_for_nodes(kj::AsyncIoContext& io, const CoordinatorArgs& args,
-                                          discovery::MdnsBrowser* browser) {
-  const auto deadline = std::chrono::steady_clock::now() +
-                        std::chrono::milliseconds(static_cast<int64_t>(args.discovery_wait_s * 1000));
+// Seconds to wait before the n-th retry (n from 0): 1, 2, 4, 8, then every 15.
+double backoff_s(int attempt) { return attempt >= 4 ? 15.0 : static_cast<double>(1 << attempt); }
+
+std::string list_addresses(const std::vector<PeerCandidate>& candidates) {
+  std::string out;
+  for (const auto& c : candidates) out += (out.empty() ? "" : ", ") + c.address;
+  return out.empty() ? "none yet" : out;
+}
+
+// Start-up: waits for --min-nodes candidates and a pipeline over them, retrying with
+// backoff (nodes start after the coordinator, a phone is still waking up, a node serves
+// another coordinator). Gives up after --discovery-wait seconds when set (0: never).
+// Returns false when a shutdown signal ended the wait.
+bool assemble_when_ready(kj::AsyncIoContext& io, Cluster& cluster, const CoordinatorArgs& args,
+                         discovery::MdnsBrowser* browser, kj::ForkedPromise<const char*>& stop) {
+  using clock = std::chrono::steady_clock;
+  const auto started = clock::now();
+  const bool bounded = args.discovery_wait_s > 0;
+  const auto deadline = started + std::chrono::milliseconds(static_cast<int64_t>(args.discovery_wait_s * 1000));
+  // Sleeps `seconds` (at most until the deadline); false if a signal came instead.
+  auto sleep = [&](double seconds) {
+    if (bounded) seconds = std::min(seconds, std::chrono::duration<double>(deadline - clock::now()).count());
+    if (seconds <= 0) return true;
+    return io.provider->getTimer()
+        .afterDelay(static_cast<int64_t>(seconds * 1000) * kj::MILLISECONDS)
+        .then([] { return true; })
+        .exclusiveJoin(stop.addBranch().then([](const char*) { return false; }))
+        .wait(io.waitScope);
+  };
+  std::string last_wait;
+  auto next_log = clock::now();
+  int attempt = 0;
   for (;;) {
     auto candidates = plan_candidates(args.peers, browser ? browser->peers() : std::vector<discovery::PeerEntry>{});
-    if (candidates.size() >= args.min_nodes) return candidates;
-    if (std::chrono::steady_clock::now() >= deadline) {
-      throw std::runtime_error(fmt::format(
-          "found {} node(s) after {:.0f} s, need {}: start `baton node` on the network, or pass --peers HOST:PORT,...",
-          candidates.size(), args.discovery_wait_s, args.min_nodes));
+    std::string problem;
+    if (candidates.size() < args.min_nodes) {
+      problem = fmt::format("found {} node(s) ({}), need {} (--min-nodes)", candidates.size(),
+                            list_addresses(candidates), args.min_nodes);
+      if (problem != last_wait || clock::now() >= next_log) {
+        spdlog::info("waiting for nodes: {}; start `baton node` with the same secret on the network{}", problem,
+                     browser ? "" : ", or pass --peers HOST:PORT,...");
+        last_wait = problem;
+        next_log = clock::now() + std::chrono::seconds(15);
+      }
+    } else {
+      fmt::print("coordinator: joining {} node(s): {}\n", candidates.size(), list_addresses(candidates));
+      std::fflush(stdout);
+      try {
+        cluster.reassemble(std::move(candidates)).wait(io.waitScope);
+        return true;
+      } catch (const kj::Exception& e) {
+        problem = plain_message(e);
+      } catch (const std::exception& e) {
+        problem = e.what();
+      }
+      spdlog::warn("the cluster is not ready: {}; trying again in {:.0f} s", problem, backoff_s(attempt));
     }
-    io.provider->getTimer().afterDelay(200 * kj::MILLISECONDS).wait(io.waitScope);
+    if (bounded && clock::now() >= deadline) {
+      throw std::runtime_error(fmt::format(
+          "gave up after {:g} s (--discovery-wait): {}. Start `baton node` on the network with the same "
+          "secret, or pass --peers HOST:PORT,...",
+          args.discovery_wait_s, problem));
+    }
+    if (!sleep(problem.rfind("found ", 0) == 0 ? 0.25 : backoff_s(attempt++))) return false;
   }
 }
 
@@ -82,6 +134,18 @@ int run_coordinator(CoordinatorArgs args) {
   cfg.max_sessions = args.max_sessions;
   cfg.kv_dtype = parse_kv_dtype(args.kv_dtype);
   cfg.prefill_chunk = args.prefill_chunk;
+  cfg.min_members = args.min_nodes;
+  cfg.health = args.health;
+  if (cfg.health.cool_c >= cfg.health.hot_c || cfg.health.hot_c > cfg.health.critical_c) {
+    throw std::invalid_argument(fmt::format("temperatures must rise from --return-temp ({:g}) to --step-back-temp ({:g}) "
+                                            "to --critical-temp ({:g})",
+                                            cfg.health.cool_c, cfg.health.hot_c, cfg.health.critical_c));
+  }
+  if (cfg.health.battery_critical > cfg.health.battery_low || cfg.health.battery_low >= cfg.health.battery_ok) {
+    throw std::invalid_argument(fmt::format("battery thresholds must rise from --critical-battery ({}) to "
+                                            "--step-back-battery ({}) to --return-battery ({})",
+                                            cfg.health.battery_critical, cfg.health.battery_low, cfg.health.battery_ok));
+  }
 
   const std::string path = resolve_model(args.model);
   // The coordinator holds no layers: tokenizer and shards only.
@@ -110,10 +174,13 @@ int run_coordinator(CoordinatorArgs args) {
     }
   }
   Cluster cluster(io, *model, hash, cfg);
-  auto candidates = wait_for_nodes(io, args, browser.get());
-  fmt::print("coordinator: joining {} node(s), model {} ({})\n", candidates.size(), path, hash.substr(0, 12));
-  std::fflush(stdout);
-  cluster.reassemble(std::move(candidates)).wait(io.waitScope);
+  auto stop = shutdown_signal(io).fork();
+  spdlog::info("model {} ({})", path, hash.substr(0, 12));
+  if (!assemble_when_ready(io, cluster, args, browser.get(), stop)) {
+    spdlog::info("coordinator stopped while waiting for nodes");
+    if (browser) browser->stop();
+    return 0;
+  }
 
   ServiceMetrics metrics;
   // Every stage reserved KV for max_sessions sessions: that many may generate at once.
@@ -160,7 +227,7 @@ int run_coordinator(CoordinatorArgs args) {
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
   if (http) fmt::print("HTTP API on http://{}:{}/v1 (OpenAI-compatible)\n", args.http.substr(0, args.http.rfind(':')), http->port());
   std::fflush(stdout);
-  const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
+  const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(stop.addBranch()).wait(io.waitScope);
   spdlog::info("coordinator shutting down ({})", sig);
   // Sessions end first (their last callbacks need the event loop), then the front doors.
   runner.shutdown(io.waitScope, io.provider->getTimer(), 5 * kj::SECONDS,
@@ -178,7 +245,10 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--peers", a->peers, "Nodes as HOST:PORT (comma-separated); discovered nodes are added")->delimiter(',');
   cmd->add_option("-m,--model", a->model, "GGUF model (default: the shipped model)");
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
-  cmd->add_option("-l,--listen", a->listen, "Address for `baton submit` (HOST:PORT)")->capture_default_str();
+  cmd->add_option("-l,--listen", a->listen,
+                  "Address for `baton submit` (HOST:PORT). Loopback by default: it faces users, not nodes (nodes "
+                  "need no port on the coordinator); 0.0.0.0:7070 lets other machines submit")
+      ->capture_default_str();
   cmd->add_option("--wire", a->wire, "Activation encoding between stages: f32, f16, int8, each optionally +zstd")
       ->capture_default_str();
   cmd->add_option("--strategy", a->strategy, "Planner: memory (proportional) or latency (fastest predicted)")
@@ -195,9 +265,26 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
                   "Periods a node's heartbeats may stay silent (pings, for a node without heartbeats) before "
                   "the coordinator re-plans without it")
       ->check(CLI::Range(1u, 1000u))->capture_default_str();
+  auto& h = a->health;
+  cmd->add_option("--step-back-temp", h.hot_c,
+                  "A node this hot (°C, its hottest thermal zone) or throttled leaves the plan at the next session")
+      ->check(CLI::Range(20.0, 150.0))->capture_default_str();
+  cmd->add_option("--critical-temp", h.critical_c, "A node this hot leaves the plan at once, mid-generation")
+      ->check(CLI::Range(20.0, 150.0))->capture_default_str();
+  cmd->add_option("--return-temp", h.cool_c, "A node that stepped back for heat returns once this cool")
+      ->check(CLI::Range(0.0, 150.0))->capture_default_str();
+  cmd->add_option("--step-back-battery", h.battery_low,
+                  "A node on battery (not charging) at or below this percent leaves the plan at the next session")
+      ->check(CLI::Range(0, 100))->capture_default_str();
+  cmd->add_option("--critical-battery", h.battery_critical, "... at or below this percent, at once")
+      ->check(CLI::Range(0, 100))->capture_default_str();
+  cmd->add_option("--return-battery", h.battery_ok, "It returns once charging, or at this percent")
+      ->check(CLI::Range(0, 100))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
-  cmd->add_option("--http", a->http, "OpenAI-compatible HTTP API address (HOST:PORT, port 0 picks one; 'off' disables)")
+  cmd->add_option("--http", a->http,
+                  "OpenAI-compatible HTTP API and web page (HOST:PORT, port 0 picks one; 'off' disables). Loopback by "
+                  "default; 0.0.0.0:8080 serves the LAN")
       ->capture_default_str();
   cmd->add_option("--api-key", a->api_keys,
                   "Require 'Authorization: Bearer KEY' on the HTTP API (repeatable; all but /health and the web "
@@ -210,8 +297,11 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_flag("!--no-mdns", a->mdns, "Do not discover nodes with mDNS (use --peers only)");
   cmd->add_option("--mdns-interface", a->mdns_interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-port", a->mdns_port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();
-  cmd->add_option("--min-nodes", a->min_nodes, "Nodes to wait for before planning")->check(CLI::Range(1u, 64u))->capture_default_str();
-  cmd->add_option("--discovery-wait", a->discovery_wait_s, "Seconds to wait for --min-nodes")->check(CLI::Range(0.0, 3600.0))->capture_default_str();
+  cmd->add_option("--min-nodes", a->min_nodes, "Nodes that must join before the first plan (the coordinator waits for them)")
+      ->check(CLI::Range(1u, 64u))->capture_default_str();
+  cmd->add_option("--discovery-wait", a->discovery_wait_s,
+                  "Give up after this many seconds without --min-nodes nodes (0: keep waiting, retrying with backoff)")
+      ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->callback([a, &runner] { runner = [a] { return run_coordinator(*a); }; });
 }
 

@@ -2,10 +2,13 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <kj/exception.h>
+#include <kj/string.h>
 
 #include <exception>
 #include <iostream>
 
+#include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/version.h"
 
@@ -38,6 +41,11 @@ int main(int argc, char** argv) {
   spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
   try {
     return runner ? runner() : 1;
+  } catch (const kj::Exception& e) {
+    // kj's file:line and stack addresses help a developer, not a user: debug level only.
+    spdlog::debug("{}", kj::str(e).cStr());
+    std::cerr << "baton: error: " << baton::plain_message(e) << "\n";
+    return 1;
   } catch (const std::exception& e) {
     std::cerr << "baton: error: " << e.what() << "\n";
     return 1;

@@ -1,17 +1,14 @@
-// Measures this machine's memory read bandwidth (bytes/s), the ceiling a
-// bandwidth-bound decode can reach: the denominator of the roofline ratio.
+// The roofline's denominator (bandwidth, measured by node/host_calibration) and peak RSS
+// for `baton bench`.
 #pragma once
 
 #include <cstddef>
 
-namespace baton {
-class ThreadPool;
-}
+#include "node/stage/host_calibration.h"
 
 namespace baton::cli {
 
-// Best of `repeats` passes summing a buffer of `bytes` (well above cache size) split across the pool.
-double measure_read_bandwidth(ThreadPool& pool, size_t bytes = 512ull << 20, int repeats = 5);
+using baton::measure_read_bandwidth;
 
 // Peak resident set size of this process in bytes.
 size_t peak_rss_bytes();

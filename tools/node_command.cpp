@@ -1,11 +1,15 @@
 // `baton node`: serve a layer range to a coordinator.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "node/stage/announce.h"
+#include "node/stage/device_health.h"
+#include "node/stage/device_offer.h"
 #include "node/stage/host_calibration.h"
+#include "node/stage/node_connection.h"
 #include "node/stage/node_service.h"
 #include "transport/rpc_peer.h"
 #include "tensor/cpu_features.h"
@@ -20,18 +24,21 @@ namespace baton::cli {
 namespace {
 
 struct NodeArgs {
-  std::string listen = "127.0.0.1:7100";
+  std::string listen = "*:7100";
   std::string secret;
   std::optional<std::string> model;
-  uint64_t memory_mib = 0;
+  std::optional<uint64_t> memory_mib;  // each figure: typed, else measured at start
+  uint64_t memory_reserve_mib = 1024;
   std::string name;
-  std::string kind = "pc";
-  double gflops = 0;
-  double bandwidth = 0;
+  std::optional<std::string> kind;
+  std::optional<double> gflops;
+  std::optional<double> bandwidth;
   std::string cache;
   uint64_t cache_max_mib = 4096;
   unsigned threads = 0;
   uint32_t heartbeat_ms = 500;
+  double coordinator_timeout_s = 10;  // a lease holder silent this long is gone
+  std::string sysfs_root = "/";
   std::vector<unsigned> cpus;  // empty: wherever the OS schedules it
   AnnounceOptions announce;
   LinkParams link;            // simulated device: its network link
@@ -60,22 +67,44 @@ double pace_factor(const NodeArgs& args) {
   return host / args.pace_gflops;
 }
 
+// Keeps the TXT record's heat and battery current (`baton peers` shows them), re-announcing
+// only on a change worth it.
+kj::Promise<void> announce_health(kj::AsyncIoContext& io, discovery::MdnsResponder& responder, const NodeConfig& config,
+                                  const std::string& model_hash, const std::string& sysfs_root, HealthReading announced) {
+  return io.provider->getTimer().afterDelay(2 * kj::SECONDS).then(
+      [&io, &responder, &config, model_hash, sysfs_root, announced]() mutable {
+        const HealthReading now = read_health(sysfs_root);
+        if (health_worth_announcing(announced, now)) {
+          responder.update_attributes(node_attributes(config, model_hash, now));
+          announced = now;
+        }
+        return announce_health(io, responder, config, model_hash, sysfs_root, announced);
+      });
+}
+
 int run_node(NodeArgs args) {
   pin_to_cpus(args.cpus);  // before any thread starts, so they all inherit it
   NodeConfig cfg;
   cfg.secret = resolve_secret(args.secret);
   cfg.name = args.name.empty() ? default_name() : args.name;
   cfg.node_id = cfg.name;
-  cfg.kind = args.kind;
-  cfg.memory_mib = args.memory_mib;
-  cfg.compute_gflops = args.gflops;
-  cfg.bandwidth_gbs = args.bandwidth;
   cfg.model_path = args.model;
   cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
   cfg.cache_max_bytes = args.cache_max_mib << 20;
   cfg.threads = args.threads;
-  cfg.telemetry_host = args.listen.substr(0, args.listen.rfind(':'));
+  const DeviceOffer offer = measure_offer(OfferOverrides{args.memory_mib, args.gflops, args.bandwidth, args.kind,
+                                                         args.memory_reserve_mib, args.threads, cfg.cache_dir});
+  cfg.kind = offer.kind;
+  cfg.memory_mib = offer.memory_mib;
+  cfg.compute_gflops = offer.gflops;
+  cfg.bandwidth_gbs = offer.bandwidth_gbs;
+  cfg.detected = offer.detected;
+  spdlog::info("offering {}", fmt::join(offer.sources, ", "));
+  const ListenAddress listen = parse_listen_address(args.listen);
+  cfg.telemetry_host = listen.host;  // heartbeats on the same interfaces as RPC
+  if (args.announce.enabled) args.announce.interface = announce_interface_for(listen, args.announce.interface);
   cfg.heartbeat_ms = args.heartbeat_ms;
+  cfg.sysfs_root = args.sysfs_root;
   cfg.shaping.link = args.link;
   cfg.shaping.seed = args.link_seed;
   cfg.shaping.pace_factor = pace_factor(args);
@@ -91,21 +120,32 @@ int run_node(NodeArgs args) {
   auto server = kj::heap<NodeServer>(io, std::move(cfg));
   const std::string model_hash = server->model_hash();
   rpc::Node::Client node = kj::mv(server);
-  RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
-    return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
+  // One coordinator at a time: each connection gets its own view of the node.
+  const auto stale_after = std::chrono::milliseconds(static_cast<int64_t>(args.coordinator_timeout_s * 1000));
+  CoordinatorLease lease(stale_after);
+  uint64_t connections = 0;
+  RpcListener listener(io, listen.for_kj(), [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
+    rpc::Node::Client view = kj::heap<NodeConnection>(node, lease, ++connections, peer, stale_after);
+    return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), kj::mv(view), nullptr);
   });
   spdlog::info("node {}: {} kernels", name, kernel_table_name());
-  fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),
-             args.memory_mib ? fmt::format(", offering {} MiB", args.memory_mib) : std::string(", no memory limit"));
+  const auto served = served_addresses(listen);
+  fmt::print("node {} listening on {} (port {}){}\n", name,
+             listen.every_interface() ? fmt::format("every interface ({})", fmt::join(served, ", ")) : listen.host,
+             listener.port(),
+             announced.memory_mib ? fmt::format(", offering {} MiB", announced.memory_mib) : std::string(", no memory limit"));
   std::fflush(stdout);
   // Announce only once the port is known; stopped (goodbye) before the process exits.
   std::unique_ptr<discovery::MdnsResponder> responder;
+  HealthReading health = read_health(args.sysfs_root);
   try {
-    responder = announce_node(announced, model_hash, static_cast<uint16_t>(listener.port()), args.announce);
+    responder = announce_node(announced, model_hash, static_cast<uint16_t>(listener.port()), args.announce, health);
   } catch (const std::exception& e) {
     // Discovery is only a hint: the node still serves coordinators given --peers.
     spdlog::warn("not announcing with mDNS ({}); coordinators can still reach this node with --peers", e.what());
   }
+  kj::Promise<void> reannounce = kj::READY_NOW;
+  if (responder) reannounce = announce_health(io, *responder, announced, model_hash, args.sysfs_root, health);
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(shutdown_signal(io)).wait(io.waitScope);
   spdlog::info("node {} shutting down ({})", name, sig);
   if (responder) responder->stop();
@@ -117,14 +157,30 @@ int run_node(NodeArgs args) {
 void register_node(CLI::App& app, CommandRunner& runner) {
   auto a = std::make_shared<NodeArgs>();
   CLI::App* cmd = app.add_subcommand("node", "Serve layers of a model to a coordinator");
-  cmd->add_option("-l,--listen", a->listen, "Address to listen on (HOST:PORT, port 0 picks one)")->capture_default_str();
+  cmd->add_option("-l,--listen", a->listen,
+                  "Where RPC and heartbeats listen: *:PORT every interface (IPv4, and IPv6 where the host has it), or "
+                  "ADDRESS:PORT one address (127.0.0.1:PORT keeps the node to this machine); port 0 picks one. mDNS "
+                  "announces an address the node serves")
+      ->capture_default_str();
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
   cmd->add_option("-m,--model", a->model, "This node's copy of the GGUF (else layers are fetched from the coordinator)");
-  cmd->add_option("--memory", a->memory_mib, "MiB offered for weights + KV cache (0: no limit)")->capture_default_str();
+  cmd->add_option("--memory", a->memory_mib,
+                  "MiB offered for weights + KV cache (0: no limit; default: detected, MemAvailable or the cgroup's "
+                  "headroom minus --memory-reserve)");
+  cmd->add_option("--memory-reserve", a->memory_reserve_mib,
+                  "MiB of the detected memory kept for the system and other apps")
+      ->capture_default_str();
   cmd->add_option("--name", a->name, "Node name (default: hostname-pid)");
-  cmd->add_option("--kind", a->kind, "Device kind: phone, tablet, pc, laptop, sbc, ...")->capture_default_str();
-  cmd->add_option("--gflops", a->gflops, "Compute score advertised to the planner (GFLOP/s)");
-  cmd->add_option("--bandwidth", a->bandwidth, "Memory bandwidth advertised to the planner (GB/s)");
+  cmd->add_option("--kind", a->kind,
+                  "Device kind: phone, tablet, pc, laptop, sbc, ... (default: detected from Android properties or the "
+                  "DMI chassis type, else pc)");
+  cmd->add_option("--gflops", a->gflops,
+                  "Compute advertised to the planner in GFLOP/s (default: measured at start on the kernels a stage "
+                  "runs, cached in --cache-dir)")
+      ->check(CLI::Range(0.0, 1e7));
+  cmd->add_option("--bandwidth", a->bandwidth,
+                  "Memory bandwidth advertised to the planner in GB/s (default: measured at start, cached)")
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--cache-dir", a->cache, "Where fetched shards are cached (default: ~/.cache/baton)");
   cmd->add_option("--cache-max-mib", a->cache_max_mib,
                   "Cap on the shard cache: least recently used shards are deleted beyond it (0: no cap; "
@@ -136,6 +192,14 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--heartbeat-ms", a->heartbeat_ms,
                   "Publish a ZeroMQ heartbeat (liveness and telemetry) this often")
       ->check(CLI::Range(20u, 600000u))->capture_default_str();
+  cmd->add_option("--coordinator-timeout", a->coordinator_timeout_s,
+                  "A node serves one coordinator at a time; another may take over only when the first disconnected "
+                  "or was silent (no ping, no call) this many seconds")
+      ->check(CLI::Range(1.0, 3600.0))->capture_default_str();
+  cmd->add_option("--sysfs-root", a->sysfs_root,
+                  "Read heat (thermal zones) and battery (power supplies) under DIR/sys/class instead of /sys/class "
+                  "(tests use a fake tree)")
+      ->capture_default_str();
   cmd->add_option("--link-latency-ms", a->link.latency_ms,
                   "Simulate a device: one-way latency added to every frame in and out (0: none)")
       ->check(CLI::Range(0.0, 60000.0))->capture_default_str();

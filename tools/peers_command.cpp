@@ -93,6 +93,11 @@ nlohmann::json to_json(const std::vector<discovery::PeerEntry>& peers, const Rtt
       j["memory_mib"] = p.attributes->memory_mib;
       j["compute_gflops"] = p.attributes->compute_gflops;
       j["bandwidth_gbs"] = p.attributes->bandwidth_gbps;
+      j["detected"] = p.attributes->detected;  // which figures were measured; the rest configured
+      if (p.attributes->temperature_c) j["temperature_c"] = *p.attributes->temperature_c;
+      if (p.attributes->battery_percent) j["battery_percent"] = *p.attributes->battery_percent;
+      j["charging"] = p.attributes->charging;
+      j["throttled"] = p.attributes->throttled;
       j["model_hash"] = p.attributes->model_hash;
       j["role"] = discovery::to_string(p.attributes->role);
     }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "transport/rpc_peer.h"
+#include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/run_options.h"
 #include "tools/submit_http.h"
@@ -25,6 +26,7 @@ struct SubmitArgs {
   std::vector<int32_t> prompt_ids;
   bool chat = false;
   bool json = false;
+  double wait_s = 10;
 };
 
 class PrintingStream final : public rpc::TokenStream::Server {
@@ -45,6 +47,41 @@ class PrintingStream final : public rpc::TokenStream::Server {
   bool quiet_;
 };
 
+// Connects and authenticates, waiting up to `wait_s` for a coordinator that is still
+// starting (nothing listens until its pipeline is ready).
+Joined join_coordinator(kj::AsyncIoContext& io, const std::string& address, const std::string& secret, double wait_s) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(wait_s * 1000));
+  bool said = false;
+  for (;;) {
+    try {
+      return io.provider->getTimer()
+          .timeoutAfter(10 * kj::SECONDS, dial_and_join(io.provider->getNetwork(), address, secret, "client"))
+          .wait(io.waitScope);
+    } catch (const kj::Exception& e) {
+      const std::string reason = unreachable_reason(e);
+      if (reason.empty()) {
+        const std::string why = plain_message(e);
+        const bool secret_problem = why.find("secret") != std::string::npos;
+        throw std::runtime_error(fmt::format("the coordinator at {} did not accept this client: {}{}", address, why,
+                                             secret_problem ? " (use the coordinator's secret: BATON_SECRET or --secret)"
+                                                            : ""));
+      }
+      if (std::chrono::steady_clock::now() >= deadline) {
+        throw std::runtime_error(fmt::format(
+            "cannot reach the coordinator at {} ({}): is 'baton coordinator' running? Start it, or pass "
+            "--coordinator HOST:PORT",
+            address, reason));
+      }
+      if (!said) {
+        fmt::print(stderr, "waiting up to {:g} s for the coordinator at {} ({})\n", wait_s, address, reason);
+        said = true;
+      }
+      io.provider->getTimer().afterDelay(250 * kj::MILLISECONDS).wait(io.waitScope);
+    }
+  }
+}
+
 int run_submit(const SubmitArgs& a) {
   if (a.prompt.empty() && a.prompt_ids.empty()) throw std::invalid_argument("give a prompt (text or --prompt-ids)");
   if (!a.url.empty()) {
@@ -60,7 +97,7 @@ int run_submit(const SubmitArgs& a) {
   }
   const std::string secret = resolve_secret(a.secret);
   auto io = kj::setupAsyncIo();
-  Joined joined = dial_and_join(io.provider->getNetwork(), a.coordinator, secret, "client").wait(io.waitScope);
+  Joined joined = join_coordinator(io, a.coordinator, secret, a.wait_s);
   auto req = joined.coordinator.generateRequest();
   req.setPrompt(a.prompt);
   auto p = req.initParams();
@@ -78,7 +115,15 @@ int run_submit(const SubmitArgs& a) {
   auto stop = p.initStop(static_cast<unsigned>(a.stop.size()));
   for (unsigned i = 0; i < a.stop.size(); ++i) stop.set(i, a.stop[i]);
   req.setStream(kj::heap<PrintingStream>(a.json));
-  auto r = req.send().wait(io.waitScope);
+  auto r = [&] {
+    try {
+      return req.send().wait(io.waitScope);
+    } catch (const kj::Exception& e) {
+      if (e.getType() != kj::Exception::Type::DISCONNECTED) throw;
+      throw std::runtime_error(fmt::format("the coordinator at {} went away before the reply was complete ({})",
+                                           a.coordinator, plain_message(e)));
+    }
+  }();
   auto s = r.getSummary();
   if (a.json) {
     nlohmann::json j = {{"text", s.getText().cStr()},
@@ -90,6 +135,7 @@ int run_submit(const SubmitArgs& a) {
     fmt::print("{}\n", j.dump());
   } else {
     fmt::print("\n");
+    std::fflush(stdout);  // the text's line ends before the summary on stderr
     fmt::print(stderr, "[{} prompt tokens, {} generated, {}]\n", s.getPromptTokens(), s.getCompletionTokens(),
                s.getFinishReason().cStr());
   }
@@ -104,6 +150,8 @@ void register_submit(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("prompt", a->prompt, "The prompt");
   cmd->add_option("--prompt-ids", a->prompt_ids, "The prompt as token ids (comma-separated) instead of text")->delimiter(',');
   cmd->add_option("--coordinator", a->coordinator, "Coordinator RPC address (HOST:PORT)")->capture_default_str();
+  cmd->add_option("--wait", a->wait_s, "Seconds to wait for a coordinator that is still starting")
+      ->check(CLI::Range(0.0, 3600.0))->capture_default_str();
   cmd->add_option("--url", a->url, "Use the coordinator's HTTP API instead of RPC (e.g. http://127.0.0.1:8080)");
   cmd->add_option("-s,--secret", a->secret, "Cluster secret (default: $BATON_SECRET)");
   add_sampling_flags(*cmd, a->sampling);

@@ -37,6 +37,10 @@ struct NodeInfo {
   telemetryEndpoint @12 :Text;  # ZeroMQ PUB endpoint of its heartbeats ("" if none);
                                 # host 0.0.0.0 means "the host you reached me at"
   heartbeatMillis @13 :UInt32;  # how often it publishes one
+  servingCoordinator @14 :Text; # the other coordinator this node serves, if not the caller
+                                # ("" when free): a node serves one coordinator at a time
+  detected @15 :Text;           # which figures the node measured ("mem,gflops,bw,kind" or a
+                                # subset); the others were configured by its owner
 }
 
 # One heartbeat, published by every node on its ZeroMQ PUB socket (one frame, this
@@ -53,6 +57,12 @@ struct Telemetry {
   framesComputed @7 :UInt64;    # since the current layers were loaded
   batchesRun @8 :UInt64;
   computeMicros @9 :UInt64;     # time spent computing since then
+  offeredMib @10 :UInt64;       # memory the node offers the planner (0: no limit)
+  temperatureCelsius @11 :Float32;  # hottest thermal zone, when hasTemperature
+  hasTemperature @12 :Bool;
+  throttled @13 :Bool;          # the kernel is slowing the CPU down (cooling device, trip point)
+  batteryPercent @14 :Int8 = -1;  # -1: no battery
+  charging @15 :Bool;           # on external power (charging, full, mains/USB online)
 }
 
 struct Assignment {

@@ -26,6 +26,14 @@ std::vector<uint8_t> encode_telemetry(const Telemetry& t) {
   m.setFramesComputed(t.frames);
   m.setBatchesRun(t.batches);
   m.setComputeMicros(t.compute_us);
+  m.setOfferedMib(t.offered_mib);
+  if (t.temperature_c) {
+    m.setHasTemperature(true);
+    m.setTemperatureCelsius(static_cast<float>(*t.temperature_c));
+  }
+  m.setThrottled(t.throttled);
+  m.setBatteryPercent(static_cast<int8_t>(t.battery_percent.value_or(-1)));
+  m.setCharging(t.charging);
   auto words = capnp::messageToFlatArray(message);
   auto bytes = words.asBytes();
   return {bytes.begin(), bytes.end()};
@@ -62,6 +70,21 @@ Telemetry decode_telemetry(std::span<const uint8_t> bytes) {
     t.frames = m.getFramesComputed();
     t.batches = m.getBatchesRun();
     t.compute_us = m.getComputeMicros();
+    t.offered_mib = m.getOfferedMib();
+    if (m.getHasTemperature()) {
+      const float c = m.getTemperatureCelsius();
+      if (!(c > -100.0f && c < 300.0f)) {  // also refuses NaN
+        throw TelemetryError(fmt::format("heartbeat reports an impossible temperature ({} °C)", c));
+      }
+      t.temperature_c = c;
+    }
+    t.throttled = m.getThrottled();
+    const int battery = m.getBatteryPercent();
+    if (battery < -1 || battery > 100) {
+      throw TelemetryError(fmt::format("heartbeat reports a battery at {} % (expected 0..100, or -1 for none)", battery));
+    }
+    if (battery >= 0) t.battery_percent = battery;
+    t.charging = m.getCharging();
   } catch (const kj::Exception& e) {
     throw TelemetryError(fmt::format("malformed heartbeat: {}", e.getDescription().cStr()));
   }
@@ -89,8 +112,22 @@ struct TelemetryPublisher::Impl {
 TelemetryPublisher::TelemetryPublisher(const std::string& host) : impl_(std::make_unique<Impl>()) {
   impl_->socket.set(zmq::sockopt::linger, 0);
   impl_->socket.set(zmq::sockopt::sndhwm, 16);  // heartbeats are only worth their newest
-  const bool v6 = host.find(':') != std::string::npos;
-  impl_->socket.bind(fmt::format("tcp://{}{}{}:*", v6 ? "[" : "", host.empty() ? "0.0.0.0" : host, v6 ? "]" : ""));
+  const bool wildcard = host.empty() || host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]";
+  if (wildcard) {
+    // Every interface: [::] accepts IPv4 too where the host has IPv6; without IPv6 the
+    // bind fails and 0.0.0.0 serves IPv4 alone.
+    try {
+      impl_->socket.set(zmq::sockopt::ipv6, 1);
+      impl_->socket.bind("tcp://*:*");
+    } catch (const zmq::error_t&) {
+      impl_->socket.set(zmq::sockopt::ipv6, 0);
+      impl_->socket.bind("tcp://0.0.0.0:*");
+    }
+  } else {
+    const bool v6 = host.find(':') != std::string::npos && host.front() != '[';
+    if (host.find(':') != std::string::npos) impl_->socket.set(zmq::sockopt::ipv6, 1);
+    impl_->socket.bind(fmt::format("tcp://{}{}{}:*", v6 ? "[" : "", host, v6 ? "]" : ""));
+  }
   endpoint_ = impl_->socket.get(zmq::sockopt::last_endpoint);
 }
 

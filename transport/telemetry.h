@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -25,6 +26,11 @@ struct Telemetry {
   uint32_t sessions = 0;
   uint64_t used_mib = 0, rss_mib = 0, peak_rss_mib = 0;
   uint64_t frames = 0, batches = 0, compute_us = 0;
+  uint64_t offered_mib = 0;             // what the node offers the planner (0: no limit)
+  std::optional<double> temperature_c;  // hottest thermal zone; nullopt: none
+  bool throttled = false;
+  std::optional<int> battery_percent;   // nullopt: no battery
+  bool charging = false;                // on external power
 };
 
 // Anything wrong with a received heartbeat: the message says what.
@@ -45,8 +51,9 @@ Telemetry decode_telemetry(std::span<const uint8_t> bytes);
 // publisher bound is replaced by the host the node was reached at.
 std::string reachable_endpoint(const std::string& bound, const std::string& node_host);
 
-// The node side. Binds tcp://HOST:0 (a free port); publish() never blocks (PUB drops
-// when nobody listens or a subscriber is slow).
+// The node side. Binds a free port on HOST ("*", "" or 0.0.0.0: every interface, IPv6
+// too where the host has it); publish() never blocks (PUB drops when nobody listens or a
+// subscriber is slow).
 class TelemetryPublisher {
  public:
   explicit TelemetryPublisher(const std::string& host);

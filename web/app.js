@@ -303,6 +303,14 @@ function renderPlan(c, colours) {
     c.plan.map((s) => `${s.device} ${layerText(s.first, s.last)}`).join(', '));
 }
 
+// " · 54 °C · battery 80 % charging" from a heartbeat (empty when the device has no sensors).
+function healthText(hb) {
+  let text = '';
+  if (typeof hb.temperature_c === 'number') text += ` · ${hb.temperature_c.toFixed(0)} °C${hb.throttled ? ' (throttled)' : ''}`;
+  if (typeof hb.battery_percent === 'number') text += ` · battery ${hb.battery_percent} %${hb.charging ? ' charging' : ''}`;
+  return text;
+}
+
 function renderDevices(c, colours) {
   const stages = new Map(c.plan.map((s) => [s.device, s]));
   const rows = c.nodes.map((n) => {
@@ -320,11 +328,15 @@ function renderDevices(c, colours) {
       cell('Kind', '', n.kind),
       cell('Memory MiB', 'num', n.memory_mib > 0 ? n.memory_mib.toLocaleString('en-US') : 'no limit',
         typeof n.used_mib === 'number' ? h('div', { className: 'sub' }, `${num(n.used_mib)} MiB in use`) : null),
-      cell('GFLOP/s', 'num', num(n.compute_gflops)),
+      cell('GFLOP/s', 'num', num(n.compute_gflops),
+        h('div', { className: 'sub' }, `${num(n.bandwidth_gbs)} GB/s · ${n.figures || 'configured'}`)),
       cell('RTT ms', 'num', n.rtt_ms == null ? '–' : num(n.rtt_ms, 2)),
       cell('State', '', h('span', { className: 'pill ' + (n.online ? 'ok' : 'down') }, n.online ? 'online' : 'offline'),
+        n.stepped_back ? h('span', { className: 'pill down', title: n.stepped_back }, 'stepped back') : null,
+        n.stepped_back ? h('div', { className: 'sub' }, n.stepped_back) : null,
         n.heartbeat ? h('div', { className: 'sub' },
-          `heartbeat ${(n.heartbeat.age_ms / 1000).toFixed(1)} s ago · RSS ${num(n.heartbeat.rss_mib)} MiB`) : null),
+          `heartbeat ${(n.heartbeat.age_ms / 1000).toFixed(1)} s ago · RSS ${num(n.heartbeat.rss_mib)} MiB` +
+          healthText(n.heartbeat)) : null),
       cell('Layers', '', stage ? `${layerText(stage.first, stage.last)} (stage ${stage.stage})` : (n.in_plan ? 'in plan' : 'idle')));
   });
   $('cluster-devices').tBodies[0].replaceChildren(...rows);

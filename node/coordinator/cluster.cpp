@@ -11,6 +11,7 @@
 
 #include "model/cost_profile.h"
 #include "node/model_source.h"
+#include "transport/user_errors.h"
 
 namespace baton {
 
@@ -20,13 +21,30 @@ constexpr auto kJoinTimeout = 10 * kj::SECONDS;
 constexpr auto kLoadTimeout = 600 * kj::SECONDS;  // shard transfer of a large range
 constexpr auto kStepTimeout = 120 * kj::SECONDS;
 
+// Why a node could not join, in a sentence: "10.0.0.7:7100: connection refused (is `baton
+// node` running there?)", "refused by phone: wrong cluster secret".
+std::string join_failure(const kj::Exception& e) {
+  if (e.getType() == kj::Exception::Type::OVERLOADED) return "no answer within the join timeout";
+  if (const std::string reason = unreachable_reason(e); !reason.empty()) {
+    return reason + " (is `baton node` still running there?)";
+  }
+  return plain_message(e);
+}
+
 }  // namespace
+
+std::string describe_figures(const std::string& detected) {
+  if (detected.empty()) return "configured";
+  if (detected == "mem,gflops,bw,kind") return "detected";
+  return detected + " detected, the rest configured";
+}
 
 Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_hash, ClusterConfig config)
     : io_(io),
       model_(model),
       model_hash_(std::move(model_hash)),
       config_(std::move(config)),
+      health_(config_.health),
       ready_(kj::Promise<void>(kj::READY_NOW).fork()),
       sink_(nullptr),
       source_(kj::heap<ModelSourceServer>(model.file(), model_hash_)) {
@@ -44,9 +62,18 @@ kj::Promise<void> Cluster::join_all() {
   if (failover_.everyone_lost(addresses)) throw std::runtime_error("every node of the cluster is gone");
   kj::Vector<kj::Promise<kj::Maybe<Member>>> joins;
   auto& timer = io_.provider->getTimer();
+  // Nodes stepped back (heat, battery) sit out, unless every node has: then the cluster
+  // runs on them rather than not at all.
+  const bool all_stepped_back = std::all_of(candidates_.begin(), candidates_.end(), [this](const PeerCandidate& c) {
+    return health_.benched(c.address) || failover_.lost().count(c.address) > 0;
+  });
+  if (all_stepped_back && !health_.benched_nodes().empty()) {
+    spdlog::warn("every node has stepped back (heat or battery): planning with them anyway");
+  }
   for (const PeerCandidate& candidate : candidates_) {
     const std::string address = candidate.address;
     if (!failover_.should_try(address)) continue;  // known to be gone
+    if (health_.benched(address) && !all_stepped_back) continue;
     const bool required = failover_.join_required(candidate.required);
     auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
                  .then([address](Joined j) {
@@ -55,8 +82,15 @@ kj::Promise<void> Cluster::join_all() {
                      Member m;
                      m.address = address;
                      auto info = r.getInfo();
+                     if (info.hasServingCoordinator() && info.getServingCoordinator().size() > 0) {
+                       throw std::runtime_error(fmt::format(
+                           "{} serves {}; a node serves one coordinator at a time (stop that one, or use another "
+                           "node)",
+                           std::string(info.getName()), std::string(info.getServingCoordinator())));
+                     }
                      m.name = info.getName();
                      m.memory_mib = info.getMemoryMib();
+                     m.detected = info.getDetected();
                      if (info.hasTelemetryEndpoint() && info.getTelemetryEndpoint().size() > 0) {
                        m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(),
                                                                  address.substr(0, address.rfind(':')));
@@ -97,12 +131,20 @@ kj::Promise<void> Cluster::join_all() {
                         [this, address, required](kj::Exception&& e) -> kj::Maybe<Member> {
                           if (required) {
                             throw std::runtime_error(fmt::format("could not join node {}: {}", address,
-                                                                 e.getDescription().cStr()));
+                                                                 join_failure(e)));
                           }
                           if (failover_.join_failed(address)) {  // tried again when it answers
-                            spdlog::warn("node {} is gone, planning without it: {}", address, e.getDescription().cStr());
+                            spdlog::warn("node {} is gone, planning without it: {}", address, join_failure(e));
                           } else {
-                            spdlog::warn("discovered node {} is not used: {}", address, e.getDescription().cStr());
+                            // One line per neighbour and reason, not one per attempt.
+                            const std::string why = join_failure(e);
+                            std::string& last = skipped_[address];
+                            if (last != why) {
+                              spdlog::warn("discovered node {} is not used: {}", address, why);
+                              last = why;
+                            } else {
+                              spdlog::debug("discovered node {} is still not used: {}", address, why);
+                            }
                           }
                           return nullptr;
                         }));
@@ -114,7 +156,13 @@ kj::Promise<void> Cluster::join_all() {
       KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
     }
     if (members_.empty()) throw std::runtime_error("no node could join the cluster");
-    std::map<std::string, std::string> endpoints;
+    if (!failover_.tolerates_missing() && members_.size() < config_.min_members) {
+      std::string joined;
+      for (const Member& m : members_) joined += (joined.empty() ? "" : ", ") + m.address;
+      throw std::runtime_error(fmt::format("{} node(s) joined ({}), --min-nodes is {}", members_.size(), joined,
+                                           config_.min_members));
+    }
+    std::map<std::string, std::string> endpoints = stepped_back_endpoints_;  // to hear when they recover
     for (const Member& m : members_) {
       if (!m.telemetry_endpoint.empty()) endpoints[m.address] = m.telemetry_endpoint;
     }
@@ -123,6 +171,7 @@ kj::Promise<void> Cluster::join_all() {
 }
 
 void Cluster::admit(Member m, std::set<std::string>& ids) {
+  skipped_.erase(m.address);
   if (auto it = rtt_.find(m.address); it != rtt_.end()) {
     m.rtt_ms = it->second;  // the smoothed figure beats three fresh pings
   } else {
@@ -139,8 +188,9 @@ void Cluster::admit(Member m, std::set<std::string>& ids) {
   if (m.profile.memory_bandwidth_gbs <= 0) m.profile.memory_bandwidth_gbs = config_.default_bandwidth_gbs;
   m.profile.link_latency_ms = m.rtt_ms / 2;
   m.profile.link_bandwidth_mbps = config_.default_link_mbps;
-  spdlog::info("joined {} at {}: {} MiB, {:.0f} GFLOP/s, RTT {:.2f} ms", m.profile.id, m.address, m.memory_mib,
-               m.profile.compute_gflops, m.rtt_ms);
+  spdlog::info("joined {} at {}: {}, {}, {:.1f} GFLOP/s, {:.1f} GB/s ({}), RTT {:.2f} ms", m.profile.id, m.address,
+               m.profile.kind, m.memory_mib ? fmt::format("{} MiB", m.memory_mib) : std::string("no memory limit"),
+               m.profile.compute_gflops, m.profile.memory_bandwidth_gbs, describe_figures(m.detected), m.rtt_ms);
   members_.push_back(kj::mv(m));
 }
 
@@ -191,8 +241,12 @@ kj::Promise<void> Cluster::assemble_tolerant(AssemblyKind kind, const char* done
 kj::Promise<bool> Cluster::lost_node_answers(kj::Duration timeout) {
   kj::Vector<kj::Promise<bool>> probes;
   for (const std::string& address : failover_.lost()) {
+    if (health_.benched(address)) continue;  // stepped back: it returns by its heartbeats
     auto join = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator").then([](Joined j) {
-      return j.node.describeRequest().send().then([j = kj::mv(j)](auto) { return true; });
+      // A node that now serves another coordinator does not count as back.
+      return j.node.describeRequest().send().then([j = kj::mv(j)](capnp::Response<rpc::Node::DescribeResults> r) {
+        return !r.getInfo().hasServingCoordinator() || r.getInfo().getServingCoordinator().size() == 0;
+      });
     });
     probes.add(io_.provider->getTimer().timeoutAfter(timeout, kj::mv(join)).catch_([](kj::Exception&&) { return false; }));
   }
@@ -207,7 +261,7 @@ void Cluster::member_lost(const std::string& address, const std::string& why) {
   const std::string reason = fmt::format("node {} {}", address, why);
   router_->fail_all(kj::Exception(kj::Exception::Type::DISCONNECTED, __FILE__, __LINE__, kj::str(reason)));
   tasks_.add(recover(failover_.epoch(), reason).catch_([](kj::Exception&& e) {
-    spdlog::error("recovery failed: {}", e.getDescription().cStr());
+    spdlog::error("recovery failed: {}", plain_message(e));
   }));
 }
 
@@ -239,6 +293,7 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
       if (age > allowed) silent.emplace_back(m.address, fmt::format("sent no heartbeat for {} ms", age.count()));
     }
     for (const auto& [address, why] : silent) member_lost(address, why);
+    check_health(heard);
 
     kj::Vector<kj::Promise<void>> pings;
     for (auto& m : members_) {
@@ -259,7 +314,7 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
                         [this, address, max_missed, has_heartbeats](kj::Exception&& e) {
                           const int missed = ++missed_pings_[address];
                           spdlog::warn("node {} did not answer a ping ({} in a row): {}", address, missed,
-                                       e.getDescription().cStr());
+                                       plain_message(e));
                           if (e.getType() == kj::Exception::Type::DISCONNECTED) {
                             member_lost(address, "disconnected");
                           } else if (!has_heartbeats && missed >= max_missed) {
@@ -269,6 +324,43 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
     }
     return kj::joinPromises(pings.releaseAsArray()).then([this, period, max_missed] { return ping_loop(period, max_missed); });
   });
+}
+
+void Cluster::check_health(const std::map<std::string, TelemetrySubscriber::Sample>& heard) {
+  for (const auto& [address, sample] : heard) {
+    const Telemetry& t = sample.telemetry;
+    auto d = health_.update(address, HealthReading{t.temperature_c, t.throttled, t.battery_percent, t.charging});
+    if (!d) continue;
+    ++health_decisions_[to_string(d->action)];
+    const std::string who = t.node.empty() ? address : fmt::format("{} ({})", t.node, address);
+    switch (d->action) {
+      case HealthPolicy::Action::plan_out:
+      case HealthPolicy::Action::plan_out_now: {
+        for (const Member& m : members_) {
+          if (m.address == address && !m.telemetry_endpoint.empty()) stepped_back_endpoints_[address] = m.telemetry_endpoint;
+        }
+        const bool now = d->action == HealthPolicy::Action::plan_out_now;
+        spdlog::warn("node {} steps back {}: {}", who, now ? "now" : "at the next session boundary", d->reason);
+        if (now) {
+          member_lost(address, "stepped back: " + d->reason);
+        } else {
+          replan_wanted_ = true;
+        }
+        break;
+      }
+      case HealthPolicy::Action::plan_back_in:
+        spdlog::info("node {} comes back at the next session boundary: {}", who, d->reason);
+        stepped_back_endpoints_.erase(address);
+        failover_.forgive(address);
+        replan_wanted_ = true;
+        break;
+    }
+  }
+}
+
+kj::Promise<void> Cluster::replan_for_health() {
+  replan_wanted_ = false;
+  return assemble_tolerant(AssemblyKind::Recovery, "re-planned for heat and battery");
 }
 
 kj::Promise<std::vector<MemberProbe>> Cluster::probe(kj::Duration timeout) {
@@ -336,7 +428,7 @@ kj::Promise<void> Cluster::load_and_link() {
                   },
                         [who](kj::Exception&& e) -> void {
                           throw std::runtime_error(fmt::format("{} could not load its layers: {}", who,
-                                                               e.getDescription().cStr()));
+                                                               plain_message(e)));
                         }));
   }
   return kj::joinPromises(loads.releaseAsArray()).then([this] {

@@ -17,6 +17,7 @@
 #include "model/model.h"
 #include "transport/rpc_peer.h"
 #include "node/coordinator/failover_core.h"
+#include "node/coordinator/health_policy.h"
 #include "node/coordinator/result_router.h"
 #include "transport/stage_timing.h"
 #include "partition/plan.h"
@@ -39,6 +40,10 @@ struct ClusterConfig {
   double default_gflops = 50;
   double default_bandwidth_gbs = 20;
   double default_link_mbps = 1000;
+  // Nodes that must join before a first plan (--min-nodes); a recovery plans with fewer.
+  uint32_t min_members = 1;
+  // When a node steps back for heat or battery (and when it comes back).
+  HealthThresholds health;
 };
 
 // A node to try: static peers (--peers) must join; discovered ones are only a hint and are
@@ -56,6 +61,7 @@ struct Member {
   DeviceProfile profile;
   double rtt_ms = 0;
   uint64_t memory_mib = 0;
+  std::string detected;            // which figures the node measured ("mem,gflops,bw,kind" or fewer)
   std::string telemetry_endpoint;  // its ZeroMQ heartbeats ("" if it publishes none)
   uint32_t heartbeat_ms = 0;
 };
@@ -66,6 +72,10 @@ struct MemberProbe {
   uint64_t used_mib = 0;
   uint32_t sessions = 0;
 };
+
+// "detected", "configured" or "mem,gflops detected, the rest configured": where a node's
+// figures came from, for logs and status pages.
+std::string describe_figures(const std::string& detected);
 
 class Cluster {
  public:
@@ -104,6 +114,15 @@ class Cluster {
   // `max_missed` of its periods (pings, for a node that publishes none), is lost: the
   // steps in flight fail and the cluster recovers without it.
   kj::Promise<void> ping_loop(kj::Duration period, int max_missed = 3);
+  // Heat and battery (from heartbeats, checked in ping_loop): a node over a threshold steps
+  // back at the next session boundary, or at once (like a lost node) when critical, and
+  // comes back once recovered. replan_wanted() says a re-plan is due; call
+  // replan_for_health() when no session is active.
+  bool replan_wanted() const { return replan_wanted_; }
+  kj::Promise<void> replan_for_health();
+  // Nodes stepped back and why, by address; decisions taken so far, by action.
+  std::map<std::string, std::string> stepped_back() const { return health_.benched_nodes(); }
+  const std::map<std::string, uint64_t>& health_decisions() const { return health_decisions_; }
   // The latest heartbeat of each member that sent one, by address.
   std::map<std::string, TelemetrySubscriber::Sample> telemetry() const { return telemetry_->latest(); }
   const Plan& plan() const { return plan_; }
@@ -141,6 +160,7 @@ class Cluster {
   kj::Promise<void> assemble_tolerant(AssemblyKind kind, const char* done);
   void drop_pipeline();  // forget the stages and members before a new assembly
   void member_lost(const std::string& address, const std::string& why);
+  void check_health(const std::map<std::string, TelemetrySubscriber::Sample>& heard);
   kj::Promise<void> load_and_link();
 
   kj::AsyncIoContext& io_;
@@ -153,6 +173,11 @@ class Cluster {
   std::map<std::string, int> missed_pings_;
   std::unique_ptr<TelemetrySubscriber> telemetry_;
   FailoverCore failover_;  // epochs, lost nodes, who an assembly tries
+  HealthPolicy health_;
+  std::map<std::string, uint64_t> health_decisions_;
+  std::map<std::string, std::string> stepped_back_endpoints_;  // still followed while out of the plan
+  bool replan_wanted_ = false;
+  std::map<std::string, std::string> skipped_;  // discovered nodes not used, and why (logged once)
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};

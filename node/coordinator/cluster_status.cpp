@@ -29,7 +29,12 @@ json cluster_status_json(const ClusterStatus& s) {
                    {"peak_rss_mib", t.peak_rss_mib},
                    {"frames", t.frames},
                    {"batches", t.batches},
-                   {"compute_ms", static_cast<double>(t.compute_us) / 1000.0}};
+                   {"compute_ms", static_cast<double>(t.compute_us) / 1000.0},
+                   {"offered_mib", t.offered_mib},
+                   {"temperature_c", optional_json(t.temperature_c)},
+                   {"throttled", t.throttled},
+                   {"battery_percent", optional_json(t.battery_percent)},
+                   {"charging", t.charging}};
     }
     nodes.push_back({{"heartbeat", heartbeat},
                      {"id", n.id},
@@ -38,6 +43,8 @@ json cluster_status_json(const ClusterStatus& s) {
                      {"memory_mib", n.memory_mib},
                      {"compute_gflops", n.compute_gflops},
                      {"bandwidth_gbs", n.bandwidth_gbs},
+                     {"figures", n.figures},
+                     {"stepped_back", optional_json(n.stepped_back)},
                      {"rtt_ms", optional_json(n.rtt_ms)},
                      {"online", n.online},
                      {"joined", n.joined},
@@ -98,7 +105,8 @@ json cluster_status_json(const ClusterStatus& s) {
           {"nodes", nodes},
           {"plan", plan},
           {"sessions", {{"active", s.sessions_active}, {"queued", s.sessions_queued}, {"max", s.sessions_max}}},
-          {"last_request", last}};
+          {"last_request", last},
+          {"health_decisions", s.health_decisions}};
 }
 
 namespace {
@@ -240,6 +248,7 @@ kj::Promise<ClusterStatus> gather_cluster_status(Cluster& cluster, ClusterStatus
     n.memory_mib = static_cast<int64_t>(m.memory_mib);
     n.compute_gflops = m.profile.compute_gflops;
     n.bandwidth_gbs = m.profile.memory_bandwidth_gbs;
+    n.figures = describe_figures(m.detected);
     n.rtt_ms = cluster.rtt_ms(m.address);
     n.joined = true;
     if (auto it = heard.find(m.address); it != heard.end()) {
@@ -250,6 +259,24 @@ kj::Promise<ClusterStatus> gather_cluster_status(Cluster& cluster, ClusterStatus
                             [&](const PlanStage& s) { return s.device_id == m.profile.id; });
     nodes.push_back(std::move(n));
   }
+  // Nodes out of the plan for heat or battery: still followed, shown with the reason.
+  for (const auto& [address, why] : cluster.stepped_back()) {
+    auto it = std::find_if(nodes.begin(), nodes.end(), [&](const NodeStatus& n) { return n.address == address; });
+    if (it == nodes.end()) {
+      NodeStatus n;
+      n.id = address;
+      n.address = address;
+      n.online = true;
+      if (auto h = heard.find(address); h != heard.end()) {
+        n.id = h->second.telemetry.node.empty() ? address : h->second.telemetry.node;
+        n.telemetry = h->second.telemetry;
+        n.heartbeat_age_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - h->second.received).count();
+      }
+      it = nodes.insert(nodes.end(), std::move(n));
+    }
+    it->stepped_back = why;
+  }
+  base.health_decisions = cluster.health_decisions();
   if (discovered) {
     for (NodeStatus& d : discovered()) {
       const bool member = std::any_of(nodes.begin(), nodes.end(), [&](const NodeStatus& n) { return n.address == d.address; });

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct NodeStatus {
   int64_t memory_mib = 0;
   double compute_gflops = 0;
   double bandwidth_gbs = 0;
+  std::string figures = "configured";  // where the figures came from: detected / configured / a mix
   std::optional<double> rtt_ms;
   bool online = false;
   bool in_plan = false;
@@ -32,6 +34,7 @@ struct NodeStatus {
   // From its latest ZeroMQ heartbeat, if one came.
   std::optional<Telemetry> telemetry;
   std::optional<int64_t> heartbeat_age_ms;
+  std::optional<std::string> stepped_back;  // out of the plan for heat or battery: why
 };
 
 struct ClusterStatus {
@@ -43,6 +46,7 @@ struct ClusterStatus {
   std::vector<NodeStatus> nodes;
   int sessions_active = 0, sessions_queued = 0, sessions_max = 0;
   std::optional<RequestFigures> last;
+  std::map<std::string, uint64_t> health_decisions;  // heat/battery decisions so far, by action
 };
 
 nlohmann::json cluster_status_json(const ClusterStatus& s);

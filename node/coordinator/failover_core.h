@@ -48,6 +48,13 @@ class FailoverCore {
   // recovery (true), or has one been started (or finished) since (false: wait for it)?
   bool recovery_needed(uint64_t failed_epoch) const;
 
+  // A lost node is known to be back (its heartbeats say it recovered from heat or battery):
+  // the next assembly tries it again.
+  void forgive(const std::string& address) { lost_.erase(address); }
+  // Does the assembly under way go on without candidates that do not join (a recovery or
+  // rejoin), rather than fail (a fresh membership)?
+  bool tolerates_missing() const { return tolerant(); }
+
   // Between sessions: is there a lost node worth probing?
   bool has_lost() const { return !lost_.empty(); }
 

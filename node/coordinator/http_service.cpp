@@ -409,6 +409,7 @@ void HttpService::install_status_routes() {
     snap.nodes_up = static_cast<int>(std::count_if(cs.nodes.begin(), cs.nodes.end(),
                                                    [](const NodeStatus& n) { return n.joined && n.online; }));
     snap.nodes_planned = static_cast<int>(cs.plan.stages.size());
+    snap.health_decisions = cs.health_decisions;
     res.set_content(render_prometheus(snap), "text/plain; version=0.0.4; charset=utf-8");
   });
 }

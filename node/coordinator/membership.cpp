@@ -41,6 +41,7 @@ std::vector<NodeStatus> discovered_nodes(const std::vector<discovery::PeerEntry>
       n.memory_mib = static_cast<int64_t>(e.attributes->memory_mib);
       n.compute_gflops = e.attributes->compute_gflops;
       n.bandwidth_gbs = e.attributes->bandwidth_gbps;
+      n.figures = describe_figures(e.attributes->detected);
     }
     out.push_back(std::move(n));
   }

@@ -6,6 +6,7 @@
 #include "node/coordinator/cluster.h"
 #include "node/coordinator/membership.h"
 #include "node/coordinator/session_runner.h"
+#include "transport/user_errors.h"
 
 namespace baton {
 
@@ -18,7 +19,7 @@ kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, Se
       spdlog::info("cluster membership changed ({}): re-planning for the next session",
                    describe_change(cluster.candidates(), candidates));
       step = cluster.reassemble(std::move(candidates)).catch_([](kj::Exception&& e) {
-        spdlog::error("re-planning failed: {}", e.getDescription().cStr());
+        spdlog::error("re-planning failed: {}", plain_message(e));
       });
     }
     return step.then([&io, &cluster, &runner, &browser, &static_peers] {
@@ -30,12 +31,18 @@ kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, Se
 kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner, kj::Duration period) {
   return io.provider->getTimer().afterDelay(period).then([&io, &cluster, &runner, period] {
     kj::Promise<void> step = kj::READY_NOW;
+    if (cluster.replan_wanted() && runner.busy() == 0) {
+      // A node stepped back (heat, battery) or came back: the next session gets a new plan.
+      return cluster.replan_for_health()
+          .catch_([](kj::Exception&& e) { spdlog::error("re-planning for heat and battery failed: {}", plain_message(e)); })
+          .then([&io, &cluster, &runner, period] { return rejoin_lost_nodes(io, cluster, runner, period); });
+    }
     if (!cluster.lost().empty() && runner.busy() == 0) {
       step = cluster.lost_node_answers(period).then([&cluster, &runner](bool back) -> kj::Promise<void> {
         if (!back || runner.busy() != 0) return kj::READY_NOW;
         spdlog::info("a lost node answers again: re-planning with it");
         return cluster.rejoin().catch_([](kj::Exception&& e) {
-          spdlog::error("re-planning with the returning node failed: {}", e.getDescription().cStr());
+          spdlog::error("re-planning with the returning node failed: {}", plain_message(e));
         });
       });
     }

@@ -166,6 +166,13 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   out += fmt::format("baton_nodes_up {}\n", s.nodes_up);
   header(out, "baton_nodes_planned", "gauge", "Nodes holding a stage of the current plan.");
   out += fmt::format("baton_nodes_planned {}\n", s.nodes_planned);
+  header(out, "baton_node_health_decisions_total", "counter",
+         "Nodes planned out for heat or battery (at the next session, or now when critical) and planned back in.");
+  for (const char* action : {"plan_out", "plan_out_now", "plan_back_in"}) {
+    auto it = s.health_decisions.find(action);
+    out += fmt::format("baton_node_health_decisions_total{{action=\"{}\"}} {}\n", action,
+                       it == s.health_decisions.end() ? 0 : it->second);
+  }
   return out;
 }
 

@@ -55,6 +55,9 @@ struct MetricsSnapshot {
   std::optional<RequestFigures> last;
   // Live gauges, filled in by the caller at render time.
   int sessions_active = 0, sessions_queued = 0, nodes_up = 0, nodes_planned = 0;
+  // Nodes stepping back for heat or battery and coming back, by action (plan_out,
+  // plan_out_now, plan_back_in); filled in by the caller from the cluster.
+  std::map<std::string, uint64_t> health_decisions;
 };
 
 class ServiceMetrics {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/kv_cache.h"
+#include "node/stage/device_health.h"
 #include "node/model_identity.h"
 #include "node/stage/process_memory.h"
 #include "node/stage/shard_fetch.h"
@@ -79,6 +80,12 @@ kj::Promise<void> NodeServer::heartbeat_loop() {
     const ProcessMemory mem = read_process_memory();
     t.rss_mib = mem.rss_bytes / 1048576;
     t.peak_rss_mib = mem.peak_bytes / 1048576;
+    t.offered_mib = config_.memory_mib;
+    const HealthReading health = read_health(config_.sysfs_root);
+    t.temperature_c = health.temperature_c;
+    t.throttled = health.throttled;
+    t.battery_percent = health.battery_percent;
+    t.charging = health.charging;
     if (runtime_) {
       t.sessions = static_cast<uint32_t>(runtime_->sessions());
       t.frames = runtime_->frames_batched();
@@ -97,6 +104,7 @@ void NodeServer::fill_info(rpc::NodeInfo::Builder info) const {
   info.setMemoryMib(config_.memory_mib);
   info.setComputeGflops(config_.compute_gflops);
   info.setBandwidthGbs(config_.bandwidth_gbs);
+  info.setDetected(config_.detected);
   info.setModelHash(model_hash_);
   info.setProtocolVersion(rpc::PROTOCOL_VERSION);
   info.setRangeFirst(runtime_ ? runtime_->assignment().range.first : -1);

@@ -24,6 +24,7 @@ struct NodeConfig {
   uint64_t memory_mib = 0;        // offered for weights + KV; 0: no limit
   double compute_gflops = 0;
   double bandwidth_gbs = 0;
+  std::string detected;  // which figures were measured: "mem,gflops,bw,kind" or a subset
   std::optional<std::string> model_path;  // own copy of the GGUF, if any
   std::string secret;
   std::string cache_dir;
@@ -33,6 +34,8 @@ struct NodeConfig {
   // ZeroMQ heartbeats: published on this host (empty: none) every heartbeat_ms.
   std::string telemetry_host;
   uint32_t heartbeat_ms = 500;
+  // Heat and battery are read here each heartbeat ("/": the real sysfs; tests: a fake tree).
+  std::string sysfs_root = "/";
 };
 
 // Bytes a stage would hold, for the memory check and for reporting.

@@ -45,6 +45,22 @@ TEST(ServiceRecord, TxtRoundTripsAndStartsWithTxtvers) {
   EXPECT_LT(total, kMaxBatonTxtSize);
 }
 
+TEST(ServiceRecord, TxtCarriesWhatWasDetectedAndHeatAndBattery) {
+  NodeAttributes a = sample_attributes();
+  a.detected = "mem,gflops,bw";
+  a.temperature_c = 71;
+  a.battery_percent = 54;
+  a.charging = true;
+  a.throttled = true;
+  auto back = decode_txt(encode_txt(a));
+  ASSERT_TRUE(back.attributes) << back.error;
+  EXPECT_EQ(*back.attributes, a);
+  for (const char* bad : {"temp=hot", "temp=400", "battery=101", "battery=-3", "detected=MEM;rm"}) {
+    TxtRecordData txt{{"txtvers=1", "proto=1", "id=a", "role=node", bad}};
+    EXPECT_FALSE(decode_txt(txt).attributes) << bad;
+  }
+}
+
 TEST(ServiceRecord, TxtWithLongestAllowedValuesStaysUnder1300Bytes) {
   NodeAttributes a = sample_attributes();
   a.node_id = std::string(64, 'i');
@@ -52,6 +68,10 @@ TEST(ServiceRecord, TxtWithLongestAllowedValuesStaysUnder1300Bytes) {
   a.model_hash = std::string(128, 'm');
   a.memory_mib = std::uint64_t{1} << 40;
   a.compute_gflops = 123456789.123456;
+  a.detected = "mem,gflops,bw,kind";
+  a.temperature_c = -100;
+  a.battery_percent = 100;
+  a.charging = a.throttled = true;
   ASSERT_EQ(validate_attributes(a), "");
   std::size_t total = 0;
   for (auto& s : encode_txt(a).strings) total += 1 + s.size();

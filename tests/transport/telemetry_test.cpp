@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <thread>
 #include <zmq.hpp>
 
@@ -38,6 +39,31 @@ TEST(Telemetry, RoundTripsEveryField) {
   EXPECT_EQ(back.frames, t.frames);
   EXPECT_EQ(back.batches, t.batches);
   EXPECT_EQ(back.compute_us, t.compute_us);
+}
+
+TEST(Telemetry, CarriesOfferedMemoryHeatAndBattery) {
+  Telemetry t = sample(6);
+  EXPECT_FALSE(decode_telemetry(encode_telemetry(t)).temperature_c) << "no sensor: nothing claimed";
+  EXPECT_FALSE(decode_telemetry(encode_telemetry(t)).battery_percent) << "no battery: nothing claimed";
+  t.offered_mib = 5120;
+  t.temperature_c = 71.5;
+  t.throttled = true;
+  t.battery_percent = 0;
+  t.charging = true;
+  const Telemetry back = decode_telemetry(encode_telemetry(t));
+  EXPECT_EQ(back.offered_mib, 5120u);
+  ASSERT_TRUE(back.temperature_c);
+  EXPECT_DOUBLE_EQ(*back.temperature_c, 71.5);
+  EXPECT_TRUE(back.throttled);
+  EXPECT_EQ(back.battery_percent, 0);
+  EXPECT_TRUE(back.charging);
+  t.temperature_c = 1e6;
+  EXPECT_THROW(decode_telemetry(encode_telemetry(t)), TelemetryError);
+  t.temperature_c = std::nan("");
+  EXPECT_THROW(decode_telemetry(encode_telemetry(t)), TelemetryError);
+  t.temperature_c.reset();
+  t.battery_percent = 101;
+  EXPECT_THROW(decode_telemetry(encode_telemetry(t)), TelemetryError);
 }
 
 TEST(Telemetry, MalformedOversizedAndLongNamesAreRefusedWithAReason) {
