@@ -88,9 +88,12 @@ int run_node(NodeArgs args) {
   auto server = kj::heap<NodeServer>(io, std::move(cfg));
   const std::string model_hash = server->model_hash();
   rpc::Node::Client node = kj::mv(server);
+  ListenerSecurity listener_security;
+  listener_security.secret = secret;
+  listener_security.role = "node";
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
-  });
+  }, listener_security);
   fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),
              args.memory_mib ? fmt::format(", offering {} MiB", args.memory_mib) : std::string(", no memory limit"));
   std::fflush(stdout);

@@ -61,6 +61,7 @@ kj::Promise<void> Cluster::join_all() {
                        m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(),
                                                                  address.substr(0, address.rfind(':')));
                        m.heartbeat_ms = info.getHeartbeatMillis();
+                       m.heartbeat_key.assign(info.getHeartbeatKey().begin(), info.getHeartbeatKey().end());
                      }
                      m.profile.id = m.name;
                      m.profile.kind = info.getKind();
@@ -114,9 +115,9 @@ kj::Promise<void> Cluster::join_all() {
       KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
     }
     if (members_.empty()) throw std::runtime_error("no node could join the cluster");
-    std::map<std::string, std::string> endpoints;
+    std::map<std::string, HeartbeatSource> endpoints;
     for (const Member& m : members_) {
-      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = m.telemetry_endpoint;
+      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
     }
     telemetry_->follow(std::move(endpoints));
   });

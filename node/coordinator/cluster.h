@@ -57,6 +57,7 @@ struct Member {
   double rtt_ms = 0;
   uint64_t memory_mib = 0;
   std::string telemetry_endpoint;  // its ZeroMQ heartbeats ("" if it publishes none)
+  std::vector<uint8_t> heartbeat_key;  // they are sealed with (from describe, inside the channel)
   uint32_t heartbeat_ms = 0;
 };
 
