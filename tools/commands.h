@@ -22,5 +22,6 @@ void register_submit(CLI::App& app, CommandRunner& runner);
 void register_peers(CLI::App& app, CommandRunner& runner);
 void register_simulate(CLI::App& app, CommandRunner& runner);
 void register_cache(CLI::App& app, CommandRunner& runner);
+void register_secret(CLI::App& app, CommandRunner& runner);
 
 }  // namespace baton::cli

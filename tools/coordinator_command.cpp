@@ -188,9 +188,12 @@ int run_coordinator(CoordinatorArgs args) {
   SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer(), limits, &metrics);
   rpc::Coordinator::Client service = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
   const std::string secret = cfg.secret;
+  ListenerSecurity listener_security;
+  listener_security.secret = secret;
+  listener_security.role = "coordinator";
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     return kj::heap<GateServer>(secret, "coordinator", std::move(peer), std::move(close), nullptr, service);
-  });
+  }, listener_security);
   LogTaskErrors task_errors;
   kj::TaskSet background(task_errors);
   background.add(cluster.ping_loop(args.heartbeat_ms * kj::MILLISECONDS, static_cast<int>(args.heartbeat_misses)));

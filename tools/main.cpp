@@ -11,6 +11,7 @@
 #include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/version.h"
+#include "transport/open_files.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"baton: run one large language model across several everyday devices"};
@@ -33,12 +34,15 @@ int main(int argc, char** argv) {
   baton::cli::register_peers(app, runner);
   baton::cli::register_simulate(app, runner);
   baton::cli::register_cache(app, runner);
+  baton::cli::register_secret(app, runner);
 
   CLI11_PARSE(app, argc, argv);
   // Logs go to stderr: stdout carries generated text and --json output.
   spdlog::set_default_logger(spdlog::stderr_color_mt("baton"));
   spdlog::set_level(spdlog::level::from_str(log_level));
   spdlog::set_pattern("[%H:%M:%S.%e] [%^%l%$] %v");
+  // Nodes and coordinators hold one descriptor per connection: allow what the system allows.
+  baton::raise_open_file_limit();
   try {
     return runner ? runner() : 1;
   } catch (const kj::Exception& e) {

@@ -124,10 +124,13 @@ int run_node(NodeArgs args) {
   const auto stale_after = std::chrono::milliseconds(static_cast<int64_t>(args.coordinator_timeout_s * 1000));
   CoordinatorLease lease(stale_after);
   uint64_t connections = 0;
+  ListenerSecurity listener_security;
+  listener_security.secret = secret;
+  listener_security.role = "node";
   RpcListener listener(io, listen.for_kj(), [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
     rpc::Node::Client view = kj::heap<NodeConnection>(node, lease, ++connections, peer, stale_after);
     return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), kj::mv(view), nullptr);
-  });
+  }, listener_security);
   spdlog::info("node {}: {} kernels", name, kernel_table_name());
   const auto served = served_addresses(listen);
   fmt::print("node {} listening on {} (port {}){}\n", name,

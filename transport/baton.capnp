@@ -1,18 +1,19 @@
 # baton wire protocol: one schema for every RPC between coordinators and nodes.
-# Version: bump `protocolVersion` on any incompatible change; both sides check it in
-# Gate.hello before anything else is served.
+# Version: bump `protocolVersion` on any incompatible change. Since version 2 every
+# connection starts with a SPAKE2 handshake on the cluster secret that carries the
+# version (transport/secure_channel.h) and all of this runs inside its encrypted channel.
 @0xadebd449665f4bd8;
 
 $import "/capnp/c++.capnp".namespace("baton::rpc");
 using Cxx = import "/capnp/c++.capnp";
 
-const protocolVersion :UInt32 = 1;
+const protocolVersion :UInt32 = 2;
 
 # ---------------------------------------------------------------- joining
 
-# The only interface served on a fresh connection. A peer proves it knows the cluster
-# secret by answering the node's nonce with HMAC-SHA256(secret, "baton-join-v1" || nonce
-# || clientNonce); the node proves it too (mutual), then hands out its Node capability.
+# The only interface served on a fresh connection, once the handshake has proved the
+# secret both ways and encrypted the channel. (clientNonce, nonce, mac and proof are
+# protocol 1's HMAC exchange; unused since then.)
 interface Gate {
   hello @0 (protocolVersion :UInt32, clientNonce :Data) -> (protocolVersion :UInt32, nonce :Data, nodeName :Text);
   # A node process answers with `node`; a coordinator process with `coordinator`.
@@ -41,6 +42,8 @@ struct NodeInfo {
                                 # ("" when free): a node serves one coordinator at a time
   detected @15 :Text;           # which figures the node measured ("mem,gflops,bw,kind" or a
                                 # subset); the others were configured by its owner
+  heartbeatKey @16 :Data;       # AES-256-GCM key its heartbeats are sealed with (random per
+                                # process; only ever sent inside the encrypted channel)
 }
 
 # One heartbeat, published by every node on its ZeroMQ PUB socket (one frame, this

@@ -6,9 +6,12 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <cmath>
+#include <utility>
+
 #include <capnp/message.h>
 
-#include "transport/auth.h"
+#include "transport/secure_channel.h"
 
 namespace baton {
 
@@ -24,10 +27,6 @@ void throw_rpc_error(const std::string& message) {
 }
 
 namespace {
-
-kj::ArrayPtr<const kj::byte> bytes_of(const std::vector<uint8_t>& v) { return kj::arrayPtr(v.data(), v.size()); }
-
-std::vector<uint8_t> to_vector(capnp::Data::Reader d) { return std::vector<uint8_t>(d.begin(), d.end()); }
 
 std::string describe_peer(kj::AsyncIoStream& stream) {
   sockaddr_storage ss{};
@@ -58,13 +57,19 @@ class LoggingErrorHandler final : public kj::TaskSet::ErrorHandler {
 
 }  // namespace
 
-kj::Promise<kj::Own<RpcPeer>> dial(kj::Network& network, const std::string& address) {
+static_assert(kChannelProtocolVersion == rpc::PROTOCOL_VERSION, "the handshake and the schema speak one version");
+
+kj::Promise<kj::Own<RpcPeer>> dial(kj::Network& network, const std::string& address, const std::string& secret,
+                                   const std::string& role) {
   return network.parseAddress(address.c_str())
       .then([](kj::Own<kj::NetworkAddress> addr) { return addr->connect().attach(kj::mv(addr)); })
-      .then([address](kj::Own<kj::AsyncIoStream> stream) {
+      .then([address, secret, role](kj::Own<kj::AsyncIoStream> stream) {
+        return handshake_as_dialler(kj::mv(stream), secret, role, address);
+      })
+      .then([address](SecureChannel channel) {
         auto peer = kj::heap<RpcPeer>();
         peer->address = address;
-        peer->stream = kj::mv(stream);
+        peer->stream = kj::mv(channel.stream);
         peer->network = kj::heap<capnp::TwoPartyVatNetwork>(*peer->stream, capnp::rpc::twoparty::Side::CLIENT,
                                                             rpc_reader_options());
         peer->rpc = kj::heap(capnp::makeRpcClient(*peer->network));
@@ -78,36 +83,28 @@ kj::Promise<kj::Own<RpcPeer>> dial(kj::Network& network, const std::string& addr
 
 kj::Promise<Joined> dial_and_join(kj::Network& network, const std::string& address, const std::string& secret,
                                   const std::string& role) {
-  return dial(network, address).then([secret, role, address](kj::Own<RpcPeer> peer) {
-    auto client_nonce = random_nonce();
+  return dial(network, address, secret, role).then([role, address](kj::Own<RpcPeer> peer) {
     auto hello = peer->gate.helloRequest();
     hello.setProtocolVersion(rpc::PROTOCOL_VERSION);
-    hello.setClientNonce(bytes_of(client_nonce));
-    return hello.send().then([peer = kj::mv(peer), client_nonce, secret, role, address](
-                                 capnp::Response<rpc::Gate::HelloResults> r) mutable {
-      if (r.getProtocolVersion() != rpc::PROTOCOL_VERSION) {
-        throw_rpc_error(fmt::format("{} speaks protocol version {}, this build speaks {}", address,
-                                    r.getProtocolVersion(), rpc::PROTOCOL_VERSION));
-      }
-      auto node_nonce = to_vector(r.getNonce());
-      if (node_nonce.size() != kNonceBytes) throw_rpc_error(fmt::format("{} sent a malformed nonce", address));
-      std::string name = r.getNodeName();
-      auto join = peer->gate.joinRequest();
-      join.setMac(bytes_of(join_mac(secret, node_nonce, client_nonce, role)));
-      join.setRole(role);
-      return join.send().then([peer = kj::mv(peer), node_nonce, client_nonce, secret, address, name](
-                                  capnp::Response<rpc::Gate::JoinResults> j) mutable {
-        if (!macs_equal(to_vector(j.getProof()), proof_mac(secret, node_nonce, client_nonce))) {
-          throw_rpc_error(fmt::format("{} could not prove it knows the cluster secret", address));
-        }
-        Joined out;
-        out.name = name;
-        if (j.hasNode()) out.node = j.getNode();
-        if (j.hasCoordinator()) out.coordinator = j.getCoordinator();
-        out.peer = kj::mv(peer);
-        return out;
-      });
-    });
+    return hello.send().then(
+        [peer = kj::mv(peer), role, address](capnp::Response<rpc::Gate::HelloResults> r) mutable {
+          if (r.getProtocolVersion() != rpc::PROTOCOL_VERSION) {
+            throw_rpc_error(fmt::format("{} speaks protocol version {}, this build speaks {}", address,
+                                        r.getProtocolVersion(), rpc::PROTOCOL_VERSION));
+          }
+          std::string name = r.getNodeName();
+          auto join = peer->gate.joinRequest();
+          join.setRole(role);
+          return join.send().then(
+              [peer = kj::mv(peer), name](capnp::Response<rpc::Gate::JoinResults> j) mutable {
+                Joined out;
+                out.name = name;
+                if (j.hasNode()) out.node = j.getNode();
+                if (j.hasCoordinator()) out.coordinator = j.getCoordinator();
+                out.peer = kj::mv(peer);
+                return out;
+              });
+        });
   });
 }
 
@@ -126,8 +123,16 @@ struct RpcListener::Connection {
   std::shared_ptr<bool> alive;
 };
 
-RpcListener::RpcListener(kj::AsyncIoContext& io, const std::string& address, BootstrapFactory factory)
-    : io_(io), factory_(std::move(factory)) {
+// A handshake in progress: evicting it (when too many are pending) rejects its promise.
+struct RpcListener::Pending {
+  std::string source;
+  kj::Own<kj::PromiseFulfiller<void>> evict;
+  std::list<Pending*>::iterator position;
+};
+
+RpcListener::RpcListener(kj::AsyncIoContext& io, const std::string& address, BootstrapFactory factory,
+                         ListenerSecurity security)
+    : io_(io), factory_(std::move(factory)), security_(std::move(security)), guard_(security_.limits) {
   auto addr = io.provider->getNetwork().parseAddress(address.c_str()).wait(io.waitScope);
   receiver_ = addr->listen();
   error_handler_owner_ = kj::heap<LoggingErrorHandler>();
@@ -135,39 +140,142 @@ RpcListener::RpcListener(kj::AsyncIoContext& io, const std::string& address, Boo
   tasks_ = kj::heap<kj::TaskSet>(*error_handler_);
 }
 
+RpcListener::~RpcListener() {
+  tasks_ = nullptr;  // cancels handshakes (which unlink themselves from pending_) and connections
+}
+
 uint RpcListener::port() { return receiver_->getPort(); }
 
 kj::Promise<void> RpcListener::run() { return accept_loop(); }
 
 kj::Promise<void> RpcListener::accept_loop() {
-  return receiver_->accept().then([this](kj::Own<kj::AsyncIoStream> stream) {
-    const std::string peer = describe_peer(*stream);
-    spdlog::debug("connection from {}", peer);
-    auto alive = std::make_shared<bool>(true);
-    kj::AsyncIoStream* raw = stream.get();
-    kj::Timer& timer = io_.provider->getTimer();
-    // Hang up shortly after the refusal reply has been written.
-    auto close = [alive, raw, &timer, this] {
-      tasks_->add(timer.afterDelay(50 * kj::MILLISECONDS).then([alive, raw] {
-        if (*alive) {
-          raw->shutdownWrite();
-          raw->abortRead();
-        }
-      }));
-    };
-    auto conn = kj::heap<Connection>(kj::mv(stream), factory_(close, peer), alive);
-    auto done = conn->network.onDisconnect();
-    tasks_->add(done.attach(kj::mv(conn)));
-    return accept_loop();
-  });
+  return receiver_->accept().then(
+      [this](kj::Own<kj::AsyncIoStream> stream) {
+        accept_backoff_ = 0 * kj::MILLISECONDS;
+        handle(kj::mv(stream));
+        return accept_loop();
+      },
+      [this](kj::Exception&& e) {
+        // Out of file descriptors (EMFILE/ENFILE) or a transient network error: wait and
+        // try again rather than exit; pending handshakes time out and free descriptors.
+        accept_backoff_ = std::min(std::max(accept_backoff_ * 2, 50 * kj::MILLISECONDS), 1000 * kj::MILLISECONDS);
+        spdlog::warn("accepting a connection failed ({}); retrying in {} ms", e.getDescription().cStr(),
+                     accept_backoff_ / kj::MILLISECONDS);
+        return io_.provider->getTimer().afterDelay(accept_backoff_).then([this] { return accept_loop(); });
+      });
+}
+
+void RpcListener::handle(kj::Own<kj::AsyncIoStream> stream) {
+  const std::string peer = describe_peer(*stream);
+  const std::string source = peer.substr(0, peer.rfind(':'));
+  const auto admission = guard_.admit(source, HandshakeGuard::Clock::now());
+  using V = HandshakeGuard::Verdict;
+  if (admission.verdict == V::too_many_pending || admission.verdict == V::too_many_failures) {
+    const std::string why =
+        admission.verdict == V::too_many_pending
+            ? fmt::format("too many handshakes in progress from {}", source)
+            : fmt::format("too many failed handshakes from {}; try again in {:.0f} s", source,
+                          std::ceil(admission.retry_after_s));
+    spdlog::debug("turned away {}: {}", peer, why);
+    tasks_->add(io_.provider->getTimer().timeoutAfter(1 * kj::SECONDS, refuse_connection(kj::mv(stream), why)));
+    return;
+  }
+  if (admission.verdict == V::admit_evicting_oldest && !pending_.empty()) {
+    Pending* oldest = pending_.front();
+    oldest->evict->reject(KJ_EXCEPTION(DISCONNECTED, "evicted: too many handshakes in progress"));
+  }
+  spdlog::debug("connection from {}", peer);
+  auto pending = kj::heap<Pending>();
+  auto evicted = kj::newPromiseAndFulfiller<void>();
+  pending->source = source;
+  pending->evict = kj::mv(evicted.fulfiller);
+  pending->position = pending_.insert(pending_.end(), pending.get());
+  // Unlinks itself from pending_ and settles the guard however the handshake ends
+  // (including cancellation when the listener goes away).
+  struct Release {
+    Release(RpcListener* self, kj::Own<Pending> p, std::shared_ptr<bool> spent)
+        : self(self), p(kj::mv(p)), spent_a_guess(std::move(spent)) {}
+    Release(const Release&) = delete;
+    Release& operator=(const Release&) = delete;
+    RpcListener* self;
+    kj::Own<Pending> p;
+    std::shared_ptr<bool> spent_a_guess;
+    ~Release() {
+      self->pending_.erase(p->position);
+      self->guard_.finished(p->source, *spent_a_guess, HandshakeGuard::Clock::now());
+    }
+  };
+  auto spent = std::make_shared<bool>(false);
+  auto release = kj::heap<Release>(this, kj::mv(pending), spent);
+  auto handshake = handshake_as_listener(kj::mv(stream), security_.secret, security_.role, spent);
+  auto bounded = io_.provider->getTimer()
+                     .timeoutAfter(security_.handshake_deadline, kj::mv(handshake))
+                     .exclusiveJoin(evicted.promise.then([]() -> ListenerOutcome { return {}; }));
+  tasks_->add(bounded
+                  .then(
+                      [this, peer](ListenerOutcome outcome) {
+                        KJ_IF_MAYBE(channel, outcome.channel) {
+                          spdlog::debug("{} authenticated as {}", peer, channel->peer_role);
+                          serve(kj::mv(channel->stream), peer);
+                        } else if (may_log_failure()) {
+                          const std::string more =
+                              unlogged_failures_ ? fmt::format(" ({} more failed handshakes not logged)",
+                                                               std::exchange(unlogged_failures_, 0))
+                                                 : "";
+                          if (outcome.spent_a_guess) {
+                            spdlog::warn("refused {}: {}{}", peer, outcome.error, more);
+                          } else {
+                            spdlog::info("handshake with {} failed: {}{}", peer, outcome.error, more);
+                          }
+                        }
+                      },
+                      [peer](kj::Exception&& e) {
+                        // Deadline or eviction: routine under load, and no guess was decided.
+                        spdlog::debug("handshake with {} abandoned: {}", peer,
+                                      e.getType() == kj::Exception::Type::OVERLOADED
+                                          ? "took longer than the handshake deadline"
+                                          : e.getDescription().cStr());
+                      })
+                  .attach(kj::mv(release)));
+}
+
+bool RpcListener::may_log_failure() {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - log_window_ > std::chrono::seconds(10)) {
+    log_window_ = now;
+    logged_in_window_ = 0;
+  }
+  if (logged_in_window_ < 10) {
+    ++logged_in_window_;
+    return true;
+  }
+  ++unlogged_failures_;
+  return false;
+}
+
+void RpcListener::serve(kj::Own<kj::AsyncIoStream> secure, const std::string& peer) {
+  auto alive = std::make_shared<bool>(true);
+  kj::AsyncIoStream* raw = secure.get();
+  kj::Timer& timer = io_.provider->getTimer();
+  // Hang up shortly after the refusal reply has been written.
+  auto close = [alive, raw, &timer, this] {
+    tasks_->add(timer.afterDelay(50 * kj::MILLISECONDS).then([alive, raw] {
+      if (*alive) {
+        raw->shutdownWrite();
+        raw->abortRead();
+      }
+    }));
+  };
+  auto conn = kj::heap<Connection>(kj::mv(secure), factory_(close, peer), alive);
+  auto done = conn->network.onDisconnect();
+  tasks_->add(done.attach(kj::mv(conn)));
 }
 
 // ---------------------------------------------------------------- gate
 
-GateServer::GateServer(std::string secret, std::string name, std::string peer, std::function<void()> close,
-                       rpc::Node::Client node, rpc::Coordinator::Client coordinator)
-    : secret_(std::move(secret)),
-      name_(std::move(name)),
+GateServer::GateServer(std::string /*secret: proved by the channel*/, std::string name, std::string peer,
+                       std::function<void()> close, rpc::Node::Client node, rpc::Coordinator::Client coordinator)
+    : name_(std::move(name)),
       peer_(std::move(peer)),
       close_(std::move(close)),
       node_(kj::mv(node)),
@@ -181,32 +289,23 @@ void GateServer::refuse(const std::string& why) {
 
 kj::Promise<void> GateServer::hello(HelloContext context) {
   auto p = context.getParams();
-  if (!node_nonce_.empty()) refuse("hello sent twice");
+  if (greeted_) refuse("hello sent twice");
   if (p.getProtocolVersion() != rpc::PROTOCOL_VERSION) {
     refuse(fmt::format("protocol version {} (this node speaks {})", p.getProtocolVersion(), rpc::PROTOCOL_VERSION));
   }
-  if (p.getClientNonce().size() != kNonceBytes) refuse("malformed client nonce");
-  client_nonce_ = to_vector(p.getClientNonce());
-  node_nonce_ = random_nonce();
+  greeted_ = true;
   auto r = context.getResults();
   r.setProtocolVersion(rpc::PROTOCOL_VERSION);
-  r.setNonce(bytes_of(node_nonce_));
   r.setNodeName(name_);
   return kj::READY_NOW;
 }
 
 kj::Promise<void> GateServer::join(JoinContext context) {
-  if (node_nonce_.empty()) refuse("join before hello");
+  if (!greeted_) refuse("join before hello");
   if (joined_) refuse("joined twice");
-  auto p = context.getParams();
-  const std::string role = p.getRole();
-  if (!macs_equal(to_vector(p.getMac()), join_mac(secret_, node_nonce_, client_nonce_, role))) {
-    refuse("wrong cluster secret");
-  }
   joined_ = true;
-  spdlog::info("{} joined as {}", peer_, role);
+  spdlog::info("{} joined as {}", peer_, std::string(context.getParams().getRole()));
   auto r = context.getResults();
-  r.setProof(bytes_of(proof_mac(secret_, node_nonce_, client_nonce_)));
   r.setNode(node_);
   r.setCoordinator(coordinator_);
   return kj::READY_NOW;

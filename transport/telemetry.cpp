@@ -107,9 +107,11 @@ std::string reachable_endpoint(const std::string& bound, const std::string& node
 struct TelemetryPublisher::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::pub};
+  std::unique_ptr<Aead> sealer;
 };
 
-TelemetryPublisher::TelemetryPublisher(const std::string& host) : impl_(std::make_unique<Impl>()) {
+TelemetryPublisher::TelemetryPublisher(const std::string& host)
+    : impl_(std::make_unique<Impl>()), key_(random_bytes(kAeadKeyBytes)) {
   impl_->socket.set(zmq::sockopt::linger, 0);
   impl_->socket.set(zmq::sockopt::sndhwm, 16);  // heartbeats are only worth their newest
   const bool wildcard = host.empty() || host == "*" || host == "0.0.0.0" || host == "::" || host == "[::]";
@@ -129,12 +131,13 @@ TelemetryPublisher::TelemetryPublisher(const std::string& host) : impl_(std::mak
     impl_->socket.bind(fmt::format("tcp://{}{}{}:*", v6 ? "[" : "", host, v6 ? "]" : ""));
   }
   endpoint_ = impl_->socket.get(zmq::sockopt::last_endpoint);
+  impl_->sealer = std::make_unique<Aead>(key_);
 }
 
 TelemetryPublisher::~TelemetryPublisher() = default;
 
 void TelemetryPublisher::publish(const Telemetry& t) {
-  const std::vector<uint8_t> bytes = encode_telemetry(t);
+  const std::vector<uint8_t> bytes = seal_message(*impl_->sealer, encode_telemetry(t));
   // dontwait: a PUB socket drops rather than blocks; never stall the event loop.
   (void)impl_->socket.send(zmq::buffer(bytes), zmq::send_flags::dontwait);
 }
@@ -142,8 +145,13 @@ void TelemetryPublisher::publish(const Telemetry& t) {
 // ---------------------------------------------------------------- subscriber
 
 struct TelemetrySubscriber::Impl {
+  struct Followed {
+    zmq::socket_t socket;
+    std::unique_ptr<Aead> opener;
+    uint64_t last_sequence = 0;
+  };
   zmq::context_t context{1};
-  std::map<std::string, std::pair<std::string, zmq::socket_t>> sockets;  // key -> (endpoint, SUB)
+  std::map<std::string, Followed> sockets;  // key -> SUB socket and its node's key
 };
 
 TelemetrySubscriber::TelemetrySubscriber() : impl_(std::make_unique<Impl>()) {
@@ -155,9 +163,9 @@ TelemetrySubscriber::~TelemetrySubscriber() {
   if (thread_.joinable()) thread_.join();
 }
 
-void TelemetrySubscriber::follow(std::map<std::string, std::string> endpoints) {
+void TelemetrySubscriber::follow(std::map<std::string, HeartbeatSource> sources) {
   std::lock_guard<std::mutex> lock(mutex_);
-  wanted_ = std::move(endpoints);
+  wanted_ = std::move(sources);
   wanted_changed_ = true;
   // Forget what was heard from nodes no longer followed (or followed anew).
   latest_.clear();
@@ -176,18 +184,18 @@ void TelemetrySubscriber::run() {
       if (wanted_changed_) {
         wanted_changed_ = false;
         sockets.clear();
-        for (const auto& [key, endpoint] : wanted_) {
+        for (const auto& [key, source] : wanted_) {
           try {
             zmq::socket_t s(impl_->context, zmq::socket_type::sub);
             s.set(zmq::sockopt::linger, 0);
             // ZeroMQ itself drops peers that send anything larger than a heartbeat.
-            s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxTelemetryBytes));
+            s.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxTelemetryBytes + kSealedOverhead));
             s.set(zmq::sockopt::rcvhwm, 16);
             s.set(zmq::sockopt::subscribe, "");
-            s.connect(endpoint);
-            sockets.emplace(key, std::make_pair(endpoint, std::move(s)));
-          } catch (const zmq::error_t& e) {
-            spdlog::warn("cannot follow the heartbeats of {} at '{}': {}", key, endpoint, e.what());
+            s.connect(source.endpoint);
+            sockets.emplace(key, Impl::Followed{std::move(s), std::make_unique<Aead>(source.key), 0});
+          } catch (const std::exception& e) {
+            spdlog::warn("cannot follow the heartbeats of {} at '{}': {}", key, source.endpoint, e.what());
           }
         }
       }
@@ -195,7 +203,7 @@ void TelemetrySubscriber::run() {
     std::vector<zmq::pollitem_t> items;
     std::vector<std::string> keys;
     for (auto& [key, entry] : sockets) {
-      items.push_back({entry.second.handle(), 0, ZMQ_POLLIN, 0});
+      items.push_back({entry.socket.handle(), 0, ZMQ_POLLIN, 0});
       keys.push_back(key);
     }
     if (items.empty()) {
@@ -210,11 +218,23 @@ void TelemetrySubscriber::run() {
     }
     for (size_t i = 0; i < items.size(); ++i) {
       if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      auto& socket = sockets.at(keys[i]).second;
+      auto& followed = sockets.at(keys[i]);
       zmq::message_t message;
-      while (socket.recv(message, zmq::recv_flags::dontwait)) {
+      while (followed.socket.recv(message, zmq::recv_flags::dontwait)) {
         try {
-          Telemetry t = decode_telemetry(std::span<const uint8_t>(static_cast<const uint8_t*>(message.data()), message.size()));
+          std::vector<uint8_t> plain;
+          try {
+            plain = open_message(*followed.opener,
+                                 std::span<const uint8_t>(static_cast<const uint8_t*>(message.data()), message.size()));
+          } catch (const AeadError& e) {
+            throw TelemetryError(e.what());
+          }
+          Telemetry t = decode_telemetry(plain);
+          if (t.sequence <= followed.last_sequence) {
+            throw TelemetryError(fmt::format("heartbeat sequence {} repeats or goes back (last {}): a replay",
+                                             t.sequence, followed.last_sequence));
+          }
+          followed.last_sequence = t.sequence;
           std::lock_guard<std::mutex> lock(mutex_);
           if (!wanted_changed_) latest_[keys[i]] = Sample{std::move(t), std::chrono::steady_clock::now()};
         } catch (const TelemetryError& e) {

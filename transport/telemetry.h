@@ -2,6 +2,12 @@
 // PUB socket at a fixed period; the coordinator subscribes to each member it planned
 // with. A heartbeat's arrival is liveness (a sleeping phone keeps its TCP connections
 // open but stops publishing); its content is the node's load and memory.
+//
+// Heartbeats are sealed (AES-256-GCM) under a random key each node draws at start and
+// hands only to peers that proved the cluster secret (NodeInfo.heartbeatKey, inside the
+// encrypted RPC channel), and their sequence must increase: a neighbour can neither
+// read, forge nor replay a node's liveness. (A key derived from the secret would let any
+// subscriber test guesses at the secret offline.)
 #pragma once
 
 #include <atomic>
@@ -16,6 +22,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "transport/aead.h"
 
 namespace baton {
 
@@ -39,7 +47,8 @@ class TelemetryError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-inline constexpr size_t kMaxTelemetryBytes = 4096;
+inline constexpr size_t kMaxTelemetryBytes = 4096;  // plaintext; sealed adds kSealedOverhead
+inline constexpr size_t kSealedOverhead = kAeadNonceBytes + kAeadTagBytes;
 inline constexpr size_t kMaxTelemetryNameBytes = 128;
 
 std::vector<uint8_t> encode_telemetry(const Telemetry& t);
@@ -59,12 +68,20 @@ class TelemetryPublisher {
   explicit TelemetryPublisher(const std::string& host);
   ~TelemetryPublisher();
   const std::string& endpoint() const { return endpoint_; }
+  const std::vector<uint8_t>& key() const { return key_; }  // give only to authenticated peers
   void publish(const Telemetry& t);
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   std::string endpoint_;
+  std::vector<uint8_t> key_;
+};
+
+// Where a followed node publishes, and the key its heartbeats are sealed with.
+struct HeartbeatSource {
+  std::string endpoint;
+  std::vector<uint8_t> key;
 };
 
 // The coordinator side: one SUB socket per followed node (so a heartbeat's source is the
@@ -79,8 +96,9 @@ class TelemetrySubscriber {
   TelemetrySubscriber();
   ~TelemetrySubscriber();  // stops the thread (bounded by its poll period)
 
-  // Replaces the followed set: key (the node's RPC address) -> endpoint.
-  void follow(std::map<std::string, std::string> endpoints);
+  // Replaces the followed set: key (the node's RPC address) -> where and under which key.
+  // A message that does not open under that key, or repeats an old sequence, is refused.
+  void follow(std::map<std::string, HeartbeatSource> sources);
   // The latest heartbeat per key, for keys heard from since they were followed.
   std::map<std::string, Sample> latest() const;
   uint64_t rejected() const { return rejected_.load(); }
@@ -91,7 +109,7 @@ class TelemetrySubscriber {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   mutable std::mutex mutex_;
-  std::map<std::string, std::string> wanted_;  // guarded; applied by the thread
+  std::map<std::string, HeartbeatSource> wanted_;  // guarded; applied by the thread
   bool wanted_changed_ = false;
   std::map<std::string, Sample> latest_;       // guarded
   std::atomic<bool> stop_{false};

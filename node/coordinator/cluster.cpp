@@ -95,6 +95,7 @@ kj::Promise<void> Cluster::join_all() {
                        m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(),
                                                                  address.substr(0, address.rfind(':')));
                        m.heartbeat_ms = info.getHeartbeatMillis();
+                       m.heartbeat_key.assign(info.getHeartbeatKey().begin(), info.getHeartbeatKey().end());
                      }
                      m.profile.id = m.name;
                      m.profile.kind = info.getKind();
@@ -162,9 +163,9 @@ kj::Promise<void> Cluster::join_all() {
       throw std::runtime_error(fmt::format("{} node(s) joined ({}), --min-nodes is {}", members_.size(), joined,
                                            config_.min_members));
     }
-    std::map<std::string, std::string> endpoints = stepped_back_endpoints_;  // to hear when they recover
+    std::map<std::string, HeartbeatSource> endpoints = stepped_back_endpoints_;  // to hear when they recover
     for (const Member& m : members_) {
-      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = m.telemetry_endpoint;
+      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
     }
     telemetry_->follow(std::move(endpoints));
   });
@@ -337,7 +338,7 @@ void Cluster::check_health(const std::map<std::string, TelemetrySubscriber::Samp
       case HealthPolicy::Action::plan_out:
       case HealthPolicy::Action::plan_out_now: {
         for (const Member& m : members_) {
-          if (m.address == address && !m.telemetry_endpoint.empty()) stepped_back_endpoints_[address] = m.telemetry_endpoint;
+          if (m.address == address && !m.telemetry_endpoint.empty()) stepped_back_endpoints_[address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
         }
         const bool now = d->action == HealthPolicy::Action::plan_out_now;
         spdlog::warn("node {} steps back {}: {}", who, now ? "now" : "at the next session boundary", d->reason);

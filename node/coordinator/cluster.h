@@ -63,6 +63,7 @@ struct Member {
   uint64_t memory_mib = 0;
   std::string detected;            // which figures the node measured ("mem,gflops,bw,kind" or fewer)
   std::string telemetry_endpoint;  // its ZeroMQ heartbeats ("" if it publishes none)
+  std::vector<uint8_t> heartbeat_key;  // they are sealed with (from describe, inside the channel)
   uint32_t heartbeat_ms = 0;
 };
 
@@ -175,7 +176,7 @@ class Cluster {
   FailoverCore failover_;  // epochs, lost nodes, who an assembly tries
   HealthPolicy health_;
   std::map<std::string, uint64_t> health_decisions_;
-  std::map<std::string, std::string> stepped_back_endpoints_;  // still followed while out of the plan
+  std::map<std::string, HeartbeatSource> stepped_back_endpoints_;  // still followed while out of the plan
   bool replan_wanted_ = false;
   std::map<std::string, std::string> skipped_;  // discovered nodes not used, and why (logged once)
   kj::ForkedPromise<void> ready_;

@@ -114,6 +114,7 @@ void NodeServer::fill_info(rpc::NodeInfo::Builder info) const {
   if (telemetry_) {
     info.setTelemetryEndpoint(telemetry_->endpoint());
     info.setHeartbeatMillis(config_.heartbeat_ms);
+    info.setHeartbeatKey(kj::arrayPtr(telemetry_->key().data(), telemetry_->key().size()));
   }
 }
 

@@ -157,7 +157,7 @@ TEST_F(Lan, DiscoveryGreedyTextStrangersAndASecondCoordinator) {
   ASSERT_TRUE(stranger.wait_for_line(std::regex(R"(\(port 7100\))"), 30s)) << stranger.err();
   const std::string where = NetnsLan::ip(4) + ":7100";
   ASSERT_TRUE(wait_for_log(*coordinator_, "discovered node " + where + " is not used", 30s)) << coordinator_->err();
-  EXPECT_TRUE(wait_for_log(*coordinator_, "wrong cluster secret", 5s)) << coordinator_->err();
+  EXPECT_TRUE(wait_for_log(*coordinator_, "could not prove it knows the cluster secret", 5s)) << coordinator_->err();
   r = submit(24);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, expected);

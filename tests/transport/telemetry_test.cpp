@@ -96,7 +96,7 @@ TEST(Telemetry, HeartbeatsArriveKeyedByTheSocketTheyCameInOn) {
   TelemetryPublisher a("127.0.0.1"), b("127.0.0.1");
   ASSERT_EQ(a.endpoint().rfind("tcp://127.0.0.1:", 0), 0u) << a.endpoint();
   TelemetrySubscriber sub;
-  sub.follow({{"node-a", a.endpoint()}, {"node-b", b.endpoint()}});
+  sub.follow({{"node-a", {a.endpoint(), a.key()}}, {"node-b", {b.endpoint(), b.key()}}});
   // PUB/SUB joins asynchronously: publish until heard (bounded).
   std::map<std::string, TelemetrySubscriber::Sample> heard;
   for (uint64_t i = 1; i <= 200 && heard.size() < 2; ++i) {
@@ -120,9 +120,10 @@ TEST(Telemetry, GarbageOnTheWireIsCountedAndDoesNotStopTheSubscriber) {
   rogue.bind("tcp://127.0.0.1:*");
   TelemetryPublisher good("127.0.0.1");
   TelemetrySubscriber sub;
-  sub.follow({{"rogue", rogue.get(zmq::sockopt::last_endpoint)}, {"good", good.endpoint()}});
+  sub.follow({{"rogue", {rogue.get(zmq::sockopt::last_endpoint), random_bytes(kAeadKeyBytes)}},
+              {"good", {good.endpoint(), good.key()}}});
   const std::string junk = "not a heartbeat";
-  for (int i = 0; i < 200 && (sub.rejected() == 0 || sub.latest().count("good") == 0); ++i) {
+  for (int i = 1; i < 200 && (sub.rejected() == 0 || sub.latest().count("good") == 0); ++i) {
     rogue.send(zmq::buffer(junk), zmq::send_flags::dontwait);
     good.publish(sample(static_cast<uint64_t>(i)));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -130,6 +131,46 @@ TEST(Telemetry, GarbageOnTheWireIsCountedAndDoesNotStopTheSubscriber) {
   EXPECT_GT(sub.rejected(), 0u);
   EXPECT_EQ(sub.latest().count("rogue"), 0u);
   EXPECT_EQ(sub.latest().count("good"), 1u);
+}
+
+// A neighbour on the LAN knows the endpoint but not the key: a well-formed heartbeat it
+// publishes in the clear, or seals under a key of its own, is refused; so is a replay of
+// a genuine sealed heartbeat captured earlier.
+TEST(Telemetry, ForgedAndReplayedHeartbeatsAreRefused) {
+  zmq::context_t ctx;
+  zmq::socket_t forger(ctx, zmq::socket_type::pub);
+  forger.set(zmq::sockopt::linger, 0);
+  forger.bind("tcp://127.0.0.1:*");
+  const std::vector<uint8_t> node_key = random_bytes(kAeadKeyBytes);
+  TelemetrySubscriber sub;
+  sub.follow({{"node", {forger.get(zmq::sockopt::last_endpoint), node_key}}});
+  Aead wrong(random_bytes(kAeadKeyBytes));
+  for (int i = 1; i <= 100 && sub.rejected() < 20; ++i) {
+    const auto plain = encode_telemetry(sample(static_cast<uint64_t>(i)));
+    forger.send(zmq::buffer(plain), zmq::send_flags::dontwait);
+    const auto sealed_wrong = seal_message(wrong, plain);
+    forger.send(zmq::buffer(sealed_wrong), zmq::send_flags::dontwait);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GE(sub.rejected(), 20u);
+  EXPECT_EQ(sub.latest().count("node"), 0u) << "no forged heartbeat counts as the node's liveness";
+
+  // The genuine key works; replaying what was captured does not refresh liveness.
+  Aead right(node_key);
+  const auto genuine = seal_message(right, encode_telemetry(sample(7)));
+  for (int i = 0; i < 100 && sub.latest().count("node") == 0; ++i) {
+    forger.send(zmq::buffer(genuine), zmq::send_flags::dontwait);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(sub.latest().count("node"), 1u);
+  const auto first_heard = sub.latest().at("node").received;
+  const uint64_t rejected_before = sub.rejected();
+  for (int i = 0; i < 10; ++i) {
+    forger.send(zmq::buffer(genuine), zmq::send_flags::dontwait);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(sub.latest().at("node").received, first_heard) << "a replayed heartbeat refreshed liveness";
+  EXPECT_GT(sub.rejected(), rejected_before);
 }
 
 }  // namespace
