@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "discovery/service_record.h"
+#include "model/unicode_utf8.h"
 #include "node/stage/announce.h"
 #include "node/stage/host_calibration.h"
 #include "node/stage/node_service.h"
@@ -63,8 +65,14 @@ int run_node(NodeArgs args) {
   pin_to_cpus(args.cpus);  // before any thread starts, so they all inherit it
   NodeConfig cfg;
   cfg.secret = resolve_secret(args.secret);
+  // The name is checked once, here where it enters: any printable UTF-8 ("Bob's phone")
+  // works everywhere after; the id (mDNS TXT) is its letters and digits.
   cfg.name = args.name.empty() ? default_name() : args.name;
-  cfg.node_id = cfg.name;
+  if (std::string problem = discovery::validate_node_name(cfg.name); !problem.empty() || !unicode::is_printable_utf8(cfg.name)) {
+    throw std::invalid_argument(fmt::format("--name: {}; give 1..63 bytes of printable UTF-8",
+                                            problem.empty() ? "the name is not printable UTF-8" : problem));
+  }
+  cfg.node_id = discovery::host_label_for(cfg.name);
   cfg.kind = args.kind;
   cfg.memory_mib = args.memory_mib;
   cfg.compute_gflops = args.gflops;
@@ -88,9 +96,12 @@ int run_node(NodeArgs args) {
   const NodeConfig announced = cfg;
   auto server = kj::heap<NodeServer>(io, std::move(cfg));
   const std::string model_hash = server->model_hash();
+  NodeServer& node_server = *server;
   rpc::Node::Client node = kj::mv(server);
   RpcListener listener(io, args.listen, [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
-    return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), node, nullptr);
+    // Each connection its own view of the node: one that loaded it and closes takes its sessions along.
+    rpc::Node::Client view = kj::heap<NodeConnection>(node_server, node);
+    return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), kj::mv(view), nullptr);
   });
   spdlog::info("node {}: {} kernels", name, kernel_table_name());
   fmt::print("node {} listening on {} (port {}){}\n", name, args.listen, listener.port(),

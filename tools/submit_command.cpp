@@ -78,7 +78,17 @@ int run_submit(const SubmitArgs& a) {
   auto stop = p.initStop(static_cast<unsigned>(a.stop.size()));
   for (unsigned i = 0; i < a.stop.size(); ++i) stop.set(i, a.stop[i]);
   req.setStream(kj::heap<PrintingStream>(a.json));
-  auto r = req.send().wait(io.waitScope);
+  auto r = [&] {
+    try {
+      return req.send().wait(io.waitScope);
+    } catch (const kj::Exception& e) {
+      // The coordinator died or its connection broke mid-generation: say so plainly.
+      if (e.getType() == kj::Exception::Type::DISCONNECTED) {
+        throw std::runtime_error("the coordinator went away before the generation finished (connection closed)");
+      }
+      throw std::runtime_error(e.getDescription().cStr());
+    }
+  }();
   auto s = r.getSummary();
   if (a.json) {
     nlohmann::json j = {{"text", s.getText().cStr()},

@@ -7,6 +7,8 @@
 #include <kj/async-io.h>
 
 #include <atomic>
+#include <functional>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -73,9 +75,12 @@ class Cluster {
 
   // Joins every peer (--peers must join), measures RTT, plans, loads and links the stages.
   kj::Promise<void> assemble() { return assemble(AssemblyKind::Fresh); }
-  // Drops the current pipeline and assembles one over `candidates` (membership changed).
-  // Steps issued meanwhile wait until it is done. Call only when no session is active.
-  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
+  // Assembles a pipeline over `candidates` (membership changed). With a pipeline serving,
+  // the peers it does not know are joined first while it keeps serving; only if one joins
+  // (or a member left) is the pipeline dropped and re-planned. Steps issued during the
+  // re-plan wait until it is done. Call only when no session is active; `still_idle` is
+  // asked again before dropping the pipeline after the probe (false: leave it for now).
+  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates, std::function<bool()> still_idle = {});
 
   // Failover. Every (re)assembly starts a new epoch; sessions' KV caches live only as long
   // as the epoch they were built in. recover() re-plans over the nodes that still answer
@@ -153,6 +158,14 @@ class Cluster {
   std::map<std::string, int> missed_pings_;
   std::unique_ptr<TelemetrySubscriber> telemetry_;
   FailoverCore failover_;  // epochs, lost nodes, who an assembly tries
+  std::chrono::steady_clock::time_point followed_since_;  // when the members' heartbeats were last (re)followed
+  // Layer boundaries where activations cross the wire codec: the hops of the plan the
+  // running sessions started on. A failover keeps them (a node taking over a lost range
+  // round-trips the codec at the old boundary inside it; a new boundary goes exact) so
+  // replayed sessions compute exactly what they did and greedy text does not change on a
+  // lossy wire. A fresh plan, with no session to replay, takes its own hops.
+  std::set<int> quant_points_;
+  bool keep_quant_points_ = false;
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};

@@ -50,6 +50,11 @@ class NodeServer final : public rpc::Node::Server {
   // The Stage capability for this node's (current) runtime.
   rpc::Stage::Client stage_capability() { return stage_cap_; }
   const std::string& model_hash() const { return model_hash_; }
+  // Counts the ranges installed: which load the current runtime came from.
+  uint64_t load_generation() const { return load_generation_; }
+  // The connection of the coordinator whose load made `generation` closed (it died or
+  // re-planned): its sessions' KV caches go, unless a newer load replaced the runtime.
+  void coordinator_gone(uint64_t generation);
 
  protected:
   kj::Promise<void> describe(DescribeContext context) override;
@@ -70,6 +75,7 @@ class NodeServer final : public rpc::Node::Server {
   rpc::Stage::Client stage_cap_;
   kj::Own<RpcPeer> next_peer_;  // our connection to the next stage
   uint64_t used_bytes_ = 0;
+  uint64_t load_generation_ = 0;
   std::unique_ptr<NodeShaping> shaping_;
   std::unique_ptr<TelemetryPublisher> telemetry_;
   uint64_t heartbeats_sent_ = 0;
@@ -78,5 +84,26 @@ class NodeServer final : public rpc::Node::Server {
 };
 
 StageAssignment parse_assignment(rpc::Assignment::Reader a);
+
+// The Node capability one connection sees: forwards every call to the node and, when the
+// connection closes, tells it if this was the connection of the coordinator that loaded
+// it, so the sessions of a coordinator that died do not hold KV memory forever.
+class NodeConnection final : public rpc::Node::Server {
+ public:
+  NodeConnection(NodeServer& server, rpc::Node::Client node) : server_(server), node_(kj::mv(node)) {}
+  ~NodeConnection();
+
+ protected:
+  kj::Promise<void> describe(DescribeContext context) override;
+  kj::Promise<void> load(LoadContext context) override;
+  kj::Promise<void> link(LinkContext context) override;
+  kj::Promise<void> stage(StageContext context) override;
+  kj::Promise<void> ping(PingContext context) override;
+
+ private:
+  NodeServer& server_;
+  rpc::Node::Client node_;
+  std::optional<uint64_t> loaded_;  // the load generation this connection made
+};
 
 }  // namespace baton
