@@ -160,11 +160,30 @@ TEST(DataIntegrity, OwnCopyVerificationIsRememberedUntilTheFileChanges) {
 // they work everywhere (plan, status, metrics).
 TEST(DataIntegrity, PrintableUtf8NodeNamesWorkEndToEnd) {
   const std::string bob = "Bob's phone", kitchen = "K\xC3\xBC" "che \xF0\x9F\x8D\xB3 tablet";
-  LocalCluster cluster(model("q8_0"), {NodeSpec{true, {}, bob}, NodeSpec{true, {}, kitchen}}, kArgs,
-                       test::temp_dir("integrity-names"));
-  ASSERT_TRUE(cluster.ok()) << cluster.error();
-  EXPECT_FALSE(cluster.submit({kPrompt}, 4).value("text", std::string()).empty());
-  httplib::Client http("127.0.0.1", cluster.http_port());
+  const std::string dir = test::temp_dir("integrity-names");
+  std::vector<std::unique_ptr<ChildProcess>> nodes;
+  std::string peers;
+  for (const std::string& name : {bob, kitchen}) {
+    nodes.push_back(std::make_unique<ChildProcess>(
+        std::vector<std::string>{BATON_EXECUTABLE, "node", "--listen", "127.0.0.1:0", "--name", name, "--threads", "1",
+                                 "--no-mdns", "--model", model("q8_0"), "--cache-dir", dir + "/" + std::to_string(nodes.size())},
+        test::secret_env()));
+    auto m = nodes.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(20));
+    ASSERT_TRUE(m) << nodes.back()->err();
+    peers += (peers.empty() ? "" : ",") + std::string("127.0.0.1:") + std::string((*m)[1]);
+  }
+  ChildProcess coordinator({BATON_EXECUTABLE, "coordinator", "--peers", peers, "--model", model("q8_0"), "--listen",
+                            "127.0.0.1:0", "--no-mdns", "--http", "127.0.0.1:0", "--wire", "f32", "--ctx", "128"},
+                           test::secret_env());
+  ASSERT_TRUE(coordinator.wait_for_line(std::regex(R"(coordinator ready on .*\(port (\d+)\))"), std::chrono::seconds(120)))
+      << coordinator.err();
+  auto h = coordinator.wait_for_line(std::regex(R"(HTTP API on http://[^:]+:(\d+))"), std::chrono::seconds(10));
+  ASSERT_TRUE(h);
+  httplib::Client http("127.0.0.1", std::stoi((*h)[1]));
+  http.set_read_timeout(60, 0);
+  const auto done = http.Post("/v1/completions", R"({"prompt": "In the beginning", "max_tokens": 4})", "application/json");
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
   const auto status = http.Get("/v1/cluster");
   ASSERT_TRUE(status);
   EXPECT_NE(status->body.find("Bob's phone"), std::string::npos) << status->body;
