@@ -15,6 +15,14 @@ struct ChatMessage {
   std::string content;
 };
 
+// One stretch of a rendered conversation: the template's own text (its markers such as
+// <|im_start|> or </s> are the control tokens the model was trained on) or text that came
+// from a message (a role or a content), which must never be parsed into control tokens.
+struct ChatPart {
+  std::string text;
+  bool from_template = false;
+};
+
 ChatTemplateKind detect_chat_template(std::string_view jinja_source);
 std::string_view chat_template_name(ChatTemplateKind kind);
 // Renders the conversation; with add_generation_prompt the assistant turn is opened.
@@ -27,5 +35,9 @@ std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& m
 // user turns start with bos_text, or "<s>" when bos_text is empty.
 std::string render_chat(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
                         bool add_generation_prompt, std::string_view bos_text, std::string_view eos_text);
+// The same conversation as parts, in order; their texts joined are render_chat's string.
+std::vector<ChatPart> render_chat_parts(ChatTemplateKind kind, const std::vector<ChatMessage>& messages,
+                                        bool add_generation_prompt, std::string_view bos_text,
+                                        std::string_view eos_text);
 
 }  // namespace baton

@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <optional>
+
 #include "model/gguf.h"
 
 namespace baton {
@@ -22,6 +25,19 @@ int positive_int(const GgufFile& f, const std::string& key, uint64_t max_value) 
     throw GgufError(fmt::format("{}: '{}' must be in [1, {}], found {}", f.path(), key, max_value, v));
   }
   return static_cast<int>(v);
+}
+
+// An optional floating-point key as the float the math uses. NaN and infinities (and
+// doubles beyond float's range, which become infinities) are refused naming the key:
+// they would pass every "> x" check below and poison every activation.
+std::optional<float> finite_float(const GgufFile& f, const std::string& key) {
+  const auto v = f.opt_f64(key);
+  if (!v) return std::nullopt;
+  const float x = static_cast<float>(*v);
+  if (!std::isfinite(*v) || !std::isfinite(x)) {
+    throw GgufError(fmt::format("{}: '{}' must be a finite number, found {}", f.path(), key, *v));
+  }
+  return x;
 }
 
 }  // namespace
@@ -66,7 +82,7 @@ HyperParams read_hparams(const GgufFile& f) {
   if (hp.head_dim % 2 != 0) {
     throw GgufError(fmt::format("{}: head dimension {} must be even for RoPE", f.path(), hp.head_dim));
   }
-  hp.rms_eps = static_cast<float>(f.opt_f64(p + "attention.layer_norm_rms_epsilon").value_or(1e-5));
+  hp.rms_eps = finite_float(f, p + "attention.layer_norm_rms_epsilon").value_or(1e-5f);
   if (!(hp.rms_eps > 0.0f) || hp.rms_eps > 1.0f) {
     throw GgufError(fmt::format("{}: layer_norm_rms_epsilon must be in (0, 1], found {}", f.path(), hp.rms_eps));
   }
@@ -78,13 +94,13 @@ HyperParams read_hparams(const GgufFile& f) {
   if (hp.rope.rope_dims % 2 != 0) {
     throw GgufError(fmt::format("{}: rope.dimension_count {} must be even", f.path(), hp.rope.rope_dims));
   }
-  hp.rope.theta = static_cast<float>(f.opt_f64(p + "rope.freq_base").value_or(10000.0));
+  hp.rope.theta = finite_float(f, p + "rope.freq_base").value_or(10000.0f);
   if (!(hp.rope.theta > 1.0f)) {
     throw GgufError(fmt::format("{}: rope.freq_base must be > 1, found {}", f.path(), hp.rope.theta));
   }
   // Linear RoPE scaling (e.g. TinyLlama-style context extension): position *= 1/factor.
   const auto scaling_type = f.opt_string(p + "rope.scaling.type");
-  const auto scaling_factor = f.opt_f64(p + "rope.scaling.factor");
+  const auto scaling_factor = finite_float(f, p + "rope.scaling.factor");
   if (scaling_type && *scaling_type != "none" && *scaling_type != "linear") {
     throw GgufError(fmt::format("{}: rope.scaling.type '{}' is not supported (none, linear)", f.path(), *scaling_type));
   }

@@ -57,27 +57,46 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer::~Tokenizer() = default;
 
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  return encode(std::vector<TextPiece>{{text, parse_special}}, add_bos);
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::vector<TextPiece>& pieces, bool add_bos) const {
   const Impl& t = *impl_;
+  // Raw text runs on across pieces until a special token interrupts it.
+  struct Run {
+    std::string text;
+    int32_t token = -1;
+  };
+  std::vector<Run> runs;
+  size_t bytes = 0;
+  for (const TextPiece& piece : pieces) {
+    bytes += piece.text.size();
+    for (const Fragment& f : partition(piece.text, t, piece.parse_special)) {
+      if (f.token >= 0) runs.push_back({{}, f.token});
+      else if (f.text.empty()) continue;
+      else if (!runs.empty() && runs.back().token < 0) runs.back().text += f.text;
+      else runs.push_back({std::string(f.text), -1});
+    }
+  }
   std::vector<int32_t> out;
-  out.reserve(text.size() / 3 + 2);
+  out.reserve(bytes / 3 + 2);
   if (add_bos && t.vocab.bos >= 0) out.push_back(t.vocab.bos);
   // SentencePiece prefixes a space to the text; llama.cpp also does so after every special
   // token, since each raw fragment is tokenised as if it were a text of its own.
   bool after_special = true;
-  for (const Fragment& f : partition(text, t, parse_special)) {
-    if (f.token >= 0) {
-      out.push_back(f.token);
+  for (const Run& r : runs) {
+    if (r.token >= 0) {
+      out.push_back(r.token);
       after_special = true;
       continue;
     }
-    if (f.text.empty()) continue;
     if (t.vocab.kind == TokenizerKind::Llama) {
       std::string raw;
       if (t.vocab.add_space_prefix && after_special) raw = " ";
-      raw.append(f.text);
+      raw.append(r.text);
       detail::spm_encode(detail::spm_escape_spaces(raw), t.spm, out);
     } else {
-      for (std::string_view piece : pre_tokenize(f.text, t.pre)) detail::bpe_encode_piece(piece, t.bpe, out);
+      for (std::string_view p : pre_tokenize(r.text, t.pre)) detail::bpe_encode_piece(p, t.bpe, out);
     }
     after_special = false;
   }

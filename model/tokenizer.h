@@ -35,6 +35,13 @@ struct Vocabulary {
   bool add_space_prefix = true;            // llama kind: prepend "▁" to the text
 };
 
+// A stretch of text to tokenise and whether control tokens written in it count: yes for a
+// chat template's own markers, never for text a user typed.
+struct TextPiece {
+  std::string_view text;
+  bool parse_special = false;
+};
+
 class Tokenizer {
  public:
   // Throws GgufError (from model/gguf.h) naming the missing or inconsistent key.
@@ -45,6 +52,10 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
+  // The pieces in order, as one text: the raw text between control tokens is tokenised
+  // across piece boundaries, so the ids equal those of the joined text wherever the
+  // pieces allow the same control tokens.
+  std::vector<int32_t> encode(const std::vector<TextPiece>& pieces, bool add_bos) const;
   // Raw bytes of one token (byte-fallback tokens give their byte; "▁" becomes " ").
   std::string token_bytes(int32_t id) const;
   std::string decode(const std::vector<int32_t>& ids) const;

@@ -75,4 +75,13 @@ size_t append_sanitized_utf8(std::string& out, std::string_view bytes, bool fina
   return pos;
 }
 
+bool is_printable_utf8(std::string_view text) {
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Char c = decode_utf8(text, pos);
+    if (!c.valid || c.cp < 0x20 || (c.cp >= 0x7F && c.cp <= 0x9F) || c.cp == 0x2028 || c.cp == 0x2029) return false;
+    pos += c.length;
+  }
+  return true;
+}
+
 }  // namespace baton::unicode

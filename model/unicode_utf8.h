@@ -28,4 +28,8 @@ void append_utf8(std::string& out, char32_t cp);
 // left alone unless `final`. Returns the number of bytes consumed.
 size_t append_sanitized_utf8(std::string& out, std::string_view bytes, bool final);
 
+// Names people give things (a node called "Bob's phone" or "Küche 🍳"): well-formed UTF-8
+// without control characters (C0, DEL, C1) or line/paragraph separators.
+bool is_printable_utf8(std::string_view text);
+
 }  // namespace baton::unicode

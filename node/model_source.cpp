@@ -5,6 +5,7 @@
 
 #include "model/hparams.h"
 #include "node/model_identity.h"
+#include "node/thread_job.h"
 #include "transport/rpc_peer.h"
 
 namespace baton {
@@ -43,12 +44,6 @@ std::vector<uint8_t> shard_metadata_image(const GgufFile& file) {
   return w.serialize();
 }
 
-const std::vector<uint8_t>& ModelSourceServer::tensor_hash(const GgufTensor& t) {
-  auto it = hashes_.find(t.name);
-  if (it == hashes_.end()) it = hashes_.emplace(t.name, sha256(t.data, t.nbytes)).first;
-  return it->second;
-}
-
 kj::Promise<void> ModelSourceServer::manifest(ManifestContext context) {
   auto p = context.getParams();
   std::vector<std::string> names;
@@ -57,24 +52,39 @@ kj::Promise<void> ModelSourceServer::manifest(ManifestContext context) {
   } catch (const std::exception& e) {
     throw_rpc_error(e.what());
   }
-  const auto meta = shard_metadata_image(file_);
-  auto m = context.getResults().initManifest();
-  m.setModelHash(hash_);
-  m.setMetadata(kj::arrayPtr(meta.data(), meta.size()));
-  auto list = m.initTensors(static_cast<unsigned>(names.size()));
-  for (unsigned i = 0; i < names.size(); ++i) {
-    const GgufTensor& t = *file_.find_tensor(names[i]);
-    auto e = list[i];
-    e.setName(t.name);
-    auto dims = e.initDims(static_cast<unsigned>(t.dims.size()));
-    for (unsigned d = 0; d < t.dims.size(); ++d) dims.set(d, t.dims[d]);
-    e.setDtype(static_cast<uint32_t>(t.dtype));
-    e.setSize(t.nbytes);
-    const auto& h = tensor_hash(t);
-    e.setSha256(kj::arrayPtr(h.data(), h.size()));
+  // Hashing a range of a multi-GB model takes seconds: on a thread of its own, so the
+  // coordinator keeps serving meanwhile. Each tensor is hashed once per process.
+  std::vector<const GgufTensor*> missing;
+  for (const std::string& n : names) {
+    if (!hashes_.count(n)) missing.push_back(file_.find_tensor(n));
   }
-  spdlog::info("serving manifest of layers [{}, {}): {} tensors", p.getFirst(), p.getLast(), names.size());
-  return kj::READY_NOW;
+  using Hashes = std::vector<std::pair<std::string, std::vector<uint8_t>>>;
+  auto hashed = run_on_own_thread<Hashes>([missing] {
+    Hashes out;
+    for (const GgufTensor* t : missing) out.emplace_back(t->name, sha256(t->data, t->nbytes));
+    return out;
+  });
+  return hashed.then([this, context, names = std::move(names)](Hashes computed) mutable {
+    for (auto& [name, sha] : computed) hashes_.emplace(name, std::move(sha));
+    auto p = context.getParams();
+    const auto meta = shard_metadata_image(file_);
+    auto m = context.getResults().initManifest();
+    m.setModelHash(hash_);
+    m.setMetadata(kj::arrayPtr(meta.data(), meta.size()));
+    auto list = m.initTensors(static_cast<unsigned>(names.size()));
+    for (unsigned i = 0; i < names.size(); ++i) {
+      const GgufTensor& t = *file_.find_tensor(names[i]);
+      auto e = list[i];
+      e.setName(t.name);
+      auto dims = e.initDims(static_cast<unsigned>(t.dims.size()));
+      for (unsigned d = 0; d < t.dims.size(); ++d) dims.set(d, t.dims[d]);
+      e.setDtype(static_cast<uint32_t>(t.dtype));
+      e.setSize(t.nbytes);
+      const auto& h = hashes_.at(t.name);
+      e.setSha256(kj::arrayPtr(h.data(), h.size()));
+    }
+    spdlog::info("serving manifest of layers [{}, {}): {} tensors", p.getFirst(), p.getLast(), names.size());
+  });
 }
 
 kj::Promise<void> ModelSourceServer::read(ReadContext context) {

@@ -30,8 +30,6 @@ class ModelSourceServer final : public rpc::ModelSource::Server {
   kj::Promise<void> read(ReadContext context) override;
 
  private:
-  const std::vector<uint8_t>& tensor_hash(const GgufTensor& t);
-
   const GgufFile& file_;
   std::string hash_;
   std::map<std::string, std::vector<uint8_t>> hashes_;  // computed once per tensor

@@ -9,6 +9,7 @@
 // Header-only use: the partition library links nothing but baton_model.
 #include <toml++/toml.h>
 
+#include "model/unicode_utf8.h"
 #include "partition/toml_text.h"
 
 namespace baton {
@@ -31,7 +32,9 @@ constexpr std::array<NumberField, 5> kNumberFields{{
 }};
 constexpr std::array<std::string_view, 7> kKinds{"phone", "tablet", "laptop", "pc", "sbc", "server", "other"};
 constexpr std::string_view kDescriptionField = "description";
-constexpr size_t kMaxIdLength = 64;
+// A node name (a DNS label, at most 63 bytes) plus the "#2" the coordinator adds to tell
+// equal names apart.
+constexpr size_t kMaxIdLength = 72;
 
 std::string expectation(NumberKind kind) {
   switch (kind) {
@@ -74,13 +77,9 @@ std::string check_id(const std::string& label, const std::string& id) {
   if (id.size() > kMaxIdLength) {
     return field_error(label, "id", fmt::format("expected at most {} characters, found {}", kMaxIdLength, id.size()));
   }
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                    c == '_' || c == '.';
-    if (!ok) {
-      return field_error(label, "id",
-                         fmt::format("expected letters, digits, '-', '_' or '.', found \"{}\"", id));
-    }
+  // Ids are the names people give devices ("Bob's phone"): any printable text.
+  if (!unicode::is_printable_utf8(id)) {
+    return field_error(label, "id", "expected printable UTF-8 text (no control characters)");
   }
   return {};
 }

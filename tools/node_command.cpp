@@ -5,6 +5,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include "discovery/service_record.h"
+#include "model/unicode_utf8.h"
 #include "node/stage/announce.h"
 #include "node/stage/device_health.h"
 #include "node/stage/device_offer.h"
@@ -86,8 +88,14 @@ int run_node(NodeArgs args) {
   pin_to_cpus(args.cpus);  // before any thread starts, so they all inherit it
   NodeConfig cfg;
   cfg.secret = resolve_secret(args.secret);
+  // The name is checked once, here where it enters: any printable UTF-8 ("Bob's phone")
+  // works everywhere after; the id (mDNS TXT) is its letters and digits.
   cfg.name = args.name.empty() ? default_name() : args.name;
-  cfg.node_id = cfg.name;
+  if (std::string problem = discovery::validate_node_name(cfg.name); !problem.empty() || !unicode::is_printable_utf8(cfg.name)) {
+    throw std::invalid_argument(fmt::format("--name: {}; give 1..63 bytes of printable UTF-8",
+                                            problem.empty() ? "the name is not printable UTF-8" : problem));
+  }
+  cfg.node_id = discovery::host_label_for(cfg.name);
   cfg.model_path = args.model;
   cfg.cache_dir = args.cache.empty() ? cache_dir() : args.cache;
   cfg.cache_max_bytes = args.cache_max_mib << 20;
@@ -119,8 +127,10 @@ int run_node(NodeArgs args) {
   const NodeConfig announced = cfg;
   auto server = kj::heap<NodeServer>(io, std::move(cfg));
   const std::string model_hash = server->model_hash();
+  NodeServer& node_server = *server;
   rpc::Node::Client node = kj::mv(server);
-  // One coordinator at a time: each connection gets its own view of the node.
+  // One coordinator at a time: each connection gets its own view of the node; the one that
+  // loaded it takes its sessions along when it closes.
   const auto stale_after = std::chrono::milliseconds(static_cast<int64_t>(args.coordinator_timeout_s * 1000));
   CoordinatorLease lease(stale_after);
   uint64_t connections = 0;
@@ -128,7 +138,7 @@ int run_node(NodeArgs args) {
   listener_security.secret = secret;
   listener_security.role = "node";
   RpcListener listener(io, listen.for_kj(), [&](std::function<void()> close, std::string peer) -> capnp::Capability::Client {
-    rpc::Node::Client view = kj::heap<NodeConnection>(node, lease, ++connections, peer, stale_after);
+    rpc::Node::Client view = kj::heap<NodeConnection>(node_server, node, lease, ++connections, peer, stale_after);
     return kj::heap<GateServer>(secret, name, std::move(peer), std::move(close), kj::mv(view), nullptr);
   }, listener_security);
   spdlog::info("node {}: {} kernels", name, kernel_table_name());

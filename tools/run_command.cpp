@@ -16,6 +16,7 @@
 #include "model/generation.h"
 #include "model/local_backend.h"
 #include "model/model.h"
+#include "model/prompt.h"
 #include "tensor/thread_pool.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
@@ -95,8 +96,15 @@ int run(const RunArgs& args) {
   std::vector<ChatMessage> messages;
   if (!args.system.empty()) messages.push_back({"system", args.system});
   auto encode_turns = [&] {
-    const std::string text = render_chat(tmpl, messages, true);
-    return tok.encode(text, tok.add_bos(), /*parse_special=*/true);
+    Prompt p;
+    p.chat = true;
+    p.messages = messages;
+    return prompt_to_ids(tok, tmpl, p);
+  };
+  auto encode_text = [&](const std::string& text) {
+    Prompt p;
+    p.text = text;
+    return prompt_to_ids(tok, tmpl, p);
   };
 
   if (args.prompt) {
@@ -105,7 +113,7 @@ int run(const RunArgs& args) {
       messages.push_back({"user", *args.prompt});
       input = encode_turns();
     } else {
-      input = tok.encode(*args.prompt, tok.add_bos(), false);
+      input = encode_text(*args.prompt);
       fmt::print("{}", *args.prompt);
     }
     reply(gen, backend, input, params);
@@ -142,7 +150,7 @@ int run(const RunArgs& args) {
     try {
       if (args.raw) {
         raw_text += line;
-        GenerationResult r = reply(gen, backend, tok.encode(raw_text, tok.add_bos(), false), params);
+        GenerationResult r = reply(gen, backend, encode_text(raw_text), params);
         raw_text += r.text;
       } else {
         messages.push_back({"user", line});

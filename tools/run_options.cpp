@@ -43,7 +43,14 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& o) {
       ->check(CLI::Range(0.0f, 1.0f))->capture_default_str();
   cmd.add_option("--repeat-penalty", o.repeat_penalty, "Penalty for recently seen tokens (1: off)")
       ->check(CLI::Range(0.0f, 10.0f))->capture_default_str();
-  cmd.add_option("--seed", o.seed, "Random seed for sampling")->capture_default_str();
+  // The check runs on the text: CLI11 would otherwise wrap -1 into 2^64 - 1.
+  cmd.add_option("--seed", o.seed, "Random seed for sampling (0 .. 2^64-1)")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return text.find('-') != std::string::npos ? std::string("a seed is 0 or more, not negative") : std::string();
+          },
+          "0..2^64-1"))
+      ->capture_default_str();
   cmd.add_option("-n,--max-tokens", o.max_tokens, "Most tokens per reply")
       ->check(CLI::Range(0, 1 << 20))->capture_default_str();
 }

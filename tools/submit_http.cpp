@@ -93,7 +93,7 @@ int submit_over_http(const HttpSubmit& s) {
   SseReader sse;
   json last;  // the chunk that carried finish_reason
   int status = 0;
-  std::string error_body, retry_after;
+  std::string error_body, retry_after, stream_error;
   httplib::Request req;
   req.method = "POST";
   req.path = path;
@@ -113,6 +113,10 @@ int submit_over_http(const HttpSubmit& s) {
     for (const std::string& event : sse.feed(std::string_view(data, n))) {
       if (event == "[DONE]") continue;
       const json chunk = json::parse(event);
+      if (chunk.contains("error")) {  // the generation was cut off; the message says why
+        stream_error = chunk["error"].value("message", std::string("unknown error"));
+        continue;
+      }
       fmt::print("{}", choice_text(chunk["choices"][0]));
       std::fflush(stdout);
       if (!chunk["choices"][0]["finish_reason"].is_null()) last = chunk;
@@ -126,6 +130,7 @@ int submit_over_http(const HttpSubmit& s) {
   }
   if (status != 200) throw std::runtime_error(describe_failure(status, error_body, retry_after));
   fmt::print("\n");
+  if (!stream_error.empty()) throw std::runtime_error(fmt::format("the generation was cut off: {}", stream_error));
   if (last.is_null()) throw std::runtime_error("the stream ended without a final chunk (coordinator gone?)");
   std::string summary = fmt::format("[{}", last["choices"][0]["finish_reason"].get<std::string>());
   if (last.contains("usage")) {

@@ -79,6 +79,13 @@ struct Assignment {
   kvDtype @7 :Text;             # "f16" | "q8_0"
   maxFrameRows @8 :UInt32;      # prefill chunk cap the node enforces
   stageIndex @9 :UInt32;        # position in the pipeline, for timings and errors
+  # Quantisation points survive failover: a re-plan replays sessions with activations
+  # quantised at the same layer boundaries as the plan they started on, so greedy text
+  # does not change. Layers inside [first, last) after which the hidden state goes
+  # through the frame's wire codec and back, as it did when it crossed a hop there:
+  quantizeAfter @10 :List(Int32);
+  # The output hop was no hop before: send it exact (f32) whatever the frame's wire.
+  exactOutput @11 :Bool;
 }
 
 interface Node {

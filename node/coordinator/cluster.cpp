@@ -1,6 +1,7 @@
 #include "node/coordinator/cluster.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <set>
 
 #include "model/cost_profile.h"
+#include "model/unicode_utf8.h"
 #include "node/model_source.h"
 #include "transport/user_errors.h"
 
@@ -88,7 +90,14 @@ kj::Promise<void> Cluster::join_all() {
                            "node)",
                            std::string(info.getName()), std::string(info.getServingCoordinator())));
                      }
+                     // A node's name enters here: printable UTF-8 of a DNS label's size, or
+                     // the node is known by its address.
                      m.name = info.getName();
+                     if (m.name.empty() || m.name.size() > 63 || !unicode::is_printable_utf8(m.name)) {
+                       spdlog::warn("node at {} gave an unusable name ({} bytes, not printable UTF-8 of 1..63); "
+                                    "calling it by its address", address, m.name.size());
+                       m.name = address;
+                     }
                      m.memory_mib = info.getMemoryMib();
                      m.detected = info.getDetected();
                      if (info.hasTelemetryEndpoint() && info.getTelemetryEndpoint().size() > 0) {
@@ -137,15 +146,7 @@ kj::Promise<void> Cluster::join_all() {
                           if (failover_.join_failed(address)) {  // tried again when it answers
                             spdlog::warn("node {} is gone, planning without it: {}", address, join_failure(e));
                           } else {
-                            // One line per neighbour and reason, not one per attempt.
-                            const std::string why = join_failure(e);
-                            std::string& last = skipped_[address];
-                            if (last != why) {
-                              spdlog::warn("discovered node {} is not used: {}", address, why);
-                              last = why;
-                            } else {
-                              spdlog::debug("discovered node {} is still not used: {}", address, why);
-                            }
+                            note_unused(address, join_failure(e));
                           }
                           return nullptr;
                         }));
@@ -168,7 +169,21 @@ kj::Promise<void> Cluster::join_all() {
       if (!m.telemetry_endpoint.empty()) endpoints[m.address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
     }
     telemetry_->follow(std::move(endpoints));
+    // The heartbeat silence clock of every member starts now: a node frozen right after
+    // this (re)plan, never heard on its new subscription, is still caught (ping_loop).
+    followed_since_ = std::chrono::steady_clock::now();
   });
+}
+
+void Cluster::note_unused(const std::string& address, const std::string& why) {
+  // One line per neighbour and reason, not one per attempt.
+  std::string& last = skipped_[address];
+  if (last != why) {
+    spdlog::warn("discovered node {} is not used: {}", address, why);
+    last = why;
+  } else {
+    spdlog::debug("discovered node {} is still not used: {}", address, why);
+  }
 }
 
 void Cluster::admit(Member m, std::set<std::string>& ids) {
@@ -197,6 +212,8 @@ void Cluster::admit(Member m, std::set<std::string>& ids) {
 
 kj::Promise<void> Cluster::assemble(AssemblyKind kind) {
   failover_.begin(kind);
+  // A recovery replays sessions onto the new plan: keep their quantisation points.
+  keep_quant_points_ = kind == AssemblyKind::Recovery;
   auto done = assemble_current()
                   .then([this] { failover_.assembled(); },
                         [this](kj::Exception&& e) {
@@ -266,10 +283,41 @@ void Cluster::member_lost(const std::string& address, const std::string& why) {
   }));
 }
 
-kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates) {
-  candidates_ = std::move(candidates);
-  drop_pipeline();
-  return assemble(AssemblyKind::Fresh);
+kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates, std::function<bool()> still_idle) {
+  if (stages_.empty()) {  // nothing serving yet: plan from scratch
+    candidates_ = std::move(candidates);
+    drop_pipeline();
+    return assemble(AssemblyKind::Fresh);
+  }
+  // A pipeline is serving: first join the peers it does not know, while it keeps serving.
+  // When none of them joins (a spoofed or silent announcement) and no member left, the
+  // pipeline stays as it is; nothing waited for the probe.
+  std::set<std::string> members;
+  for (const Member& m : members_) members.insert(m.address);
+  bool member_left = false;
+  for (const std::string& address : members) {
+    member_left |= std::none_of(candidates.begin(), candidates.end(), [&](const PeerCandidate& c) { return c.address == address; });
+  }
+  kj::Vector<kj::Promise<bool>> probes;
+  for (const PeerCandidate& c : candidates) {
+    if (members.count(c.address)) continue;
+    auto join = dial_and_join(io_.provider->getNetwork(), c.address, config_.secret, "coordinator").then([](Joined j) {
+      return j.node.describeRequest().send().then([j = kj::mv(j)](auto) { return true; });
+    });
+    probes.add(io_.provider->getTimer().timeoutAfter(kJoinTimeout, kj::mv(join)).catch_([this, address = c.address](kj::Exception&& e) {
+      note_unused(address, join_failure(e) + "; the pipeline stays as it is");
+      return false;
+    }));
+  }
+  return kj::joinPromises(probes.releaseAsArray())
+      .then([this, candidates = std::move(candidates), member_left,
+             still_idle = std::move(still_idle)](kj::Array<bool> joined) mutable -> kj::Promise<void> {
+        if (!member_left && std::none_of(joined.begin(), joined.end(), [](bool j) { return j; })) return kj::READY_NOW;
+        if (still_idle && !still_idle()) return kj::READY_NOW;  // a session started meanwhile: next time
+        candidates_ = std::move(candidates);
+        drop_pipeline();
+        return assemble(AssemblyKind::Fresh);
+      });
 }
 
 std::optional<double> Cluster::rtt_ms(const std::string& address) const {
@@ -286,11 +334,13 @@ kj::Promise<void> Cluster::ping_loop(kj::Duration period, int max_missed) {
     const auto now = std::chrono::steady_clock::now();
     std::vector<std::pair<std::string, std::string>> silent;
     for (const Member& m : members_) {
+      if (m.telemetry_endpoint.empty()) continue;  // pings alone tell (below)
+      // Silent since its last heartbeat or, when none came yet, since it was followed.
       auto it = heard.find(m.address);
-      if (m.telemetry_endpoint.empty() || it == heard.end()) continue;  // not heard yet: no verdict
+      const auto since = it == heard.end() ? followed_since_ : it->second.received;
       const auto allowed = std::chrono::milliseconds(
           std::max<int64_t>(period / kj::MILLISECONDS, m.heartbeat_ms) * max_missed);
-      const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - it->second.received);
+      const auto age = std::chrono::duration_cast<std::chrono::milliseconds>(now - since);
       if (age > allowed) silent.emplace_back(m.address, fmt::format("sent no heartbeat for {} ms", age.count()));
     }
     for (const auto& [address, why] : silent) member_lost(address, why);
@@ -395,6 +445,12 @@ kj::Promise<void> Cluster::assemble_current() {
                    sp.sessions, config_.context, config_.max_sessions, sp.sessions);
     }
     session_slots_ = sp.sessions;
+    if (!keep_quant_points_) {
+      quant_points_.clear();
+      for (size_t i = 0; i + 1 < plan_.stages.size(); ++i) quant_points_.insert(plan_.stages[i].last);
+    } else if (config_.wire.codec != ActivationCodec::F32) {
+      spdlog::info("activations stay quantised after layers {} as before the failover", fmt::join(quant_points_, ", "));
+    }
     for (const auto& s : plan_.stages) {
       spdlog::info("plan ({}): {} holds layers [{}, {}){}{}", strategy_name(plan_.strategy), s.device_id, s.first,
                    s.last, s.holds_embed ? " +embedding" : "", s.holds_head ? " +head" : "");
@@ -420,6 +476,13 @@ kj::Promise<void> Cluster::load_and_link() {
     a.setKvDtype(config_.kv_dtype == DType::Q8_0 ? "q8_0" : config_.kv_dtype == DType::F32 ? "f32" : "f16");
     a.setMaxFrameRows(config_.prefill_chunk);
     a.setStageIndex(static_cast<uint32_t>(i));
+    std::vector<int32_t> inside;
+    for (int q : quant_points_) {
+      if (q > s.first && q < s.last) inside.push_back(q);
+    }
+    auto points = a.initQuantizeAfter(static_cast<unsigned>(inside.size()));
+    for (unsigned k = 0; k < inside.size(); ++k) points.set(k, inside[k]);
+    a.setExactOutput(i + 1 < plan_.stages.size() && !quant_points_.count(s.last));
     req.setSource(source_);
     const std::string who = m.profile.id;
     loads.add(io_.provider->getTimer()

@@ -7,6 +7,8 @@
 #include <kj/async-io.h>
 
 #include <atomic>
+#include <functional>
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -84,9 +86,12 @@ class Cluster {
 
   // Joins every peer (--peers must join), measures RTT, plans, loads and links the stages.
   kj::Promise<void> assemble() { return assemble(AssemblyKind::Fresh); }
-  // Drops the current pipeline and assembles one over `candidates` (membership changed).
-  // Steps issued meanwhile wait until it is done. Call only when no session is active.
-  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates);
+  // Assembles a pipeline over `candidates` (membership changed). With a pipeline serving,
+  // the peers it does not know are joined first while it keeps serving; only if one joins
+  // (or a member left) is the pipeline dropped and re-planned. Steps issued during the
+  // re-plan wait until it is done. Call only when no session is active; `still_idle` is
+  // asked again before dropping the pipeline after the probe (false: leave it for now).
+  kj::Promise<void> reassemble(std::vector<PeerCandidate> candidates, std::function<bool()> still_idle = {});
 
   // Failover. Every (re)assembly starts a new epoch; sessions' KV caches live only as long
   // as the epoch they were built in. recover() re-plans over the nodes that still answer
@@ -161,6 +166,7 @@ class Cluster {
   kj::Promise<void> assemble_tolerant(AssemblyKind kind, const char* done);
   void drop_pipeline();  // forget the stages and members before a new assembly
   void member_lost(const std::string& address, const std::string& why);
+  void note_unused(const std::string& address, const std::string& why);  // a discovered node that did not join
   void check_health(const std::map<std::string, TelemetrySubscriber::Sample>& heard);
   kj::Promise<void> load_and_link();
 
@@ -179,6 +185,14 @@ class Cluster {
   std::map<std::string, HeartbeatSource> stepped_back_endpoints_;  // still followed while out of the plan
   bool replan_wanted_ = false;
   std::map<std::string, std::string> skipped_;  // discovered nodes not used, and why (logged once)
+  std::chrono::steady_clock::time_point followed_since_;  // when the members' heartbeats were last (re)followed
+  // Layer boundaries where activations cross the wire codec: the hops of the plan the
+  // running sessions started on. A failover keeps them (a node taking over a lost range
+  // round-trips the codec at the old boundary inside it; a new boundary goes exact) so
+  // replayed sessions compute exactly what they did and greedy text does not change on a
+  // lossy wire. A fresh plan, with no session to replay, takes its own hops.
+  std::set<int> quant_points_;
+  bool keep_quant_points_ = false;
   kj::ForkedPromise<void> ready_;
   Plan plan_;
   std::atomic<uint32_t> session_slots_{0};

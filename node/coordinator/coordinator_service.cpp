@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "model/chat_template.h"
+#include "model/prompt.h"
 #include "transport/rpc_peer.h"
 
 namespace baton {
@@ -27,12 +28,21 @@ GenerationParams generation_params_from(rpc::GenerateParams::Reader p, int32_t p
   return g;
 }
 
-std::vector<int32_t> encode_prompt(const Model& model, const std::string& prompt, bool chat) {
-  const Tokenizer& tok = model.tokenizer();
-  if (!chat) return tok.encode(prompt, tok.add_bos(), false);
-  const ChatTemplateKind kind = detect_chat_template(model.chat_template_source());
-  return tok.encode(render_chat(kind, {{"user", prompt}}, true), tok.add_bos(), true);
+namespace {
+
+// The request's prompt as prompt_to_ids takes it: ids when given, else the text, or one
+// user turn through the model's chat template.
+Prompt prompt_from(rpc::GenerateParams::Reader p, rpc::Coordinator::GenerateParams::Reader call) {
+  Prompt prompt;
+  for (int32_t id : p.getPromptIds()) prompt.ids.push_back(id);
+  if (!prompt.ids.empty()) return prompt;
+  prompt.chat = p.getChat();
+  if (prompt.chat) prompt.messages.push_back({"user", call.getPrompt()});
+  else prompt.text = call.getPrompt();
+  return prompt;
 }
+
+}  // namespace
 
 void CoordinatorServer::IgnoreGoneClient::taskFailed(kj::Exception&& e) {
   // The client hung up mid-stream; its call is being cancelled too.
@@ -45,16 +55,10 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   std::vector<int32_t> input;
   try {
     params = generation_params_from(p.getParams(), prefill_chunk_);
-    auto ids = p.getParams().getPromptIds();
-    if (ids.size() > 0) {
-      const int vocab = model_.hparams().vocab_size;
-      for (int32_t id : ids) {
-        if (id < 0 || id >= vocab) throw std::invalid_argument(fmt::format("promptIds: token id {} is outside [0, {})", id, vocab));
-        input.push_back(id);
-      }
-    } else {
-      input = encode_prompt(model_, p.getPrompt(), p.getParams().getChat());
-    }
+    input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()),
+                          prompt_from(p.getParams(), p));
+  } catch (const PromptError& e) {
+    throw_rpc_error(fmt::format("{}: {}", e.field, e.what()));
   } catch (const std::exception& e) {
     throw_rpc_error(e.what());
   }

@@ -11,9 +11,6 @@ namespace baton {
 // Request fields -> generation parameters; throws std::invalid_argument naming the field.
 GenerationParams generation_params_from(rpc::GenerateParams::Reader p, int32_t prefill_chunk);
 
-// Prompt -> token ids: raw text, or one user turn through the model's chat template.
-std::vector<int32_t> encode_prompt(const Model& model, const std::string& prompt, bool chat);
-
 class CoordinatorServer final : public rpc::Coordinator::Server {
  public:
   CoordinatorServer(const Model& model, SessionRunner& runner, int32_t prefill_chunk)

@@ -242,21 +242,11 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
   std::vector<int32_t> input;
   try {
     req = parse_completion_request(body, chat, config_.model_id, config_.prefill_chunk);
-    const Tokenizer& tok = model_.tokenizer();
-    if (chat) {
-      input = tok.encode(render_chat(detect_chat_template(model_.chat_template_source()), req.messages, true),
-                         tok.add_bos(), true);
-    } else if (!req.prompt_ids.empty()) {
-      for (int32_t id : req.prompt_ids) {
-        if (id < 0 || id >= tok.vocab_size()) {
-          throw ApiError(400, "prompt", "invalid_value", fmt::format("token id {} is outside [0, {})", id, tok.vocab_size()));
-        }
-      }
-      input = req.prompt_ids;
-    } else {
-      input = tok.encode(req.prompt, tok.add_bos(), false);
+    try {
+      input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()), req.prompt);
+    } catch (const PromptError& e) {
+      throw ApiError(400, e.field, "invalid_value", e.what());
     }
-    if (input.empty()) throw ApiError(400, chat ? "messages" : "prompt", "invalid_value", "the prompt is empty");
     if (static_cast<int64_t>(input.size()) > config_.context) {
       throw ApiError(400, chat ? "messages" : "prompt", "context_length_exceeded",
                      fmt::format("the prompt has {} tokens but the context holds {}", input.size(), config_.context));

@@ -62,4 +62,22 @@ std::string describe_change(const std::vector<PeerCandidate>& before, const std:
   return out;
 }
 
+std::optional<std::vector<PeerCandidate>> MembershipDebounce::observe(const std::vector<PeerCandidate>& seen,
+                                                                      const std::vector<PeerCandidate>& current,
+                                                                      Clock::time_point now) {
+  if (seen == current || seen.empty()) {
+    pending_.reset();  // back to what the plan has (a flap), or nothing to plan over
+    return std::nullopt;
+  }
+  if (!pending_ || *pending_ != seen) {
+    pending_ = seen;  // a new change: it has to hold still first
+    pending_since_ = now;
+    return std::nullopt;
+  }
+  if (now - pending_since_ < settle_) return std::nullopt;
+  if (last_replan_ && now - *last_replan_ < min_interval_) return std::nullopt;
+  pending_.reset();
+  return seen;
+}
+
 }  // namespace baton

@@ -10,22 +10,53 @@
 
 namespace baton {
 
-kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner,
-                                    discovery::MdnsBrowser& browser, const std::vector<std::string>& static_peers) {
-  return io.provider->getTimer().afterDelay(1 * kj::SECONDS).then([&io, &cluster, &runner, &browser, &static_peers] {
-    auto candidates = plan_candidates(static_peers, browser.peers());
+namespace {
+
+// What the membership loop carries from one look to the next.
+struct MembershipFollowing {
+  MembershipDebounce debounce;
+  std::string last_change;  // logged at info once; a change that keeps coming back (a
+                            // neighbour that never joins) goes to debug after that
+};
+
+kj::Promise<void> follow_membership_loop(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner,
+                                         discovery::MdnsBrowser& browser, const std::vector<std::string>& static_peers,
+                                         MembershipFollowing& following) {
+  return io.provider->getTimer().afterDelay(1 * kj::SECONDS).then([&io, &cluster, &runner, &browser, &static_peers,
+                                                                   &following] {
+    const auto seen = plan_candidates(static_peers, browser.peers());
+    const auto now = MembershipDebounce::Clock::now();
     kj::Promise<void> step = kj::READY_NOW;
-    if (candidates != cluster.candidates() && runner.busy() == 0 && !candidates.empty()) {
-      spdlog::info("cluster membership changed ({}): re-planning for the next session",
-                   describe_change(cluster.candidates(), candidates));
-      step = cluster.reassemble(std::move(candidates)).catch_([](kj::Exception&& e) {
-        spdlog::error("re-planning failed: {}", plain_message(e));
-      });
+    if (runner.busy() == 0) {
+      if (auto candidates = following.debounce.observe(seen, cluster.candidates(), now)) {
+        following.debounce.replanned(now);
+        const std::string change = describe_change(cluster.candidates(), *candidates);
+        if (change != following.last_change) {
+          spdlog::info("cluster membership changed ({}): re-planning for the next session", change);
+          following.last_change = change;
+        } else {
+          spdlog::debug("cluster membership still differs ({}): trying again", change);
+        }
+        step = cluster.reassemble(std::move(*candidates), [&runner] { return runner.busy() == 0; })
+                   .catch_([](kj::Exception&& e) { spdlog::error("re-planning failed: {}", plain_message(e)); });
+      }
     }
-    return step.then([&io, &cluster, &runner, &browser, &static_peers] {
-      return follow_membership(io, cluster, runner, browser, static_peers);
+    return step.then([&io, &cluster, &runner, &browser, &static_peers, &following] {
+      return follow_membership_loop(io, cluster, runner, browser, static_peers, following);
     });
   });
+}
+
+}  // namespace
+
+kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner,
+                                    discovery::MdnsBrowser& browser, const std::vector<std::string>& static_peers) {
+  // A change must hold for 2 s, and re-plans come at most every 5 s: flapping or briefly
+  // announced peers do not reload the nodes over and over.
+  auto following = kj::heap<MembershipFollowing>(
+      MembershipFollowing{MembershipDebounce(std::chrono::seconds(2), std::chrono::seconds(5)), {}});
+  auto& ref = *following;
+  return follow_membership_loop(io, cluster, runner, browser, static_peers, ref).attach(kj::mv(following));
 }
 
 kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner, kj::Duration period) {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/unicode_utf8.h"
+#include <utility>
 
 namespace baton {
 
@@ -18,13 +19,20 @@ template <typename T>
 std::optional<T> number(const json& body, const char* key, T lo, T hi) {
   if (!body.contains(key) || body[key].is_null()) return std::nullopt;
   const json& v = body[key];
-  const bool integral = std::is_integral_v<T>;
+  constexpr bool integral = std::is_integral_v<T>;
   if (!v.is_number() || (integral && !v.is_number_integer())) {
     throw bad(key, fmt::format("'{}' must be {}, got {}", key, integral ? "an integer" : "a number", v.type_name()));
   }
-  const T x = v.get<T>();
-  if (x < lo || x > hi) throw bad(key, fmt::format("'{}' must be in [{}, {}], got {}", key, lo, hi, x));
-  return x;
+  auto out_of_range = [&](auto x) {
+    if constexpr (std::is_integral_v<T>) return std::cmp_less(x, lo) || std::cmp_greater(x, hi);
+    else return !(x >= lo && x <= hi);
+  };
+  // Integers are compared as sent: -1 must not wrap into a huge seed, nor 2^32 + 5 into 5.
+  bool refused;
+  if constexpr (integral) refused = v.is_number_unsigned() ? out_of_range(v.get<uint64_t>()) : out_of_range(v.get<int64_t>());
+  else refused = out_of_range(v.get<T>());
+  if (refused) throw bad(key, fmt::format("'{}' must be in [{}, {}], got {}", key, lo, hi, v.dump()));
+  return v.get<T>();
 }
 
 std::string text_field(const json& v, const std::string& param) {
@@ -195,6 +203,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   const json body = parse_request_json(text);
   CompletionRequest r;
   r.chat = chat;
+  r.prompt.chat = chat;
   if (body.contains("model") && !body["model"].is_null()) {
     const std::string m = text_field(body["model"], "model");
     if (m != model_id) {
@@ -207,17 +216,19 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
     if (!msgs.is_array() || msgs.empty()) throw bad("messages", "'messages' must be a non-empty array");
     for (size_t i = 0; i < msgs.size(); ++i) {
       const std::string p = fmt::format("messages[{}]", i);
-      r.messages.push_back(chat_message(msgs[i], p));
+      r.prompt.messages.push_back(chat_message(msgs[i], p));
     }
   } else {
     if (!body.contains("prompt")) throw bad("prompt", "'prompt' is required");
     const json& p = body["prompt"];
     if (p.is_string()) {
-      r.prompt = p.get<std::string>();
+      r.prompt.text = p.get<std::string>();
     } else if (p.is_array() && !p.empty() && p[0].is_number_integer()) {
       for (const auto& id : p) {
         if (!id.is_number_integer()) throw bad("prompt", "'prompt' token arrays must hold only integers");
-        r.prompt_ids.push_back(id.get<int32_t>());
+        // As sent, wider than a token id: prompt_to_ids refuses what is out of range.
+        r.prompt.ids.push_back(id.is_number_unsigned() && id.get<uint64_t>() > uint64_t{INT64_MAX} ? INT64_MAX
+                                                                                                  : id.get<int64_t>());
       }
     } else {
       throw bad("prompt", "'prompt' must be a string or an array of token ids");

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "model/chat_template.h"
+#include "model/prompt.h"
 #include "model/generation.h"
 
 namespace baton {
@@ -28,9 +29,7 @@ nlohmann::json error_body(const ApiError& e);
 
 struct CompletionRequest {
   bool chat = false;
-  std::vector<ChatMessage> messages;     // chat
-  std::string prompt;                    // completions, text
-  std::vector<int32_t> prompt_ids;       // completions, token array
+  Prompt prompt;                         // messages (chat), or text or token ids (completions)
   GenerationParams params;
   bool stream = false;
   int32_t n = 1;  // choices, each generated with seed + index

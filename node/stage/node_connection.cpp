@@ -22,13 +22,15 @@ std::string plain_peer(std::string peer) {
 
 }  // namespace
 
-NodeConnection::NodeConnection(rpc::Node::Client node, CoordinatorLease& lease, uint64_t id, std::string peer,
-                               std::chrono::milliseconds stale_after)
-    : node_(kj::mv(node)), lease_(lease), id_(id), peer_(plain_peer(std::move(peer))), stale_after_(stale_after) {}
+NodeConnection::NodeConnection(NodeServer& server, rpc::Node::Client node, CoordinatorLease& lease, uint64_t id,
+                               std::string peer, std::chrono::milliseconds stale_after)
+    : server_(server),
+      node_(kj::mv(node)), lease_(lease), id_(id), peer_(plain_peer(std::move(peer))), stale_after_(stale_after) {}
 
 NodeConnection::~NodeConnection() {
   if (lease_.held_by(id_)) spdlog::info("the coordinator at {} disconnected: this node is free", peer_);
   lease_.release(id_);
+  if (*loaded_) server_.coordinator_gone(**loaded_);
 }
 
 void NodeConnection::claim_or_refuse() {
@@ -64,7 +66,10 @@ kj::Promise<void> NodeConnection::load(LoadContext context) {
   if (p.hasSource()) req.setSource(p.getSource());
   lease_.call_started(id_, now());
   return req.send()
-      .then([context](capnp::Response<rpc::Node::LoadResults> r) mutable { context.getResults().setInfo(r.getInfo()); })
+      .then([context, loaded = loaded_, &server = server_](capnp::Response<rpc::Node::LoadResults> r) mutable {
+        *loaded = server.load_generation();
+        context.getResults().setInfo(r.getInfo());
+      })
       .attach(kj::defer([&lease = lease_, id = id_] { lease.call_ended(id, now()); }));
 }
 

@@ -44,6 +44,16 @@ StageAssignment parse_assignment(rpc::Assignment::Reader a) {
   if (s.max_frame_rows == 0 || s.max_frame_rows > 4096) {
     throw std::invalid_argument(fmt::format("maxFrameRows {} is out of range 1..4096", s.max_frame_rows));
   }
+  int previous = s.range.first;
+  for (const int32_t layer : a.getQuantizeAfter()) {
+    if (layer <= previous || layer >= s.range.last) {
+      throw std::invalid_argument(fmt::format("quantizeAfter must rise strictly inside the layer range ({}, {}), got {}",
+                                              s.range.first, s.range.last, layer));
+    }
+    s.quantize_after.push_back(layer);
+    previous = layer;
+  }
+  s.exact_output = a.getExactOutput();
   return s;
 }
 
@@ -144,6 +154,7 @@ void NodeServer::install(const std::string& path, const StageAssignment& a, bool
     }
   });
   runtime_.reset();  // free the previous range before holding the new one
+  ++load_generation_;
   runtime_ = std::make_shared<StageRuntime>(std::move(model), a, config_.threads, &io_.provider->getTimer());
   used_bytes_ = need.total();
   spdlog::info("stage {}: layers [{}, {}){}{} from {} ({}), {:.1f} MiB weights + {:.1f} MiB KV", a.stage_index,
@@ -171,11 +182,7 @@ kj::Promise<void> NodeServer::load(LoadContext context) {
     }
     fill_info(context.getResults().initInfo());
   };
-  if (config_.model_path && wanted == model_hash_) {
-    finish(*config_.model_path, a, true);
-    return kj::READY_NOW;
-  }
-  if (!p.hasSource()) throw_rpc_error("this node does not hold the model and no model source was given");
+  if (!p.hasSource()) throw_rpc_error("no model source was given: this node checks every tensor it uses against it");
   ShardRequest req;
   req.model_hash = wanted;
   req.first = a.range.first;
@@ -194,8 +201,30 @@ kj::Promise<void> NodeServer::load(LoadContext context) {
       throw_rpc_error(why);
     }
   };
-  return fetch_shard(p.getSource(), std::move(req)).then([finish, a](std::string path) mutable {
-    finish(path, a, false);
+  rpc::ModelSource::Client source = p.getSource();
+  auto manifest = request_manifest(source, req);
+  // The node's own copy is used only when every tensor of the range and the metadata match
+  // the coordinator's manifest (its name, a hash of its first and last MiB, proves little);
+  // otherwise the range is fetched like on a node without the model.
+  const bool own_candidate = config_.model_path && wanted == model_hash_;
+  return manifest.then([this, own_candidate, source, req = std::move(req), finish, a](ShardManifest m) mutable {
+    kj::Promise<std::string> own_check = own_candidate
+        ? verify_own_copy(*config_.model_path, config_.cache_dir, m)
+        : kj::Promise<std::string>(std::string("no own copy"));
+    return own_check.then([this, own_candidate, source, req = std::move(req), m = std::move(m), finish,
+                           a](std::string mismatch) mutable -> kj::Promise<void> {
+      if (mismatch.empty()) {
+        finish(*config_.model_path, a, true);
+        return kj::READY_NOW;
+      }
+      if (own_candidate) {
+        spdlog::warn("own model copy {} does not match the coordinator's: {}; fetching layers [{}, {}) instead",
+                     *config_.model_path, mismatch, a.range.first, a.range.last);
+      }
+      return fetch_shard(source, std::move(req), std::move(m)).then([finish, a](std::string path) mutable {
+        finish(path, a, false);
+      });
+    });
   });
 }
 
@@ -231,6 +260,12 @@ kj::Promise<void> NodeServer::ping(PingContext context) {
   return shaping_->round_trip().then([context]() mutable {
     context.getResults().setSentNanos(context.getParams().getSentNanos());
   });
+}
+
+void NodeServer::coordinator_gone(uint64_t generation) {
+  if (generation != load_generation_ || !runtime_ || runtime_->sessions() == 0) return;
+  spdlog::info("the coordinator's connection closed: dropping its {} session(s)", runtime_->sessions());
+  runtime_->drop_all_sessions();
 }
 
 }  // namespace baton

@@ -54,6 +54,11 @@ class NodeServer final : public rpc::Node::Server {
   // The Stage capability for this node's (current) runtime.
   rpc::Stage::Client stage_capability() { return stage_cap_; }
   const std::string& model_hash() const { return model_hash_; }
+  // Counts the ranges installed: which load the current runtime came from.
+  uint64_t load_generation() const { return load_generation_; }
+  // The connection of the coordinator whose load made `generation` closed (it died or
+  // re-planned): its sessions' KV caches go, unless a newer load replaced the runtime.
+  void coordinator_gone(uint64_t generation);
 
  protected:
   kj::Promise<void> describe(DescribeContext context) override;
@@ -74,6 +79,7 @@ class NodeServer final : public rpc::Node::Server {
   rpc::Stage::Client stage_cap_;
   kj::Own<RpcPeer> next_peer_;  // our connection to the next stage
   uint64_t used_bytes_ = 0;
+  uint64_t load_generation_ = 0;
   std::unique_ptr<NodeShaping> shaping_;
   std::unique_ptr<TelemetryPublisher> telemetry_;
   uint64_t heartbeats_sent_ = 0;
@@ -82,5 +88,6 @@ class NodeServer final : public rpc::Node::Server {
 };
 
 StageAssignment parse_assignment(rpc::Assignment::Reader a);
+
 
 }  // namespace baton

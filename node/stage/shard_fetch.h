@@ -1,12 +1,15 @@
-// The node's side of shard transfer: asks the coordinator which tensors its range needs,
-// checks they fit, then reuses a verified copy from the disk cache or fetches them in
-// chunks (progress logged), verifies each tensor's SHA-256, and writes a stand-alone GGUF
-// shard atomically into the cache so that a restart does not fetch again.
+// The node's side of shard transfer: asks the coordinator which tensors its range needs
+// (the manifest: metadata, and per tensor dims, dtype, size, SHA-256), checks they fit,
+// then reuses a copy from the disk cache that matches the manifest exactly or fetches
+// them in chunks (progress logged), verifies each tensor's SHA-256, and writes a
+// stand-alone GGUF shard atomically into the cache so that a restart does not fetch again.
+// A node's own model copy is checked against the same manifest before use.
 #pragma once
 
 #include <functional>
 #include <string>
 
+#include "node/stage/manifest_check.h"
 #include "transport/baton.capnp.h"
 
 namespace baton {
@@ -21,7 +24,16 @@ struct ShardRequest {
   std::function<void(uint64_t weight_bytes)> check_fits;
 };
 
+// The manifest of the request's tensors; fails (RPC error) when the source serves another
+// model or the manifest is malformed.
+kj::Promise<ShardManifest> request_manifest(rpc::ModelSource::Client source, const ShardRequest& request);
+
 // Resolves to the path of the verified shard file.
-kj::Promise<std::string> fetch_shard(rpc::ModelSource::Client source, ShardRequest request);
+kj::Promise<std::string> fetch_shard(rpc::ModelSource::Client source, ShardRequest request, ShardManifest manifest);
+
+// Checks the node's own model file against the manifest on a thread of its own (the
+// event loop keeps serving); tensors found good are remembered under `cache_dir`, keyed
+// by the file's identity. Resolves to "" when the file matches, else to what differs.
+kj::Promise<std::string> verify_own_copy(std::string model_path, std::string cache_dir, ShardManifest manifest);
 
 }  // namespace baton

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "model/sampler.h"
+#include "tensor/activation_codec.h"
 #include "transport/rpc_peer.h"
 #include "transport/activation_frame.h"
 #include "transport/wire_convert.h"
@@ -161,6 +162,20 @@ void StageRuntime::drain() {
   if (!queue_.empty()) schedule_drain();
 }
 
+namespace {
+
+// What the next stage would see of the frame's hidden state after a hop: encoded with the
+// frame's wire codec and decoded (zstd, being lossless, is left out).
+void round_trip_through_wire(uint32_t wire, float* hidden, uint64_t rows, uint64_t dim) {
+  const ActivationCodec codec = *codec_from_id(wire);  // the id was checked on arrival
+  if (codec == ActivationCodec::F32) return;
+  std::vector<uint8_t> encoded;
+  encode_activations(codec, hidden, rows, dim, encoded);
+  decode_activations(codec, encoded.data(), encoded.size(), rows, dim, hidden);
+}
+
+}  // namespace
+
 void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
   const HyperParams& hp = model_->hparams();
   const auto& a = assignment_;
@@ -187,7 +202,17 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
   std::vector<float> logits;
   try {
     const auto tc = std::chrono::steady_clock::now();
-    model_->transformer().forward_layers_batch(a.range.first, a.range.last, seqs, &pool_);
+    // The range in pieces split at the quantisation points a failover kept: there the
+    // hidden state takes the wire codec's round trip, as it did crossing a hop before.
+    int from = a.range.first;
+    for (size_t q = 0; q <= a.quantize_after.size(); ++q) {
+      const int to = q < a.quantize_after.size() ? a.quantize_after[q] : a.range.last;
+      model_->transformer().forward_layers_batch(from, to, seqs, &pool_);
+      if (to != a.range.last) {
+        for (auto& p : ready) round_trip_through_wire(p->wire, p->hidden.data(), p->rows, static_cast<uint64_t>(hp.dim));
+      }
+      from = to;
+    }
     if (a.with_head) {
       // The last row of every frame, through the head together.
       std::vector<float> last_rows(ready.size() * static_cast<size_t>(hp.dim));
@@ -272,7 +297,9 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     throw std::logic_error(fmt::format("stage {} holds the head but has no result sink (not linked)", a.stage_index));
   }
   KJ_IF_MAYBE(next, next_) {
-    WireFormat wf{*codec_from_id(p.wire), p.wire_zstd, 1};  // the id was checked on arrival
+    // The frame's wire, unless a failover moved a hop here that was none before (exact).
+    const ActivationCodec codec = a.exact_output ? ActivationCodec::F32 : *codec_from_id(p.wire);
+    WireFormat wf{codec, p.wire_zstd, 1};  // the id was checked on arrival
     ActivationFrame out = codec_.encode(p.session, p.step, p.hidden.data(), static_cast<uint32_t>(p.rows),
                                         static_cast<uint32_t>(hp.dim), wf);
     auto req = next->forwardRequest();

@@ -35,6 +35,10 @@ struct StageAssignment {
   uint32_t max_sessions = 1;
   DType kv_dtype = DType::F16;
   uint32_t max_frame_rows = 512;
+  // Failover: layer boundaries inside the range where the hidden state takes the wire
+  // codec's round trip (sorted), and whether the output goes out exact (f32).
+  std::vector<int> quantize_after;
+  bool exact_output = false;
 };
 
 class StageRuntime {
@@ -56,6 +60,7 @@ class StageRuntime {
 
   kj::Promise<void> forward(rpc::Frame::Reader frame);
   void drop_session(uint64_t session);
+  void drop_all_sessions() { caches_.clear(); }
   // Frames computed together so far, for logs and tests: batches run and frames in them.
   uint64_t batches_run() const { return batches_run_; }
   uint64_t frames_batched() const { return frames_batched_; }

@@ -162,5 +162,74 @@ TEST(Failover, ALostNodeThatAnswersAgainRejoinsThePlanBetweenSessions) {
   EXPECT_EQ(complete(port), reference);
 }
 
+// The default wire quantises activations to int8 at every hop. A failover keeps the
+// quantisation points of the plan the session started on (a node taking over a lost range
+// round-trips int8 at the old boundary inside it), so the replayed session computes what
+// it did before and the greedy text does not change.
+std::unique_ptr<test::LocalCluster> three_nodes_int8(const std::string& name, int node_heartbeat_ms = 100) {
+  std::vector<test::NodeSpec> nodes(3);
+  for (auto& n : nodes) n.extra = {"--heartbeat-ms", std::to_string(node_heartbeat_ms)};
+  return std::make_unique<test::LocalCluster>(
+      std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf", nodes,
+      std::vector<std::string>{"--ctx", "2048", "--heartbeat-ms", "200", "--heartbeat-misses", "3"},  // default wire
+      test::temp_dir(name));
+}
+
+TEST(Failover, Int8WireNodeKilledMidGenerationKeepsTheGreedyText) {
+  for (const size_t victim : {size_t{1}, size_t{0}}) {
+    auto cluster = three_nodes_int8("failover-int8-" + std::to_string(victim));
+    ASSERT_TRUE(cluster->ok()) << cluster->error();
+    const int port = cluster->http_port();
+    ASSERT_EQ(cluster_view(port)["plan"].size(), 3u);
+    const std::string reference = complete(port);
+    ASSERT_NE(reference, "<failed>");
+    const Streamed s = stream(port, [&] { cluster->node(victim).signal(SIGKILL); });
+    EXPECT_EQ(s.status, 200);
+    EXPECT_EQ(s.finish, "length");
+    EXPECT_EQ(s.text, reference) << "node" << victim << " killed";
+    cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
+    EXPECT_NE(cluster->coordinator().err().find("activations stay quantised after layers"), std::string::npos)
+        << cluster->coordinator().err();
+    expect_plan_without(cluster_view(port), "node" + std::to_string(victim));
+  }
+}
+
+// A node frozen right after a re-plan, before the coordinator heard any heartbeat on its
+// new subscription, is caught by the heartbeat clock (which starts at the re-plan), not
+// by a two-minute step timeout; the stream completes with the same text. Nodes beat every
+// 3 s (allowed silence 9 s) so that the freeze lands before the first beat.
+TEST(Failover, NodeFrozenRightAfterAReplanIsDetectedByItsHeartbeats) {
+  auto cluster = three_nodes_int8("failover-freeze-after-replan", 3000);
+  ASSERT_TRUE(cluster->ok()) << cluster->error();
+  const int port = cluster->http_port();
+  const std::string reference = complete(port);
+  ASSERT_NE(reference, "<failed>");
+  std::thread freezer;
+  const auto started = std::chrono::steady_clock::now();
+  const Streamed s = stream(port, [&] {
+    cluster->node(1).signal(SIGKILL);
+    freezer = std::thread([&] {
+      for (int i = 0; i < 400; ++i) {  // bounded: 20 s
+        cluster->coordinator().wait(std::chrono::milliseconds(50));  // collects its log
+        if (cluster->coordinator().err().find("pipeline recovered") != std::string::npos) break;
+      }
+      cluster->node(2).signal(SIGSTOP);
+    });
+  });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (freezer.joinable()) freezer.join();
+  cluster->node(2).signal(SIGKILL);
+  EXPECT_EQ(s.status, 200);
+  EXPECT_EQ(s.finish, "length");
+  EXPECT_EQ(s.text, reference);
+  cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
+  const std::string log = cluster->coordinator().err();
+  EXPECT_NE(log.find("sent no heartbeat for"), std::string::npos) << log;
+  // Liveness, not speed: the old clock left it to the 120 s step timeout.
+  EXPECT_LT(seconds, 60) << log;
+  const json view = cluster_view(port);
+  EXPECT_EQ(view["plan"].size(), 1u) << view;
+}
+
 }  // namespace
 }  // namespace baton

@@ -10,6 +10,8 @@
 #include "tools/child_process.h"
 #include "local_cluster.h"
 #include "node/coordinator/cluster.h"
+#include "node/model_identity.h"
+#include "node/model_source.h"
 #include "transport/rpc_peer.h"
 #include "transport/activation_frame.h"
 
@@ -64,6 +66,9 @@ class NodeRpc : public ::testing::Test {
     a.setMaxSessions(want.sessions);
     a.setKvDtype(want.kv);
     a.setMaxFrameRows(want.rows);
+    // The node checks its own copy against the coordinator's manifest: serve one.
+    if (!file_) file_ = std::make_unique<GgufFile>(GgufFile::open(model_));
+    req.setSource(kj::heap<ModelSourceServer>(*file_, model_file_hash(model_)));
     return error_of(req.send().ignoreResult());
   }
 
@@ -76,6 +81,7 @@ class NodeRpc : public ::testing::Test {
     return "";
   }
 
+  std::unique_ptr<GgufFile> file_;  // the model source's file: outlives the RPC objects below
   // Held by pointer: AsyncIoContext's destructor may throw, which a gtest fixture's may not.
   std::unique_ptr<kj::AsyncIoContext> io_holder_ = std::make_unique<kj::AsyncIoContext>(kj::setupAsyncIo());
   kj::AsyncIoContext& io_ = *io_holder_;

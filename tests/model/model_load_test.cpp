@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <limits>
 
 #include "model/model.h"
 #include "test_models.h"
@@ -109,6 +110,37 @@ TEST(ModelLoad, VocabularyMismatchIsRejected) {
                                                        }, nullptr});
   const std::string err = load_error(path);
   EXPECT_NE(err.find("vocab_size"), std::string::npos) << err;
+}
+
+TEST(ModelLoad, NonFiniteHyperParametersAreRefusedNamingTheKey) {
+  struct Case {
+    const char* key;
+    GgufValue value;
+  };
+  const Case cases[] = {
+      {"llama.rope.freq_base", {GgufType::F32, std::numeric_limits<double>::infinity()}},
+      {"llama.rope.freq_base", {GgufType::F64, 1e300}},  // finite as a double, inf as the float RoPE uses
+      {"llama.attention.layer_norm_rms_epsilon", {GgufType::F32, std::numeric_limits<double>::quiet_NaN()}},
+      {"llama.rope.scaling.factor", {GgufType::F32, std::numeric_limits<double>::infinity()}},
+  };
+  for (const Case& c : cases) {
+    const auto path = rewrite(base(), "non-finite", {[&](const std::string& key, GgufValue& v) {
+                                                       if (key == c.key) v = c.value;
+                                                       return true;
+                                                     }, nullptr});
+    // The key may be missing from the base model: add it.
+    GgufFile f = GgufFile::open(path);
+    if (!f.find(c.key)) {
+      GgufWriter w;
+      for (const auto& [key, value] : f.metadata()) w.set(key, value);
+      w.set(c.key, c.value);
+      for (const GgufTensor& t : f.tensors()) w.add_tensor(t.name, t.dims, t.dtype, {t.data, t.data + t.nbytes});
+      w.write(path + ".tmp");
+      std::filesystem::rename(path + ".tmp", path);
+    }
+    const std::string err = load_error(path);
+    EXPECT_NE(err.find(std::string("'") + c.key + "' must be a finite number"), std::string::npos) << err;
+  }
 }
 
 TEST(ModelLoad, StageLoadsOnlyItsRange) {

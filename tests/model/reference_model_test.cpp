@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "model/chat_template.h"
+#include "model/prompt.h"
 #include "model/local_backend.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -127,6 +128,9 @@ TEST(ReferenceModel, TokenizerMatchesSentencePiece) {
   const std::string rendered = render_chat(kind, messages, true);
   EXPECT_EQ(rendered, chat["rendered"].get<std::string>());
   EXPECT_EQ(tok.encode(rendered, true, true), chat["ids_with_bos"].get<std::vector<int32_t>>());
+  // What every front door does (template markers as control tokens, message text as text)
+  // gives the reference's ids for an ordinary conversation.
+  EXPECT_EQ(encode_chat(tok, kind, messages, true), chat["ids_with_bos"].get<std::vector<int32_t>>());
 }
 
 }  // namespace

@@ -112,7 +112,10 @@ TEST(PartitionDeviceProfile, OutOfRangeValuesAreNamed) {
   EXPECT_EQ(error_of(with_line("kind", "kind = \"toaster\"")),
             kLabel + ": field 'kind': expected one of phone, tablet, laptop, pc, sbc, server, other, found \"toaster\"");
   EXPECT_NE(error_of(with_line("id", "id = \"\"")).find("field 'id': expected a non-empty string"), std::string::npos);
-  EXPECT_NE(error_of(with_line("id", "id = \"my phone\"")).find("field 'id'"), std::string::npos);
+  // Ids are names people give devices: any printable UTF-8, but no control characters.
+  EXPECT_NE(error_of(with_line("id", "id = \"my\\u0007phone\"")).find("field 'id': expected printable UTF-8"),
+            std::string::npos);
+  EXPECT_EQ(parse_device_profile(with_line("id", "id = \"Bob's phone \u00e9\""), kLabel).id, "Bob's phone \xC3\xA9");
 }
 
 TEST(PartitionDeviceProfile, SyntaxErrorsNameFileAndLine) {

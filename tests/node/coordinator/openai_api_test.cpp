@@ -54,8 +54,8 @@ TEST(OpenAiApi, ContentPartsAreJoinedTextAndOtherPartsRefused) {
   const CompletionRequest r = parse_completion_request(
       R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": "there"}]}]})",
       true, "m", 64);
-  ASSERT_EQ(r.messages.size(), 1u);
-  EXPECT_EQ(r.messages[0].content, "Hello\nthere");
+  ASSERT_EQ(r.prompt.messages.size(), 1u);
+  EXPECT_EQ(r.prompt.messages[0].content, "Hello\nthere");
   const ApiError image = error_of(
       R"({"messages": [{"role": "user", "content": [{"type": "text", "text": "What is this?"}, {"type": "image_url", "image_url": {"url": "data:,"}}]}]})");
   EXPECT_EQ(image.status, 400);
@@ -74,10 +74,10 @@ TEST(OpenAiApi, DeveloperIsSystemAndToolCallsMayHaveNullContent) {
                          "function": {"name": "weather", "arguments": "{}"}}]},
                        {"role": "user", "content": "Thanks"}]})",
       true, "m", 64);
-  ASSERT_EQ(r.messages.size(), 4u);
-  EXPECT_EQ(r.messages[0].role, "system");
-  EXPECT_EQ(r.messages[2].role, "assistant");
-  EXPECT_EQ(r.messages[2].content, "");
+  ASSERT_EQ(r.prompt.messages.size(), 4u);
+  EXPECT_EQ(r.prompt.messages[0].role, "system");
+  EXPECT_EQ(r.prompt.messages[2].role, "assistant");
+  EXPECT_EQ(r.prompt.messages[2].content, "");
   // Without tool_calls, content is required.
   EXPECT_EQ(error_of(R"({"messages": [{"role": "assistant", "content": null}]})").param, "messages[0].content");
   EXPECT_EQ(error_of(R"({"messages": [{"role": "user"}]})").param, "messages[0].content");
