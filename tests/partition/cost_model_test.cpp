@@ -205,6 +205,59 @@ TEST(PartitionCostModel, MemoryShortfallSuggestsTheLargestContext) {
   EXPECT_EQ(p.reason.find("device 'A'"), std::string::npos) << p.reason;
 }
 
+// A stage that needs exactly its cap fits; one byte more does not. Every figure is an
+// integer below 2^53, so the doubles hold them exactly and the boundary is the comparison.
+TEST(PartitionCostModel, StageNeedingExactlyItsCapFitsOneByteMoreDoesNot) {
+  constexpr double kCapB = 1024.0 * 1024 * 1024;  // B: 1024 MiB, no margin
+  // B holds layer 3 (1e8 bytes), the head and 512 * 1000 bytes of KV.
+  PlanRequest exact = hand_request();
+  exact.model.head_bytes = static_cast<uint64_t>(kCapB) - 100'000'000 - 512'000;
+  PlanRequest over = exact;
+  over.model.head_bytes += 1;
+
+  const Plan at_cap = evaluate_split(exact, {{0, 0, 3}, {1, 3, 4}}, Strategy::Memory);
+  ASSERT_EQ(at_cap.stages.size(), 2u);
+  EXPECT_DOUBLE_EQ(at_cap.stages[1].total_bytes, kCapB);
+  EXPECT_DOUBLE_EQ(at_cap.stages[1].cap_bytes, kCapB);
+  EXPECT_TRUE(at_cap.stages[1].fits);
+  EXPECT_TRUE(at_cap.feasible) << at_cap.reason;
+  const Plan one_more = evaluate_split(over, {{0, 0, 3}, {1, 3, 4}}, Strategy::Memory);
+  EXPECT_FALSE(one_more.feasible);
+  ASSERT_EQ(one_more.rejected.size(), 2u);
+  EXPECT_TRUE(one_more.rejected[0].fits);
+  EXPECT_FALSE(one_more.rejected[1].fits);
+  EXPECT_DOUBLE_EQ(one_more.rejected[1].total_bytes, kCapB + 1);
+
+  // The strategies decide with the same comparison: the memory split is 3 : 1 as above.
+  EXPECT_TRUE(plan_memory(exact).feasible) << plan_memory(exact).reason;
+  EXPECT_FALSE(plan_memory(over).feasible);
+  // One device alone: the latency search has no other place for the head.
+  PlanRequest alone = exact;
+  alone.devices.erase(alone.devices.begin());
+  // Alone, B holds every layer and the embedding too: 4e8 + 5e7 + head + 4 * 512000.
+  alone.model.head_bytes = static_cast<uint64_t>(kCapB) - 450'000'000 - 2'048'000;
+  EXPECT_TRUE(plan_latency(alone).feasible) << plan_latency(alone).reason;
+  EXPECT_TRUE(plan_memory(alone).feasible) << plan_memory(alone).reason;
+  alone.model.head_bytes += 1;
+  EXPECT_FALSE(plan_latency(alone).feasible);
+  EXPECT_FALSE(plan_memory(alone).feasible);
+}
+
+// The largest context is the one whose KV reserve lands exactly on the cap.
+TEST(PartitionCostModel, LargestContextIsTheOneThatFillsTheCapExactly) {
+  PlanRequest r = hand_request();
+  r.devices.erase(r.devices.begin());  // B alone: 1024 MiB
+  // B holds 4e8 + 5e7 + 8e7 bytes of weights and 4 * 512 = 2048 bytes of KV per token;
+  // leave room for exactly 70000 tokens.
+  r.model.head_bytes = static_cast<uint64_t>(1024.0 * 1024 * 1024) - 450'000'000 - 2048 * 70'000;
+  r.ctx = 70'001;
+  const Plan p = plan_memory(r);
+  ASSERT_FALSE(p.feasible);
+  EXPECT_EQ(p.max_fitting_ctx, 70'000);
+  r.ctx = 70'000;
+  EXPECT_TRUE(plan_memory(r).feasible) << plan_memory(r).reason;
+}
+
 TEST(PartitionCostModel, StrategyNamesRoundTrip) {
   for (Strategy s : {Strategy::Memory, Strategy::Latency}) EXPECT_EQ(parse_strategy(strategy_name(s)), s);
   EXPECT_FALSE(parse_strategy("fastest").has_value());
