@@ -59,18 +59,22 @@ kj::Promise<Captured> read_message(kj::AsyncIoStream& s) {
 }
 
 // Everything the peer sends until it closes (bounded in size and time).
-Bytes drain(kj::AsyncIoContext& io, kj::AsyncIoStream& s, kj::Duration limit) {
+// Reads until the peer closes (then *closed = true), `limit` passes or 1 MiB arrived.
+Bytes drain(kj::AsyncIoContext& io, kj::AsyncIoStream& s, kj::Duration limit, bool* closed = nullptr) {
   Bytes all;
   auto buf = kj::heapArray<kj::byte>(4096);
+  if (closed) *closed = false;
   try {
     for (;;) {
       const size_t n = io.provider->getTimer()
                            .timeoutAfter(limit, s.tryRead(buf.begin(), 1, buf.size()))
                            .wait(io.waitScope);
+      if (n == 0 && closed) *closed = true;
       if (n == 0 || all.size() > (1u << 20)) break;
       all.insert(all.end(), buf.begin(), buf.begin() + n);
     }
-  } catch (const kj::Exception&) {
+  } catch (const kj::Exception& e) {
+    if (closed && e.getType() == kj::Exception::Type::DISCONNECTED) *closed = true;  // reset by the peer
   }
   return all;
 }
@@ -206,12 +210,12 @@ TEST_F(ChannelSecurity, ARelayedHandshakeGivesTheRelayNothingUsable) {
   const Bytes bootstrap = {0, 0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
                            8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
   write_bytes(*to_node, bootstrap).wait(io_.waitScope);
-  const auto t0 = Clock::now();
-  const Bytes answer = drain(io_, *to_node, 5 * kj::SECONDS);
-  // The node hung up on it (at EOF, not at drain's time limit). What it sent before that
+  bool closed = false;
+  const Bytes answer = drain(io_, *to_node, 60 * kj::SECONDS, &closed);
+  // The node hung up on it (EOF, not drain's generous time limit). What it sent before that
   // (Cap'n Proto's abort notice) went out encrypted under the coordinator's keys: one
   // sealed record, no readable text.
-  EXPECT_LT(Clock::now() - t0, std::chrono::seconds(4)) << "the node did not hang up";
+  EXPECT_TRUE(closed) << "the node did not hang up";
   if (!answer.empty()) {
     ASSERT_GE(answer.size(), 4u + kAeadTagBytes);
     const size_t length = (size_t{answer[0]} << 24) | (size_t{answer[1]} << 16) | (size_t{answer[2]} << 8) | answer[3];
@@ -301,8 +305,7 @@ TEST_F(ChannelSecurity, ImpostorsAreRefusedBothWays) {
   ASSERT_TRUE(std::holds_alternative<Refusal>(answer.message));
   EXPECT_EQ(std::get<Refusal>(answer.message).reason, "wrong cluster secret");
   EXPECT_TRUE(drain(io_, *conn, 5 * kj::SECONDS).empty()) << "and the node hangs up";
-  node_->wait(std::chrono::milliseconds(200));
-  EXPECT_NE(node_->err().find("wrong cluster secret"), std::string::npos) << node_->err();
+  EXPECT_TRUE(test::wait_for_stderr(*node_, "wrong cluster secret")) << node_->err();
   EXPECT_TRUE(legit_join_works());
 }
 
@@ -352,8 +355,12 @@ TEST_F(ChannelSecurity, TwoThousandIdleConnectionsDoNotStopALegitimateJoin) {
   EXPECT_TRUE(legit_join_works(&join_ms));
   std::printf("2000 idle connections: node fds %zu -> %zu, legitimate join %.1f ms\n", fds_before, fds_loaded, join_ms);
   EXPECT_LE(fds_loaded, fds_before + 128 + 16) << "pending handshakes are capped";
-  // Past the handshake deadline every idle connection is gone.
-  std::this_thread::sleep_for(std::chrono::milliseconds(5500));
+  // Past the handshake deadline (5 s) every idle connection is gone: polled with a generous
+  // bound for a loaded machine rather than one fixed sleep.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (open_fds(node_->pid()) > fds_before + 4 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   EXPECT_LE(open_fds(node_->pid()), fds_before + 4);
   for (int fd : idle) ::close(fd);
   EXPECT_TRUE(node_->running());
@@ -399,8 +406,7 @@ TEST_F(ChannelSecurity, OversizedMessagesBeforeTheHandshakeAreRefusedWithoutAllo
   EXPECT_LT(sent_total, size_t{8} * 16 << 20) << "the node hung up instead of reading on";
   EXPECT_LT(rss_after, rss_before + 16 * 1024);
   EXPECT_TRUE(node_->running());
-  node_->wait(std::chrono::milliseconds(200));
-  EXPECT_NE(node_->err().find("older baton (protocol version 1)"), std::string::npos) << node_->err();
+  EXPECT_TRUE(test::wait_for_stderr(*node_, "older baton (protocol version 1)")) << node_->err();
   EXPECT_TRUE(legit_join_works());
 }
 

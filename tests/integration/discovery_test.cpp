@@ -1,7 +1,8 @@
 // Discovery with real processes on loopback multicast (a private mDNS port per test run so
-// parallel tests do not see each other): nodes are found within 3 s; SIGTERM makes a node
-// disappear at once (goodbye), SIGKILL after its (short) TTL; the coordinator follows the
-// membership between sessions and its output stays exact (f32 wire).
+// parallel tests do not see each other): nodes are found; SIGTERM makes a node leave by
+// goodbye, SIGKILL by expiry after its (short) TTL; the coordinator follows the membership
+// between sessions and its output stays exact (f32 wire). Every wait is for an event, with a
+// generous bound; nothing asserts how long anything took.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <signal.h>
@@ -39,30 +40,30 @@ class PeerWatch {
                "--mdns-port", mdns_port()},
               {}) {}
 
-  // Waits until `pred(states)` holds for a listing; returns the elapsed time or nullopt.
-  std::optional<std::chrono::milliseconds> until(const std::function<bool(const std::map<std::string, std::string>&)>& pred,
-                                                 std::chrono::milliseconds timeout) {
-    const auto start = std::chrono::steady_clock::now();
-    while (std::chrono::steady_clock::now() - start < timeout) {
+  // Waits until `pred(states)` holds for a listing (false after `timeout`). The timeouts
+  // are generous bounds for a loaded machine, not expectations of speed.
+  bool until(const std::function<bool(const std::map<std::string, std::string>&)>& pred,
+             std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
       auto m = proc_.wait_for_line(std::regex(R"(^\[.*\]$)"), 1s);
       if (!m) continue;
       std::map<std::string, std::string> states;
       for (const auto& p : nlohmann::json::parse(m->str())) states[p["name"]] = p["state"];
-      if (pred(states)) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-      }
+      if (pred(states)) return true;
     }
-    return std::nullopt;
+    return false;
   }
 
  private:
   ChildProcess proc_;
 };
 
-bool active(const std::map<std::string, std::string>& s, const std::string& name) {
+bool in_state(const std::map<std::string, std::string>& s, const std::string& name, const std::string& state) {
   auto it = s.find(name);
-  return it != s.end() && it->second == "active";
+  return it != s.end() && it->second == state;
 }
+bool active(const std::map<std::string, std::string>& s, const std::string& name) { return in_state(s, name, "active"); }
 
 TEST(Discovery, NodesAreFoundAndLeaveByGoodbyeOrExpiry) {
   const std::string model = test::synth_model_path("tiny", DType::F32);
@@ -70,24 +71,21 @@ TEST(Discovery, NodesAreFoundAndLeaveByGoodbyeOrExpiry) {
   const std::string a = "alpha-" + tag, b = "beta-" + tag, c = "gamma-" + tag;
   PeerWatch watch;
   auto na = start_node(a, model), nb = start_node(b, model), nc = start_node(c, model);
-  const auto found = watch.until([&](const auto& s) { return active(s, a) && active(s, b) && active(s, c); }, 10s);
-  ASSERT_TRUE(found) << "three nodes were not all discovered";
-  EXPECT_LE(found->count(), 3000) << "discovery took " << found->count() << " ms";
+  ASSERT_TRUE(watch.until([&](const auto& s) { return active(s, a) && active(s, b) && active(s, c); }, 60s))
+      << "three nodes were not all discovered";
 
+  // The table says how a peer left: "goodbye" when it announced its departure (RFC 6762
+  // 10.1), "expired" when its records ran out. The state, not the time it took, tells
+  // the two paths apart.
   na->signal(SIGTERM);
-  ASSERT_TRUE(na->wait(5s));
-  const auto gone = watch.until([&](const auto& s) { return !active(s, a) && active(s, b); }, 5s);
-  ASSERT_TRUE(gone);
-  EXPECT_LT(gone->count(), 1500) << "a goodbye should remove the node at once, not after its TTL";
+  ASSERT_TRUE(na->wait(30s));
+  ASSERT_TRUE(watch.until([&](const auto& s) { return in_state(s, a, "goodbye") && active(s, b); }, 60s))
+      << "a node that stops cleanly should leave by goodbye";
 
   nb->signal(SIGKILL);
-  ASSERT_TRUE(nb->wait(5s));
-  const auto start = std::chrono::steady_clock::now();
-  const auto expired = watch.until([&](const auto& s) { return !active(s, b) && active(s, c); }, 10s);
-  ASSERT_TRUE(expired) << "a killed node must expire after its TTL";
-  const auto waited = std::chrono::steady_clock::now() - start;
-  EXPECT_GE(std::chrono::duration_cast<std::chrono::milliseconds>(waited).count(), kTtl * 1000 / 2)
-      << "without a goodbye the node should linger until its records expire";
+  ASSERT_TRUE(nb->wait(30s));
+  ASSERT_TRUE(watch.until([&](const auto& s) { return in_state(s, b, "expired") && active(s, c); }, 60s))
+      << "a killed node sends no goodbye: it must expire after its TTL";
 }
 
 TEST(Discovery, CoordinatorFollowsMembershipBetweenSessions) {
@@ -113,22 +111,12 @@ TEST(Discovery, CoordinatorFollowsMembershipBetweenSessions) {
 
   auto n3 = start_node("three-" + tag, model);
   // The coordinator re-plans once it sees the third node and no session is running.
-  bool replanned = false;
-  for (int i = 0; i < 40 && !replanned; ++i) {
-    coord.wait(250ms);
-    replanned = coord.err().find("holds layers [4, 6)") != std::string::npos;
-  }
-  ASSERT_TRUE(replanned) << coord.err();
+  ASSERT_TRUE(test::wait_for_stderr(coord, "holds layers [4, 6)")) << coord.err();
   EXPECT_EQ(submit(), two_stages) << "three stages must give the same greedy text over an f32 wire";
 
   n1->signal(SIGTERM);
-  ASSERT_TRUE(n1->wait(5s));
-  bool dropped = false;
-  for (int i = 0; i < 40 && !dropped; ++i) {
-    coord.wait(250ms);
-    dropped = coord.err().find("(-127.0.0.1") != std::string::npos;
-  }
-  ASSERT_TRUE(dropped) << coord.err();
+  ASSERT_TRUE(n1->wait(30s));
+  ASSERT_TRUE(test::wait_for_stderr(coord, "(-127.0.0.1")) << coord.err();
   EXPECT_EQ(submit(), two_stages);
 }
 
@@ -137,10 +125,14 @@ TEST(Discovery, CoordinatorFollowsMembershipBetweenSessions) {
 TEST(Discovery, DigResolvesARunningNode) {
   const std::string name = "dig-" + std::to_string(getpid());
   auto node = start_node(name, test::synth_model_path("tiny", DType::F32));
-  std::this_thread::sleep_for(1500ms);  // probing (3 x 250 ms) before it answers
-  const auto r = run_command({"/usr/bin/dig", "-p", mdns_port(), "@127.0.0.1", "+time=2", "+tries=2",
-                              "_baton._tcp.local", "PTR"},
-                             20s);
+  // The node answers once it has probed for its name (3 x 250 ms): ask until it does.
+  auto ask = [] {
+    return run_command({"/usr/bin/dig", "-p", mdns_port(), "@127.0.0.1", "+time=1", "+tries=1", "_baton._tcp.local", "PTR"},
+                       20s);
+  };
+  RunResult r = ask();
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (r.out.find("PTR\t" + name) == std::string::npos && std::chrono::steady_clock::now() < deadline) r = ask();
   ASSERT_EQ(r.code, 0) << "dig failed: " << r.out << r.err;
   EXPECT_NE(r.out.find("status: NOERROR"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("_baton._tcp.local.\t"), std::string::npos) << r.out;

@@ -131,8 +131,7 @@ TEST(Failover, NodeThatStopsAnsweringIsDroppedWhenItsZeroMqHeartbeatsStop) {
   EXPECT_EQ(s.status, 200);
   EXPECT_EQ(s.finish, "length");
   EXPECT_EQ(s.text, reference);
-  cluster->coordinator().wait_for_line(std::regex("^$never"), std::chrono::milliseconds(200));
-  EXPECT_NE(cluster->coordinator().err().find("sent no heartbeat for"), std::string::npos) << cluster->coordinator().err();
+  EXPECT_TRUE(test::wait_for_stderr(cluster->coordinator(), "sent no heartbeat for")) << cluster->coordinator().err();
   expect_plan_without(cluster_view(port), "node2");
 }
 
@@ -144,7 +143,9 @@ TEST(Failover, ALostNodeThatAnswersAgainRejoinsThePlanBetweenSessions) {
   ASSERT_NE(reference, "<failed>");
   auto wait_for_stages = [&](size_t n) {
     json view;
-    for (int i = 0; i < 150; ++i) {  // bounded: 15 s
+    // A generous bound for a loaded machine (heartbeats must be missed first), not a speed check.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
       view = cluster_view(port);
       if (view.is_object() && view["plan"].size() == n) return view;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -104,18 +104,17 @@ TEST_F(HttpDoors, AbandonedNonStreamingRequestIsCancelled) {
                           "Content-Type: application/json\r\nContent-Length: " +
                           std::to_string(body.size()) + "\r\n\r\n" + body;
   ASSERT_EQ(::send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
-  for (int i = 0; i < 100 && cluster_json()["sessions"]["active"] != 1; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ASSERT_EQ(cluster_json()["sessions"]["active"], 1) << "the long request should be generating";
+  auto wait_for_active = [&](int n) {  // a generous bound for a loaded machine, not a speed check
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (cluster_json()["sessions"]["active"] != n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return cluster_json()["sessions"]["active"] == n;
+  };
+  ASSERT_TRUE(wait_for_active(1)) << "the long request should be generating";
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   ::close(fd);
-  const auto hung_up = std::chrono::steady_clock::now();
-  while (cluster_json()["sessions"]["active"] != 0 && std::chrono::steady_clock::now() - hung_up < std::chrono::seconds(30)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_LT(std::chrono::steady_clock::now() - hung_up, std::chrono::seconds(2))
-      << "generation went on after the client hung up";
+  ASSERT_TRUE(wait_for_active(0)) << "the session did not end after the client hung up";
   const json last = cluster_json()["last_request"];
   ASSERT_TRUE(last.is_object());
   EXPECT_LT(last["completion_tokens"].get<int>(), 3000) << "the abandoned request ran to its end";

@@ -7,7 +7,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <future>
+#include <map>
 #include <optional>
 #include <regex>
 #include <thread>
@@ -145,15 +147,30 @@ TEST_F(HttpStatus, EveryNodesZeroMqHeartbeatReachesTheClusterView) {
     }
     return c["nodes"].size() == 2;
   };
-  for (int i = 0; i < 100 && !heard_all(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  ASSERT_TRUE(heard_all()) << c;
+  // Bounded polls for events (generous for a loaded machine), no assertion on timing.
+  auto poll = [](const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    return done();
+  };
+  ASSERT_TRUE(poll(heard_all)) << c;
+  std::map<std::string, uint64_t> first_sequence;
   for (const auto& n : c["nodes"]) {
     const json& hb = n["heartbeat"];
     EXPECT_GT(hb["rss_mib"].get<uint64_t>(), 0u) << n;
     EXPECT_GE(hb["peak_rss_mib"].get<uint64_t>(), hb["rss_mib"].get<uint64_t>()) << n;
     EXPECT_GE(hb["sequence"].get<uint64_t>(), 1u) << n;
-    EXPECT_LT(hb["age_ms"].get<int64_t>(), 5000) << n;
+    EXPECT_GE(hb["age_ms"].get<int64_t>(), 0) << n;
+    first_sequence[n["id"].get<std::string>()] = hb["sequence"].get<uint64_t>();
   }
+  // Heartbeats keep coming: every node's sequence moves on.
+  EXPECT_TRUE(poll([&] {
+    c = get_json("/v1/cluster");
+    for (const auto& n : c["nodes"]) {
+      if (n["heartbeat"]["sequence"].get<uint64_t>() <= first_sequence[n["id"].get<std::string>()]) return false;
+    }
+    return true;
+  })) << c;
 }
 
 TEST_F(HttpStatus, MetricsCountWhatWasServed) {

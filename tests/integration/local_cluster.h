@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <regex>
@@ -20,6 +21,19 @@ using baton::RunResult;
 
 inline const std::string kSecret = "integration-secret";
 inline std::vector<std::string> secret_env() { return {"BATON_SECRET=" + kSecret}; }
+
+// Waits for `needle` to appear in the process's stderr: true once it has, false when the
+// process exits without it or `bound` passes. The bound is generous (a loaded 2-core
+// machine); tests wait for events, never assert how long they took.
+inline bool wait_for_stderr(ChildProcess& p, const std::string& needle,
+                            std::chrono::milliseconds bound = std::chrono::seconds(60)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (p.err().find(needle) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (p.wait(std::chrono::milliseconds(100))) return p.err().find(needle) != std::string::npos;
+  }
+  return true;
+}
 
 inline std::string temp_dir(const std::string& name) {
   auto dir = std::filesystem::path(BATON_BINARY_DIR) / "test-tmp" / (name + "-" + std::to_string(getpid()));

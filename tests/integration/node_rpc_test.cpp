@@ -96,8 +96,7 @@ TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
       dial_and_join(io_.provider->getNetwork(), address_, "not-the-secret", "coordinator").ignoreResult());
   EXPECT_NE(err.find("could not prove it knows the cluster secret"), std::string::npos) << err;
   EXPECT_NE(err.find(address_), std::string::npos) << "the error names the address: " << err;
-  node_->wait(std::chrono::milliseconds(300));
-  EXPECT_NE(node_->err().find("refused 127.0.0.1:"), std::string::npos) << "the refusal is logged: " << node_->err();
+  EXPECT_TRUE(test::wait_for_stderr(*node_, "refused 127.0.0.1:")) << "the refusal is logged: " << node_->err();
 
   // The right secret works.
   auto ok = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);

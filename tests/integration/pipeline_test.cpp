@@ -102,14 +102,12 @@ TEST(Pipeline, NodesWithoutTheModelFetchVerifyAndCacheTheirShards) {
     LocalCluster cluster(model_path(), no_model, {"--wire", "f32", "--ctx", "256"}, cache);
     ASSERT_TRUE(cluster.ok()) << cluster.error();
     EXPECT_EQ(cluster.submit({prompt}, kTokens).value("text", std::string()), reference);
-    cluster.node(0).wait(std::chrono::milliseconds(100));
-    EXPECT_NE(cluster.node(0).err().find("fetched and verified"), std::string::npos) << cluster.node(0).err();
+    EXPECT_TRUE(test::wait_for_stderr(cluster.node(0), "fetched and verified")) << cluster.node(0).err();
   }
   LocalCluster again(model_path(), no_model, {"--wire", "f32", "--ctx", "256"}, cache);
   ASSERT_TRUE(again.ok()) << again.error();
   EXPECT_EQ(again.submit({prompt}, kTokens).value("text", std::string()), reference);
-  again.node(1).wait(std::chrono::milliseconds(100));
-  EXPECT_NE(again.node(1).err().find("found in the shard cache"), std::string::npos) << again.node(1).err();
+  EXPECT_TRUE(test::wait_for_stderr(again.node(1), "found in the shard cache")) << again.node(1).err();
 }
 
 }  // namespace

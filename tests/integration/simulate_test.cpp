@@ -128,11 +128,14 @@ TEST(Simulate, LinkLatencyLowersTokensPerSecond) {
   ASSERT_EQ(fast.code, 0) << fast.err;
   const RunResult slow = simulate({dir + "/slow.toml", "--json"});
   ASSERT_EQ(slow.code, 0) << slow.err;
-  const double fast_tps = json::parse(fast.out)["measured"]["tokens_per_s"].get<double>();
-  const double slow_tps = json::parse(slow.out)["measured"]["tokens_per_s"].get<double>();
-  EXPECT_GT(fast_tps, 0);
-  EXPECT_GT(slow_tps, 0);
-  EXPECT_LT(slow_tps, fast_tps) << "20 ms links: " << slow_tps << " tokens/s, 0 ms links: " << fast_tps;
+  const json f = json::parse(fast.out), sl = json::parse(slow.out);
+  EXPECT_GT(f["measured"]["tokens_per_s"].get<double>(), 0);
+  // The prediction is pure arithmetic: slower links, fewer tokens per second.
+  EXPECT_LT(sl["predicted"]["tokens_per_s"].get<double>(), f["predicted"]["tokens_per_s"].get<double>());
+  // A token crosses four 20 ms link attachments (coordinator -> a, a -> b twice, b ->
+  // coordinator): the measured time cannot be shorter, however loaded the machine is (a
+  // lower bound only; 5 ms of slack for timer granularity). No upper bound on time.
+  EXPECT_GE(sl["measured"]["ms_per_token"].get<double>(), 75.0) << sl["measured"].dump();
 }
 
 }  // namespace

@@ -42,16 +42,17 @@ std::vector<float> prompt_logits(const Model& m, const std::vector<int32_t>& ids
 
 class ReferenceModel : public ::testing::TestWithParam<std::string> {};
 
-// Tolerance: a correct float32 engine lands `float32_forward_max_abs` from the float64
-// reference, and one that quantises activations to Q8_0 for the integer dot products of
-// quantised weights (as baton and llama.cpp do) lands `q8_0_activations_max_abs` away;
-// both figures were measured by the reference script. We allow twice that plus the
-// rounding of the stored values.
-double tolerance(const nlohmann::json& variant, bool quantised_activations) {
-  const auto& dev = variant["observed_deviation"];
-  const double observed = quantised_activations ? dev["q8_0_activations_max_abs"].get<double>()
-                                                : dev["float32_forward_max_abs"].get<double>();
-  return 2.0 * observed + 1e-4;
+// Largest |baton - torch| allowed on a logit (logits span about -14..10). Fixed here, about
+// 1.5x the worst deviation measured over all prompt rows and greedy steps with each kernel
+// table (scalar, AVX2, AVX-512 VNNI; this test prints the figures):
+//   f32   5.24e-5: float32 against float64 arithmetic;
+//   q8_0  0.0783 and q4_0 0.0529: activations quantised to Q8_0 for the integer dot products,
+//         as baton and llama.cpp do (torch multiplies the dequantised weights in float64).
+// Before: 2x the reference script's own estimate + 1e-4 (1.2e-4, 0.120, 0.141).
+double tolerance(const std::string& variant) {
+  if (variant == "f32") return 8e-5;
+  if (variant == "q8_0") return 0.12;
+  return 0.08;  // q4_0
 }
 
 TEST_P(ReferenceModel, LogitsAndGreedyContinuationMatchTorch) {
@@ -62,8 +63,7 @@ TEST_P(ReferenceModel, LogitsAndGreedyContinuationMatchTorch) {
   ThreadPool pool(2);
   const auto ids = ref["prompt"]["ids"].get<std::vector<int32_t>>();
   const int vocab = model->hparams().vocab_size;
-  const bool quantised = variant_name != "f32";
-  const double tol = tolerance(v, quantised);
+  const double tol = tolerance(variant_name);
   const auto logits = prompt_logits(*model, ids, &pool);
 
   double worst = 0;
@@ -91,19 +91,29 @@ TEST_P(ReferenceModel, LogitsAndGreedyContinuationMatchTorch) {
   std::vector<float> last = backend.forward(ids, 0);
   int64_t pos = static_cast<int64_t>(ids.size());
   int compared = 0;
+  int skipped = 0, step_index = 0;
+  double worst_step = 0;
   for (const auto& step : v["greedy"]["steps"]) {
-    if (step["margin"].get<double>() <= 2 * tol) break;
     const int32_t want = step["token"];
-    ASSERT_EQ(argmax(last), want) << variant_name << " greedy step " << compared;
+    if (step["margin"].get<double>() > 2 * tol) {
+      EXPECT_EQ(argmax(last), want) << variant_name << " greedy step " << step_index;
+      ++compared;
+    } else {
+      ++skipped;  // a near-tie may legitimately go either way; the reference's token is fed on
+    }
     const int32_t one[1] = {want};
     last = backend.forward(one, pos++);
     for (const auto& pair : step["next_top"]) {
       const int id = pair[0];
-      EXPECT_NEAR(last[static_cast<size_t>(id)], pair[1].get<double>(), tol) << "step " << compared << " token " << id;
+      const double d = std::fabs(double(last[static_cast<size_t>(id)]) - pair[1].get<double>());
+      worst_step = std::max(worst_step, d);
+      EXPECT_LE(d, tol) << "step " << step_index << " token " << id;
     }
-    ++compared;
+    ++step_index;
   }
-  EXPECT_GE(compared, 8) << "too few clear greedy steps to compare";
+  std::printf("%s: greedy steps %d compared, %d near-ties skipped; max |logit - torch| over the steps %.3g\n",
+              variant_name.c_str(), compared, skipped, worst_step);
+  EXPECT_GE(compared, 12) << "too few clear greedy steps to compare";
 }
 
 INSTANTIATE_TEST_SUITE_P(ShippedVariants, ReferenceModel, ::testing::Values("f32", "q8_0", "q4_0"),

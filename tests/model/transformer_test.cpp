@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "model/local_backend.h"
@@ -108,8 +109,10 @@ double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
 
 class CachedDecode : public ::testing::TestWithParam<std::tuple<DType, DType>> {};
 
-// Decoding one token at a time through the KV cache must match recomputing the whole
-// sequence (one prefill of all tokens) within 1e-4 relative on the last logits.
+// Decoding one token at a time through the KV cache gives exactly the logits of
+// recomputing the whole sequence in one prefill: every row is computed the same way
+// whichever batch it is in (the kernels' per-row sums do not depend on the tile), so the
+// check is bit for bit, not a tolerance.
 TEST_P(CachedDecode, MatchesFullRecomputation) {
   const auto [weights, kv_dtype] = GetParam();
   const std::string path = test::synth_model_path("tiny", weights);
@@ -123,8 +126,9 @@ TEST_P(CachedDecode, MatchesFullRecomputation) {
     LocalBackend step(model->transformer(), kv_dtype, 64, &pool);
     std::vector<float> got;
     for (int i = 0; i < len; ++i) got = step.forward(seq.subspan(static_cast<size_t>(i), 1), i);
-    EXPECT_LT(max_rel_diff(ref, got), 1e-4) << "length " << len;
-    EXPECT_EQ(argmax(ref), argmax(got));
+    ASSERT_EQ(ref.size(), got.size());
+    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)))
+        << "length " << len << ": max relative difference " << max_rel_diff(ref, got);
   }
 }
 
@@ -132,16 +136,38 @@ INSTANTIATE_TEST_SUITE_P(WeightAndKvTypes, CachedDecode,
                          ::testing::Values(std::tuple{DType::F32, DType::F32}, std::tuple{DType::F32, DType::F16},
                                            std::tuple{DType::Q8_0, DType::F16}, std::tuple{DType::Q4_K, DType::F16}));
 
-TEST(Transformer, Int8KvCacheStaysCloseToF16) {
-  const std::string path = test::synth_model_path("tiny", DType::F32);
+// INT8 keys and values (one f16 scale per 32) against f16 ones, on the last logits of a
+// prompt, relative to the largest |logit|. Measured with every kernel table (scalar, AVX2,
+// AVX-512; the test prints it): 0.00388 on the synthetic tiny model (32 tokens), and on the
+// shipped trained model (real weights, the first verses of Genesis) 0.00108 with f32 weights and
+// 0.00197 with q8_0 weights. Bounds about 1.5x (before: 0.05, synthetic model only).
+double int8_kv_deviation(const std::string& path, const std::vector<int32_t>& tokens) {
   auto model = Model::open(path, {});
-  const auto tokens = fixed_tokens(32, model->hparams().vocab_size, 5);
   LocalBackend f16(model->transformer(), DType::F16, 64, nullptr);
   LocalBackend q8(model->transformer(), DType::Q8_0, 64, nullptr);
   const auto a = f16.forward(tokens, 0);
   const auto b = q8.forward(tokens, 0);
-  // INT8 keys/values carry ~0.4% relative error per element; logits move by a few percent at most.
-  EXPECT_LT(max_rel_diff(a, b), 0.05);
+  return max_rel_diff(a, b);
+}
+
+TEST(Transformer, Int8KvCacheStaysCloseToF16) {
+  const double synthetic = int8_kv_deviation(test::synth_model_path("tiny", DType::F32), fixed_tokens(32, 1024, 5));
+  std::printf("int8 KV vs f16: synthetic %.3g\n", synthetic);
+  EXPECT_LT(synthetic, 0.0058);
+}
+
+TEST(Transformer, Int8KvCacheStaysCloseToF16OnRealWeights) {
+  const std::string models = std::string(BATON_SOURCE_DIR) + "/models/";
+  auto tok_model = Model::open(models + "baton-kjv-5m.q8_0.gguf", {});
+  const auto tokens = tok_model->tokenizer().encode(
+      "In the beginning God created the heaven and the earth. And the earth was without form, and void; and "
+      "darkness was upon the face of the deep.", true, false);
+  ASSERT_GE(tokens.size(), 24u);
+  for (const auto& [file, bound] : {std::pair{"baton-kjv-5m.f32.gguf", 0.0016}, std::pair{"baton-kjv-5m.q8_0.gguf", 0.003}}) {
+    const double d = int8_kv_deviation(models + file, tokens);
+    std::printf("int8 KV vs f16: %s %.3g\n", file, d);
+    EXPECT_LT(d, bound) << file;
+  }
 }
 
 TEST(Transformer, ArchitecturesRunAndCompose) {
@@ -162,7 +188,9 @@ TEST(Transformer, ArchitecturesRunAndCompose) {
 // sequence. The synthetic model's output head is scaled so top-1 margins are meaningful.
 // Measured (deterministic: fixed seeds): f16, bf16, q8_0 1.000; q6_K 0.948; q4_0 0.760;
 // q4_K 0.719. The 4-bit formats flip near-ties on random weights (the trained model's
-// reference test in issue 8 is the check on real weights). Bounds sit just below.
+// reference test in issue 8 is the check on real weights). Bounds sit just below. This
+// compares baton with itself; the independent checks of every weight type are
+// arch_reference_test (llama.cpp) and reference_model_test (PyTorch).
 TEST(Transformer, QuantisedModelsAgreeWithF32) {
   const auto tokens = fixed_tokens(96, 1024, 11);
   auto top1 = [&](DType dt) {

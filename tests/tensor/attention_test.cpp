@@ -16,6 +16,7 @@ namespace baton {
 namespace {
 
 using detail::KernelTable;
+using testing::expected_error_bound;
 using testing::random_floats;
 
 struct Cache {
@@ -226,8 +227,8 @@ TEST(Attention, KvStoreKeepsValuesWithinTheDtypeBound) {
     for (float x : keys) amax = std::max(amax, std::fabs(static_cast<double>(x)));
     for (float x : values) amax = std::max(amax, std::fabs(static_cast<double>(x)));
     for (int64_t i = 0; i < cache.row_elems; ++i) {
-      EXPECT_NEAR(k_back[2 * cache.row_elems + i], keys[i], quantization_error_bound(kv) * amax + 1e-7);
-      EXPECT_NEAR(v_back[2 * cache.row_elems + i], values[i], quantization_error_bound(kv) * amax + 1e-7);
+      EXPECT_NEAR(k_back[2 * cache.row_elems + i], keys[i], expected_error_bound(kv) * amax + 1e-7);
+      EXPECT_NEAR(v_back[2 * cache.row_elems + i], values[i], expected_error_bound(kv) * amax + 1e-7);
     }
     // Other positions untouched (still zero bytes).
     EXPECT_EQ(k_back[0], 0.0f);

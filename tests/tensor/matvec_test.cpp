@@ -19,6 +19,7 @@ namespace {
 using detail::KernelTable;
 using testing::dequantize_matrix;
 using testing::quantize_matrix;
+using testing::expected_error_bound;
 using testing::random_floats;
 
 struct Shape {
@@ -119,7 +120,7 @@ TEST(Matvec, QuantisedActivationErrorStaysWithinItsBound) {
     for (int64_t b0 = 0; b0 < cols; b0 += block) {
       double amax = 0;
       for (int64_t c = b0; c < b0 + block; ++c) amax = std::max(amax, std::fabs(static_cast<double>(x[c])));
-      for (int64_t c = b0; c < b0 + block; ++c) err_bound[c] = amax * quantization_error_bound(act);
+      for (int64_t c = b0; c < b0 + block; ++c) err_bound[c] = amax * expected_error_bound(act);
     }
     std::vector<float> y(rows);
     matvec(WeightView{t, wq.data(), rows, cols}, x.data(), y.data(), nullptr);

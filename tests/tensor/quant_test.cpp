@@ -17,6 +17,7 @@
 namespace baton {
 namespace {
 
+using testing::expected_error_bound;
 using testing::random_floats;
 using testing::random_uniform;
 
@@ -220,7 +221,7 @@ double subnormal_scale_slack(DType t) {
 
 void check_round_trip(DType t, size_t n) {
   const size_t block = dtype_info(t).block_elems == 1 ? 1 : dtype_info(t).block_elems;
-  const double bound = quantization_error_bound(t);
+  const double bound = expected_error_bound(t);
   const double slack = subnormal_scale_slack(t);
   for (const auto& ds : datasets(n)) {
     std::vector<uint8_t> q(row_bytes(t, n));
@@ -249,6 +250,13 @@ void check_round_trip(DType t, size_t n) {
     if (ds.name == "gaussian" && bound > 0.0) {
       EXPECT_GT(worst, bound / 50) << dtype_name(t);
     }
+  }
+}
+
+// The library states the same bounds (its users size tolerances with them).
+TEST(QuantRoundTrip, LibraryStatesTheBoundsDerivedHere) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q8_K, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+    EXPECT_EQ(quantization_error_bound(t), expected_error_bound(t)) << dtype_name(t);
   }
 }
 

@@ -27,6 +27,32 @@ inline std::vector<float> random_uniform(size_t n, uint32_t seed, float lo, floa
   return v;
 }
 
+// The worst |x - dequantize(quantize(x))| / (largest |x| of x's block) each format allows,
+// derived here from the formats' definitions rather than taken from the library under test
+// (quant_test checks that the library states the same figures):
+//   f16, bf16: round to nearest, half an ulp: 2^-11 and 2^-8 of the value.
+//   q8_0: half a step of amax/127, plus the f16 rounding of the scale over 127 steps.
+//   q8_K: half a step; its scale is f32.
+//   q4_0: d = amax/8 with codes [-8, 7]: the opposite extreme clips from +8 to +7, one full
+//     step of 1/8; plus the f16 scale rounding over 8 steps.
+//   q4_K: half a step of 2*amax/15 plus the 6-bit scale and min rounding is about 0.07; the
+//     quantiser falls back to that plain fit when its search does worse, so 0.1 holds.
+//   q6_K: the plain fit (+-31 codes over +-amax, 8-bit sub-block scales) stays under about
+//     0.017; the quantiser falls back to it above 0.03.
+inline double expected_error_bound(DType t) {
+  switch (t) {
+    case DType::F32: return 0.0;
+    case DType::F16: return 1.0 / 2048.0;
+    case DType::BF16: return 1.0 / 256.0;
+    case DType::Q8_0: return 1.0 / 254.0 + 1.0 / 2048.0;
+    case DType::Q8_K: return 1.0 / 254.0 + 1e-6;
+    case DType::Q4_0: return 1.0 / 8.0 + 1.0 / 2048.0;
+    case DType::Q4_K: return 0.1;
+    case DType::Q6_K: return 0.03;
+  }
+  return -1.0;
+}
+
 // Quantises `rows` rows of `cols` values into dtype t (row-major, ggml layout).
 inline std::vector<uint8_t> quantize_matrix(DType t, const std::vector<float>& values, int64_t rows, int64_t cols) {
   const size_t rb = row_bytes(t, static_cast<uint64_t>(cols));
