@@ -185,7 +185,6 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
         for (const auto& s : cluster_.plan().stages) stage_devices.push_back(s.device_id);
       });
       PipelineBackend backend(*executor_, cluster_, session, cluster_.config().context);
-      backend.set_top_k(logits_needed(params.sampling));
       backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
       Generator gen(backend, tokenizer_);
       std::optional<Clock::time_point> first, last;
