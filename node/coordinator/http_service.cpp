@@ -39,6 +39,10 @@ json baton_figures(const SessionOutcome& out) {
   return {{"tokens_per_s", out.decode_tokens_per_s},
           {"ttft_ms", out.ttft_ms},
           {"queued_ms", out.queued_ms},
+          // Prompt cache: tokens whose KV a stage slot already held, and tokens sent
+          // through the pipeline for this request.
+          {"cached_tokens", out.result.reused_tokens},
+          {"tokens_sent", out.stats.tokens_sent},
           {"kv_cache_mib", out.kv_cache_mib}};
 }
 

@@ -12,6 +12,7 @@ PipelineBackend::PipelineBackend(const kj::Executor& executor, Cluster& cluster,
     : executor_(executor), cluster_(cluster), session_(session), context_(context) {}
 
 PipelineBackend::~PipelineBackend() {
+  if (!drop_on_destroy_) return;
   try {
     executor_.executeSync([this] { return cluster_.drop_session(session_); });
   } catch (const std::exception& e) {
@@ -70,6 +71,7 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
   history_.insert(history_.end(), tokens.begin(), tokens.end());
   const std::vector<int32_t> ids(tokens.begin(), tokens.end());
   const bool decode = ids.size() == 1;
+  stats_.tokens_sent += static_cast<int64_t>(ids.size());
   for (int attempt = 0;; ++attempt) {
     uint64_t epoch = 0;
     try {

@@ -35,6 +35,7 @@ struct PipelineStats {
     std::vector<StageTimingRecord> stages;
   };
   std::vector<StepTrace> trace;
+  int64_t tokens_sent = 0;        // token ids sent into the ring (prompt and decode, not replays)
   int recoveries = 0;             // pipelines lost and rebuilt during the session
   int64_t replayed_tokens = 0;    // history re-sent to rebuild KV caches
 };
@@ -65,6 +66,10 @@ class PipelineBackend final : public ForwardBackend {
 
   void set_batch_group(uint32_t g) { batch_group_ = g; }
   const PipelineStats& stats() const { return stats_; }
+  // Figures start again (the session's KV and history stay: the next request reuses them).
+  void reset_stats() { stats_ = {}; }
+  // The destructor leaves the stages' KV alone (the coordinator is shutting down).
+  void keep_session_on_destroy() { drop_on_destroy_ = false; }
 
  private:
   static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
@@ -85,6 +90,7 @@ class PipelineBackend final : public ForwardBackend {
   std::vector<int32_t> history_;     // token at every position sent so far
   std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
   PipelineStats stats_;
+  bool drop_on_destroy_ = true;
 };
 
 }  // namespace baton

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "model/local_backend.h"
-#include "node/stage_service.h"
+#include "node/stage/stage_service.h"
 #include "transport/sampling_wire.h"
 
 namespace baton {
