@@ -1,6 +1,7 @@
 // The decode loop, independent of where the layers run: a ForwardBackend turns new
-// tokens into next-token logits (one process, or a pipeline of stages), the Generator
-// owns the token history, sampling, stop conditions, streaming and cancel.
+// tokens into the next token (one process, or a pipeline of stages whose last stage
+// samples), the Generator owns the token history, the sampler's state, stop conditions,
+// streaming and cancel.
 // No clocks here: callers time the callbacks.
 #pragma once
 
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "model/sampler.h"
+#include "model/sampling_request.h"
 
 namespace baton {
 
@@ -23,6 +25,13 @@ class ForwardBackend {
   // Appends `tokens` at positions [pos0, pos0 + n) and returns the logits (vocab floats)
   // of the last one. pos0 always equals the number of positions already cached.
   virtual std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) = 0;
+  // Appends `tokens` without asking for anything back (prompt chunks before the last).
+  virtual void prefill(std::span<const int32_t> tokens, int64_t pos0) { forward(tokens, pos0); }
+  // Appends `tokens` and samples the next token from the last one's logits. `history` is
+  // the whole sequence including `tokens`. Here: forward() and sample in this process;
+  // a pipeline samples on its last stage, where the logits are.
+  virtual SampleResult forward_and_sample(std::span<const int32_t> tokens, int64_t pos0,
+                                          std::span<const int32_t> history, const SamplingRequest& request);
   // Forgets positions >= n_positions (prompt-cache reuse, /clear).
   virtual void truncate(int64_t n_positions) = 0;
   virtual int64_t context_capacity() const = 0;
@@ -34,6 +43,7 @@ const char* finish_reason_name(FinishReason r);
 struct GenerationParams {
   int32_t max_tokens = 256;
   SamplerParams sampling;
+  LogprobsRequest logprobs;       // reported per token through on_sampled and in the result
   std::vector<std::string> stop;  // stop strings (not emitted)
   int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
 };
@@ -44,11 +54,15 @@ struct GenerationResult {
   int32_t reused_tokens = 0;      // prefix already in the cache, not recomputed
   int32_t completion_tokens = 0;
   std::string text;
+  std::vector<SampledToken> sampled;  // one per completion token, when logprobs were asked
+  uint64_t rng_draws = 0;             // numbers the seeded generator drew
 };
 
 struct GenerationCallbacks {
   std::function<void()> on_prefill_done;                 // first token about to be sampled
   std::function<void(int32_t id, const std::string& text)> on_token;  // text may be empty
+  // Before on_token, for every sampled token when logprobs were asked.
+  std::function<void(const SampledToken&)> on_sampled;
 };
 
 class Generator {
@@ -66,7 +80,8 @@ class Generator {
   const std::vector<int32_t>& history() const { return history_; }
 
  private:
-  std::vector<float> feed(std::span<const int32_t> tokens, int32_t chunk);
+  // Feeds `tokens` in chunks and samples the token after them.
+  SampleResult feed_and_sample(std::span<const int32_t> tokens, int32_t chunk, const SamplingRequest& request);
 
   ForwardBackend& backend_;
   const Tokenizer& tokenizer_;

@@ -36,6 +36,7 @@ struct BenchArgs {
   bool lockstep = false;
   bool pin = false;
   bool json = false;  // one JSON object per line, for scripts (tools/bench/against-llama-cpp.sh)
+  bool full_logits = false;
 };
 
 // Bytes of weights a decode step reads: every matrix of every layer and the head (the
@@ -120,6 +121,7 @@ int bench(BenchArgs a) {
     c.sessions = a.sessions;
     c.lockstep = a.lockstep;
     c.pin = a.pin;
+    c.full_logits = a.full_logits;
     c.prompt_tokens = a.prompt_tokens;
     c.gen_tokens = a.gen_tokens;
     c.threads = a.threads.empty() ? 2 : a.threads.back();
@@ -177,6 +179,9 @@ void register_bench(CLI::App& app, CommandRunner& runner) {
                 "With --sessions: put every session in one batch group (they then travel the ring together)");
   cmd->add_flag("--json", args->json, "Print one JSON line per model and thread count (no bandwidth probe)");
   cmd->add_flag("--pin", args->pin, "With --nodes: pin node i to CPU i (mod cores), as if each were its own device");
+  cmd->add_flag("--full-logits", args->full_logits,
+                "With --nodes: the last stage returns every logit and the coordinator samples (the old way), "
+                "instead of sampling on the last stage");
   cmd->callback([args, &runner] { runner = [args] { return bench(*args); }; });
 }
 

@@ -28,6 +28,7 @@ struct Row {
   std::string setup;
   double ttft_ms = 0, decode_tps = 0;
   double raw_bytes_per_hop = 0, wire_bytes_per_hop = 0;  // per decoded token, between stages
+  double back_bytes = 0;                                 // per decoded token, last stage -> coordinator
   double hop_overhead_us = 0;
 };
 
@@ -95,29 +96,53 @@ Row bench_cluster(kj::AsyncIoContext& io, const Model& model, const std::string&
   cluster.assemble().wait(io.waitScope);
 
   const auto prompt = bench_prompt(a.prompt_tokens, model.hparams().vocab_size);
+  // What an API request asks by default: temperature 1, every token a candidate.
+  SamplingRequest sampling;
+  sampling.sampler = SamplerParams{1.0f, 0, 1.0f, 0.0f, 1.0f, 64, 0.0f, 0.0f, {}, 1};
+  std::vector<int32_t> history = prompt;
+  // One decode step: sampled on the last stage, or from the full logits here.
+  auto next_token = [&](const StepResult& r) {
+    SampleResult s;
+    if (a.full_logits) {
+      std::vector<float> logits = r.logits;
+      s = sample_next(logits, history, sampling);
+    } else {
+      s = {r.sampled.at(0), r.rng_draws};
+    }
+    sampling.rng_draws = s.rng_draws;
+    history.push_back(s.token.id);
+    return s.token.id;
+  };
+  auto ask = [&](uint64_t step, int64_t pos0, std::vector<int32_t> tokens) {
+    return a.full_logits ? cluster.step(1, step, pos0, std::move(tokens), 0)
+                         : cluster.step(1, step, pos0, std::move(tokens), 0, 0, sampling);
+  };
   const auto t0 = clock::now();
-  StepResult r = cluster.step(1, 1, 0, prompt, 1).wait(io.waitScope);
-  int32_t next = argmax(r.logits);
+  StepResult r = ask(1, 0, prompt).wait(io.waitScope);
+  int32_t next = next_token(r);
   const auto t1 = clock::now();
-  double compute_us = 0, raw = 0, wire_bytes = 0;
+  double compute_us = 0, raw = 0, wire_bytes = 0, back = 0;
   for (int i = 0; i < a.gen_tokens; ++i) {
-    r = cluster.step(1, static_cast<uint64_t>(i + 2), a.prompt_tokens + i, {next}, 1).wait(io.waitScope);
-    next = argmax(r.logits);
+    r = ask(static_cast<uint64_t>(i + 2), a.prompt_tokens + i, {next}).wait(io.waitScope);
+    next = next_token(r);
     for (size_t s = 0; s < r.timings.size(); ++s) {
       compute_us += static_cast<double>(r.timings[s].compute_us + r.timings[s].decode_us);
-      if (s + 1 < r.timings.size()) {  // hops between stages (the last sends logits)
+      if (s + 1 < r.timings.size()) {  // hops between stages (the last sends the result back)
         raw += static_cast<double>(r.timings[s].raw_bytes);
         wire_bytes += static_cast<double>(r.timings[s].wire_bytes);
+      } else {
+        back += static_cast<double>(r.timings[s].wire_bytes);
       }
     }
   }
   const auto t2 = clock::now();
   cluster.drop_session(1).wait(io.waitScope);
   Row row;
-  row.setup = fmt::format("{} node(s), wire {}", n_nodes, wire);
+  row.setup = fmt::format("{} node(s), wire {}{}", n_nodes, wire, a.full_logits ? ", logits" : "");
   row.ttft_ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   const double decode_s = std::chrono::duration<double>(t2 - t1).count();
   row.decode_tps = a.gen_tokens / decode_s;
+  row.back_bytes = back / a.gen_tokens;
   const int inner_hops = n_nodes - 1;
   if (inner_hops > 0) {
     row.raw_bytes_per_hop = raw / a.gen_tokens / inner_hops;
@@ -240,15 +265,16 @@ int run_cluster_bench(const ClusterBenchArgs& a) {
     for (const auto& w : a.wires) rows.push_back(bench_cluster(io, *model, a.model, hash, n, w, a));
   }
   const double base = rows.front().decode_tps;
-  fmt::print("{:<30} {:>10} {:>12} {:>9} {:>14} {:>14} {:>10} {:>12}\n", "setup", "TTFT ms", "decode t/s", "vs local",
-             "raw B/tok/hop", "wire B/tok/hop", "wire/dim", "hop us");
+  fmt::print("{:<38} {:>10} {:>12} {:>9} {:>14} {:>14} {:>10} {:>12} {:>10}\n", "setup", "TTFT ms", "decode t/s",
+             "vs local", "raw B/tok/hop", "wire B/tok/hop", "wire/dim", "back B/tok", "hop us");
   for (const Row& r : rows) {
     const bool hops = r.raw_bytes_per_hop > 0;
-    fmt::print("{:<30} {:>10.1f} {:>12.2f} {:>8.0f}% {:>14} {:>14} {:>10} {:>12}\n", r.setup, r.ttft_ms, r.decode_tps,
-               100.0 * r.decode_tps / base, hops ? fmt::format("{:.0f}", r.raw_bytes_per_hop) : "-",
+    const bool single = r.setup.rfind("single", 0) == 0;
+    fmt::print("{:<38} {:>10.1f} {:>12.2f} {:>8.0f}% {:>14} {:>14} {:>10} {:>12} {:>10}\n", r.setup, r.ttft_ms,
+               r.decode_tps, 100.0 * r.decode_tps / base, hops ? fmt::format("{:.0f}", r.raw_bytes_per_hop) : "-",
                hops ? fmt::format("{:.0f}", r.wire_bytes_per_hop) : "-",
                hops ? fmt::format("{:.3f}", r.wire_bytes_per_hop / model->hparams().dim) : "-",
-               r.setup.rfind("single", 0) == 0 ? "-" : fmt::format("{:.0f}", r.hop_overhead_us));
+               single ? "-" : fmt::format("{:.0f}", r.back_bytes), single ? "-" : fmt::format("{:.0f}", r.hop_overhead_us));
   }
   return 0;
 }

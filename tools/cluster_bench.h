@@ -21,6 +21,10 @@ struct ClusterBenchArgs {
   std::vector<int> sessions;
   bool lockstep = false;  // all sessions in one batch group (for comparison)
   bool pin = false;       // node i runs only on CPU i mod cores (like separate devices)
+  // Decode as an API request with default sampling asks (temperature 1, no top-k): the
+  // last stage samples and returns the token, or with full_logits returns every logit
+  // and the coordinator samples (how it worked before sampling moved to the last stage).
+  bool full_logits = false;
 };
 
 int run_cluster_bench(const ClusterBenchArgs& args);

@@ -130,6 +130,41 @@ struct Frame {
                                 # coordinator spreads sessions over as many groups as
                                 # there are stages, so groups pipeline instead of
                                 # travelling the ring in lockstep
+  sampling @10 :Sampling;       # when set, the last stage samples the next token here
+                                # and returns it (Logits.sampled) instead of logits
+  rowTokens @11 :List(Int32);   # between stages: the token id of every row, so the last
+                                # stage knows the sequence its penalties look at
+}
+
+# The request's sampling parameters, travelling with every frame so that the last stage
+# samples where the logits are. The generator (mt19937_64 seeded with `seed`) continues
+# after `rngDraws` numbers, so the output equals a single process's with the same seed.
+struct Sampling {
+  temperature @0 :Float32;      # <= 0: greedy
+  topK @1 :Int32;
+  topP @2 :Float32;
+  minP @3 :Float32;
+  repeatPenalty @4 :Float32;
+  repeatLastN @5 :Int32;        # the penalties' window over the sequence (-1: all)
+  presencePenalty @6 :Float32;
+  frequencyPenalty @7 :Float32;
+  seed @8 :UInt64;
+  rngDraws @9 :UInt64;
+  logitBias @10 :List(LogitBias);
+  logprobs @11 :Bool;           # return the chosen token's log-probability
+  topLogprobs @12 :UInt32;      # and this many most likely alternatives (<= 20)
+}
+
+struct LogitBias {
+  id @0 :Int32;
+  bias @1 :Float32;
+}
+
+struct SampledToken {
+  id @0 :Int32;
+  logprob @1 :Float32;          # NaN unless asked
+  topIds @2 :List(Int32);       # empty unless asked
+  topLogprobs @3 :List(Float32);
 }
 
 struct StageTiming {
@@ -164,6 +199,8 @@ struct Logits {
     }
   }
   timings @5 :List(StageTiming);
+  sampled @6 :List(SampledToken);  # the frame asked to sample: the chosen token
+  rngDraws @7 :UInt64;             # the generator's numbers drawn after choosing it
 }
 
 interface ResultSink {

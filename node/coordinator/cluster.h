@@ -144,8 +144,11 @@ class Cluster {
   kj::Promise<std::vector<MemberProbe>> probe(kj::Duration timeout);
 
   // `batch_group`: see Frame.batchGroup (sessions of one group may share a stage batch).
+  // With `sampling` the last stage samples the next token (StepResult.sampled) and
+  // `top_k` is unused; without, it returns `top_k` logits (0: all).
   kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                               uint32_t top_k, uint32_t batch_group = 0);
+                               uint32_t top_k, uint32_t batch_group = 0,
+                               std::optional<SamplingRequest> sampling = std::nullopt);
   kj::Promise<void> drop_session(uint64_t session);
   // Fails every step in flight with `why`: not a node failure, so no recovery follows
   // (a shutting-down coordinator ends its sessions this way).
@@ -160,7 +163,7 @@ class Cluster {
   kj::Promise<void> join_all();
   void admit(Member m, std::set<std::string>& ids);
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                    uint32_t top_k, uint32_t batch_group);
+                                    uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling);
   kj::Promise<void> assemble_current();
   kj::Promise<void> assemble(AssemblyKind kind);
   kj::Promise<void> assemble_tolerant(AssemblyKind kind, const char* done);

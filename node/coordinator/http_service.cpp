@@ -51,10 +51,19 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 json baton_figures(const std::vector<SessionOutcome>& outs) {
   const SessionOutcome& out = outs.front();
   double kv = 0;
-  for (const auto& o : outs) kv += o.kv_cache_mib;
+  int64_t cached = 0, sent = 0;
+  for (const auto& o : outs) {
+    kv += o.kv_cache_mib;
+    cached += o.result.reused_tokens;
+    sent += static_cast<int64_t>(o.stats.tokens_sent);
+  }
   return {{"tokens_per_s", out.decode_tokens_per_s},
           {"ttft_ms", out.ttft_ms},
           {"queued_ms", out.queued_ms},
+          // Prompt cache: tokens whose KV a stage slot already held, and tokens sent
+          // through the pipeline for this request (every choice).
+          {"cached_tokens", cached},
+          {"tokens_sent", sent},
           {"kv_cache_mib", kv}};
 }
 

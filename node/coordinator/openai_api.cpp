@@ -4,6 +4,7 @@
 
 #include "model/unicode_utf8.h"
 #include <utility>
+#include <random>
 
 namespace baton {
 
@@ -243,7 +244,8 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   g.sampling.top_k = number<int32_t>(body, "top_k", 0, 1 << 20).value_or(0);
   g.sampling.min_p = number<float>(body, "min_p", 0.0f, 1.0f).value_or(0.0f);
   g.sampling.repeat_penalty = number<float>(body, "repeat_penalty", 0.0f, 10.0f).value_or(1.0f);
-  g.sampling.seed = number<uint64_t>(body, "seed", 0, UINT64_MAX).value_or(0);
+  // No seed: a new one per request, so asking again gives a new answer.
+  g.sampling.seed = number<uint64_t>(body, "seed", 0, UINT64_MAX).value_or(std::random_device{}() * 0x100000000ull + std::random_device{}());
   if (body.contains("stop") && !body["stop"].is_null()) {
     const json& s = body["stop"];
     if (s.is_string()) {

@@ -1,5 +1,6 @@
 #include "node/coordinator/pipeline_backend.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -7,17 +8,11 @@
 
 namespace baton {
 
-uint32_t logits_needed(const SamplerParams& p) {
-  if (p.repeat_penalty != 1.0f) return 0;  // penalised tokens may sit outside any top-k
-  if (p.temperature <= 0) return 1;
-  if (p.top_k > 0) return static_cast<uint32_t>(p.top_k);
-  return 0;
-}
-
 PipelineBackend::PipelineBackend(const kj::Executor& executor, Cluster& cluster, uint64_t session, int64_t context)
     : executor_(executor), cluster_(cluster), session_(session), context_(context) {}
 
 PipelineBackend::~PipelineBackend() {
+  if (!drop_on_destroy_) return;
   try {
     executor_.executeSync([this] { return cluster_.drop_session(session_); });
   } catch (const std::exception& e) {
@@ -27,15 +22,16 @@ PipelineBackend::~PipelineBackend() {
   }
 }
 
-StepResult PipelineBackend::send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch) {
+StepResult PipelineBackend::send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch,
+                                 const std::optional<SamplingRequest>& sampling) {
   const uint64_t step = ++step_;
-  return executor_.executeSync([this, step, pos0, ids, top_k, epoch]() -> kj::Promise<StepResult> {
+  return executor_.executeSync([this, step, pos0, ids, top_k, epoch, sampling]() -> kj::Promise<StepResult> {
     // The pipeline may have been replaced since `epoch` was read: its stages would not
     // have this session's KV cache. Fail as a lost node would, so the caller replays.
     if (cluster_.epoch() != epoch) {
       return KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned while this step was prepared");
     }
-    return cluster_.step(session_, step, pos0, ids, top_k, batch_group_);
+    return cluster_.step(session_, step, pos0, ids, top_k, batch_group_, sampling);
   });
 }
 
@@ -44,18 +40,38 @@ void PipelineBackend::replay(int64_t n_positions, uint64_t epoch) {
   for (int64_t pos = 0; pos < n_positions;) {
     const auto n = static_cast<int64_t>(std::min<size_t>(chunk, static_cast<size_t>(n_positions - pos)));
     const std::vector<int32_t> ids(history_.begin() + pos, history_.begin() + pos + n);
-    send(ids, pos, 1, epoch);  // only the KV caches matter; the logits were used before
+    send(ids, pos, 1, epoch, std::nullopt);  // only the KV caches matter; the tokens were used before
     pos += n;
   }
   stats_.replayed_tokens += n_positions;
 }
 
 std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+  return run_step(tokens, pos0, 0, std::nullopt).logits;
+}
+
+void PipelineBackend::prefill(std::span<const int32_t> tokens, int64_t pos0) {
+  run_step(tokens, pos0, 1, std::nullopt);  // nothing needed back: the smallest answer
+}
+
+SampleResult PipelineBackend::forward_and_sample(std::span<const int32_t> tokens, int64_t pos0,
+                                                 std::span<const int32_t>, const SamplingRequest& request) {
+  // The last stage keeps the sequence for the penalties itself (Frame.rowTokens).
+  StepResult r = run_step(tokens, pos0, 0, request);
+  if (r.sampled.size() != 1) {
+    throw std::runtime_error(fmt::format("the last stage returned {} tokens for one step", r.sampled.size()));
+  }
+  return {std::move(r.sampled.front()), r.rng_draws};
+}
+
+StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
+                                     const std::optional<SamplingRequest>& sampling) {
   // The session's history, for replaying it onto a new pipeline after a node is lost.
   history_.resize(static_cast<size_t>(pos0));
   history_.insert(history_.end(), tokens.begin(), tokens.end());
   const std::vector<int32_t> ids(tokens.begin(), tokens.end());
   const bool decode = ids.size() == 1;
+  stats_.tokens_sent += static_cast<int64_t>(ids.size());
   for (int attempt = 0;; ++attempt) {
     uint64_t epoch = 0;
     try {
@@ -72,12 +88,12 @@ std::vector<float> PipelineBackend::forward(std::span<const int32_t> tokens, int
       }
       kv_epoch_ = epoch;
       const auto started = std::chrono::steady_clock::now();
-      StepResult r = send(ids, pos0, top_k_, epoch);
+      StepResult r = send(ids, pos0, top_k, epoch, sampling);
       record(r, decode,
              static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
                                        .count()));
-      return std::move(r.logits);
+      return r;
     } catch (const kj::Exception& e) {
       if (!Cluster::is_node_failure(e) || attempt >= kMaxRecoveries) throw;
       ++stats_.recoveries;

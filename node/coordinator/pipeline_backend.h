@@ -1,6 +1,7 @@
 // ForwardBackend over the stage ring, for a generation running on its own thread: each
 // forward hops onto the kj event-loop thread (Executor::executeSync), sends the frame to
-// stage 0 and waits for the logits from the last stage.
+// stage 0 and waits for the last stage's answer: the sampled token (it samples with the
+// request's parameters, where the logits are), or logits when asked for them.
 //
 // Failover: the backend keeps the session's token history. When a step fails because a
 // node went away, it has the cluster re-plan over the nodes left, replays the history
@@ -34,6 +35,7 @@ struct PipelineStats {
     std::vector<StageTimingRecord> stages;
   };
   std::vector<StepTrace> trace;
+  int64_t tokens_sent = 0;        // token ids sent into the ring (prompt and decode, not replays)
   int recoveries = 0;             // pipelines lost and rebuilt during the session
   int64_t replayed_tokens = 0;    // history re-sent to rebuild KV caches
 };
@@ -55,18 +57,27 @@ class PipelineBackend final : public ForwardBackend {
   PipelineBackend(const kj::Executor& executor, Cluster& cluster, uint64_t session, int64_t context);
   ~PipelineBackend() override;  // frees the session's KV cache on every stage
 
-  std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;
+  std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;  // full logits
+  void prefill(std::span<const int32_t> tokens, int64_t pos0) override;
+  SampleResult forward_and_sample(std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> history,
+                                  const SamplingRequest& request) override;
   void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
   int64_t context_capacity() const override { return context_; }
 
-  // How many logits the last stage returns: 0 = all; greedy needs 1, top-k sampling k.
-  void set_top_k(uint32_t k) { top_k_ = k; }
   void set_batch_group(uint32_t g) { batch_group_ = g; }
   const PipelineStats& stats() const { return stats_; }
+  // Figures start again (the session's KV and history stay: the next request reuses them).
+  void reset_stats() { stats_ = {}; }
+  // The destructor leaves the stages' KV alone (the coordinator is shutting down).
+  void keep_session_on_destroy() { drop_on_destroy_ = false; }
 
  private:
   static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
-  StepResult send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch);
+  // One step, recovering from lost nodes (re-plan, replay, resend).
+  StepResult run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
+                      const std::optional<SamplingRequest>& sampling);
+  StepResult send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch,
+                  const std::optional<SamplingRequest>& sampling);
   void replay(int64_t n_positions, uint64_t epoch);
   void record(const StepResult& r, bool decode, uint64_t wall_us);
 
@@ -75,15 +86,11 @@ class PipelineBackend final : public ForwardBackend {
   uint64_t session_;
   int64_t context_;
   uint64_t step_ = 0;
-  uint32_t top_k_ = 0;
   uint32_t batch_group_ = 0;
   std::vector<int32_t> history_;     // token at every position sent so far
   std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
   PipelineStats stats_;
+  bool drop_on_destroy_ = true;
 };
-
-// Logits the last stage must return for these sampling settings (0 = full vocabulary):
-// greedy without penalties needs the best one, top-k sampling without penalties k.
-uint32_t logits_needed(const SamplerParams& p);
 
 }  // namespace baton

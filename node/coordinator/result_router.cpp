@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "transport/rpc_peer.h"
+#include "transport/sampling_wire.h"
 #include "transport/wire_convert.h"
 
 namespace baton {
@@ -41,7 +42,19 @@ kj::Promise<void> ResultRouter::deliver(DeliverContext context) {
   StepResult r;
   r.received_ns = steady_now_ns();
   r.sent_ns = it->second.sent_ns;
-  if (l.isFull()) {
+  // At most a handful of tokens per step (one, or a verified draft and the next).
+  constexpr unsigned kMaxSampled = 64;
+  if (l.hasSampled() && l.getSampled().size() > 0) {
+    try {
+      if (l.getSampled().size() > kMaxSampled) throw std::invalid_argument("too many sampled tokens");
+      for (auto t : l.getSampled()) r.sampled.push_back(read_sampled(t, vocab_));
+    } catch (const std::invalid_argument& e) {
+      it->second.fulfiller->reject(KJ_EXCEPTION(FAILED, "last stage returned a bad token", e.what()));
+      pending_.erase(it);
+      return kj::READY_NOW;
+    }
+    r.rng_draws = l.getRngDraws();
+  } else if (l.isFull()) {
     auto full = l.getFull();
     if (full.size() != static_cast<unsigned>(vocab_)) {
       it->second.fulfiller->reject(KJ_EXCEPTION(FAILED, "last stage returned the wrong number of logits", full.size()));

@@ -1,5 +1,5 @@
-// The coordinator's end of the ring: the last stage delivers each step's logits (or a
-// stage reports a failure) here, and the step that waits for them resolves.
+// The coordinator's end of the ring: the last stage delivers each step's sampled token
+// or logits (or a stage reports a failure) here, and the step that waits resolves.
 #pragma once
 
 #include <kj/async.h>
@@ -9,13 +9,17 @@
 #include <utility>
 #include <vector>
 
+#include "model/sampling_request.h"
 #include "transport/stage_timing.h"
 #include "transport/baton.capnp.h"
 
 namespace baton {
 
 struct StepResult {
-  std::vector<float> logits;  // full vocabulary (top-k replies are expanded with -inf)
+  std::vector<float> logits;  // full vocabulary (top-k replies are expanded with -inf);
+                              // empty when the last stage sampled
+  std::vector<SampledToken> sampled;  // the tokens the last stage chose, when asked to
+  uint64_t rng_draws = 0;             // the generator's position after them
   std::vector<StageTimingRecord> timings;
   uint64_t sent_ns = 0, received_ns = 0;  // steady clock at the coordinator
 };

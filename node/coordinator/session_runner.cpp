@@ -27,10 +27,15 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
 
 SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, const Tokenizer& tokenizer,
                              AdmissionLimits limits, ServiceMetrics* metrics)
-    : executor_(executor.addRef()), cluster_(cluster), tokenizer_(tokenizer), limits_(limits), metrics_(metrics) {
+    : executor_(executor.addRef()),
+      cluster_(cluster),
+      tokenizer_(tokenizer),
+      limits_(limits),
+      metrics_(metrics),
+      cache_(static_cast<size_t>(std::max(limits.max_active, 0))) {
   if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
   if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
-  slot_taken_.assign(static_cast<size_t>(limits_.max_active), false);
+  slots_.resize(static_cast<size_t>(limits_.max_active));
 }
 
 SessionRunner::~SessionRunner() {
@@ -41,6 +46,11 @@ SessionRunner::~SessionRunner() {
   }
   slot_changed_.notify_all();
   join_all();
+  // The cached sessions die with the cluster (this runs on the event-loop thread, which
+  // cannot wait for itself to drop them).
+  for (auto& slot : slots_) {
+    if (slot.backend) slot.backend->keep_session_on_destroy();
+  }
 }
 
 void SessionRunner::shutdown(kj::WaitScope& wait_scope, kj::Timer& timer, kj::Duration grace,
@@ -137,7 +147,8 @@ StartResult SessionRunner::try_start(std::vector<int32_t> input, GenerationParam
   return result;
 }
 
-std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel) {
+std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel,
+                                                const std::vector<int32_t>& input) {
   std::unique_lock<std::mutex> lock(mutex_);
   for (;;) {
     if (cancel.load()) {
@@ -146,22 +157,30 @@ std::optional<int> SessionRunner::wait_for_slot(uint64_t ticket, const std::atom
       return std::nullopt;
     }
     if (!waiting_.empty() && waiting_.front() == ticket && active_.load() < max_active()) {
-      waiting_.pop_front();
-      ++active_;
-      const auto free = std::find(slot_taken_.begin(), slot_taken_.end(), false);
-      *free = true;  // one exists: fewer than max_active were active
-      slot_changed_.notify_all();
-      return static_cast<int>(free - slot_taken_.begin());
+      // One is free: fewer than max_active are active. Only the first max_active slots
+      // hold caches, so the stages never hold more sessions than they reserved for.
+      const std::optional<size_t> slot = cache_.choose(input, static_cast<size_t>(max_active()));
+      if (slot) {
+        waiting_.pop_front();
+        ++active_;
+        cache_.take(*slot);
+        slot_changed_.notify_all();
+        return static_cast<int>(*slot);
+      }
     }
     // Cancellation is a flag, not a notification: look again now and then.
     slot_changed_.wait_for(lock, std::chrono::milliseconds(50));
   }
 }
 
-void SessionRunner::release_slot(int slot, double session_seconds) {
+void SessionRunner::release_slot(int slot, double session_seconds, std::vector<int32_t> cached) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    slot_taken_[static_cast<size_t>(slot)] = false;
+    if (cached.empty()) {
+      cache_.forget(static_cast<size_t>(slot));
+    } else {
+      cache_.release(static_cast<size_t>(slot), std::move(cached));
+    }
     --active_;
     mean_session_s_ = 0.8 * mean_session_s_ + 0.2 * session_seconds;
   }
@@ -173,7 +192,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
   SessionOutcome out;
   const auto arrived = Clock::now();
   std::vector<std::string> stage_devices;
-  const std::optional<int> slot = wait_for_slot(ticket, *cancel);
+  const std::optional<int> slot = wait_for_slot(ticket, *cancel, input);
   if (!slot) {
     out.result.finish = FinishReason::Cancelled;
   } else {
@@ -184,10 +203,15 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       executor_->executeSync([&] {
         for (const auto& s : cluster_.plan().stages) stage_devices.push_back(s.device_id);
       });
-      PipelineBackend backend(*executor_, cluster_, session, cluster_.config().context);
-      backend.set_top_k(logits_needed(params.sampling));
+      Slot& s = slots_[static_cast<size_t>(*slot)];
+      if (!s.backend) {
+        s.backend = std::make_unique<PipelineBackend>(*executor_, cluster_, session, cluster_.config().context);
+        s.generator = std::make_unique<Generator>(*s.backend, tokenizer_);
+      }
+      PipelineBackend& backend = *s.backend;
+      backend.reset_stats();
       backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));
-      Generator gen(backend, tokenizer_);
+      Generator& gen = *s.generator;
       std::optional<Clock::time_point> first, last;
       int tokens_seen = 0;
       GenerationCallbacks gcb;
@@ -215,7 +239,18 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       out.error = e.what();
       spdlog::warn("session {} failed: {}", session, out.error);
     }
-    release_slot(*slot, std::chrono::duration<double>(Clock::now() - admitted).count());
+    // The slot keeps what its stages now hold for the next request. A failed request's
+    // caches are dropped (a new pipeline session starts clean), and so are a cancelled
+    // one's: a client that went away leaves nothing behind on the stages.
+    Slot& s = slots_[static_cast<size_t>(*slot)];
+    std::vector<int32_t> cached;
+    if (out.error.empty() && out.result.finish != FinishReason::Cancelled && s.generator) {
+      cached = s.generator->history();
+    } else {
+      s.generator.reset();
+      s.backend.reset();
+    }
+    release_slot(*slot, std::chrono::duration<double>(Clock::now() - admitted).count(), std::move(cached));
   }
   if (metrics_) metrics_->record(out, stage_devices);
   try {

@@ -5,6 +5,11 @@
 // Admission: every stage reserved KV memory for `max_active` sessions (the plan's KV
 // budget), so at most that many run at once; later requests wait in a FIFO queue of
 // `max_queued`, and past that start() refuses with QueueFull (HTTP 429).
+//
+// Prompt cache: each of those KV slots keeps its conversation's KV on the stages after
+// the request ends (PromptCache decides which slot a request takes); a request sharing
+// a prefix with a slot's (a system prompt, the earlier turns of a chat) sends only the
+// tokens after it.
 #pragma once
 
 #include <kj/async.h>
@@ -25,6 +30,7 @@
 #include "model/generation.h"
 #include "node/coordinator/cluster.h"
 #include "node/coordinator/pipeline_backend.h"
+#include "node/coordinator/prompt_cache.h"
 
 namespace baton {
 
@@ -96,8 +102,8 @@ class SessionRunner {
  private:
   // Blocks until this ticket is at the head of the queue and a slot is free (its index),
   // or the session was cancelled while waiting (nullopt).
-  std::optional<int> wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel);
-  void release_slot(int slot, double session_seconds);
+  std::optional<int> wait_for_slot(uint64_t ticket, const std::atomic<bool>& cancel, const std::vector<int32_t>& input);
+  void release_slot(int slot, double session_seconds, std::vector<int32_t> cached);
   void run_session(uint64_t session, uint64_t ticket, std::shared_ptr<std::atomic<bool>> cancel,
                    std::vector<int32_t> input, GenerationParams params, SessionCallbacks cb);
 
@@ -116,9 +122,17 @@ class SessionRunner {
   mutable std::mutex mutex_;
   std::condition_variable slot_changed_;
   std::deque<uint64_t> waiting_;  // tickets in arrival order
-  // Which of the max_active slots are taken. A session's slot picks its batch group
-  // (slot mod stages), so concurrent sessions spread evenly over the groups.
-  std::vector<bool> slot_taken_;
+  // Which of the max_active slots are taken and what their caches hold. A session's slot
+  // picks its batch group (slot mod stages), so concurrent sessions spread evenly over
+  // the groups.
+  PromptCache cache_;
+  // Per slot, the pipeline session that owns its KV on the stages and the generator that
+  // knows what it holds; touched only by the request holding the slot.
+  struct Slot {
+    std::unique_ptr<PipelineBackend> backend;
+    std::unique_ptr<Generator> generator;
+  };
+  std::vector<Slot> slots_;
   uint64_t next_ticket_ = 1;
   double mean_session_s_ = 5;     // smoothed, for Retry-After
   std::vector<std::shared_ptr<std::atomic<bool>>> cancels_;

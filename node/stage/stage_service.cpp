@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <set>
 
 #include "model/sampler.h"
 #include "tensor/activation_codec.h"
 #include "transport/rpc_peer.h"
 #include "transport/activation_frame.h"
+#include "transport/sampling_wire.h"
 #include "transport/wire_convert.h"
 
 namespace baton {
@@ -34,6 +36,8 @@ struct StageRuntime::Pending {
   uint64_t received_ns = 0;
   uint32_t wire = 0, top_k = 0, group = 0;
   bool wire_zstd = false;
+  std::vector<int32_t> ids;                // the rows' token ids (empty: unknown)
+  std::optional<SamplingRequest> sampling;  // sample the next token (last stage)
   std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
   kj::Own<kj::PromiseFulfiller<kj::Promise<void>>> done;
 };
@@ -71,7 +75,10 @@ KVCache& StageRuntime::cache_for(uint64_t session) {
   return *caches_.emplace(session, std::move(cache)).first->second;
 }
 
-void StageRuntime::drop_session(uint64_t session) { caches_.erase(session); }
+void StageRuntime::drop_session(uint64_t session) {
+  caches_.erase(session);
+  tokens_.erase(session);
+}
 
 kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
   const HyperParams& hp = model_->hparams();
@@ -90,11 +97,10 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     if (p->rows == 0 || p->rows > a.max_frame_rows) {
       throw std::invalid_argument(fmt::format("frame has {} tokens, allowed 1..{}", p->rows, a.max_frame_rows));
     }
-    std::vector<int32_t> ids;
-    ids.reserve(p->rows);
-    for (int32_t id : tokens) ids.push_back(id);
+    p->ids.reserve(p->rows);
+    for (int32_t id : tokens) p->ids.push_back(id);
     p->hidden.resize(p->rows * static_cast<size_t>(hp.dim));
-    model_->transformer().embed(ids, p->hidden.data());
+    model_->transformer().embed(p->ids, p->hidden.data());
   } else {
     if (a.with_embedding) throw std::invalid_argument(fmt::format("stage {} expects token ids, got hidden states", a.stage_index));
     const auto td = std::chrono::steady_clock::now();
@@ -102,7 +108,14 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     p->hidden = codec_.decode(activation_from_wire(frame.getHidden(), p->session, p->step, limits), limits);
     p->rows = p->hidden.size() / static_cast<size_t>(hp.dim);
     p->decode_us = micros_since(td);
+    auto row_tokens = frame.getRowTokens();
+    if (row_tokens.size() != 0 && row_tokens.size() != p->rows) {
+      throw std::invalid_argument(
+          fmt::format("frame carries {} row token ids for {} rows", row_tokens.size(), p->rows));
+    }
+    for (int32_t id : row_tokens) p->ids.push_back(id);
   }
+  if (frame.hasSampling()) p->sampling = read_sampling(frame.getSampling(), hp.vocab_size);
   if (p->pos0 + p->rows > static_cast<uint64_t>(a.context)) {
     throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", p->session, p->pos0,
                                         p->pos0 + p->rows, a.context));
@@ -191,6 +204,16 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
                                             p->pos0, kv.size()));
       }
       kv.set_size(static_cast<int64_t>(p->pos0));  // drop anything after pos0 (prefix reuse, rollback)
+      if (a.with_head) {
+        // The sequence the sampler's penalties look at, kept in step with the cache.
+        auto& seen = tokens_[p->session];
+        seen.resize(p->pos0, -1);
+        if (p->ids.empty()) {
+          seen.resize(p->pos0 + p->rows, -1);
+        } else {
+          seen.insert(seen.end(), p->ids.begin(), p->ids.end());
+        }
+      }
       seqs.push_back({p->hidden.data(), static_cast<int64_t>(p->rows), static_cast<int64_t>(p->pos0), &kv});
       ready.push_back(std::move(p));
     } catch (const std::exception& e) {
@@ -268,28 +291,39 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
       auto out = req.initLogits();
       out.setSession(p.session);
       out.setStep(p.step);
-      const uint32_t k = p.top_k;
       uint64_t wire = 0;
-      if (k == 0 || k >= vocab) {
-        out.initFull(static_cast<unsigned>(vocab));
-        auto full = out.getFull();
-        for (size_t i = 0; i < vocab; ++i) full.set(static_cast<unsigned>(i), logits_row[i]);
-        wire = vocab * 4;
+      if (p.sampling) {
+        // Sample here: only the token (and logprobs when asked) goes back.
+        std::vector<float> row(logits_row, logits_row + vocab);
+        const SampleResult r = sample_next(row, tokens_[p.session], *p.sampling);
+        write_sampled(r.token, out.initSampled(1)[0]);
+        out.setRngDraws(r.rng_draws);
+        // What the token costs on the wire: the list with its element(s) and the draw count
+        // (the session, step and timings envelope is the same for every result).
+        wire = (out.asReader().getSampled().totalSize().wordCount + 1) * sizeof(capnp::word);
       } else {
-        // Only the k best (ties: lower id first), enough for greedy / top-k sampling.
-        std::vector<int32_t> order(vocab);
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t x, int32_t y) {
-          return logits_row[x] > logits_row[y] || (logits_row[x] == logits_row[y] && x < y);
-        });
-        auto top = out.initTop();
-        auto ids = top.initIds(k);
-        auto values = top.initValues(k);
-        for (uint32_t i = 0; i < k; ++i) {
-          ids.set(i, order[i]);
-          values.set(i, logits_row[order[i]]);
+        const uint32_t k = p.top_k;
+        if (k == 0 || k >= vocab) {
+          out.initFull(static_cast<unsigned>(vocab));
+          auto full = out.getFull();
+          for (size_t i = 0; i < vocab; ++i) full.set(static_cast<unsigned>(i), logits_row[i]);
+          wire = vocab * 4;
+        } else {
+          // Only the k best (ties: lower id first), enough for greedy / top-k sampling.
+          std::vector<int32_t> order(vocab);
+          std::iota(order.begin(), order.end(), 0);
+          std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int32_t x, int32_t y) {
+            return logits_row[x] > logits_row[y] || (logits_row[x] == logits_row[y] && x < y);
+          });
+          auto top = out.initTop();
+          auto ids = top.initIds(k);
+          auto values = top.initValues(k);
+          for (uint32_t i = 0; i < k; ++i) {
+            ids.set(i, order[i]);
+            values.set(i, logits_row[order[i]]);
+          }
+          wire = k * 8ull;
         }
-        wire = k * 8ull;
       }
       add_timing(out.initTimings(n_timings), vocab * 4, wire);
       return req.send().ignoreResult();
@@ -312,6 +346,11 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     f.setWireZstd(p.wire_zstd);
     f.setTopK(p.top_k);
     f.setBatchGroup(p.group);
+    if (p.sampling) write_sampling(*p.sampling, f.initSampling());
+    if (!p.ids.empty()) {
+      auto ids = f.initRowTokens(static_cast<unsigned>(p.ids.size()));
+      for (unsigned i = 0; i < p.ids.size(); ++i) ids.set(i, p.ids[i]);
+    }
     add_timing(f.initTimings(n_timings), p.hidden.size() * 4, out.payload.size());
     return req.send().ignoreResult();
   }

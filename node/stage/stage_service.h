@@ -79,6 +79,9 @@ class StageRuntime {
   ThreadPool pool_;
   FrameCodec codec_;  // reused zstd contexts for every frame in and out
   std::map<uint64_t, std::unique_ptr<KVCache>> caches_;
+  // Last stage: each session's token ids at its cached positions (-1 where a frame did
+  // not say), the window of the sampler's penalties.
+  std::map<uint64_t, std::vector<int32_t>> tokens_;
   kj::Maybe<rpc::Stage::Client> next_;
   kj::Maybe<rpc::ResultSink::Client> sink_;
   kj::Timer* timer_;

@@ -114,6 +114,41 @@ TEST_F(HttpApi, CompletionMatchesSingleNodeAndHonoursLengthAndStop) {
   EXPECT_EQ(s["choices"][0]["finish_reason"], "stop");
 }
 
+// Prompt cache: a repeated prompt sends only its last token (its KV stayed on the
+// stages) and gives the same text; a chat's second turn sends only what follows the
+// first turn.
+TEST_F(HttpApi, RepeatedPromptsAndChatTurnsSendOnlyTheirNewTokens) {
+  std::string prompt;
+  for (int i = 0; i < 12; ++i) prompt += "And God said, Let there be light: and there was light. ";
+  const json body = {{"prompt", prompt}, {"max_tokens", 8}, {"temperature", 0}};
+  auto first = post("/v1/completions", body.dump());
+  auto second = post("/v1/completions", body.dump());
+  ASSERT_TRUE(first && second);
+  const json a = json::parse(first->body), b = json::parse(second->body);
+  EXPECT_EQ(b["choices"][0]["text"], a["choices"][0]["text"]);
+  const int prompt_tokens = b["usage"]["prompt_tokens"];
+  ASSERT_GT(prompt_tokens, 100);
+  EXPECT_EQ(b["baton"]["cached_tokens"], prompt_tokens - 1);
+  EXPECT_EQ(a["baton"]["tokens_sent"].get<int>() - b["baton"]["tokens_sent"].get<int>(),
+            prompt_tokens - 1 - a["baton"]["cached_tokens"].get<int>());
+  EXPECT_EQ(b["baton"]["tokens_sent"], b["usage"]["completion_tokens"]) << "the last prompt token, then each fed token";
+
+  json chat = {{"messages", json::array({{{"role", "user"}, {"content", "Tell me a fortune."}}})},
+               {"max_tokens", 12}, {"temperature", 0}};
+  auto turn1 = post("/v1/chat/completions", chat.dump());
+  ASSERT_TRUE(turn1);
+  const json t1 = json::parse(turn1->body);
+  chat["messages"].push_back({{"role", "assistant"}, {"content", t1["choices"][0]["message"]["content"]}});
+  chat["messages"].push_back({{"role", "user"}, {"content", "And another."}});
+  auto turn2 = post("/v1/chat/completions", chat.dump());
+  ASSERT_TRUE(turn2);
+  const json t2 = json::parse(turn2->body);
+  EXPECT_GE(t2["baton"]["cached_tokens"].get<int>(), t1["usage"]["prompt_tokens"].get<int>());
+  EXPECT_LT(t2["baton"]["tokens_sent"].get<int>(),
+            t2["usage"]["prompt_tokens"].get<int>() - t1["usage"]["prompt_tokens"].get<int>() +
+                t2["usage"]["completion_tokens"].get<int>());
+}
+
 TEST_F(HttpApi, ConcurrentRequestsEqualSequentialOnes) {
   const std::vector<std::string> prompts = {"In the beginning", "Blessed are the", "A day without sunshine", "You will"};
   auto ask = [&](const std::string& p) {

@@ -96,9 +96,15 @@ class LocalCluster {
 
   // Greedy completion through the cluster; returns the parsed JSON summary.
   nlohmann::json submit(const std::vector<std::string>& prompt_args, int max_tokens) {
-    std::vector<std::string> argv = {BATON_EXECUTABLE, "submit", "--coordinator", address_, "--json", "--temp", "0",
-                                     "--repeat-penalty", "1", "-n", std::to_string(max_tokens)};
-    argv.insert(argv.end(), prompt_args.begin(), prompt_args.end());
+    std::vector<std::string> args = {"--temp", "0", "--repeat-penalty", "1", "-n", std::to_string(max_tokens)};
+    args.insert(args.end(), prompt_args.begin(), prompt_args.end());
+    return submit_with(args);
+  }
+
+  // `baton submit --json` with these arguments (sampling flags and prompt).
+  nlohmann::json submit_with(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {BATON_EXECUTABLE, "submit", "--coordinator", address_, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
     const RunResult r = run_command(argv, std::chrono::seconds(120), secret_env());
     EXPECT_EQ(r.code, 0) << r.err;
     try {

@@ -2,6 +2,8 @@
 // the single-node output over an f32 wire, and nearly always the same over int8+zstd.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "local_cluster.h"
 #include "model/model.h"
 #include "../model/test_models.h"
@@ -42,6 +44,29 @@ TEST(Pipeline, F32WireEqualsSingleNodeFor1To3Stages) {
       EXPECT_EQ(j.value("text", std::string("<none>")), reference[i]) << n << " stage(s), prompt '" << kPrompts[i] << "'";
     }
   }
+}
+
+// Sampling happens on the last stage: with a seed, temperature 0.8 and the default chain
+// (top-k, top-p, min-p, repeat penalty) the text equals `baton run --seed`'s.
+TEST(Pipeline, SeededSamplingOnTheLastStageEqualsSingleNode) {
+  const std::vector<std::string> sampling = {"--temp", "0.8", "--seed", "77", "-n", std::to_string(kTokens)};
+  LocalCluster cluster(model_path(), std::vector<NodeSpec>(2), {"--wire", "f32", "--ctx", "256"},
+                       test::temp_dir("seeded"));
+  ASSERT_TRUE(cluster.ok()) << cluster.error();
+  std::set<std::string> distinct;
+  for (const std::string prompt : {"And God said", "You will"}) {
+    std::vector<std::string> argv = {BATON_EXECUTABLE, "run", "--model", model_path(), "--prompt", prompt,
+                                     "--threads", "2"};
+    argv.insert(argv.end(), sampling.begin(), sampling.end());
+    const auto single = run_command(argv, std::chrono::seconds(120));
+    ASSERT_EQ(single.code, 0) << single.err;
+    std::vector<std::string> args = sampling;
+    args.push_back(prompt);
+    const auto j = cluster.submit_with(args);
+    EXPECT_EQ(prompt + j.value("text", std::string("<none>")), single.out) << "prompt '" << prompt << "'";
+    distinct.insert(single.out);
+  }
+  EXPECT_EQ(distinct.size(), 2u);
 }
 
 // Teacher-forced top-1 agreement of the int8+zstd wire against the exact (f32) pipeline:

@@ -1,0 +1,47 @@
+// The prompt cache's decisions, without I/O: which of the coordinator's KV slots a new
+// request goes to. Every slot keeps the KV of its last conversation on the stages after
+// the request ends (within the KV memory every stage reserved for that many sessions),
+// so a request that starts with a prefix some slot holds (a system prompt, the earlier
+// turns of a chat) sends only its new tokens. A request takes the free slot sharing the
+// longest prefix with its input; with none, the least recently used free slot, whose
+// cache it overwrites.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace baton {
+
+class PromptCache {
+ public:
+  explicit PromptCache(size_t slots);
+
+  // The slot for `input` among the first `usable` slots (nullopt when all are busy).
+  std::optional<size_t> choose(std::span<const int32_t> input, size_t usable) const;
+  // Tokens of `input` the slot already holds (its common prefix).
+  size_t shared_prefix(size_t slot, std::span<const int32_t> input) const;
+  void take(size_t slot);
+  // The request ended: the slot is free and its stages hold `cached` (every position's
+  // token); it is now the most recently used.
+  void release(size_t slot, std::vector<int32_t> cached);
+  // The slot's caches are gone (dropped, or its request failed).
+  void forget(size_t slot);
+
+  bool busy(size_t slot) const { return slots_.at(slot).busy; }
+  const std::vector<int32_t>& cached(size_t slot) const { return slots_.at(slot).cached; }
+  size_t size() const { return slots_.size(); }
+
+ private:
+  struct Slot {
+    bool busy = false;
+    std::vector<int32_t> cached;
+    uint64_t last_used = 0;  // 0: never
+  };
+  std::vector<Slot> slots_;
+  uint64_t clock_ = 0;
+};
+
+}  // namespace baton
