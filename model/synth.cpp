@@ -85,7 +85,7 @@ void write_tokenizer_metadata(GgufWriter& w, const Vocabulary& vocab) {
 }
 
 GgufWriter synth_model(const SynthOptions& opt) {
-  const SynthShape s = synth_shape(opt.size);
+  const SynthShape s = opt.shape ? *opt.shape : synth_shape(opt.size);
   const int head_dim = s.dim / s.n_heads;
   const std::string arch = architecture_name(opt.arch);
   const std::string p = arch + ".";

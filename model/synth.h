@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "model/gguf.h"
@@ -12,8 +13,13 @@
 
 namespace baton {
 
+struct SynthShape {
+  int n_layers, dim, ffn_dim, n_heads, n_kv_heads, vocab, ctx;
+};
+
 struct SynthOptions {
   std::string size = "tiny";             // tiny | small | 110m
+  std::optional<SynthShape> shape;       // any other shape (then `size` only names it)
   DType dtype = DType::F32;              // matrices; norms stay f32
   Architecture arch = Architecture::Llama;
   TokenizerKind tokenizer = TokenizerKind::Llama;
@@ -22,9 +28,6 @@ struct SynthOptions {
   std::function<void(int, int)> progress;
 };
 
-struct SynthShape {
-  int n_layers, dim, ffn_dim, n_heads, n_kv_heads, vocab, ctx;
-};
 // Throws std::invalid_argument for an unknown size name.
 SynthShape synth_shape(const std::string& size);
 

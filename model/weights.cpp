@@ -112,4 +112,27 @@ StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerR
   return w;
 }
 
+namespace {
+template <typename Measure>
+uint64_t sum_decode_matrices(const StageWeights& w, Measure measure) {
+  uint64_t total = w.has_head ? measure(w.output) : 0;
+  for (const auto& L : w.layers) {
+    for (const WeightView* m : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
+      total += measure(*m);
+    }
+  }
+  return total;
+}
+}  // namespace
+
+uint64_t decode_weight_bytes(const StageWeights& w) {
+  return sum_decode_matrices(w, [](const WeightView& v) {
+    return row_bytes(v.dtype, static_cast<uint64_t>(v.cols)) * static_cast<uint64_t>(v.rows);
+  });
+}
+
+uint64_t decode_weight_elements(const StageWeights& w) {
+  return sum_decode_matrices(w, [](const WeightView& v) { return static_cast<uint64_t>(v.rows) * static_cast<uint64_t>(v.cols); });
+}
+
 }  // namespace baton

@@ -52,6 +52,13 @@ StageWeights bind_stage_weights(const GgufFile& file, const HyperParams& hp, Lay
                                 bool with_embedding, bool with_head,
                                 std::vector<std::vector<float>>& owned_f32);
 
+// What a decode step of these weights reads and multiplies: the seven matrices of every
+// layer and the output head (the embedding row is looked up, not multiplied). Bytes as
+// stored, elements at 2 FLOPs each: `baton bench`'s GB/s and GFLOP/s, and the figure a
+// node calibrates, come from these.
+uint64_t decode_weight_bytes(const StageWeights& w);
+uint64_t decode_weight_elements(const StageWeights& w);
+
 // Weight types the matvec kernels accept for 2-D tensors.
 bool is_supported_weight_dtype(DType t);
 

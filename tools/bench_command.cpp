@@ -39,31 +39,6 @@ struct BenchArgs {
   bool full_logits = false;
 };
 
-// Bytes of weights a decode step reads: every matrix of every layer and the head (the
-// embedding lookup reads one row, negligible).
-uint64_t weight_bytes_per_token(const StageWeights& w) {
-  auto bytes = [](const WeightView& v) { return row_bytes(v.dtype, static_cast<uint64_t>(v.cols)) * static_cast<uint64_t>(v.rows); };
-  uint64_t total = bytes(w.output);
-  for (const auto& L : w.layers) {
-    for (const WeightView* m : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      total += bytes(*m);
-    }
-  }
-  return total;
-}
-
-// Weights a decode step multiplies (2 FLOPs each): the same matrices.
-uint64_t weight_elements_per_token(const StageWeights& w) {
-  auto elements = [](const WeightView& v) { return static_cast<uint64_t>(v.rows) * static_cast<uint64_t>(v.cols); };
-  uint64_t total = elements(w.output);
-  for (const auto& L : w.layers) {
-    for (const WeightView* m : {&L.attn_q, &L.attn_k, &L.attn_v, &L.attn_output, &L.ffn_gate, &L.ffn_up, &L.ffn_down}) {
-      total += elements(*m);
-    }
-  }
-  return total;
-}
-
 struct BenchRow {
   double prefill_tps, decode_tps, ttft_ms;
 };
@@ -139,8 +114,8 @@ int bench(BenchArgs a) {
              "prefill t/s", "decode t/s", "TTFT ms", "GB/s (dec)", "roofline", "GFLOP/s (dec)");
   for (const auto& path : a.models) {
     auto model = open_model_with_progress(path);
-    const uint64_t wbytes = weight_bytes_per_token(model->weights());
-    const uint64_t welements = weight_elements_per_token(model->weights());
+    const uint64_t wbytes = decode_weight_bytes(model->weights());
+    const uint64_t welements = decode_weight_elements(model->weights());
     for (unsigned t : a.threads) {
       BenchArgs warm = a;
       warm.prompt_tokens = 16;

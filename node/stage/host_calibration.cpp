@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,11 +12,16 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <memory>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <vector>
 
+#include "model/local_backend.h"
+#include "model/model.h"
+#include "model/synth.h"
 #include "tensor/kernels.h"
 #include "tensor/thread_pool.h"
 
@@ -58,6 +64,15 @@ double best_gflops(Q8Matrix& m, ThreadPool* pool, double budget_ms, int reps) {
   return best > 0 ? best : 1.0;
 }
 
+// Removes a scratch file however the measurement ends.
+struct ScratchFile {
+  std::filesystem::path path;
+  ~ScratchFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
 // What makes a measurement reusable: this binary (path, size, mtime), this CPU, threads.
 std::string calibration_key(unsigned threads) {
   std::string cpu = "unknown cpu";
@@ -72,7 +87,9 @@ std::string calibration_key(unsigned threads) {
   const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   struct stat st {};
   const bool stat_ok = !ec && stat(exe.c_str(), &st) == 0;
-  const std::string identity = fmt::format("{}|{}|{}|{}|{}|{}", exe.string(), stat_ok ? st.st_size : 0,
+  // "decode-v2": what is measured (whole decode steps); figures of the older kernel-only
+  // calibration are not reused.
+  const std::string identity = fmt::format("decode-v2|{}|{}|{}|{}|{}|{}", exe.string(), stat_ok ? st.st_size : 0,
                                            stat_ok ? st.st_mtime : 0, cpu, threads, sysconf(_SC_NPROCESSORS_ONLN));
   return fmt::format("{:016x}", std::hash<std::string>{}(identity));
 }
@@ -100,10 +117,47 @@ double measure_gflops(ThreadPool& pool, double budget_ms) {
   return best_gflops(m, &pool, budget_ms, 8);
 }
 
+double measure_decode_gflops(ThreadPool& pool, const std::string& scratch_dir, double budget_ms) {
+  SynthOptions opt;
+  opt.size = "calibration";
+  opt.shape = SynthShape{4, 256, 704, 8, 2, 4096, 256};  // the shipped model's shape
+  opt.dtype = DType::Q8_0;
+  std::filesystem::create_directories(scratch_dir);
+  const ScratchFile scratch{std::filesystem::path(scratch_dir) / fmt::format(".calibration-{}.gguf", getpid())};
+  synth_model(opt).write(scratch.path.string());
+  const auto model = Model::open(scratch.path.string());
+  const double flops_per_token = 2.0 * static_cast<double>(decode_weight_elements(model->weights()));
+  constexpr int kPrompt = 16, kDecode = 48;
+  std::vector<int32_t> prompt(kPrompt);
+  for (int i = 0; i < kPrompt; ++i) prompt[static_cast<size_t>(i)] = (i * 7919 + 13) % 4096;
+  const auto deadline = Clock::now() + std::chrono::microseconds(static_cast<int64_t>(budget_ms * 1000));
+  double best = 0;
+  do {
+    LocalBackend backend(model->transformer(), DType::F16, kPrompt + kDecode + 1, &pool);
+    std::vector<float> logits = backend.forward(prompt, 0);
+    const auto t0 = Clock::now();
+    for (int i = 0; i < kDecode; ++i) {
+      const int32_t next[1] = {static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin())};
+      logits = backend.forward(next, kPrompt + i);
+    }
+    const double s = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (s > 0) best = std::max(best, flops_per_token * kDecode / s / 1e9);
+  } while (Clock::now() < deadline);
+  return best > 0 ? best : 1.0;
+}
+
 double measure_read_bandwidth(ThreadPool& pool, size_t bytes, int repeats) {
   const size_t n = bytes / sizeof(uint64_t);
-  std::vector<uint64_t> buf(n);
-  pool.parallel_for(n, 4096, [&](size_t b, size_t e) {
+  // 2 MiB-aligned and offered transparent huge pages: first touching 64 MiB in 4 KiB pages
+  // costs more than the passes measured (16k page faults, slow in a VM).
+  constexpr size_t kHugePage = 2u << 20;
+  const size_t alloc_bytes = (n * sizeof(uint64_t) + kHugePage - 1) / kHugePage * kHugePage;
+  std::unique_ptr<uint64_t, decltype(&std::free)> memory(static_cast<uint64_t*>(std::aligned_alloc(kHugePage, alloc_bytes)),
+                                                        &std::free);
+  if (!memory) throw std::bad_alloc();
+  madvise(memory.get(), alloc_bytes, MADV_HUGEPAGE);  // a hint: without THP it is only slower
+  uint64_t* buf = memory.get();
+  pool.parallel_for(n, 1 << 16, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) buf[i] = i * 2654435761u;  // touch: real pages, not the zero page
   });
   double best = 0;
@@ -143,7 +197,11 @@ DeviceSpeed calibrate_device(unsigned threads, const std::string& cache_dir) {
       const auto& e = cache[key];
       if (now_s - e.at("measured_at").get<int64_t>() < kStaleAfterSeconds && e.at("gflops").get<double>() > 0 &&
           e.at("bandwidth_gbs").get<double>() > 0) {
-        return DeviceSpeed{e["gflops"].get<double>(), e["bandwidth_gbs"].get<double>(), 0, true};
+        DeviceSpeed cached;
+        cached.gflops = e["gflops"].get<double>();
+        cached.bandwidth_gbs = e["bandwidth_gbs"].get<double>();
+        cached.from_cache = true;
+        return cached;
       }
     }
   } catch (const std::exception& e) {
@@ -155,9 +213,20 @@ DeviceSpeed calibrate_device(unsigned threads, const std::string& cache_dir) {
   DeviceSpeed out;
   {
     ThreadPool pool(threads);
-    out.gflops = measure_gflops(pool, 100);
+    const auto g0 = Clock::now();
+    try {
+      out.gflops = measure_decode_gflops(pool, cache_dir, 100);
+    } catch (const std::exception& e) {
+      // An unwritable cache folder: the scratch model goes to the temporary folder.
+      spdlog::debug("calibrating in {} failed ({}); using the temporary folder", cache_dir, e.what());
+      out.gflops = measure_decode_gflops(pool, std::filesystem::temp_directory_path().string(), 100);
+    }
     // 64 MiB: far above the caches of phones and PCs alike, small enough to be quick.
+    const auto g1 = Clock::now();
     out.bandwidth_gbs = measure_read_bandwidth(pool, 64ull << 20, 3) / 1e9;
+    spdlog::debug("calibration: decode steps {:.0f} ms, read bandwidth {:.0f} ms",
+                  std::chrono::duration<double, std::milli>(g1 - g0).count(),
+                  std::chrono::duration<double, std::milli>(Clock::now() - g1).count());
   }
   out.measured_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   out.cpu_ms = process_cpu_ms() - cpu0;
