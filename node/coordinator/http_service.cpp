@@ -24,12 +24,18 @@ namespace {
 
 using nlohmann::json;
 
+struct Piece {
+  int32_t choice = 0;
+  std::string text;
+  std::vector<SampledToken> sampled;  // the tokens behind `text`, when logprobs were asked
+};
+
 // Tokens and the end of every choice of one request, handed from the event-loop thread
 // (callbacks) to the HTTP thread that writes the response.
 struct RequestChannel {
   std::mutex mutex;
   std::condition_variable changed;
-  std::deque<std::pair<int32_t, std::string>> pieces;  // (choice, text)
+  std::deque<Piece> pieces;
   std::vector<SessionOutcome> outcomes;
   size_t done = 0;
   std::vector<std::shared_ptr<std::atomic<bool>>> cancels;
@@ -251,6 +257,7 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
   std::vector<int32_t> input;
   try {
     req = parse_completion_request(body, chat, config_.model_id, config_.prefill_chunk);
+    check_logit_bias_ids(req, model_.tokenizer().vocab_size());
     try {
       input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()), req.prompt);
     } catch (const PromptError& e) {
@@ -270,10 +277,17 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
   // Choice i samples with seed + i: n different answers, each reproducible.
   for (int32_t i = 0; i < req.n; ++i) {
     SessionCallbacks cb;
-    cb.on_token = [channel, i](int32_t, const std::string& text) {
-      if (text.empty()) return;
+    // Both callbacks run on the event-loop thread, one token after the other: the
+    // sampled token waits here for its text.
+    auto sampled = std::make_shared<std::vector<SampledToken>>();
+    if (req.stream && req.params.logprobs.any()) {
+      cb.on_sampled = [sampled](const SampledToken& t) { sampled->push_back(t); };
+    }
+    cb.on_token = [channel, i, sampled](int32_t, const std::string& text) {
+      if (text.empty() && sampled->empty()) return;
       std::lock_guard<std::mutex> lock(channel->mutex);
-      channel->pieces.emplace_back(i, text);
+      channel->pieces.push_back({i, text, std::move(*sampled)});
+      sampled->clear();
       channel->changed.notify_all();
     };
     cb.on_done = [channel, i](const SessionOutcome& out) {
@@ -320,7 +334,7 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
       }
       results.push_back(out.result);
     }
-    json reply = completion_response(req, id, created, config_.model_id, results);
+    json reply = completion_response(req, id, created, config_.model_id, results, token_text());
     reply["baton"] = baton_figures(channel->outcomes);
     res.set_content(dump(reply), "application/json");
     return;
@@ -333,8 +347,10 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
           return sink.write(line.data(), line.size());
         };
         std::vector<bool> first(static_cast<size_t>(req.n), true);
+        std::vector<int64_t> text_offset(static_cast<size_t>(req.n), 0);  // completions' logprobs
+        const TokenText text_of = token_text();
         for (;;) {
-          std::deque<std::pair<int32_t, std::string>> ready;
+          std::deque<Piece> ready;
           bool done = false;
           {
             std::unique_lock<std::mutex> lock(channel->mutex);
@@ -343,9 +359,14 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
             ready.swap(channel->pieces);
             done = channel->finished();
           }
-          for (const auto& [index, text] : ready) {
-            if (!send(completion_chunk(req, id, created, config_.model_id, text, std::nullopt,
-                                       first[static_cast<size_t>(index)], index))) {
+          for (const Piece& piece : ready) {
+            const int32_t index = piece.choice;
+            json logprobs = logprobs_json(req, piece.sampled, text_of, text_offset[static_cast<size_t>(index)]);
+            for (const SampledToken& t : piece.sampled) {
+              text_offset[static_cast<size_t>(index)] += static_cast<int64_t>(text_of(t.id).size());
+            }
+            if (!send(completion_chunk(req, id, created, config_.model_id, piece.text, std::nullopt,
+                                       first[static_cast<size_t>(index)], index, std::move(logprobs)))) {
               std::lock_guard<std::mutex> lock(channel->mutex);
               channel->cancel_all();  // the client went away: stop generating, free the KV caches
               return false;
@@ -380,6 +401,11 @@ void HttpService::complete(bool chat, const httplib::Request& http_req, httplib:
         sink.done();
         return true;
       });
+}
+
+TokenText HttpService::token_text() const {
+  const Tokenizer* tokenizer = &model_.tokenizer();
+  return [tokenizer](int32_t id) { return tokenizer->token_bytes(id); };
 }
 
 ClusterStatus HttpService::cluster_status() {

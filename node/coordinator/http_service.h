@@ -15,6 +15,7 @@
 #include "node/coordinator/cluster_status.h"
 #include "node/coordinator/http_limits.h"
 #include "node/coordinator/metrics.h"
+#include "node/coordinator/openai_api.h"
 #include "node/coordinator/session_runner.h"
 
 namespace httplib {
@@ -60,6 +61,7 @@ class HttpService {
   void install_status_routes();
   void complete(bool chat, const httplib::Request& http_req, httplib::Response& res, const std::string& body);
   ClusterStatus cluster_status();
+  TokenText token_text() const;  // a token id's bytes, for logprobs
 
   const Model& model_;
   SessionRunner& runner_;

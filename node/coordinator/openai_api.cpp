@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include "model/unicode_utf8.h"
-#include <utility>
+#include <charconv>
+#include <cmath>
 #include <random>
+#include <utility>
 
 namespace baton {
 
@@ -185,6 +187,67 @@ ChatMessage chat_message(const json& msg, const std::string& p) {
   return {role, message_content(msg, p, role)};
 }
 
+
+// logit_bias: {"<token id>": bias in [-100, 100]}, as OpenAI's. Ids are checked against
+// the vocabulary once it is known (check_logit_bias_ids).
+std::vector<std::pair<int32_t, float>> logit_bias_field(const json& body) {
+  std::vector<std::pair<int32_t, float>> out;
+  if (!body.contains("logit_bias") || body["logit_bias"].is_null()) return out;
+  const json& map = body["logit_bias"];
+  if (!map.is_object()) {
+    throw bad("logit_bias", fmt::format("'logit_bias' must be an object mapping token ids to biases, got {}",
+                                        map.type_name()));
+  }
+  if (map.size() > kMaxApiLogitBias) {
+    throw bad("logit_bias", fmt::format("'logit_bias' has {} entries; at most {} are allowed", map.size(),
+                                        kMaxApiLogitBias));
+  }
+  for (const auto& [key, value] : map.items()) {
+    int32_t id = -1;
+    const char* end = key.data() + key.size();
+    const auto [ptr, ec] = std::from_chars(key.data(), end, id);
+    if (key.empty() || ec != std::errc() || ptr != end || id < 0) {
+      throw bad("logit_bias", fmt::format("'logit_bias' keys must be token ids (non-negative integers as strings), "
+                                          "got '{}'", key));
+    }
+    if (!value.is_number() || !(value.get<double>() >= -100.0 && value.get<double>() <= 100.0)) {
+      throw bad("logit_bias", fmt::format("'logit_bias' of token {} must be a number in [-100, 100], got {}", key,
+                                          value.dump()));
+    }
+    out.emplace_back(id, value.get<float>());
+  }
+  return out;
+}
+
+// What the request asks to report beside each token. Chat: `logprobs` (bool) and
+// `top_logprobs` (0..20, only with logprobs). Completions: `logprobs` (0..5), the number
+// of alternatives; the chosen token's log-probability always comes with it.
+LogprobsRequest logprobs_field(const json& body, bool chat) {
+  LogprobsRequest out;
+  if (chat) {
+    if (body.contains("logprobs") && !body["logprobs"].is_null()) {
+      if (!body["logprobs"].is_boolean()) throw bad("logprobs", "'logprobs' must be a boolean");
+      out.chosen = body["logprobs"].get<bool>();
+    }
+    const auto top = number<int32_t>(body, "top_logprobs", 0, static_cast<int32_t>(kMaxTopLogprobs));
+    if (top && !out.chosen) throw bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    out.top = static_cast<uint32_t>(top.value_or(0));
+  } else if (const auto n = number<int32_t>(body, "logprobs", 0, kMaxCompletionLogprobs)) {
+    out.chosen = true;
+    out.top = static_cast<uint32_t>(*n);
+  }
+  return out;
+}
+
+// OpenAI reports -9999 for a token the distribution cannot reach (JSON has no -inf).
+double reportable(float logprob) { return std::isfinite(logprob) ? static_cast<double>(logprob) : -9999.0; }
+
+json byte_values(const std::string& text) {
+  json out = json::array();
+  for (const char c : text) out.push_back(static_cast<unsigned char>(c));
+  return out;
+}
+
 }  // namespace
 
 json error_body(const ApiError& e) {
@@ -244,6 +307,13 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   g.sampling.top_k = number<int32_t>(body, "top_k", 0, 1 << 20).value_or(0);
   g.sampling.min_p = number<float>(body, "min_p", 0.0f, 1.0f).value_or(0.0f);
   g.sampling.repeat_penalty = number<float>(body, "repeat_penalty", 0.0f, 10.0f).value_or(1.0f);
+  g.sampling.presence_penalty = number<float>(body, "presence_penalty", -2.0f, 2.0f).value_or(0.0f);
+  g.sampling.frequency_penalty = number<float>(body, "frequency_penalty", -2.0f, 2.0f).value_or(0.0f);
+  // OpenAI counts a token's occurrences over the whole text so far, not a recent window
+  // (the window then applies to repeat_penalty too).
+  if (g.sampling.presence_penalty != 0.0f || g.sampling.frequency_penalty != 0.0f) g.sampling.repeat_last_n = -1;
+  g.sampling.logit_bias = logit_bias_field(body);
+  g.logprobs = logprobs_field(body, chat);
   // No seed: a new one per request, so asking again gives a new answer.
   g.sampling.seed = number<uint64_t>(body, "seed", 0, UINT64_MAX).value_or(std::random_device{}() * 0x100000000ull + std::random_device{}());
   if (body.contains("stop") && !body["stop"].is_null()) {
@@ -269,17 +339,65 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   return r;
 }
 
+void check_logit_bias_ids(const CompletionRequest& req, int32_t vocab_size) {
+  for (const auto& [id, bias] : req.params.sampling.logit_bias) {
+    if (id >= vocab_size) {
+      throw bad("logit_bias", fmt::format("'logit_bias' names token {}, but the vocabulary has tokens 0 to {}", id,
+                                          vocab_size - 1));
+    }
+  }
+}
+
+json logprobs_json(const CompletionRequest& req, std::span<const SampledToken> tokens, const TokenText& token_text,
+                   int64_t text_offset0) {
+  if (!req.params.logprobs.any() || !token_text) return nullptr;
+  if (req.chat) {
+    json content = json::array();
+    for (const SampledToken& t : tokens) {
+      const std::string text = token_text(t.id);
+      json top = json::array();
+      for (const TokenLogprob& alt : t.top) {
+        const std::string alt_text = token_text(alt.id);
+        top.push_back({{"token", alt_text}, {"logprob", reportable(alt.logprob)}, {"bytes", byte_values(alt_text)}});
+      }
+      content.push_back({{"token", text},
+                         {"logprob", reportable(t.logprob.value_or(NAN))},
+                         {"bytes", byte_values(text)},
+                         {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}, {"refusal", nullptr}};
+  }
+  json texts = json::array(), chosen = json::array(), tops = json::array(), offsets = json::array();
+  int64_t offset = text_offset0;
+  for (const SampledToken& t : tokens) {
+    const std::string text = token_text(t.id);
+    texts.push_back(text);
+    chosen.push_back(reportable(t.logprob.value_or(NAN)));
+    json top = json::object();
+    for (const TokenLogprob& alt : t.top) top[token_text(alt.id)] = reportable(alt.logprob);
+    tops.push_back(std::move(top));
+    offsets.push_back(offset);
+    offset += static_cast<int64_t>(text.size());
+  }
+  return {{"tokens", std::move(texts)},
+          {"token_logprobs", std::move(chosen)},
+          {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
+
 std::string finish_reason_for_api(FinishReason r) {
   return r == FinishReason::Length ? "length" : "stop";  // a cancelled stream has no reader left
 }
 
 json completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                         const std::string& model_id, const std::vector<GenerationResult>& results) {
+                         const std::string& model_id, const std::vector<GenerationResult>& results,
+                         const TokenText& token_text) {
   json choices = json::array();
   int64_t completion_tokens = 0;
   for (size_t i = 0; i < results.size(); ++i) {
     const GenerationResult& result = results[i];
-    json choice = {{"index", i}, {"finish_reason", finish_reason_for_api(result.finish)}, {"logprobs", nullptr}};
+    json choice = {{"index", i}, {"finish_reason", finish_reason_for_api(result.finish)},
+                   {"logprobs", logprobs_json(req, result.sampled, token_text)}};
     if (req.chat) {
       choice["message"] = {{"role", "assistant"}, {"content", result.text}, {"refusal", nullptr}};
     } else {
@@ -303,8 +421,10 @@ json completion_response(const CompletionRequest& req, const std::string& id, in
 
 json completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created, const std::string& model_id,
                       const std::string& text, const std::optional<std::string>& finish_reason, bool first,
-                      int32_t index) {
-  json choice = {{"index", index}, {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)}};
+                      int32_t index, json logprobs) {
+  json choice = {{"index", index},
+                 {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)},
+                 {"logprobs", std::move(logprobs)}};
   if (req.chat) {
     json delta = json::object();
     if (first) delta["role"] = "assistant";

@@ -4,7 +4,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +38,10 @@ struct CompletionRequest {
 };
 
 inline constexpr int32_t kMaxChoices = 16;
+// OpenAI's bounds: logit_bias holds at most 300 tokens, each biased by [-100, 100];
+// completions' `logprobs` asks for at most 5 alternatives, chat's `top_logprobs` 20.
+inline constexpr size_t kMaxApiLogitBias = 300;
+inline constexpr int32_t kMaxCompletionLogprobs = 5;
 // One default across `baton run`, the API and the web page (OpenAI's is 1).
 inline const float kDefaultTemperature = SamplerParams{}.temperature;
 
@@ -47,13 +53,30 @@ inline const float kDefaultTemperature = SamplerParams{}.temperature;
 CompletionRequest parse_completion_request(const std::string& body, bool chat, const std::string& model_id,
                                            int32_t prefill_chunk);
 
+// The logit_bias ids must be tokens of the served vocabulary: throws a 400 naming the
+// first that is not.
+void check_logit_bias_ids(const CompletionRequest& req, int32_t vocab_size);
+
+// A token's text as the model holds it (raw bytes, possibly part of a UTF-8 character).
+using TokenText = std::function<std::string(int32_t id)>;
+
+// OpenAI's `logprobs` object of a choice (or of one streamed chunk) for these tokens:
+// chat: {"content": [{token, logprob, bytes, top_logprobs}], "refusal": null};
+// completions: {tokens, token_logprobs, top_logprobs, text_offset}, where text_offset
+// counts bytes from the start of the completion, continuing at `text_offset0`.
+// null when the request did not ask for logprobs.
+nlohmann::json logprobs_json(const CompletionRequest& req, std::span<const SampledToken> tokens,
+                             const TokenText& token_text, int64_t text_offset0 = 0);
+
 // Response bodies. `id` is per request ("cmpl-..."), `created` Unix seconds; one result
 // per choice.
 nlohmann::json completion_response(const CompletionRequest& req, const std::string& id, int64_t created,
-                                   const std::string& model_id, const std::vector<GenerationResult>& results);
+                                   const std::string& model_id, const std::vector<GenerationResult>& results,
+                                   const TokenText& token_text = {});
 nlohmann::json completion_chunk(const CompletionRequest& req, const std::string& id, int64_t created,
                                 const std::string& model_id, const std::string& text,
-                                const std::optional<std::string>& finish_reason, bool first, int32_t index = 0);
+                                const std::optional<std::string>& finish_reason, bool first, int32_t index = 0,
+                                nlohmann::json logprobs = nullptr);
 // GET /v1/models and /v1/models/{id}.
 nlohmann::json model_object(const std::string& model_id);
 std::string finish_reason_for_api(FinishReason r);

@@ -222,6 +222,9 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
         if (id >= 0) out.ids.push_back(id);
         if (cb.on_token) executor_->executeSync([&] { cb.on_token(id, text); });
       };
+      if (cb.on_sampled) {
+        gcb.on_sampled = [&](const SampledToken& t) { executor_->executeSync([&] { cb.on_sampled(t); }); };
+      }
       out.result = gen.generate(input, params, gcb, cancel.get());
       if (first) {
         out.ttft_ms = ms_between(admitted, *first);

@@ -51,6 +51,8 @@ struct SessionOutcome {
 struct SessionCallbacks {
   // Both run on the event-loop thread (safe to touch capnp objects there).
   std::function<void(int32_t id, const std::string& text)> on_token;
+  // Before on_token, for each sampled token, when the request asked for logprobs.
+  std::function<void(const SampledToken&)> on_sampled;
   std::function<void(const SessionOutcome&)> on_done;
 };
 
