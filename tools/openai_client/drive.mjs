@@ -99,10 +99,18 @@ await check('logprobs + top_logprobs', async () => {
   return { ok: !!lp && Array.isArray(lp.content) && lp.content.length > 0 && lp.content[0].top_logprobs.length === 3,
     note: lp ? `${lp.content.length} tokens, first ${JSON.stringify(lp.content[0]).slice(0, 80)}` : 'logprobs: null' };
 });
-await check('presence/frequency penalty and logit_bias', async () => {
-  const r = await client.chat.completions.create({ model, messages: user('Hi'), max_tokens: 8,
-    presence_penalty: 1.5, frequency_penalty: 1.0, logit_bias: { '1': -100 } });
-  return { ok: r.choices.length === 1, note: 'accepted (effect not checked here)' };
+await check('presence/frequency penalties change greedy text', async () => {
+  const ask = (extra) => client.chat.completions.create({ model, messages: user('Tell me a fortune.'), max_tokens: 32,
+    temperature: 0, ...extra });
+  const [plain, penalised] = [await ask({}), await ask({ presence_penalty: 1.5, frequency_penalty: 2 })];
+  return { ok: plain.choices[0].message.content !== penalised.choices[0].message.content,
+    note: JSON.stringify(penalised.choices[0].message.content).slice(0, 60) };
+});
+await check('logit_bias +100 forces a token', async () => {
+  const r = await client.chat.completions.create({ model, messages: user('Hi'), max_tokens: 3, temperature: 0,
+    logit_bias: { '300': 100 }, logprobs: true });
+  const toks = (r.choices[0].logprobs?.content ?? []).map((t) => t.token);
+  return { ok: toks.length === 3 && toks.every((t) => t === toks[0]), note: JSON.stringify(toks) };
 });
 await check('response_format json_object gives JSON', async () => {
   const r = await client.chat.completions.create({ model, messages: user('Describe a dog in JSON.'), max_tokens: 48,
