@@ -7,14 +7,19 @@
 #                          qemu-user, then the static aarch64 build in build-aarch64/
 #                          (tools/cross/build-aarch64.sh), whose suites ctest runs under
 #                          qemu. CI uses this; the first run takes a while longer.
+#   ./setup.sh --sanitize  also the whole project and its suites with AddressSanitizer and
+#                          UndefinedBehaviorSanitizer in build-asan/ (not in CI: a full
+#                          build more); then: ctest --test-dir build-asan --output-on-failure
 set -euo pipefail
 cd "$(dirname "$0")"
 
 AARCH64=0
+SANITIZE=0
 for arg in "$@"; do
   case "$arg" in
     --aarch64) AARCH64=1 ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --sanitize) SANITIZE=1 ;;
+    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -63,4 +68,9 @@ fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
+if ((SANITIZE)); then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=ON
+  cmake --build build-asan -j2
+  echo "setup: sanitizer build in build-asan/: ctest --test-dir build-asan --output-on-failure -j2"
+fi
 echo "setup: done. Run the tests with: ctest --test-dir build --output-on-failure"
