@@ -1,6 +1,8 @@
 #include "tools/line_editor.h"
 
+#if BATON_HAVE_LIBEDIT
 #include <histedit.h>
+#endif
 #include <unistd.h>
 
 #include <cerrno>
@@ -38,6 +40,7 @@ ReadResult read_plain(const std::string& prompt, std::string& line) {
 
 }  // namespace
 
+#if BATON_HAVE_LIBEDIT
 struct LineEditor::Impl {
   EditLine* el = nullptr;
   History* history = nullptr;
@@ -96,6 +99,17 @@ ReadResult LineEditor::read(const std::string& prompt, std::string& line) {
   if (!line.empty()) history(impl_->history, &impl_->event, H_ENTER, line.c_str());
   return ReadResult::Line;
 }
+
+#else
+// Built without libedit (the static aarch64 binary): plain lines, no history.
+struct LineEditor::Impl {};
+
+LineEditor::LineEditor(std::string history_file) : history_file_(std::move(history_file)) {}
+
+LineEditor::~LineEditor() = default;
+
+ReadResult LineEditor::read(const std::string& prompt, std::string& line) { return read_plain(prompt, line); }
+#endif
 
 std::string default_history_file() {
   namespace fs = std::filesystem;

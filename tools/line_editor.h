@@ -1,6 +1,6 @@
 // The prompt of `baton run`: line editing (arrows, Home/End, Ctrl-R search...) and a
 // history kept across runs, with libedit when stdin and stdout are a terminal; a plain
-// read(2) loop otherwise (pipes, tests). Ctrl-C at the prompt interrupts the read.
+// read(2) loop otherwise (pipes, tests, and builds without libedit). Ctrl-C at the prompt interrupts the read.
 #pragma once
 
 #include <memory>
