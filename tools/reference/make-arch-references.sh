@@ -42,17 +42,9 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-command -v node >/dev/null || { echo "node is needed (apt-get install nodejs npm)" >&2; exit 1; }
 [[ -x "$baton" ]] || { echo "no baton binary at $baton: build it first (cmake --build build --target baton) or pass --baton" >&2; exit 1; }
-
-if [[ ! -d "$ref_dir/node_modules/node-llama-cpp" ]]; then
-  echo "installing node-llama-cpp $node_llama_cpp_version into $ref_dir (once; a few minutes)" >&2
-  mkdir -p "$ref_dir"
-  [[ -f "$ref_dir/package.json" ]] || echo '{"private": true}' > "$ref_dir/package.json"
-  # SKIP_DOWNLOAD: use the prebuilt binaries, never fetch llama.cpp sources to build.
-  (cd "$ref_dir" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true npm install --no-audit --no-fund --loglevel=error \
-      "node-llama-cpp@$node_llama_cpp_version" >&2)
-fi
+source "$here/../bench/llama-ref.sh"
+ensure_llama_ref "$ref_dir" "$node_llama_cpp_version"
 
 mkdir -p "$work" "$out_dir"
 # Token 1 (BOS) and then ids spread over the vocabulary, as `baton bench` picks them.
