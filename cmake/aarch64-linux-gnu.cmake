@@ -12,12 +12,20 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 
+# pkg-config reads only the target's .pc files (CMake adds CMAKE_PREFIX_PATH's, the
+# script's prefix, in front): also when `cmake --build` re-runs the configure step
+# without the script's environment, which would otherwise find the host's libraries.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/pkgconfig:/usr/share/pkgconfig")
+
 # Host programs (capnp, capnpc-c++) come from the host; headers and libraries only from
 # the target's multiarch directories or the script's prefix.
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 
 # Static: archives only, and the whole program (glibc, libstdc++ included) in one file.
+# CMake's platform setup resets CMAKE_FIND_LIBRARY_SUFFIXES to ".so;.a" after this file
+# is read, so the archives-only setting is made again right after project().
 set(CMAKE_FIND_LIBRARY_SUFFIXES .a)
+set(CMAKE_PROJECT_INCLUDE ${CMAKE_CURRENT_LIST_DIR}/static-archives-only.cmake)
 set(OPENSSL_USE_STATIC_LIBS TRUE)
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static")
 

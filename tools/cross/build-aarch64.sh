@@ -81,20 +81,22 @@ build_dependency zeromq3 -DBUILD_SHARED=OFF -DBUILD_STATIC=ON -DBUILD_TESTS=OFF 
 # cpp-httplib compiled (Debian's header declares only) with OpenSSL, as the host build.
 build_dependency cpp-httplib -DHTTPLIB_COMPILE=ON -DHTTPLIB_REQUIRE_OPENSSL=ON -DHTTPLIB_USE_ZLIB_IF_AVAILABLE=OFF \
   -DHTTPLIB_USE_BROTLI_IF_AVAILABLE=OFF -DHTTPLIB_INSTALL=ON
-# The project finds cpp-httplib through pkg-config, as Debian ships it.
-if [ ! -f "$PREFIX/lib/pkgconfig/cpp-httplib.pc" ]; then
-  mkdir -p "$PREFIX/lib/pkgconfig"
-  cat >"$PREFIX/lib/pkgconfig/cpp-httplib.pc" <<PC
+# The project finds cpp-httplib through pkg-config, as Debian ships it; the source build
+# installs the archive as libhttplib.a and no .pc file. Written every run, so that a
+# prefix from an older version of this script gets the current one.
+mkdir -p "$PREFIX/lib/pkgconfig"
+[ -f "$PREFIX/lib/libhttplib.a" ] || die "cpp-httplib's build left no $PREFIX/lib/libhttplib.a"
+cat >"$PREFIX/lib/pkgconfig/cpp-httplib.pc" <<PC
 prefix=$PREFIX
 includedir=\${prefix}/include
 libdir=\${prefix}/lib
 Name: cpp-httplib
 Description: A C++ HTTP/HTTPS server and client library (static, aarch64)
 Version: $(sed -n 's/^#define CPPHTTPLIB_VERSION "\(.*\)"/\1/p' "$PREFIX/include/httplib.h")
-Libs: -L\${libdir} -lcpp-httplib
+Requires: openssl
+Libs: -L\${libdir} -lhttplib
 Cflags: -I\${includedir} -DCPPHTTPLIB_OPENSSL_SUPPORT
 PC
-fi
 
 # Cap'n Proto's CMake config prefers the shared libraries; point it at the archives.
 capnp_archives=()
@@ -102,6 +104,12 @@ for lib in capnp capnp-rpc capnp-json capnp-websocket capnpc kj kj-async kj-gzip
   capnp_archives+=("-DCapnProto_${lib}_IMPORTED_LOCATION=/usr/lib/$TRIPLE/lib$lib.a")
 done
 
+# A cache from before static archives and the target's pkg-config files were enforced
+# may hold shared or host libraries it found.
+if grep -qE '^pkgcfg_lib_[^=]*=.*(\.so|/x86_64-linux-gnu/.*)$' "$BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+  step "the CMake cache in $BUILD_DIR names shared or host libraries; configuring afresh"
+  rm -f "$BUILD_DIR/CMakeCache.txt"
+fi
 step "configuring baton in $BUILD_DIR"
 cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$PREFIX" "${capnp_archives[@]}" "${launcher[@]}" >"$BUILD_DIR/configure.log" 2>&1 ||
@@ -118,5 +126,10 @@ step "building ${targets[*]}"
 cmake --build "$BUILD_DIR" -j"$JOBS" --target "${targets[@]}"
 step "building baton"
 cmake --build "$BUILD_DIR" -j"$JOBS" --target baton
-file "$BUILD_DIR/baton" 2>/dev/null || true
-step "done: $BUILD_DIR/baton"
+# The point of this build is one file that runs without any library installed: a
+# program interpreter or a needed shared library would make it fail on a phone.
+dynamic="$("$TRIPLE-readelf" -l -d "$BUILD_DIR/baton" | grep -E 'Requesting program interpreter|\(NEEDED\)' || true)"
+[ -z "$dynamic" ] || die "$BUILD_DIR/baton is not statically linked:
+$dynamic
+check which library CMake found as a shared object in $BUILD_DIR/CMakeCache.txt (pkgcfg_lib_*)"
+step "done: $BUILD_DIR/baton (static, $(du -h "$BUILD_DIR/baton" | cut -f1))"
