@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "tensor/cpu_features.h"
 
 namespace baton::cli {
@@ -18,21 +22,27 @@ std::string compiler() {
 #endif
 }
 
-// The kernel paths dispatch picks on this machine (tensor/cpu_features.h).
+// The kernel table dispatch picked on this machine and the CPU features it was picked
+// from (tensor/cpu_features.h).
 std::string kernels() {
-#if defined(__x86_64__) || defined(__i386__)
   const CpuFeatures& f = cpu_features();
-  std::string paths;
-  for (const auto& [on, name] : {std::pair{f.avx2, "avx2"}, std::pair{f.fma, "fma"}, std::pair{f.f16c, "f16c"}}) {
-    if (on) paths += std::string(paths.empty() ? "" : " ") + name;
-  }
-  return fmt::format("x86-64: {} (scalar reference always built; BATON_FORCE_SCALAR=1 forces it)",
-                     paths.empty() ? "scalar only" : paths);
+#if defined(__x86_64__) || defined(__i386__)
+  const char* arch = "x86-64";
+  const std::vector<std::pair<bool, const char*>> flags = {
+      {f.avx2, "avx2"}, {f.fma, "fma"}, {f.f16c, "f16c"}, {f.avx512, "avx512"}, {f.avx512_vnni, "avx512-vnni"}};
 #elif defined(__aarch64__)
-  return "aarch64 (scalar reference always built; BATON_FORCE_SCALAR=1 forces it)";
+  const char* arch = "aarch64";
+  const std::vector<std::pair<bool, const char*>> flags = {{f.neon, "neon"}, {f.dotprod, "dotprod"}, {f.fp16, "fp16"}};
 #else
-  return "scalar";
+  const char* arch = "other";
+  const std::vector<std::pair<bool, const char*>> flags;
 #endif
+  std::string features;
+  for (const auto& [on, name] : flags) {
+    if (on) features += std::string(features.empty() ? "" : " ") + name;
+  }
+  return fmt::format("{} ({}: {}; scalar reference always built, BATON_FORCE_SCALAR=1 forces it)",
+                     kernel_table_name(), arch, features.empty() ? "no SIMD features" : features);
 }
 
 }  // namespace
