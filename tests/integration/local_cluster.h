@@ -48,6 +48,8 @@ struct NodeSpec {
   // What runs `baton` for this node; empty: this build's. E.g. qemu-user and an aarch64
   // build for a cluster that mixes architectures.
   std::vector<std::string> command;
+  // How long the node may take to print its port (an emulated one starts slower).
+  std::chrono::seconds start_bound{20};
 };
 
 class LocalCluster {
@@ -63,7 +65,7 @@ class LocalCluster {
       if (nodes[i].with_model) argv.insert(argv.end(), {"--model", model});
       argv.insert(argv.end(), nodes[i].extra.begin(), nodes[i].extra.end());
       nodes_.push_back(std::make_unique<ChildProcess>(argv, secret_env()));
-      auto m = nodes_.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), std::chrono::seconds(20));
+      auto m = nodes_.back()->wait_for_line(std::regex(R"(\(port (\d+)\))"), nodes[i].start_bound);
       if (!m) {
         error_ = "node " + std::to_string(i) + " did not start: " + nodes_.back()->err();
         return;
