@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -103,6 +104,13 @@ struct Plan {
   double total_cap_bytes = 0;       // sum of all devices' caps
   // When infeasible: the largest context (< ctx) this strategy could fit, 0 if none.
   std::optional<int64_t> max_fitting_ctx;
+};
+
+// No split of the model fits the devices (well-formed input: `baton plan`, a coordinator
+// that gave up waiting, `baton simulate` exit with status 2 for it).
+class NoPlanError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // One stage of a candidate split.

@@ -11,6 +11,10 @@ namespace baton::cli {
 
 using CommandRunner = std::function<int()>;
 
+// Exit status when the input is well formed but no plan fits (baton::NoPlanError), so
+// scripts can tell "does not fit" from "bad input" (1).
+constexpr int kExitNoPlan = 2;
+
 // Each register_* adds a subcommand to `app` and sets `runner` when it is selected.
 void register_run(CLI::App& app, CommandRunner& runner);
 void register_bench(CLI::App& app, CommandRunner& runner);

@@ -19,6 +19,7 @@
 #include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/default_model.h"
+#include "tools/ready_file.h"
 #include "tools/event_loop.h"
 #include "transport/auth.h"
 
@@ -54,6 +55,7 @@ struct CoordinatorArgs {
   std::vector<std::string> cors_origins;
   uint32_t min_nodes = 1;
   double discovery_wait_s = 0;  // 0: wait until nodes come
+  std::string ready_file;       // written once serving (empty: none)
   HealthThresholds health;
 };
 
@@ -115,6 +117,11 @@ bool assemble_when_ready(kj::AsyncIoContext& io, Cluster& cluster, const Coordin
       spdlog::warn("the cluster is not ready: {}; trying again in {:.0f} s", problem, backoff_s(attempt));
     }
     if (bounded && clock::now() >= deadline) {
+      if (cluster.found_no_plan()) {
+        throw NoPlanError(fmt::format("gave up after {:g} s (--discovery-wait): {}. Add nodes (or memory), or lower "
+                                      "--ctx or --max-sessions",
+                                      args.discovery_wait_s, problem));
+      }
       throw std::runtime_error(fmt::format(
           "gave up after {:g} s (--discovery-wait): {}. Start `baton node` on the network with the same "
           "secret, or pass --peers HOST:PORT,...",
@@ -230,6 +237,12 @@ int run_coordinator(CoordinatorArgs args) {
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
   if (http) fmt::print("HTTP API on http://{}:{}/v1 (OpenAI-compatible)\n", args.http.substr(0, args.http.rfind(':')), http->port());
   std::fflush(stdout);
+  const ReadyFile ready = args.ready_file.empty()
+                              ? ReadyFile()
+                              : ReadyFile(args.ready_file, {{"role", "coordinator"},
+                                                            {"port", listener.port()},
+                                                            {"http_port", http ? nlohmann::json(http->port()) : nlohmann::json()},
+                                                            {"stages", cluster.plan().stages.size()}});
   const char* sig = listener.run().then([] { return "accept loop ended"; }).exclusiveJoin(stop.addBranch()).wait(io.waitScope);
   spdlog::info("coordinator shutting down ({})", sig);
   // Sessions end first (their last callbacks need the event loop), then the front doors.
@@ -297,6 +310,9 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--cors-origin", a->cors_origins,
                   "Let web pages from this origin call the HTTP API, e.g. http://localhost:5173 (repeatable; "
                   "'*' for any; none by default)");
+  cmd->add_option("--ready-file", a->ready_file,
+                  "Once serving, write {\"role\", \"port\", \"http_port\", \"stages\"} as JSON to FILE (for scripts "
+                  "and supervisors; removed at exit)");
   cmd->add_flag("!--no-mdns", a->mdns, "Do not discover nodes with mDNS (use --peers only)");
   cmd->add_option("--mdns-interface", a->mdns_interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-port", a->mdns_port, "mDNS UDP port (tests isolate themselves; standard: 5353)")->capture_default_str();

@@ -8,6 +8,7 @@
 #include <exception>
 #include <iostream>
 
+#include "partition/plan.h"
 #include "transport/user_errors.h"
 #include "tools/commands.h"
 #include "tools/version.h"
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
   baton::raise_open_file_limit();
   try {
     return runner ? runner() : 1;
+  } catch (const baton::NoPlanError& e) {
+    std::cerr << "baton: error: " << e.what() << "\n";
+    return baton::cli::kExitNoPlan;
   } catch (const kj::Exception& e) {
     // kj's file:line and stack addresses help a developer, not a user: debug level only.
     spdlog::debug("{}", kj::str(e).cStr());

@@ -18,6 +18,7 @@
 #include "tools/commands.h"
 #include "tools/cpu_affinity.h"
 #include "tools/default_model.h"
+#include "tools/ready_file.h"
 #include "tools/event_loop.h"
 #include "transport/auth.h"
 
@@ -47,6 +48,7 @@ struct NodeArgs {
   uint64_t link_seed = 1;
   double pace_gflops = 0;     // simulated device: its compute speed (0: unpaced)
   double host_gflops = 0;     // this machine's, for pacing (0: measure at start)
+  std::string ready_file;     // written once serving (empty: none)
 };
 
 std::string default_name() {
@@ -148,6 +150,9 @@ int run_node(NodeArgs args) {
              listener.port(),
              announced.memory_mib ? fmt::format(", offering {} MiB", announced.memory_mib) : std::string(", no memory limit"));
   std::fflush(stdout);
+  const ReadyFile ready = args.ready_file.empty()
+                              ? ReadyFile()
+                              : ReadyFile(args.ready_file, {{"role", "node"}, {"name", name}, {"port", listener.port()}});
   // Announce only once the port is known; stopped (goodbye) before the process exits.
   std::unique_ptr<discovery::MdnsResponder> responder;
   HealthReading health = read_health(args.sysfs_root);
@@ -227,6 +232,9 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--host-gflops", a->host_gflops,
                   "This machine's GFLOP/s for --pace-gflops (0: measure a short matvec run at start)")
       ->check(CLI::Range(0.0, 1e7))->capture_default_str();
+  cmd->add_option("--ready-file", a->ready_file,
+                  "Once serving, write {\"role\", \"name\", \"port\"} as JSON to FILE (for scripts and supervisors; "
+                  "removed at exit)");
   cmd->add_flag("!--no-mdns", a->announce.enabled, "Do not announce this node with mDNS/DNS-SD");
   cmd->add_option("--mdns-interface", a->announce.interface, "Interface or IPv4 address for mDNS (default: automatic)");
   cmd->add_option("--mdns-ttl", a->announce.test_ttl_s, "Short mDNS record TTL in seconds (tests; 0: RFC values)");

@@ -30,9 +30,6 @@ using nlohmann::json;
 
 constexpr double kMiB = 1024.0 * 1024.0;
 constexpr int64_t kDefaultContext = 4096;
-// Exit status when the request is well formed but no plan fits, so scripts can tell
-// "does not fit" from "bad input" (1).
-constexpr int kExitNoPlan = 2;
 
 struct PlanArgs {
   std::optional<std::string> model;

@@ -23,7 +23,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-constexpr int kExitNoPlan = 2;  // as `baton plan`: well-formed, but nothing fits
 
 struct SimulateArgs {
   std::string file;
@@ -141,7 +140,7 @@ int run_simulate(const SimulateArgs& a) {
   std::vector<sim::RunReport> runs;
   try {
     for (Strategy s : strategies) runs.push_back(sim::run_simulation(spec, s, options));
-  } catch (const sim::NoPlanError& e) {
+  } catch (const NoPlanError& e) {
     std::cerr << "baton: " << e.what() << "\n";
     return kExitNoPlan;
   }

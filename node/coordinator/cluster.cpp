@@ -285,6 +285,7 @@ void Cluster::member_lost(const std::string& address, const std::string& why) {
 }
 
 kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates, std::function<bool()> still_idle) {
+  found_no_plan_ = false;
   if (stages_.empty()) {  // nothing serving yet: plan from scratch
     candidates_ = std::move(candidates);
     drop_pipeline();
@@ -440,6 +441,7 @@ kj::Promise<void> Cluster::assemble_current() {
                                                  config_.kv_dtype, wire_bytes_per_element(config_.wire));
     SessionPlan sp = plan_for_sessions(req, config_.context, config_.max_sessions, config_.strategy);
     plan_ = std::move(sp.plan);
+    found_no_plan_ = !plan_.feasible;
     if (!plan_.feasible) throw std::runtime_error(fmt::format("no plan fits this cluster: {}", plan_.reason));
     if (sp.sessions < config_.max_sessions) {
       spdlog::warn("the nodes' memory holds KV caches for {} session(s) of {} tokens, not {}: serving {} at once",

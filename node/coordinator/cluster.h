@@ -132,6 +132,8 @@ class Cluster {
   // The latest heartbeat of each member that sent one, by address.
   std::map<std::string, TelemetrySubscriber::Sample> telemetry() const { return telemetry_->latest(); }
   const Plan& plan() const { return plan_; }
+  // Whether the last assembly failed because no plan fits the members (not a join error).
+  bool found_no_plan() const { return found_no_plan_; }
   const std::vector<Member>& members() const { return members_; }
   const ClusterConfig& config() const { return config_; }
   const Model& model() const { return model_; }
@@ -198,6 +200,7 @@ class Cluster {
   bool keep_quant_points_ = false;
   kj::ForkedPromise<void> ready_;
   Plan plan_;
+  bool found_no_plan_ = false;
   std::atomic<uint32_t> session_slots_{0};
   ResultRouter* router_ = nullptr;
   rpc::ResultSink::Client sink_;

@@ -4,15 +4,11 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <random>
 
 #include "model/tokenizer.h"
+#include "node/coordinator/completion_reply.h"
 #include "node/coordinator/http_doors.h"
 #include "node/coordinator/http_server.h"
 #include "node/coordinator/openai_api.h"
@@ -24,75 +20,8 @@ namespace {
 
 using nlohmann::json;
 
-struct Piece {
-  int32_t choice = 0;
-  std::string text;
-  std::vector<SampledToken> sampled;  // the tokens behind `text`, when logprobs were asked
-};
-
-// Tokens and the end of every choice of one request, handed from the event-loop thread
-// (callbacks) to the HTTP thread that writes the response.
-struct RequestChannel {
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<Piece> pieces;
-  std::vector<SessionOutcome> outcomes;
-  size_t done = 0;
-  std::vector<std::shared_ptr<std::atomic<bool>>> cancels;
-
-  bool finished() const { return done == outcomes.size(); }
-  void cancel_all() {
-    for (auto& c : cancels) c->store(true);
-  }
-};
-
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-// Responses are UTF-8 whatever a model or a client produced: bytes that are not become U+FFFD.
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// baton's own figures next to OpenAI's fields (clients ignore unknown keys).
-json baton_figures(const std::vector<SessionOutcome>& outs) {
-  const SessionOutcome& out = outs.front();
-  double kv = 0;
-  int64_t cached = 0, sent = 0;
-  for (const auto& o : outs) {
-    kv += o.kv_cache_mib;
-    cached += o.result.reused_tokens;
-    sent += static_cast<int64_t>(o.stats.tokens_sent);
-  }
-  return {{"tokens_per_s", out.decode_tokens_per_s},
-          {"ttft_ms", out.ttft_ms},
-          {"queued_ms", out.queued_ms},
-          // Prompt cache: tokens whose KV a stage slot already held, and tokens sent
-          // through the pipeline for this request (every choice).
-          {"cached_tokens", cached},
-          {"tokens_sent", sent},
-          {"kv_cache_mib", kv}};
-}
-
-json usage_of(const std::vector<SessionOutcome>& outs) {
-  int64_t completion = 0;
-  for (const auto& o : outs) completion += o.result.completion_tokens;
-  const int64_t prompt = outs.front().result.prompt_tokens;
-  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
-}
-
-void send_error(httplib::Response& res, const ApiError& e) {
-  res.status = e.status;
-  res.set_content(dump(error_body(e)), "application/json");
-}
-
-// A failure of ours, told to people without internals (library messages, addresses):
-// the details go to the coordinator's log under the same request id.
-ApiError server_failure(const std::string& request_id, const std::string& detail) {
-  spdlog::warn("request {} failed: {}", request_id, detail);
-  return ApiError(500, "", "server_error",
-                  fmt::format("the cluster could not finish this reply (a node failed or left); try again. "
-                              "The coordinator's log has the details under request {}.",
-                              request_id));
 }
 
 // Every path the service answers, so anything else gets a JSON 404 before its body is read.
@@ -172,7 +101,7 @@ void HttpService::install_doors() {
     const bool has_body = req.has_header("Content-Length") || req.has_header("Transfer-Encoding");
     auto refuse = [&](const ApiError& e) {
       if (has_body) server_->close_after_response(req);  // its body stays unread on the wire
-      send_error(res, e);
+      send_api_error(res, e);
       return httplib::Server::HandlerResponse::Handled;
     };
     if (v.status) {
@@ -200,7 +129,7 @@ void HttpService::install_doors() {
   // gets an OpenAI-shaped body too.
   server_->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    send_error(res, ApiError(res.status, "", res.status >= 500 ? "server_error" : "invalid_request",
+    send_api_error(res, ApiError(res.status, "", res.status >= 500 ? "server_error" : "invalid_request",
                              library_refusal(res.status)));
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -212,7 +141,7 @@ void HttpService::install_doors() {
       what = e.what();
     } catch (...) {
     }
-    send_error(res, server_failure(new_request_id(), what));
+    send_api_error(res, server_failure(new_request_id(), what));
   });
 }
 
@@ -223,17 +152,17 @@ void HttpService::install_routes() {
   });
   server_->Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     const json body = {{"object", "list"}, {"data", json::array({model_object(config_.model_id)})}};
-    res.set_content(dump(body), "application/json");
+    res.set_content(dump_json(body), "application/json");
   });
   server_->Get("/v1/models/(.+)", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string id = req.matches[1];
     if (id != config_.model_id) {
-      send_error(res, ApiError(404, "model", "model_not_found",
+      send_api_error(res, ApiError(404, "model", "model_not_found",
                                fmt::format("model '{}' is not served here (this coordinator serves '{}')", id,
                                            config_.model_id)));
       return;
     }
-    res.set_content(dump(model_object(config_.model_id)), "application/json");
+    res.set_content(dump_json(model_object(config_.model_id)), "application/json");
   });
 }
 
@@ -243,7 +172,7 @@ void HttpService::install_completion_routes() {
                   [this, chat](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader) {
                     BodyRead body = read_bounded_body(*server_, req, reader);
                     if (!body.body) {
-                      send_error(res, ApiError(body.status, "", body.status == 413 ? "request_too_large" : "invalid_body",
+                      send_api_error(res, ApiError(body.status, "", body.status == 413 ? "request_too_large" : "invalid_body",
                                                body.message));
                       return;
                     }
@@ -253,154 +182,63 @@ void HttpService::install_completion_routes() {
 }
 
 void HttpService::complete(bool chat, const httplib::Request& http_req, httplib::Response& res, const std::string& body) {
-  CompletionRequest req;
-  std::vector<int32_t> input;
+  EncodedCompletion encoded;
   try {
-    req = parse_completion_request(body, chat, config_.model_id, config_.prefill_chunk);
-    check_logit_bias_ids(req, model_.tokenizer().vocab_size());
-    try {
-      input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()), req.prompt);
-    } catch (const PromptError& e) {
-      throw ApiError(400, e.field, "invalid_value", e.what());
-    }
-    if (static_cast<int64_t>(input.size()) > config_.context) {
-      throw ApiError(400, chat ? "messages" : "prompt", "context_length_exceeded",
-                     fmt::format("the prompt has {} tokens but the context holds {}", input.size(), config_.context));
-    }
+    encoded = parse_and_encode(chat, body);
   } catch (const ApiError& e) {
-    send_error(res, e);
+    send_api_error(res, e);
     return;
   }
-  const std::string id = (chat ? "chatcmpl-" : "cmpl-") + new_request_id();
-  auto channel = std::make_shared<RequestChannel>();
-  channel->outcomes.resize(static_cast<size_t>(req.n));
-  // Choice i samples with seed + i: n different answers, each reproducible.
-  for (int32_t i = 0; i < req.n; ++i) {
-    SessionCallbacks cb;
-    // Both callbacks run on the event-loop thread, one token after the other: the
-    // sampled token waits here for its text.
-    auto sampled = std::make_shared<std::vector<SampledToken>>();
-    if (req.stream && req.params.logprobs.any()) {
-      cb.on_sampled = [sampled](const SampledToken& t) { sampled->push_back(t); };
-    }
-    cb.on_token = [channel, i, sampled](int32_t, const std::string& text) {
-      if (text.empty() && sampled->empty()) return;
-      std::lock_guard<std::mutex> lock(channel->mutex);
-      channel->pieces.push_back({i, text, std::move(*sampled)});
-      sampled->clear();
-      channel->changed.notify_all();
-    };
-    cb.on_done = [channel, i](const SessionOutcome& out) {
-      std::lock_guard<std::mutex> lock(channel->mutex);
-      channel->outcomes[static_cast<size_t>(i)] = out;
-      ++channel->done;
-      channel->changed.notify_all();
-    };
-    GenerationParams params = req.params;
-    params.sampling.seed += static_cast<uint64_t>(i);
-    const StartResult started = runner_.try_start(input, params, cb);
-    if (!started.started()) {
-      std::lock_guard<std::mutex> lock(channel->mutex);
-      channel->cancel_all();  // the choices already started would answer nobody
-      if (started.admission == Admission::Full) {
-        res.set_header("Retry-After", std::to_string(started.retry_after_s));
-        send_error(res, ApiError(429, "", "busy", started.refusal));
-      } else {
-        send_error(res, ApiError(503, "", "unavailable", started.refusal));
-      }
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(channel->mutex);
-      channel->cancels.push_back(started.cancel);
-    }
+  std::shared_ptr<ChoiceChannel> channel = admit(encoded, res);
+  if (!channel) return;
+  ReplyHeader header{std::move(encoded.request), (chat ? "chatcmpl-" : "cmpl-") + new_request_id(), unix_now(),
+                     config_.model_id, token_text()};
+  if (header.request.stream) {
+    reply_streaming(std::move(header), std::move(channel), res);
+  } else {
+    reply_whole(header, *channel, [&] { return server_->client_gone(http_req); }, res);
   }
-  const int64_t created = unix_now();
+}
 
-  if (!req.stream) {
-    std::unique_lock<std::mutex> lock(channel->mutex);
-    // Looks at the client now and then: one that hung up stops its generations.
-    while (!channel->changed.wait_for(lock, std::chrono::milliseconds(100), [&] { return channel->finished(); })) {
-      if (server_->client_gone(http_req)) {
-        channel->cancel_all();
-        spdlog::info("request {}: the client went away, generation cancelled", id);
-      }
-    }
-    std::vector<GenerationResult> results;
-    for (const auto& out : channel->outcomes) {
-      if (!out.error.empty()) {
-        send_error(res, server_failure(id, out.error));
-        return;
-      }
-      results.push_back(out.result);
-    }
-    json reply = completion_response(req, id, created, config_.model_id, results, token_text());
-    reply["baton"] = baton_figures(channel->outcomes);
-    res.set_content(dump(reply), "application/json");
-    return;
+HttpService::EncodedCompletion HttpService::parse_and_encode(bool chat, const std::string& body) const {
+  EncodedCompletion out;
+  out.request = parse_completion_request(body, chat, config_.model_id, config_.prefill_chunk);
+  check_logit_bias_ids(out.request, model_.tokenizer().vocab_size());
+  try {
+    out.input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()), out.request.prompt);
+  } catch (const PromptError& e) {
+    throw ApiError(400, e.field, "invalid_value", e.what());
   }
-  res.set_header("Cache-Control", "no-cache");
-  res.set_chunked_content_provider(
-      "text/event-stream", [this, channel, req, id, created](size_t, httplib::DataSink& sink) {
-        auto send = [&](const json& chunk) {
-          const std::string line = "data: " + dump(chunk) + "\n\n";
-          return sink.write(line.data(), line.size());
-        };
-        std::vector<bool> first(static_cast<size_t>(req.n), true);
-        std::vector<int64_t> text_offset(static_cast<size_t>(req.n), 0);  // completions' logprobs
-        const TokenText text_of = token_text();
-        for (;;) {
-          std::deque<Piece> ready;
-          bool done = false;
-          {
-            std::unique_lock<std::mutex> lock(channel->mutex);
-            channel->changed.wait_for(lock, std::chrono::milliseconds(200),
-                                      [&] { return channel->finished() || !channel->pieces.empty(); });
-            ready.swap(channel->pieces);
-            done = channel->finished();
-          }
-          for (const Piece& piece : ready) {
-            const int32_t index = piece.choice;
-            json logprobs = logprobs_json(req, piece.sampled, text_of, text_offset[static_cast<size_t>(index)]);
-            for (const SampledToken& t : piece.sampled) {
-              text_offset[static_cast<size_t>(index)] += static_cast<int64_t>(text_of(t.id).size());
-            }
-            if (!send(completion_chunk(req, id, created, config_.model_id, piece.text, std::nullopt,
-                                       first[static_cast<size_t>(index)], index, std::move(logprobs)))) {
-              std::lock_guard<std::mutex> lock(channel->mutex);
-              channel->cancel_all();  // the client went away: stop generating, free the KV caches
-              return false;
-            }
-            first[static_cast<size_t>(index)] = false;
-          }
-          if (!sink.is_writable()) {
-            std::lock_guard<std::mutex> lock(channel->mutex);
-            channel->cancel_all();
-            return false;
-          }
-          if (done) break;
-        }
-        const std::vector<SessionOutcome>& outs = channel->outcomes;
-        for (size_t i = 0; i < outs.size(); ++i) {
-          if (!outs[i].error.empty()) {
-            // Headers are gone: the error travels as an event, as OpenAI's streams do.
-            send(error_body(server_failure(id, outs[i].error)));
-            continue;
-          }
-          json last = completion_chunk(req, id, created, config_.model_id, "", finish_reason_for_api(outs[i].result.finish),
-                                       first[i], static_cast<int32_t>(i));
-          if (i + 1 == outs.size()) {
-            last["baton"] = baton_figures(outs);
-            // As OpenAI's stream_options.include_usage does, on the final chunk.
-            last["usage"] = usage_of(outs);
-          }
-          send(last);
-        }
-        const std::string end = "data: [DONE]\n\n";
-        sink.write(end.data(), end.size());
-        sink.done();
-        return true;
-      });
+  if (static_cast<int64_t>(out.input.size()) > config_.context) {
+    throw ApiError(400, chat ? "messages" : "prompt", "context_length_exceeded",
+                   fmt::format("the prompt has {} tokens but the context holds {}", out.input.size(), config_.context));
+  }
+  return out;
+}
+
+std::shared_ptr<ChoiceChannel> HttpService::admit(const EncodedCompletion& encoded, httplib::Response& res) {
+  const CompletionRequest& req = encoded.request;
+  auto channel = std::make_shared<ChoiceChannel>(req.n);
+  const bool with_sampled = req.stream && req.params.logprobs.any();
+  for (int32_t i = 0; i < req.n; ++i) {
+    GenerationParams params = req.params;
+    params.sampling.seed += static_cast<uint64_t>(i);  // n different answers, each reproducible
+    const StartResult started =
+        runner_.try_start(encoded.input, params, ChoiceChannel::callbacks(channel, i, with_sampled));
+    if (started.started()) {
+      channel->add_cancel(started.cancel);
+      continue;
+    }
+    channel->cancel_all();  // the choices already started would answer nobody
+    if (started.admission == Admission::Full) {
+      res.set_header("Retry-After", std::to_string(started.retry_after_s));
+      send_api_error(res, ApiError(429, "", "busy", started.refusal));
+    } else {
+      send_api_error(res, ApiError(503, "", "unavailable", started.refusal));
+    }
+    return nullptr;
+  }
+  return channel;
 }
 
 TokenText HttpService::token_text() const {
@@ -424,7 +262,7 @@ void HttpService::install_status_routes() {
   if (!status_.executor || !status_.cluster) return;
   server_->Get("/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
     res.set_header("Cache-Control", "no-cache");
-    res.set_content(dump(cluster_status_json(cluster_status())), "application/json");
+    res.set_content(dump_json(cluster_status_json(cluster_status())), "application/json");
   });
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     MetricsSnapshot snap = status_.metrics ? status_.metrics->snapshot() : MetricsSnapshot{};

@@ -26,6 +26,7 @@ struct Response;
 namespace baton {
 
 class BoundedHttpServer;
+class ChoiceChannel;
 
 struct HttpServiceConfig {
   std::string host = "127.0.0.1";
@@ -59,7 +60,18 @@ class HttpService {
   void install_routes();
   void install_completion_routes();
   void install_status_routes();
+  // One completion request, as a table of contents: parse and encode, admit its choices
+  // as sessions, then reply whole or streaming (completion_reply.h).
   void complete(bool chat, const httplib::Request& http_req, httplib::Response& res, const std::string& body);
+  struct EncodedCompletion {
+    CompletionRequest request;
+    std::vector<int32_t> input;  // the prompt's token ids
+  };
+  // Throws ApiError (a 400 naming the field) for what the client got wrong.
+  EncodedCompletion parse_and_encode(bool chat, const std::string& body) const;
+  // Starts every choice; on refusal cancels the started ones, answers 429 or 503 and
+  // returns null.
+  std::shared_ptr<ChoiceChannel> admit(const EncodedCompletion& encoded, httplib::Response& res);
   ClusterStatus cluster_status();
   TokenText token_text() const;  // a token id's bytes, for logprobs
 

@@ -47,6 +47,17 @@ TEST(SimulatePrediction, EffectiveSpeedIsTheRoofline) {
   EXPECT_DOUBLE_EQ(effective_gflops({"x", "pc", 1, 100, 10, 0, 1}, w), 20);    // bandwidth-bound: 10 GB/s * 2
 }
 
+TEST(SimulatePrediction, PacingSlowsTheRunUntilTheFastestDeviceCanBePaced) {
+  const TokenWork w{2e9, 1e9};  // a: 60 GFLOP/s but 30 GB/s -> 60; b: 300 GFLOP/s, 40 GB/s -> 80
+  const Pacing p = pace_cluster(spec(), w, 50, 0);
+  ASSERT_EQ(p.effective_gflops.size(), 2u);
+  EXPECT_DOUBLE_EQ(p.effective_gflops[0], 60);
+  EXPECT_DOUBLE_EQ(p.effective_gflops[1], 80);
+  EXPECT_DOUBLE_EQ(p.scale, 80.0 / 50 * 1.15);  // b, 15% slower than this machine
+  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, 500, 0).scale, 1);  // a fast host runs in real time
+  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, 50, 3).scale, 3);   // asked for: taken as given
+}
+
 TEST(SimulatePrediction, CoordinatorOnThisMachineCostsNoLatency) {
   const PlanRequest r = plan_request(spec(), model(), 256, 2, 34.0 / 32);
   EXPECT_EQ(r.ctx, 512);

@@ -49,6 +49,20 @@ double effective_gflops(const DeviceProfile& device, const TokenWork& work) {
   return work.flops / (ms * 1e6);
 }
 
+Pacing pace_cluster(const ClusterSpec& spec, const TokenWork& work, double host_gflops, double requested_scale) {
+  Pacing p;
+  p.host_gflops = host_gflops;
+  double fastest = 0;
+  for (const SimDevice& d : spec.devices) {
+    p.effective_gflops.push_back(effective_gflops(d.profile, work));
+    fastest = std::max(fastest, p.effective_gflops.back());
+  }
+  // Slow enough that the fastest device is still slower than this machine, with room
+  // for noise.
+  p.scale = requested_scale > 0 ? requested_scale : std::max(1.0, fastest / host_gflops * 1.15);
+  return p;
+}
+
 Plan predict_split(const PlanRequest& request, const std::vector<StageRange>& split, Strategy strategy, double position) {
   PlanRequest at = request;
   at.ctx = std::max<int64_t>(1, static_cast<int64_t>(std::llround(2 * position)));

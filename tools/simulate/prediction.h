@@ -29,6 +29,17 @@ TokenWork token_work(const ModelCostProfile& model, double position);
 // bytes / GB/s), i.e. the device computes at min(GFLOP/s, GB/s * flops/byte).
 double effective_gflops(const DeviceProfile& device, const TokenWork& work);
 
+// How the simulation runs this cluster on this machine: each device's speed on this
+// model, and how many times slower than real time the whole run goes so that even the
+// fastest device can be paced (a stage is only ever slowed down, never sped up).
+struct Pacing {
+  double host_gflops = 0;               // this machine, one thread, on this model
+  double scale = 1;                     // >= 1
+  std::vector<double> effective_gflops; // per device (spec order), unscaled
+};
+// `requested_scale` > 0 is taken as given; 0 picks the smallest scale with 15% headroom.
+Pacing pace_cluster(const ClusterSpec& spec, const TokenWork& work, double host_gflops, double requested_scale);
+
 // The planner's times for `split` (from the coordinator's actual plan) at decode
 // `position` rather than at the middle of the context: what this workload should see.
 // Layer ranges index `request.devices`.

@@ -1,6 +1,8 @@
-// One simulation: a real local cluster (one `baton node` process per device, shaped and
-// paced like the device, and a `baton coordinator`) runs the workload over the HTTP API;
-// the result is a RunReport next to the planner's prediction. Progress goes to stderr.
+// One simulation, as a table of contents: predict (the planner on the profiles), calibrate
+// (this machine against each device), start the cluster (one `baton node` process per
+// device, shaped and paced like it, and a `baton coordinator`), run the workload over the
+// HTTP API, and build the report next to the prediction. Progress goes to stderr.
+// Throws baton::NoPlanError when no split fits (exit status 2, like `baton plan`).
 #pragma once
 
 #include <stdexcept>
@@ -11,12 +13,6 @@
 #include "tools/simulate/report.h"
 
 namespace baton::sim {
-
-// The planner found no split that fits (exit status 2, like `baton plan`).
-class NoPlanError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct RunOptions {
   std::string baton_exe;     // the `baton` binary to start nodes and the coordinator with

@@ -1,0 +1,204 @@
+#include "node/coordinator/completion_reply.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+namespace baton {
+
+namespace {
+
+using nlohmann::json;
+
+// baton's own figures next to OpenAI's fields (clients ignore unknown keys).
+json baton_figures(const std::vector<SessionOutcome>& outs) {
+  const SessionOutcome& out = outs.front();
+  double kv = 0;
+  int64_t cached = 0, sent = 0;
+  for (const auto& o : outs) {
+    kv += o.kv_cache_mib;
+    cached += o.result.reused_tokens;
+    sent += static_cast<int64_t>(o.stats.tokens_sent);
+  }
+  return {{"tokens_per_s", out.decode_tokens_per_s},
+          {"ttft_ms", out.ttft_ms},
+          {"queued_ms", out.queued_ms},
+          // Prompt cache: tokens whose KV a stage slot already held, and tokens sent
+          // through the pipeline for this request (every choice).
+          {"cached_tokens", cached},
+          {"tokens_sent", sent},
+          {"kv_cache_mib", kv}};
+}
+
+json usage_of(const std::vector<SessionOutcome>& outs) {
+  int64_t completion = 0;
+  for (const auto& o : outs) completion += o.result.completion_tokens;
+  const int64_t prompt = outs.front().result.prompt_tokens;
+  return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+}
+
+// Writes one streamed piece per choice it belongs to; false once the client is gone.
+class StreamWriter {
+ public:
+  StreamWriter(const ReplyHeader& header, httplib::DataSink& sink)
+      : header_(header),
+        sink_(sink),
+        first_(static_cast<size_t>(header.request.n), true),
+        text_offset_(static_cast<size_t>(header.request.n), 0) {}
+
+  bool piece(const ChoiceChannel::Piece& piece) {
+    const size_t i = static_cast<size_t>(piece.choice);
+    json logprobs = logprobs_json(header_.request, piece.sampled, header_.token_text, text_offset_[i]);
+    for (const SampledToken& t : piece.sampled) {
+      text_offset_[i] += static_cast<int64_t>(header_.token_text(t.id).size());
+    }
+    const bool sent = send(completion_chunk(header_.request, header_.id, header_.created, header_.model_id, piece.text,
+                                            std::nullopt, first_[i], piece.choice, std::move(logprobs)));
+    first_[i] = false;
+    return sent;
+  }
+
+  void endings(const std::vector<SessionOutcome>& outs) {
+    for (size_t i = 0; i < outs.size(); ++i) {
+      if (!outs[i].error.empty()) {
+        // Headers are gone: the error travels as an event, as OpenAI's streams do.
+        send(error_body(server_failure(header_.id, outs[i].error)));
+        continue;
+      }
+      json last = completion_chunk(header_.request, header_.id, header_.created, header_.model_id, "",
+                                   finish_reason_for_api(outs[i].result.finish), first_[i], static_cast<int32_t>(i));
+      if (i + 1 == outs.size()) {
+        last["baton"] = baton_figures(outs);
+        // As OpenAI's stream_options.include_usage does, on the final chunk.
+        last["usage"] = usage_of(outs);
+      }
+      send(last);
+    }
+    const std::string end = "data: [DONE]\n\n";
+    sink_.write(end.data(), end.size());
+    sink_.done();
+  }
+
+ private:
+  bool send(const json& chunk) {
+    const std::string line = "data: " + dump_json(chunk) + "\n\n";
+    return sink_.write(line.data(), line.size());
+  }
+
+  const ReplyHeader& header_;
+  httplib::DataSink& sink_;
+  std::vector<bool> first_;
+  std::vector<int64_t> text_offset_;  // completions' logprobs: bytes so far, per choice
+};
+
+}  // namespace
+
+std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void send_api_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(dump_json(error_body(e)), "application/json");
+}
+
+ApiError server_failure(const std::string& request_id, const std::string& detail) {
+  spdlog::warn("request {} failed: {}", request_id, detail);
+  return ApiError(500, "", "server_error",
+                  fmt::format("the cluster could not finish this reply (a node failed or left); try again. "
+                              "The coordinator's log has the details under request {}.",
+                              request_id));
+}
+
+SessionCallbacks ChoiceChannel::callbacks(const std::shared_ptr<ChoiceChannel>& channel, int32_t index,
+                                          bool with_sampled) {
+  SessionCallbacks cb;
+  // Both callbacks run on the event-loop thread, one token after the other: the sampled
+  // token waits here for its text.
+  auto sampled = std::make_shared<std::vector<SampledToken>>();
+  if (with_sampled) cb.on_sampled = [sampled](const SampledToken& t) { sampled->push_back(t); };
+  cb.on_token = [channel, index, sampled](int32_t, const std::string& text) {
+    if (text.empty() && sampled->empty()) return;
+    std::lock_guard<std::mutex> lock(channel->mutex_);
+    channel->pieces_.push_back({index, text, std::move(*sampled)});
+    sampled->clear();
+    channel->changed_.notify_all();
+  };
+  cb.on_done = [channel, index](const SessionOutcome& out) {
+    std::lock_guard<std::mutex> lock(channel->mutex_);
+    channel->outcomes_[static_cast<size_t>(index)] = out;
+    ++channel->done_;
+    channel->changed_.notify_all();
+  };
+  return cb;
+}
+
+void ChoiceChannel::add_cancel(std::shared_ptr<std::atomic<bool>> cancel) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  cancels_.push_back(std::move(cancel));
+}
+
+void ChoiceChannel::cancel_all() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& c : cancels_) c->store(true);
+}
+
+std::pair<std::deque<ChoiceChannel::Piece>, bool> ChoiceChannel::take(std::chrono::milliseconds bound) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait_for(lock, bound, [&] { return finished() || !pieces_.empty(); });
+  std::deque<Piece> ready;
+  ready.swap(pieces_);
+  return {std::move(ready), finished()};
+}
+
+bool ChoiceChannel::wait_finished(std::chrono::milliseconds bound) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, bound, [&] { return finished(); });
+}
+
+void reply_whole(const ReplyHeader& header, ChoiceChannel& channel, const std::function<bool()>& client_gone,
+                 httplib::Response& res) {
+  // Looks at the client now and then: one that hung up stops its generations.
+  while (!channel.wait_finished(std::chrono::milliseconds(100))) {
+    if (client_gone()) {
+      channel.cancel_all();
+      spdlog::info("request {}: the client went away, generation cancelled", header.id);
+    }
+  }
+  std::vector<GenerationResult> results;
+  for (const auto& out : channel.outcomes()) {
+    if (!out.error.empty()) {
+      send_api_error(res, server_failure(header.id, out.error));
+      return;
+    }
+    results.push_back(out.result);
+  }
+  json reply = completion_response(header.request, header.id, header.created, header.model_id, results,
+                                   header.token_text);
+  reply["baton"] = baton_figures(channel.outcomes());
+  res.set_content(dump_json(reply), "application/json");
+}
+
+void reply_streaming(ReplyHeader header, std::shared_ptr<ChoiceChannel> channel, httplib::Response& res) {
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider("text/event-stream", [header = std::move(header), channel](size_t,
+                                                                                          httplib::DataSink& sink) {
+    StreamWriter writer(header, sink);
+    for (;;) {
+      auto [ready, done] = channel->take(std::chrono::milliseconds(200));
+      for (const ChoiceChannel::Piece& piece : ready) {
+        if (!writer.piece(piece)) {
+          channel->cancel_all();  // the client went away: stop generating, free the KV caches
+          return false;
+        }
+      }
+      if (!sink.is_writable()) {
+        channel->cancel_all();
+        return false;
+      }
+      if (done) break;
+    }
+    writer.endings(channel->outcomes());
+    return true;
+  });
+}
+
+}  // namespace baton

@@ -1,0 +1,188 @@
+#include "tools/simulate/workload.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "transport/sse_reader.h"
+
+namespace baton::sim {
+
+namespace {
+
+using nlohmann::json;
+using clock_type = std::chrono::steady_clock;
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+// What one streamed reply showed the client so far.
+struct StreamSeen {
+  SseReader events;
+  std::string refused_body;  // what a non-200 answer said
+  std::string server_error;
+  int chunks = 0;            // chunks carrying text: one decoded token each
+  std::optional<double> first_ms, last_ms;
+};
+
+// Takes one piece of the streamed body; false stops reading (an event beyond the bound).
+bool take_stream_bytes(StreamSeen& seen, std::string_view data, clock_type::time_point t0) {
+  if (seen.refused_body.size() < 4096) seen.refused_body.append(data.substr(0, 4096));
+  std::vector<std::string> payloads;
+  try {
+    payloads = seen.events.feed(data);
+  } catch (const std::exception& e) {
+    seen.server_error = e.what();
+    return false;
+  }
+  for (const std::string& payload : payloads) {
+    if (payload == "[DONE]") continue;
+    json chunk = json::parse(payload, nullptr, false);
+    if (chunk.is_discarded()) continue;
+    if (chunk.contains("error")) seen.server_error = chunk["error"].value("message", "error");
+    if (!chunk.contains("choices") || chunk["choices"].empty()) continue;
+    const json& choice = chunk["choices"][0];
+    if (choice.value("finish_reason", json()).is_string() && choice["finish_reason"] == "error") {
+      seen.server_error = "generation failed on the cluster";
+    }
+    if (choice.contains("text") && choice["text"].is_string() && !choice["text"].get<std::string>().empty()) {
+      const double now = ms_since(t0);
+      if (!seen.first_ms) seen.first_ms = now;
+      seen.last_ms = now;
+      ++seen.chunks;
+    }
+  }
+  return true;
+}
+
+// One streamed greedy completion; times the first and last token as the client sees them.
+RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
+  httplib::Client cli("127.0.0.1", port);
+  cli.set_read_timeout(600, 0);
+  cli.set_connection_timeout(10, 0);
+  const json body = {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}, {"stream", true}};
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.set_header("Content-Type", "application/json");
+  req.body = body.dump();
+  StreamSeen seen;
+  const auto t0 = clock_type::now();
+  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
+    return take_stream_bytes(seen, std::string_view(data, len), t0);
+  };
+  httplib::Response res;
+  httplib::Error err = httplib::Error::Success;
+  RequestResult out;
+  if (!cli.send(req, res, err)) {
+    out.error = fmt::format("HTTP request failed: {}", httplib::to_string(err));
+    return out;
+  }
+  if (res.status != 200) {
+    out.error = fmt::format("HTTP {}: {}", res.status, res.body.empty() ? seen.refused_body : res.body);
+    return out;
+  }
+  if (!seen.server_error.empty()) {
+    out.error = seen.server_error;
+    return out;
+  }
+  out.ok = true;
+  RequestReport& r = out.report;
+  r.total_ms = ms_since(t0);
+  r.completion_tokens = seen.chunks;
+  r.ttft_ms = seen.first_ms.value_or(r.total_ms);
+  // Between the first and the last token as they arrived: one decode step per token. (The
+  // coordinator's own tokens_per_s also spans the step that produced an end-of-text token,
+  // which is not counted, so it reads low on replies that stop early.)
+  if (seen.chunks > 1 && seen.last_ms && *seen.last_ms > *seen.first_ms) {
+    r.decode_tokens_per_s = (seen.chunks - 1) * 1000.0 / (*seen.last_ms - *seen.first_ms);
+  }
+  return out;
+}
+
+// The last request's per-stage figures, summed per stage index.
+void accumulate_stage_figures(const ClusterStatus& cluster, std::vector<StageAccumulator>& acc) {
+  if (!cluster.last) return;
+  for (const StageFigures& s : cluster.last->stages) {
+    const size_t i = s.stage;
+    if (i >= acc.size()) acc.resize(i + 1);
+    acc[i].compute_ms += s.compute_ms;
+    acc[i].wire_bytes += s.wire_bytes_per_token;
+    ++acc[i].samples;
+  }
+}
+
+// The last request's trace (stamps relative to its first step), divided by the time scale.
+std::vector<TraceToken> read_trace(const ClusterStatus& cluster, double scale) {
+  std::vector<TraceToken> out;
+  if (!cluster.last) return out;
+  auto ms = [scale](uint64_t ns) { return static_cast<double>(ns) / 1e6 / scale; };
+  for (const auto& step : cluster.last->trace) {
+    TraceToken t;
+    t.sent_ms = ms(step.sent_ns);
+    t.received_ms = ms(step.received_ns);
+    for (const StageTimingRecord& s : step.stages) {
+      t.stages.push_back({static_cast<int>(s.stage), ms(s.received_ns), ms(s.sent_ns),
+                          static_cast<double>(s.compute_us) / 1000.0 / scale});
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace
+
+WorkloadRun run_workload(const Workload& w, SimulatedCluster& cluster, double scale, ProgressLines& progress) {
+  progress.line("running {} request(s), {} at a time, up to {} tokens each", w.requests, w.concurrency, w.max_tokens);
+  const int port = cluster.http_port();
+  WorkloadRun run;
+  run.results.resize(static_cast<size_t>(w.requests));
+  std::mutex figures_mutex;  // run.stages and run.trace
+  std::atomic<int> next{0}, finished{0};
+  const auto start = clock_type::now();
+  std::vector<std::thread> workers;
+  for (int k = 0; k < w.concurrency; ++k) {
+    workers.emplace_back([&] {
+      for (int i; (i = next.fetch_add(1)) < w.requests;) {
+        const std::string& prompt = w.prompts[static_cast<size_t>(i) % w.prompts.size()];
+        RequestResult r = run_request(port, prompt, w.max_tokens);
+        if (r.ok && w.concurrency == 1) {  // the cluster's "last request" is this one
+          if (auto c = get_cluster_status(port)) {
+            std::lock_guard<std::mutex> lock(figures_mutex);
+            accumulate_stage_figures(*c, run.stages);
+            run.trace = read_trace(*c, scale);
+          }
+        }
+        const int done = ++finished;
+        if (r.ok) {
+          progress.line("request {}/{}: {} tokens, first after {:.0f} ms, {:.1f} tokens/s{}", done, w.requests,
+                        r.report.completion_tokens, r.report.ttft_ms / scale, r.report.decode_tokens_per_s * scale,
+                        scale != 1 ? " (scaled back to real time)" : "");
+        } else {
+          progress.line("request {}/{} failed: {}", done, w.requests, r.error);
+        }
+        run.results[static_cast<size_t>(i)] = std::move(r);
+      }
+    });
+  }
+  // This thread keeps the processes' pipes flowing while the workers wait on HTTP.
+  while (finished.load() < w.requests) cluster.drain_output();
+  for (auto& t : workers) t.join();
+  run.wall_s = ms_since(start) / 1000.0;
+  if (run.stages.empty()) {  // concurrent requests: the figures of whichever ran last
+    if (auto c = get_cluster_status(port)) {
+      accumulate_stage_figures(*c, run.stages);
+      run.trace = read_trace(*c, scale);
+    }
+  }
+  return run;
+}
+
+}  // namespace baton::sim
