@@ -110,6 +110,10 @@ class Cluster {
   kj::Promise<void> rejoin();
   // Resolves with the epoch once the pipeline is ready (after any (re)assembly in progress).
   kj::Promise<uint64_t> ready_epoch();
+  // step() without its wait: only in the turn where ready_epoch() resolved (a session
+  // checks the epoch is the one holding its KV caches, then sends, with one wait).
+  kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
+                                    uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling);
   // True for failures a re-plan can cure: a node disconnected or stopped answering.
   static bool is_node_failure(const kj::Exception& e);
   const std::vector<PeerCandidate>& candidates() const { return candidates_; }
@@ -164,8 +168,6 @@ class Cluster {
 
   kj::Promise<void> join_all();
   void admit(Member m, std::set<std::string>& ids);
-  kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                    uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling);
   kj::Promise<void> assemble_current();
   kj::Promise<void> assemble(AssemblyKind kind);
   kj::Promise<void> assemble_tolerant(AssemblyKind kind, const char* done);

@@ -22,17 +22,41 @@ PipelineBackend::~PipelineBackend() {
   }
 }
 
-StepResult PipelineBackend::send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch,
-                                 const std::optional<SamplingRequest>& sampling) {
-  const uint64_t step = ++step_;
-  return executor_.executeSync([this, step, pos0, ids, top_k, epoch, sampling]() -> kj::Promise<StepResult> {
-    // The pipeline may have been replaced since `epoch` was read: its stages would not
-    // have this session's KV cache. Fail as a lost node would, so the caller replays.
-    if (cluster_.epoch() != epoch) {
-      return KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned while this step was prepared");
+template <typename Func>
+auto PipelineBackend::on_loop(Func&& func) {
+  return executor_.executeSync([this, deferred = std::exchange(deferred_, {}), &func]() mutable {
+    for (auto& work : deferred) {
+      try {
+        work();
+      } catch (const std::exception& e) {
+        spdlog::warn("session {}: a callback failed: {}", session_, e.what());
+      }
     }
-    return cluster_.step(session_, step, pos0, ids, top_k, batch_group_, sampling);
+    return func();
   });
+}
+
+PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
+                                                  const std::optional<SamplingRequest>& sampling,
+                                                  std::optional<uint64_t> on_epoch) {
+  const uint64_t step = ++step_;
+  const std::optional<uint64_t> required = on_epoch ? on_epoch : kv_epoch_;
+  Attempt out;
+  // The lambdas run on the event loop while this thread waits in executeSync: they may
+  // write to `out` and `ready_epoch_`.
+  on_loop([&]() -> kj::Promise<void> {
+    return cluster_.ready_epoch().then([&, step](uint64_t epoch) -> kj::Promise<void> {
+      ready_epoch_ = epoch;
+      out.epoch = epoch;
+      // A pipeline other than the one holding this session's KV caches would compute
+      // without them: send nothing, the session replays first.
+      if (required && *required != epoch) return kj::READY_NOW;
+      return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling).then([&](StepResult r) {
+        out.result = std::move(r);
+      });
+    });
+  });
+  return out;
 }
 
 void PipelineBackend::replay(int64_t n_positions, uint64_t epoch) {
@@ -40,7 +64,10 @@ void PipelineBackend::replay(int64_t n_positions, uint64_t epoch) {
   for (int64_t pos = 0; pos < n_positions;) {
     const auto n = static_cast<int64_t>(std::min<size_t>(chunk, static_cast<size_t>(n_positions - pos)));
     const std::vector<int32_t> ids(history_.begin() + pos, history_.begin() + pos + n);
-    send(ids, pos, 1, epoch, std::nullopt);  // only the KV caches matter; the tokens were used before
+    // Only the KV caches matter; the tokens were used before.
+    if (!attempt(ids, pos, 1, std::nullopt, epoch).result) {
+      kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned during the replay"));
+    }
     pos += n;
   }
   stats_.replayed_tokens += n_positions;
@@ -72,33 +99,39 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
   const std::vector<int32_t> ids(tokens.begin(), tokens.end());
   const bool decode = ids.size() == 1;
   stats_.tokens_sent += static_cast<int64_t>(ids.size());
-  for (int attempt = 0;; ++attempt) {
-    uint64_t epoch = 0;
+  for (int attempt_no = 0;; ++attempt_no) {
     try {
-      epoch = executor_.executeSync([this] { return cluster_.ready_epoch(); });
-      if (kv_epoch_ && *kv_epoch_ != epoch) {
+      const auto started = std::chrono::steady_clock::now();
+      Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt);
+      if (!a.result) {
+        // The pipeline was rebuilt (another session's step found a node gone): this
+        // session's KV caches are not on it.
         spdlog::warn("session {}: replaying {} token(s) onto the new pipeline", session_, pos0);
-        replay(pos0, epoch);
+        replay(pos0, a.epoch);
+        kv_epoch_ = a.epoch;
         // Figures per stage only make sense for one plan: keep the new one's.
         stats_.totals.clear();
         stats_.decode_totals.clear();
         stats_.decode_steps = 0;
         stats_.decode_wall_us = 0;
         stats_.trace.clear();
+        a = attempt(ids, pos0, top_k, sampling, std::nullopt);
+        if (!a.result) {  // rebuilt again meanwhile: counts as a recovery
+          kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned again during the replay"));
+        }
       }
-      kv_epoch_ = epoch;
-      const auto started = std::chrono::steady_clock::now();
-      StepResult r = send(ids, pos0, top_k, epoch, sampling);
-      record(r, decode,
+      kv_epoch_ = a.epoch;
+      record(*a.result, decode,
              static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
                                        .count()));
-      return r;
+      return std::move(*a.result);
     } catch (const kj::Exception& e) {
-      if (!Cluster::is_node_failure(e) || attempt >= kMaxRecoveries) throw;
+      if (!Cluster::is_node_failure(e) || attempt_no >= kMaxRecoveries) throw;
       ++stats_.recoveries;
       const std::string why = e.getDescription().cStr();
-      executor_.executeSync([this, epoch, why] { return cluster_.recover(epoch, why); });
+      const uint64_t failed = ready_epoch_;
+      on_loop([this, failed, why] { return cluster_.recover(failed, why); });
     }
   }
 }

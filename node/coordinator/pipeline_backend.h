@@ -1,7 +1,13 @@
 // ForwardBackend over the stage ring, for a generation running on its own thread: each
-// forward hops onto the kj event-loop thread (Executor::executeSync), sends the frame to
-// stage 0 and waits for the last stage's answer: the sampled token (it samples with the
-// request's parameters, where the logits are), or logits when asked for them.
+// forward hops onto the kj event-loop thread once (Executor::executeSync), waits there
+// for the pipeline to be ready, sends the frame to stage 0 and waits for the last stage's
+// answer: the sampled token (it samples with the request's parameters, where the logits
+// are), or logits when asked for them.
+//
+// Work the session has for the event loop between steps (its callbacks: a token for the
+// client) rides along with the next hop instead of crossing on its own: one crossing per
+// token. defer_to_loop() queues it; take_undelivered() hands over what is still queued
+// when the generation ends (the session delivers it with its outcome).
 //
 // Failover: the backend keeps the session's token history. When a step fails because a
 // node went away, it has the cluster re-plan over the nodes left, replays the history
@@ -11,7 +17,9 @@
 
 #include <kj/async.h>
 
+#include <functional>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "model/generation.h"
@@ -65,6 +73,9 @@ class PipelineBackend final : public ForwardBackend {
   int64_t context_capacity() const override { return context_; }
 
   void set_batch_group(uint32_t g) { batch_group_ = g; }
+  // Runs `work` on the event loop just before the next hop (in order).
+  void defer_to_loop(std::function<void()> work) { deferred_.push_back(std::move(work)); }
+  std::vector<std::function<void()>> take_undelivered() { return std::exchange(deferred_, {}); }
   const PipelineStats& stats() const { return stats_; }
   // Figures start again (the session's KV and history stay: the next request reuses them).
   void reset_stats() { stats_ = {}; }
@@ -76,9 +87,20 @@ class PipelineBackend final : public ForwardBackend {
   // One step, recovering from lost nodes (re-plan, replay, resend).
   StepResult run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
                       const std::optional<SamplingRequest>& sampling);
-  StepResult send(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k, uint64_t epoch,
-                  const std::optional<SamplingRequest>& sampling);
+  // One frame, once the pipeline is ready. With `on_epoch` set, the frame is sent only on
+  // that pipeline; otherwise on the session's (or on any, for its first frame). `result`
+  // is empty when the pipeline was not that one (nothing was sent).
+  struct Attempt {
+    uint64_t epoch = 0;  // the pipeline's, once it was ready
+    std::optional<StepResult> result;
+  };
+  // A failure throws; `ready_epoch_` then names the pipeline it was sent on.
+  Attempt attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
+                  const std::optional<SamplingRequest>& sampling, std::optional<uint64_t> on_epoch);
   void replay(int64_t n_positions, uint64_t epoch);
+  // executeSync, delivering the deferred work first.
+  template <typename Func>
+  auto on_loop(Func&& func);
   void record(const StepResult& r, bool decode, uint64_t wall_us);
 
   const kj::Executor& executor_;
@@ -89,8 +111,10 @@ class PipelineBackend final : public ForwardBackend {
   uint32_t batch_group_ = 0;
   std::vector<int32_t> history_;     // token at every position sent so far
   std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
+  uint64_t ready_epoch_ = 0;         // the pipeline the last attempt found (set on the loop)
   PipelineStats stats_;
   bool drop_on_destroy_ = true;
+  std::vector<std::function<void()>> deferred_;  // for the event loop, before the next hop
 };
 
 }  // namespace baton

@@ -192,6 +192,8 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
   SessionOutcome out;
   const auto arrived = Clock::now();
   std::vector<std::string> stage_devices;
+  // Callbacks that had no hop to ride along with yet: delivered with the outcome.
+  std::vector<std::function<void()>> undelivered;
   const std::optional<int> slot = wait_for_slot(ticket, *cancel, input);
   if (!slot) {
     out.result.finish = FinishReason::Cancelled;
@@ -220,12 +222,13 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
         if (!first) first = last;
         ++tokens_seen;
         if (id >= 0) out.ids.push_back(id);
-        if (cb.on_token) executor_->executeSync([&] { cb.on_token(id, text); });
+        if (cb.on_token) backend.defer_to_loop([&cb, id, text] { cb.on_token(id, text); });
       };
       if (cb.on_sampled) {
-        gcb.on_sampled = [&](const SampledToken& t) { executor_->executeSync([&] { cb.on_sampled(t); }); };
+        gcb.on_sampled = [&](const SampledToken& t) { backend.defer_to_loop([&cb, t] { cb.on_sampled(t); }); };
       }
       out.result = gen.generate(input, params, gcb, cancel.get());
+      undelivered = backend.take_undelivered();
       if (first) {
         out.ttft_ms = ms_between(admitted, *first);
         // Between the first and the last token the client saw (a final end-of-text step
@@ -241,6 +244,7 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
     } catch (const std::exception& e) {
       out.error = e.what();
       spdlog::warn("session {} failed: {}", session, out.error);
+      if (Slot& s = slots_[static_cast<size_t>(*slot)]; s.backend) undelivered = s.backend->take_undelivered();
     }
     // The slot keeps what its stages now hold for the next request. A failed request's
     // caches are dropped (a new pipeline session starts clean), and so are a cancelled
@@ -257,7 +261,10 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
   }
   if (metrics_) metrics_->record(out, stage_devices);
   try {
-    if (cb.on_done) executor_->executeSync([&] { cb.on_done(out); });
+    executor_->executeSync([&] {
+      for (auto& work : undelivered) work();
+      if (cb.on_done) cb.on_done(out);
+    });
   } catch (const std::exception& e) {
     spdlog::debug("session {} ended after the event loop: {}", session, e.what());
   }
