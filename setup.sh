@@ -31,7 +31,6 @@ PACKAGES=(
   capnproto libcapnp-dev
   libzmq3-dev cppzmq-dev
   libzstd-dev
-  xtensor-dev libxsimd-dev
   libgtest-dev libgmock-dev
   libcpp-httplib-dev nlohmann-json3-dev
   libcli11-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
