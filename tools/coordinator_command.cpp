@@ -131,7 +131,9 @@ bool assemble_when_ready(kj::AsyncIoContext& io, Cluster& cluster, const Coordin
   }
 }
 
-int run_coordinator(CoordinatorArgs args) {
+// The cluster's settings from the command line; throws std::invalid_argument naming the
+// options that contradict each other.
+ClusterConfig cluster_config_from(const CoordinatorArgs& args) {
   ClusterConfig cfg;
   cfg.peers = args.peers;
   cfg.secret = resolve_secret(args.secret);
@@ -153,7 +155,42 @@ int run_coordinator(CoordinatorArgs args) {
                                             "--step-back-battery ({}) to --return-battery ({})",
                                             cfg.health.battery_critical, cfg.health.battery_low, cfg.health.battery_ok));
   }
+  return cfg;
+}
 
+// The OpenAI-compatible HTTP API and web page, unless --http off.
+std::unique_ptr<HttpService> start_http(const CoordinatorArgs& args, const Model& model, const std::string& path,
+                                        const ClusterConfig& cfg, SessionRunner& runner, Cluster& cluster,
+                                        ServiceMetrics& metrics, discovery::MdnsBrowser* browser) {
+  if (args.http == "off" || args.http.empty()) return nullptr;
+  const auto colon = args.http.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument(fmt::format("--http '{}' is not HOST:PORT", args.http));
+  HttpServiceConfig hc;
+  hc.host = args.http.substr(0, colon);
+  hc.port = std::stoi(args.http.substr(colon + 1));
+  hc.model_id = std::filesystem::path(path).stem().string();
+  hc.context = cfg.context;
+  hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
+  hc.api_keys = args.api_keys;
+  if (!args.api_key_file.empty()) {
+    for (auto& k : read_api_key_file(args.api_key_file)) hc.api_keys.push_back(std::move(k));
+  }
+  hc.cors_origins = args.cors_origins;
+  if (hc.api_keys.empty() && !is_loopback_host(hc.host)) {
+    spdlog::warn("the HTTP API on {} is open to the network without an API key: anyone who can reach it may use "
+                 "the model and see /v1/cluster; add --api-key-file FILE (or --api-key KEY)",
+                 args.http);
+  }
+  HttpStatusSources sources;
+  sources.executor = &kj::getCurrentThreadExecutor();
+  sources.cluster = &cluster;
+  sources.metrics = &metrics;
+  if (browser) sources.discovered = [browser] { return discovered_nodes(browser->peers()); };
+  return std::make_unique<HttpService>(model, runner, hc, std::move(sources));
+}
+
+int run_coordinator(CoordinatorArgs args) {
+  const ClusterConfig cfg = cluster_config_from(args);
   const std::string path = resolve_model(args.model);
   // The coordinator holds no layers: tokenizer and shards only.
   const ModelOpenOptions opt = ModelOpenOptions::without_layers();
@@ -206,33 +243,7 @@ int run_coordinator(CoordinatorArgs args) {
   background.add(cluster.ping_loop(args.heartbeat_ms * kj::MILLISECONDS, static_cast<int>(args.heartbeat_misses)));
   if (browser) background.add(follow_membership(io, cluster, runner, *browser, args.peers));
   background.add(rejoin_lost_nodes(io, cluster, runner, std::max(args.heartbeat_ms, 1000u) * kj::MILLISECONDS));
-  std::unique_ptr<HttpService> http;
-  if (args.http != "off" && !args.http.empty()) {
-    const auto colon = args.http.rfind(':');
-    if (colon == std::string::npos) throw std::invalid_argument(fmt::format("--http '{}' is not HOST:PORT", args.http));
-    HttpServiceConfig hc;
-    hc.host = args.http.substr(0, colon);
-    hc.port = std::stoi(args.http.substr(colon + 1));
-    hc.model_id = std::filesystem::path(path).stem().string();
-    hc.context = cfg.context;
-    hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
-    hc.api_keys = args.api_keys;
-    if (!args.api_key_file.empty()) {
-      for (auto& k : read_api_key_file(args.api_key_file)) hc.api_keys.push_back(std::move(k));
-    }
-    hc.cors_origins = args.cors_origins;
-    if (hc.api_keys.empty() && !is_loopback_host(hc.host)) {
-      spdlog::warn("the HTTP API on {} is open to the network without an API key: anyone who can reach it may use "
-                   "the model and see /v1/cluster; add --api-key-file FILE (or --api-key KEY)",
-                   args.http);
-    }
-    HttpStatusSources sources;
-    sources.executor = &kj::getCurrentThreadExecutor();
-    sources.cluster = &cluster;
-    sources.metrics = &metrics;
-    if (browser) sources.discovered = [&browser] { return discovered_nodes(browser->peers()); };
-    http = std::make_unique<HttpService>(*model, runner, hc, std::move(sources));
-  }
+  std::unique_ptr<HttpService> http = start_http(args, *model, path, cfg, runner, cluster, metrics, browser.get());
   fmt::print("coordinator ready on {} (port {}): {} stage(s), wire {}, predicted {:.1f} tokens/s\n", args.listen,
              listener.port(), cluster.plan().stages.size(), wire_format_name(cfg.wire), cluster.plan().tokens_per_s);
   if (http) fmt::print("HTTP API on http://{}:{}/v1 (OpenAI-compatible)\n", args.http.substr(0, args.http.rfind(':')), http->port());

@@ -58,6 +58,78 @@ Cluster::Cluster(kj::AsyncIoContext& io, const Model& model, std::string model_h
   sink_ = kj::mv(router);
 }
 
+namespace {
+
+// What a node said about itself, as a member still without its connection. Throws when it
+// serves another coordinator.
+Member member_from(rpc::NodeInfo::Reader info, const std::string& address) {
+  Member m;
+  m.address = address;
+  if (info.hasServingCoordinator() && info.getServingCoordinator().size() > 0) {
+    throw std::runtime_error(fmt::format(
+        "{} serves {}; a node serves one coordinator at a time (stop that one, or use another node)",
+        std::string(info.getName()), std::string(info.getServingCoordinator())));
+  }
+  // A node's name enters here: printable UTF-8 of a DNS label's size, or the node is known
+  // by its address.
+  m.name = info.getName();
+  if (m.name.empty() || m.name.size() > 63 || !unicode::is_printable_utf8(m.name)) {
+    spdlog::warn("node at {} gave an unusable name ({} bytes, not printable UTF-8 of 1..63); calling it by its address",
+                 address, m.name.size());
+    m.name = address;
+  }
+  m.memory_mib = info.getMemoryMib();
+  m.detected = info.getDetected();
+  if (info.hasTelemetryEndpoint() && info.getTelemetryEndpoint().size() > 0) {
+    m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(), address.substr(0, address.rfind(':')));
+    m.heartbeat_ms = info.getHeartbeatMillis();
+    m.heartbeat_key.assign(info.getHeartbeatKey().begin(), info.getHeartbeatKey().end());
+  }
+  m.profile.id = m.name;
+  m.profile.kind = info.getKind();
+  m.profile.memory_mib = static_cast<int64_t>(info.getMemoryMib());
+  m.profile.compute_gflops = info.getComputeGflops();
+  m.profile.memory_bandwidth_gbs = info.getBandwidthGbs();
+  return m;
+}
+
+// The member with its round-trip time over the RPC connection: best of three pings.
+kj::Promise<Member> with_rtt(Member m) {
+  auto best = kj::heap<double>(1e9);
+  auto ping_once = [](Member& mem, double& b) {
+    auto req = mem.joined.node.pingRequest();
+    req.setSentNanos(steady_now_ns());
+    return req.send().then([&b](capnp::Response<rpc::Node::PingResults> r) {
+      b = std::min(b, (steady_now_ns() - r.getSentNanos()) / 1e6);
+    });
+  };
+  auto mem = kj::heap<Member>(kj::mv(m));
+  auto& mr = *mem;
+  auto& br = *best;
+  return ping_once(mr, br)
+      .then([&mr, &br, ping_once] { return ping_once(mr, br); })
+      .then([&mr, &br, ping_once] { return ping_once(mr, br); })
+      .then([mem = kj::mv(mem), best = kj::mv(best)]() mutable {
+        mem->rtt_ms = *best;
+        return kj::mv(*mem);
+      });
+}
+
+}  // namespace
+
+kj::Promise<Member> Cluster::join_one(const std::string& address) {
+  return dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
+      .then([address](Joined j) {
+        auto req = j.node.describeRequest();
+        return req.send().then([j = kj::mv(j), address](capnp::Response<rpc::Node::DescribeResults> r) mutable {
+          Member m = member_from(r.getInfo(), address);
+          m.joined = kj::mv(j);
+          return m;
+        });
+      })
+      .then([](Member m) { return with_rtt(kj::mv(m)); });
+}
+
 kj::Promise<void> Cluster::join_all() {
   if (candidates_.empty()) throw std::invalid_argument("no nodes: pass --peers host:port,... or let discovery find some");
   std::vector<std::string> addresses;
@@ -78,66 +150,7 @@ kj::Promise<void> Cluster::join_all() {
     if (!failover_.should_try(address)) continue;  // known to be gone
     if (health_.benched(address) && !all_stepped_back) continue;
     const bool required = failover_.join_required(candidate.required);
-    auto p = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
-                 .then([address](Joined j) {
-                   auto req = j.node.describeRequest();
-                   return req.send().then([j = kj::mv(j), address](capnp::Response<rpc::Node::DescribeResults> r) mutable {
-                     Member m;
-                     m.address = address;
-                     auto info = r.getInfo();
-                     if (info.hasServingCoordinator() && info.getServingCoordinator().size() > 0) {
-                       throw std::runtime_error(fmt::format(
-                           "{} serves {}; a node serves one coordinator at a time (stop that one, or use another "
-                           "node)",
-                           std::string(info.getName()), std::string(info.getServingCoordinator())));
-                     }
-                     // A node's name enters here: printable UTF-8 of a DNS label's size, or
-                     // the node is known by its address.
-                     m.name = info.getName();
-                     if (m.name.empty() || m.name.size() > 63 || !unicode::is_printable_utf8(m.name)) {
-                       spdlog::warn("node at {} gave an unusable name ({} bytes, not printable UTF-8 of 1..63); "
-                                    "calling it by its address", address, m.name.size());
-                       m.name = address;
-                     }
-                     m.memory_mib = info.getMemoryMib();
-                     m.detected = info.getDetected();
-                     if (info.hasTelemetryEndpoint() && info.getTelemetryEndpoint().size() > 0) {
-                       m.telemetry_endpoint = reachable_endpoint(info.getTelemetryEndpoint(),
-                                                                 address.substr(0, address.rfind(':')));
-                       m.heartbeat_ms = info.getHeartbeatMillis();
-                       m.heartbeat_key.assign(info.getHeartbeatKey().begin(), info.getHeartbeatKey().end());
-                     }
-                     m.profile.id = m.name;
-                     m.profile.kind = info.getKind();
-                     m.profile.memory_mib = static_cast<int64_t>(info.getMemoryMib());
-                     m.profile.compute_gflops = info.getComputeGflops();
-                     m.profile.memory_bandwidth_gbs = info.getBandwidthGbs();
-                     m.joined = kj::mv(j);
-                     return m;
-                   });
-                 })
-                 .then([](Member m) {
-                   // Round-trip time over the RPC connection: best of three pings.
-                   auto best = kj::heap<double>(1e9);
-                   auto ping_once = [](Member& mem, double& b) {
-                     auto req = mem.joined.node.pingRequest();
-                     req.setSentNanos(steady_now_ns());
-                     return req.send().then([&b](capnp::Response<rpc::Node::PingResults> r) {
-                       b = std::min(b, (steady_now_ns() - r.getSentNanos()) / 1e6);
-                     });
-                   };
-                   auto mem = kj::heap<Member>(kj::mv(m));
-                   auto& mr = *mem;
-                   auto& br = *best;
-                   return ping_once(mr, br)
-                       .then([&mr, &br, ping_once] { return ping_once(mr, br); })
-                       .then([&mr, &br, ping_once] { return ping_once(mr, br); })
-                       .then([mem = kj::mv(mem), best = kj::mv(best)]() mutable {
-                         mem->rtt_ms = *best;
-                         return kj::mv(*mem);
-                       });
-                 });
-    joins.add(timer.timeoutAfter(kJoinTimeout, kj::mv(p))
+    joins.add(timer.timeoutAfter(kJoinTimeout, join_one(address))
                   .then([](Member m) -> kj::Maybe<Member> { return kj::mv(m); },
                         [this, address, required](kj::Exception&& e) -> kj::Maybe<Member> {
                           if (required) {
@@ -153,27 +166,31 @@ kj::Promise<void> Cluster::join_all() {
                         }));
   }
   return kj::joinPromises(joins.releaseAsArray()).then([this](kj::Array<kj::Maybe<Member>> results) {
-    std::set<std::string> ids;
-    members_.clear();
-    for (auto& maybe : results) {
-      KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
-    }
-    if (members_.empty()) throw std::runtime_error("no node could join the cluster");
-    if (!failover_.tolerates_missing() && members_.size() < config_.min_members) {
-      std::string joined;
-      for (const Member& m : members_) joined += (joined.empty() ? "" : ", ") + m.address;
-      throw std::runtime_error(fmt::format("{} node(s) joined ({}), --min-nodes is {}", members_.size(), joined,
-                                           config_.min_members));
-    }
-    std::map<std::string, HeartbeatSource> endpoints = stepped_back_endpoints_;  // to hear when they recover
-    for (const Member& m : members_) {
-      if (!m.telemetry_endpoint.empty()) endpoints[m.address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
-    }
-    telemetry_->follow(std::move(endpoints));
-    // The heartbeat silence clock of every member starts now: a node frozen right after
-    // this (re)plan, never heard on its new subscription, is still caught (ping_loop).
-    followed_since_ = std::chrono::steady_clock::now();
+    seat_members(kj::mv(results));
   });
+}
+
+void Cluster::seat_members(kj::Array<kj::Maybe<Member>> joined) {
+  std::set<std::string> ids;
+  members_.clear();
+  for (auto& maybe : joined) {
+    KJ_IF_MAYBE(found, maybe) admit(kj::mv(*found), ids);
+  }
+  if (members_.empty()) throw std::runtime_error("no node could join the cluster");
+  if (!failover_.tolerates_missing() && members_.size() < config_.min_members) {
+    std::string names;
+    for (const Member& m : members_) names += (names.empty() ? "" : ", ") + m.address;
+    throw std::runtime_error(
+        fmt::format("{} node(s) joined ({}), --min-nodes is {}", members_.size(), names, config_.min_members));
+  }
+  std::map<std::string, HeartbeatSource> endpoints = stepped_back_endpoints_;  // to hear when they recover
+  for (const Member& m : members_) {
+    if (!m.telemetry_endpoint.empty()) endpoints[m.address] = HeartbeatSource{m.telemetry_endpoint, m.heartbeat_key};
+  }
+  telemetry_->follow(std::move(endpoints));
+  // The heartbeat silence clock of every member starts now: a node frozen right after
+  // this (re)plan, never heard on its new subscription, is still caught (ping_loop).
+  followed_since_ = std::chrono::steady_clock::now();
 }
 
 void Cluster::note_unused(const std::string& address, const std::string& why) {

@@ -167,6 +167,11 @@ class Cluster {
   };
 
   kj::Promise<void> join_all();
+  // Dials, joins (handshake), asks the node to describe itself and measures the RTT.
+  kj::Promise<Member> join_one(const std::string& address);
+  // The nodes that joined become the members (or the assembly fails: none, or fewer than
+  // --min-nodes); their heartbeats are followed from now.
+  void seat_members(kj::Array<kj::Maybe<Member>> joined);
   void admit(Member m, std::set<std::string>& ids);
   kj::Promise<void> assemble_current();
   kj::Promise<void> assemble(AssemblyKind kind);
