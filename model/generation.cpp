@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 #include <stdexcept>
 
 #include "model/stop_strings.h"
@@ -19,8 +20,8 @@ const char* finish_reason_name(FinishReason r) {
   return "unknown";
 }
 
-Generator::Generator(ForwardBackend& backend, const Tokenizer& tokenizer)
-    : backend_(backend), tokenizer_(tokenizer) {}
+Generator::Generator(ForwardBackend& backend, const Tokenizer& tokenizer, std::function<double()> now_us)
+    : backend_(backend), tokenizer_(tokenizer), now_us_(std::move(now_us)) {}
 
 void Generator::clear() {
   history_.clear();
@@ -31,6 +32,68 @@ SampleResult ForwardBackend::forward_and_sample(std::span<const int32_t> tokens,
                                                 std::span<const int32_t> history, const SamplingRequest& request) {
   std::vector<float> logits = forward(tokens, pos0);
   return sample_next(logits, history, request);
+}
+
+VerifyResult ForwardBackend::forward_and_verify(std::span<const int32_t> tokens, int64_t pos0,
+                                               std::span<const int32_t> history, const SamplingRequest& request) {
+  std::vector<float> logits = forward_rows(tokens, pos0);
+  return verify_rows(logits, logits.size() / std::max<size_t>(1, tokens.size()), history, tokens.size(), request);
+}
+
+std::vector<float> ForwardBackend::forward_rows(std::span<const int32_t>, int64_t) {
+  throw std::logic_error("this backend cannot return the logits of every row (speculative decoding)");
+}
+
+Generator::Continuation Generator::feed_one(int32_t id, int32_t max_draft, const GenerationParams& params,
+                                            const SamplingRequest& request, DraftLengthController* control,
+                                            GenerationResult& result) {
+  std::vector<int32_t> rows{id};
+  if (control && max_draft > 0) {
+    const int32_t k = std::min(control->next_k(), max_draft);
+    if (k > 0) {
+      history_.push_back(id);  // the drafter sees the whole context
+      std::vector<int32_t> draft = params.drafter
+                                       ? params.drafter(history_, k)
+                                       : prompt_lookup_draft(history_, k, params.speculation.min_ngram,
+                                                             params.speculation.max_ngram);
+      history_.pop_back();
+      if (draft.size() > static_cast<size_t>(k)) draft.resize(static_cast<size_t>(k));
+      rows.insert(rows.end(), draft.begin(), draft.end());
+    }
+  }
+  const auto pos0 = static_cast<int64_t>(history_.size());
+  const double started = now_us_ ? now_us_() : 0.0;
+  Continuation next;
+  history_.insert(history_.end(), rows.begin(), rows.end());  // the sampler's penalties see them
+  try {
+    if (rows.size() == 1) {
+      SampleResult r = backend_.forward_and_sample(rows, pos0, history_, request);
+      next.tokens.push_back(std::move(r.token));
+      next.rng_draws = r.rng_draws;
+    } else {
+      VerifyResult r = backend_.forward_and_verify(rows, pos0, history_, request);
+      if (r.tokens.empty() || r.tokens.size() > rows.size()) {
+        throw std::runtime_error(fmt::format("verifying {} drafts gave {} tokens", rows.size() - 1, r.tokens.size()));
+      }
+      const auto drafted = static_cast<int32_t>(rows.size() - 1);
+      ++result.verify_steps;
+      result.drafted_tokens += drafted;
+      result.accepted_tokens += r.accepted();
+      if (control) control->record_verify(drafted, r.accepted());
+      next.fed = static_cast<size_t>(r.accepted());
+      next.tokens = std::move(r.tokens);
+      next.rng_draws = r.rng_draws;
+    }
+  } catch (...) {
+    history_.resize(static_cast<size_t>(pos0));
+    throw;
+  }
+  if (control && now_us_) control->record_step_time(static_cast<int32_t>(rows.size()), now_us_() - started);
+  // The cache holds every row; history_ records only what plain decoding would have fed
+  // so far (the last token). Accepted drafts join it as they are emitted; the positions
+  // of rejected ones are dropped by the next forward's pos0.
+  history_.resize(static_cast<size_t>(pos0) + 1);
+  return next;
 }
 
 SampleResult Generator::feed_and_sample(std::span<const int32_t> tokens, int32_t chunk, const SamplingRequest& request) {
@@ -76,6 +139,14 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   SampleResult next = feed_and_sample(std::span(input).subspan(shared), params.prefill_chunk, request);
   if (cb.on_prefill_done) cb.on_prefill_done();
 
+  std::optional<DraftLengthController> control;
+  if (params.speculation.enabled) {
+    validate(params.speculation);
+    control.emplace(std::min(params.speculation.max_draft, params.prefill_chunk - 1));
+  }
+  Continuation pending{{std::move(next.token)}, next.rng_draws, 0};
+  size_t at = 0;  // the next token of `pending` to emit
+
   StopStringFilter stops(params.stop);
   TokenStreamDecoder decoder(tokenizer_);
   result.finish = FinishReason::Length;
@@ -84,30 +155,42 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
       result.finish = FinishReason::Cancelled;
       break;
     }
-    const int32_t id = next.token.id;
-    request.rng_draws = result.rng_draws = next.rng_draws;
+    SampledToken token = std::move(pending.tokens[at]);
+    const int32_t id = token.id;
+    const bool fed = at < pending.fed;  // a verified draft: its K/V are cached already
+    ++at;
+    if (at == pending.tokens.size()) request.rng_draws = result.rng_draws = pending.rng_draws;
     if (tokenizer_.is_end_of_generation(id)) {
       result.finish = FinishReason::Stop;
       break;
     }
     ++result.completion_tokens;
     if (params.logprobs.any()) {
-      if (cb.on_sampled) cb.on_sampled(next.token);
-      result.sampled.push_back(std::move(next.token));
+      if (cb.on_sampled) cb.on_sampled(token);
+      result.sampled.push_back(std::move(token));
     }
     const std::string text = stops.push(decoder.push(id));
     result.text += text;
     if (cb.on_token) cb.on_token(id, text);
-    // history_ mirrors the backend's cache exactly, so a token that is not fed (stop,
-    // limit, full context) is not recorded; the next turn's prefix match recomputes it.
+    // history_ mirrors what plain decoding would have cached, so a token that is not fed
+    // (stop, limit, full context) is not recorded; the next turn's prefix match
+    // recomputes it.
     if (stops.stopped()) {
       result.finish = FinishReason::Stop;
       break;
     }
     if (produced + 1 == params.max_tokens) break;
     if (static_cast<int64_t>(history_.size()) >= capacity) break;  // context full: length
-    const int32_t one[1] = {id};
-    next = feed_and_sample(std::span<const int32_t>(one, 1), 1, request);
+    if (fed) {
+      history_.push_back(id);
+      continue;
+    }
+    // Drafts worth sending: room in the context, and no more than can still be emitted
+    // (the step yields up to k + 1 tokens).
+    const int64_t room = capacity - static_cast<int64_t>(history_.size()) - 1;
+    const int32_t max_draft = static_cast<int32_t>(std::min<int64_t>(room, params.max_tokens - produced - 2));
+    pending = feed_one(id, max_draft, params, request, control ? &*control : nullptr, result);
+    at = 0;
   }
   const std::string tail = stops.stopped() ? std::string() : stops.push(decoder.flush()) + stops.flush();
   if (!tail.empty()) {

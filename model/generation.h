@@ -14,6 +14,7 @@
 
 #include "model/sampler.h"
 #include "model/sampling_request.h"
+#include "model/speculative.h"
 
 namespace baton {
 
@@ -32,6 +33,16 @@ class ForwardBackend {
   // a pipeline samples on its last stage, where the logits are.
   virtual SampleResult forward_and_sample(std::span<const int32_t> tokens, int64_t pos0,
                                           std::span<const int32_t> history, const SamplingRequest& request);
+  // Speculative decoding: appends `tokens` (the last sampled token, then drafts) and
+  // verifies the drafts (verify_rows): the target token after each row while it equals
+  // the next draft, then one more. Positions after the last accepted draft stay cached
+  // until the next call's pos0 drops them. Here: forward_rows() and verify in this
+  // process; a pipeline verifies on its last stage.
+  virtual VerifyResult forward_and_verify(std::span<const int32_t> tokens, int64_t pos0,
+                                          std::span<const int32_t> history, const SamplingRequest& request);
+  // Appends `tokens` and returns the logits after each of them (tokens.size() x vocab).
+  // pos0 may be below the cached positions: those after it are dropped first.
+  virtual std::vector<float> forward_rows(std::span<const int32_t> tokens, int64_t pos0);
   // Forgets positions >= n_positions (prompt-cache reuse, /clear).
   virtual void truncate(int64_t n_positions) = 0;
   virtual int64_t context_capacity() const = 0;
@@ -46,6 +57,9 @@ struct GenerationParams {
   LogprobsRequest logprobs;       // reported per token through on_sampled and in the result
   std::vector<std::string> stop;  // stop strings (not emitted)
   int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
+  SpeculationParams speculation;  // draft and verify several tokens per forward
+  // Where drafts come from (context so far, at most k tokens); empty: prompt lookup.
+  std::function<std::vector<int32_t>(std::span<const int32_t> context, int32_t k)> drafter;
 };
 
 struct GenerationResult {
@@ -56,6 +70,10 @@ struct GenerationResult {
   std::string text;
   std::vector<SampledToken> sampled;  // one per completion token, when logprobs were asked
   uint64_t rng_draws = 0;             // numbers the seeded generator drew
+  // Speculation: forwards that verified drafts, tokens drafted and accepted in them.
+  int32_t verify_steps = 0;
+  int32_t drafted_tokens = 0;
+  int32_t accepted_tokens = 0;
 };
 
 struct GenerationCallbacks {
@@ -67,7 +85,9 @@ struct GenerationCallbacks {
 
 class Generator {
  public:
-  Generator(ForwardBackend& backend, const Tokenizer& tokenizer);
+  // `now_us` (a steady clock in microseconds) times the forwards so that the draft length
+  // can weigh a step's rows against its round trip; without it only acceptance counts.
+  Generator(ForwardBackend& backend, const Tokenizer& tokenizer, std::function<double()> now_us = {});
 
   // Continues from `input`, the full token sequence of the conversation so far (e.g. the
   // rendered chat). The longest prefix shared with the cached history is reused.
@@ -83,8 +103,19 @@ class Generator {
   // Feeds `tokens` in chunks and samples the token after them.
   SampleResult feed_and_sample(std::span<const int32_t> tokens, int32_t chunk, const SamplingRequest& request);
 
+  // Feeds `id` and returns the tokens that follow it: one, or with speculation the
+  // accepted drafts and one more (`fed` of them are in the cache already).
+  struct Continuation {
+    std::vector<SampledToken> tokens;
+    uint64_t rng_draws = 0;
+    size_t fed = 0;
+  };
+  Continuation feed_one(int32_t id, int32_t max_draft, const GenerationParams& params, const SamplingRequest& request,
+                        DraftLengthController* control, GenerationResult& result);
+
   ForwardBackend& backend_;
   const Tokenizer& tokenizer_;
+  std::function<double()> now_us_;
   std::vector<int32_t> history_;  // tokens whose K/V are in the backend's cache
 };
 

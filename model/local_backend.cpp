@@ -14,16 +14,25 @@ LocalBackend::LocalBackend(const Transformer& tf, DType kv_dtype, int64_t contex
   }
 }
 
-std::vector<float> LocalBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+std::vector<float> LocalBackend::run(std::span<const int32_t> tokens, int64_t pos0, int64_t head_rows) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  const int dim = tf_.hparams().dim;
-  std::vector<float> hidden(static_cast<size_t>(n) * static_cast<size_t>(dim));
+  const auto dim = static_cast<size_t>(tf_.hparams().dim);
+  // Positions after pos0 are a speculative step's rejected drafts: drop them.
+  if (pos0 < kv_.size()) kv_.set_size(pos0);
+  std::vector<float> hidden(static_cast<size_t>(n) * dim);
   tf_.embed(tokens, hidden.data());
   tf_.forward_layers(0, tf_.hparams().n_layers, hidden.data(), n, pos0, kv_, pool_);
-  std::vector<float> logits(static_cast<size_t>(tf_.hparams().vocab_size));
-  // Only the last row's logits are needed for sampling.
-  tf_.head(hidden.data() + static_cast<size_t>(n - 1) * static_cast<size_t>(dim), 1, logits.data(), pool_);
+  std::vector<float> logits(static_cast<size_t>(head_rows) * static_cast<size_t>(tf_.hparams().vocab_size));
+  tf_.head(hidden.data() + static_cast<size_t>(n - head_rows) * dim, head_rows, logits.data(), pool_);
   return logits;
+}
+
+std::vector<float> LocalBackend::forward(std::span<const int32_t> tokens, int64_t pos0) {
+  return run(tokens, pos0, 1);  // only the last row's logits are needed for sampling
+}
+
+std::vector<float> LocalBackend::forward_rows(std::span<const int32_t> tokens, int64_t pos0) {
+  return run(tokens, pos0, static_cast<int64_t>(tokens.size()));
 }
 
 void LocalBackend::truncate(int64_t n_positions) {

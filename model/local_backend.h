@@ -16,11 +16,15 @@ class LocalBackend final : public ForwardBackend {
   LocalBackend(const Transformer& transformer, DType kv_dtype, int64_t context, ThreadPool* pool);
 
   std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;
+  std::vector<float> forward_rows(std::span<const int32_t> tokens, int64_t pos0) override;
   void truncate(int64_t n_positions) override;
   int64_t context_capacity() const override { return kv_.capacity(); }
   const KVCache& kv_cache() const { return kv_; }
 
  private:
+  // Runs the tokens through every layer and the head for the last `head_rows` of them.
+  std::vector<float> run(std::span<const int32_t> tokens, int64_t pos0, int64_t head_rows);
+
   const Transformer& tf_;
   KVCache kv_;
   ThreadPool* pool_;

@@ -21,6 +21,7 @@
 #include "tools/default_model.h"
 #include "tools/ready_file.h"
 #include "tools/event_loop.h"
+#include "tools/run_options.h"
 #include "transport/auth.h"
 
 namespace baton::cli {
@@ -46,6 +47,7 @@ struct CoordinatorArgs {
   uint32_t heartbeat_misses = 3;
   std::string kv_dtype = "f16";
   uint32_t prefill_chunk = 64;
+  SpeculationFlags speculation;
   bool mdns = true;
   std::string mdns_interface;
   uint16_t mdns_port = 5353;
@@ -171,6 +173,7 @@ std::unique_ptr<HttpService> start_http(const CoordinatorArgs& args, const Model
   hc.model_id = std::filesystem::path(path).stem().string();
   hc.context = cfg.context;
   hc.prefill_chunk = static_cast<int32_t>(cfg.prefill_chunk);
+  hc.speculation = args.speculation.params();
   hc.api_keys = args.api_keys;
   if (!args.api_key_file.empty()) {
     for (auto& k : read_api_key_file(args.api_key_file)) hc.api_keys.push_back(std::move(k));
@@ -230,7 +233,10 @@ int run_coordinator(CoordinatorArgs args) {
   // Every stage reserved KV for max_sessions sessions: that many may generate at once.
   const AdmissionLimits limits{static_cast<int>(cfg.max_sessions), static_cast<int>(args.max_queue)};
   SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer(), limits, &metrics);
-  rpc::Coordinator::Client service = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
+  const SpeculationParams speculation = args.speculation.params();
+  auto coordinator_server = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
+  coordinator_server->set_speculation(speculation);
+  rpc::Coordinator::Client service = kj::mv(coordinator_server);
   const std::string secret = cfg.secret;
   ListenerSecurity listener_security;
   listener_security.secret = secret;
@@ -309,6 +315,7 @@ void register_coordinator(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::Range(0, 100))->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type on the stages")->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   cmd->add_option("--prefill-chunk", a->prefill_chunk, "Prompt tokens per frame")->check(CLI::Range(1u, 4096u))->capture_default_str();
+  add_speculation_flags(*cmd, a->speculation);
   cmd->add_option("--http", a->http,
                   "OpenAI-compatible HTTP API and web page (HOST:PORT, port 0 picks one; 'off' disables). Loopback by "
                   "default; 0.0.0.0:8080 serves the LAN")

@@ -85,7 +85,9 @@ int run(const RunArgs& args) {
   ThreadPool pool(args.common.threads);
   const int64_t ctx = effective_context(args.common.ctx, model->hparams());
   LocalBackend backend(model->transformer(), parse_kv_dtype(args.common.kv_dtype), ctx, &pool);
-  Generator gen(backend, tok);
+  Generator gen(backend, tok, [] {
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  });
   GenerationParams params = args.common.generation();
   const ChatTemplateKind tmpl = detect_chat_template(model->chat_template_source());
   spdlog::info("model {}: {} layers, dim {}, vocab {}, context {}, {} threads, chat template {}", path,

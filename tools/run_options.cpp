@@ -30,6 +30,26 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
   cmd.add_option("--kv-dtype", o.kv_dtype, "KV cache type")
       ->check(CLI::IsMember({"f16", "q8_0", "int8", "f32"}))->capture_default_str();
   add_sampling_flags(cmd, o.sampling);
+  add_speculation_flags(cmd, o.speculation);
+}
+
+SpeculationParams SpeculationFlags::params() const {
+  SpeculationParams p;
+  p.enabled = mode == "on";
+  p.max_draft = max_draft;
+  validate(p);
+  return p;
+}
+
+void add_speculation_flags(CLI::App& cmd, SpeculationFlags& o) {
+  cmd.add_option("--speculative", o.mode,
+                 "Speculative decoding by prompt lookup: draft tokens from earlier text and verify them in one "
+                 "forward (the text is the same either way; fewer round trips when the reply repeats the context)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  cmd.add_option("--draft-max", o.max_draft, "Most draft tokens verified per forward (the draft length adapts below it)")
+      ->check(CLI::Range(1, 32))
+      ->capture_default_str();
 }
 
 void add_sampling_flags(CLI::App& cmd, SamplingFlags& o) {

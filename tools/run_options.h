@@ -30,14 +30,29 @@ struct SamplingFlags {
 
 void add_sampling_flags(CLI::App& cmd, SamplingFlags& flags);
 
+// Speculative decoding flags, shared by `run` and `coordinator`.
+struct SpeculationFlags {
+  std::string mode = "on";  // on | off
+  int32_t max_draft = SpeculationParams{}.max_draft;
+
+  SpeculationParams params() const;
+};
+
+void add_speculation_flags(CLI::App& cmd, SpeculationFlags& flags);
+
 struct RunOptions {
   std::optional<std::string> model;
   unsigned threads = 0;  // 0: all cores
   int64_t ctx = 0;       // 0: the model's training context, capped at 4096
   std::string kv_dtype = "f16";
   SamplingFlags sampling;
+  SpeculationFlags speculation;
 
-  GenerationParams generation() const { return sampling.generation(); }
+  GenerationParams generation() const {
+    GenerationParams p = sampling.generation();
+    p.speculation = speculation.params();
+    return p;
+  }
 };
 
 void add_run_options(CLI::App& cmd, RunOptions& options);

@@ -134,6 +134,12 @@ struct Frame {
                                 # and returns it (Logits.sampled) instead of logits
   rowTokens @11 :List(Int32);   # between stages: the token id of every row, so the last
                                 # stage knows the sequence its penalties look at
+  verifyRows @12 :UInt32;       # speculative decoding (with `sampling`): the last rows are
+                                # the last sampled token then drafts; the last stage samples
+                                # after each of these rows in order while the token equals
+                                # the next row's (an accepted draft) and returns them all
+                                # (Logits.sampled: accepted drafts, then one more). 0 or 1:
+                                # sample after the last row only
 }
 
 # The request's sampling parameters, travelling with every frame so that the last stage

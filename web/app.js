@@ -367,7 +367,10 @@ function renderTimings(c, colours) {
     h('span', { className: 'key compute' }, 'compute'), h('span', { className: 'key transfer' }, 'transfer'));
   $('cluster-timings').replaceChildren(
     h('p', { className: 'timing-summary' },
-      `${last.completion_tokens} tokens at ${num(last.tokens_per_s)} tokens/s · first token after ${num(last.ttft_ms, 0)} ms`),
+      `${last.completion_tokens} tokens at ${num(last.tokens_per_s)} tokens/s · first token after ${num(last.ttft_ms, 0)} ms` +
+      (last.drafted_tokens > 0
+        ? ` · speculation: ${last.accepted_tokens} of ${last.drafted_tokens} drafts accepted (${num(100 * last.accepted_tokens / last.drafted_tokens, 0)}%)`
+        : '')),
     ...rows, legend);
 }
 

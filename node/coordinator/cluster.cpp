@@ -534,17 +534,18 @@ kj::Promise<void> Cluster::load_and_link() {
 }
 
 kj::Promise<StepResult> Cluster::step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                      uint32_t top_k, uint32_t batch_group, std::optional<SamplingRequest> sampling) {
+                                      uint32_t top_k, uint32_t batch_group, std::optional<SamplingRequest> sampling,
+                                      uint32_t verify_rows) {
   // While the pipeline is being (re)assembled, wait for it.
   return ready_.addBranch().then([this, session, step, pos0, tokens = std::move(tokens), top_k, batch_group,
-                                  sampling = std::move(sampling)]() mutable {
-    return send_step(session, step, pos0, std::move(tokens), top_k, batch_group, sampling);
+                                  sampling = std::move(sampling), verify_rows]() mutable {
+    return send_step(session, step, pos0, std::move(tokens), top_k, batch_group, sampling, verify_rows);
   });
 }
 
 kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                            uint32_t top_k, uint32_t batch_group,
-                                           const std::optional<SamplingRequest>& sampling) {
+                                           const std::optional<SamplingRequest>& sampling, uint32_t verify_rows) {
   auto result = router_->expect(session, step);
   auto req = first_stage_.forwardRequest();
   auto f = req.initFrame();
@@ -558,6 +559,7 @@ kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int6
   f.setTopK(top_k);
   f.setBatchGroup(batch_group);
   if (sampling) write_sampling(*sampling, f.initSampling());
+  f.setVerifyRows(verify_rows);
   // The forward chain resolves after the last stage has delivered; a failure anywhere on
   // the way comes back here and fails this step.
   tasks_.add(req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},

@@ -113,7 +113,8 @@ class Cluster {
   // step() without its wait: only in the turn where ready_epoch() resolved (a session
   // checks the epoch is the one holding its KV caches, then sends, with one wait).
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
-                                    uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling);
+                                    uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling,
+                                    uint32_t verify_rows = 0);
   // True for failures a re-plan can cure: a node disconnected or stopped answering.
   static bool is_node_failure(const kj::Exception& e);
   const std::vector<PeerCandidate>& candidates() const { return candidates_; }
@@ -151,10 +152,12 @@ class Cluster {
 
   // `batch_group`: see Frame.batchGroup (sessions of one group may share a stage batch).
   // With `sampling` the last stage samples the next token (StepResult.sampled) and
-  // `top_k` is unused; without, it returns `top_k` logits (0: all).
+  // `top_k` is unused; without, it returns `top_k` logits (0: all). `verify_rows` > 1
+  // (with sampling): the tokens are the last sampled token and drafts, verified on the
+  // last stage (Frame.verifyRows; StepResult.sampled holds the accepted drafts and one more).
   kj::Promise<StepResult> step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                uint32_t top_k, uint32_t batch_group = 0,
-                               std::optional<SamplingRequest> sampling = std::nullopt);
+                               std::optional<SamplingRequest> sampling = std::nullopt, uint32_t verify_rows = 0);
   kj::Promise<void> drop_session(uint64_t session);
   // Fails every step in flight with `why`: not a node failure, so no recovery follows
   // (a shutting-down coordinator ends its sessions this way).

@@ -96,6 +96,8 @@ json cluster_status_json(const ClusterStatus& s) {
             {"tokens_per_s", s.last->tokens_per_s},
             {"ttft_ms", s.last->ttft_ms},
             {"kv_cache_mib", s.last->kv_cache_mib},
+            {"drafted_tokens", s.last->drafted_tokens},
+            {"accepted_tokens", s.last->accepted_tokens},
             {"stages", stages}};
   }
   return {{"model", {{"id", s.model_id}, {"layers", s.layers}}},
@@ -205,6 +207,8 @@ ClusterStatus cluster_status_from_json(const json& j) {
     r.tokens_per_s = field<double>(*last, "tokens_per_s", 0, "last_request");
     r.ttft_ms = field<double>(*last, "ttft_ms", 0, "last_request");
     r.kv_cache_mib = field<double>(*last, "kv_cache_mib", 0, "last_request");
+    r.drafted_tokens = field<int32_t>(*last, "drafted_tokens", 0, "last_request");
+    r.accepted_tokens = field<int32_t>(*last, "accepted_tokens", 0, "last_request");
     for (const json& f : array_field(*last, "stages", "last_request")) {
       r.stages.push_back({field<uint32_t>(f, "stage", 0, "last_request.stages[]"),
                           field<std::string>(f, "device", "", "last_request.stages[]"),

@@ -10,6 +10,19 @@ namespace {
 
 using nlohmann::json;
 
+json speculation_figures(const std::vector<SessionOutcome>& outs) {
+  int64_t steps = 0, drafted = 0, accepted = 0;
+  for (const auto& o : outs) {
+    steps += o.result.verify_steps;
+    drafted += o.result.drafted_tokens;
+    accepted += o.result.accepted_tokens;
+  }
+  return {{"verify_steps", steps},
+          {"drafted_tokens", drafted},
+          {"accepted_tokens", accepted},
+          {"acceptance", drafted > 0 ? static_cast<double>(accepted) / static_cast<double>(drafted) : 0.0}};
+}
+
 // baton's own figures next to OpenAI's fields (clients ignore unknown keys).
 json baton_figures(const std::vector<SessionOutcome>& outs) {
   const SessionOutcome& out = outs.front();
@@ -27,7 +40,9 @@ json baton_figures(const std::vector<SessionOutcome>& outs) {
           // through the pipeline for this request (every choice).
           {"cached_tokens", cached},
           {"tokens_sent", sent},
-          {"kv_cache_mib", kv}};
+          {"kv_cache_mib", kv},
+          // Speculative decoding: draft tokens verified and accepted (every choice).
+          {"speculative", speculation_figures(outs)}};
 }
 
 json usage_of(const std::vector<SessionOutcome>& outs) {

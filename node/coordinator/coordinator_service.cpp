@@ -55,6 +55,7 @@ kj::Promise<void> CoordinatorServer::generate(GenerateContext context) {
   std::vector<int32_t> input;
   try {
     params = generation_params_from(p.getParams(), prefill_chunk_);
+    params.speculation = speculation_;
     input = prompt_to_ids(model_.tokenizer(), detect_chat_template(model_.chat_template_source()),
                           prompt_from(p.getParams(), p));
   } catch (const PromptError& e) {

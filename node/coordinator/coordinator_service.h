@@ -15,6 +15,8 @@ class CoordinatorServer final : public rpc::Coordinator::Server {
  public:
   CoordinatorServer(const Model& model, SessionRunner& runner, int32_t prefill_chunk)
       : model_(model), runner_(runner), prefill_chunk_(prefill_chunk) {}
+  // Speculative decoding for the requests of this door (off unless set).
+  void set_speculation(const SpeculationParams& s) { speculation_ = s; }
 
  protected:
   kj::Promise<void> generate(GenerateContext context) override;
@@ -28,6 +30,7 @@ class CoordinatorServer final : public rpc::Coordinator::Server {
   const Model& model_;
   SessionRunner& runner_;
   int32_t prefill_chunk_;
+  SpeculationParams speculation_;
   IgnoreGoneClient send_failures_;
 };
 

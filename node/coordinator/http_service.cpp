@@ -223,6 +223,8 @@ std::shared_ptr<ChoiceChannel> HttpService::admit(const EncodedCompletion& encod
   for (int32_t i = 0; i < req.n; ++i) {
     GenerationParams params = req.params;
     params.sampling.seed += static_cast<uint64_t>(i);  // n different answers, each reproducible
+    params.speculation = config_.speculation;
+    if (req.speculative) params.speculation.enabled = *req.speculative;
     const StartResult started =
         runner_.try_start(encoded.input, params, ChoiceChannel::callbacks(channel, i, with_sampled));
     if (started.started()) {

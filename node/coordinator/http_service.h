@@ -34,6 +34,7 @@ struct HttpServiceConfig {
   std::string model_id;            // what /v1/models lists and requests may name
   int64_t context = 2048;          // per session: prompt + completion must fit
   int32_t prefill_chunk = 64;
+  SpeculationParams speculation;   // a request's `speculative` field turns it on or off
   HttpLimits limits;
   std::vector<std::string> api_keys;      // empty: open (fine on loopback)
   std::vector<std::string> cors_origins;  // browsers on these origins may call the API

@@ -34,6 +34,8 @@ RequestFigures request_figures(const SessionOutcome& out, const std::vector<std:
   f.tokens_per_s = out.decode_tokens_per_s;
   f.ttft_ms = out.ttft_ms;
   f.kv_cache_mib = out.kv_cache_mib;
+  f.drafted_tokens = out.result.drafted_tokens;
+  f.accepted_tokens = out.result.accepted_tokens;
   f.trace = out.stats.trace;
   for (const StagePerToken& s : per_token_figures(out.stats)) {
     StageFigures g;
@@ -62,6 +64,9 @@ void ServiceMetrics::record(const SessionOutcome& out, const std::vector<std::st
   t.session_recoveries += static_cast<uint64_t>(out.stats.recoveries);
   t.replayed_tokens += static_cast<uint64_t>(out.stats.replayed_tokens);
   t.completion_tokens += static_cast<uint64_t>(out.result.completion_tokens);
+  t.verify_steps += static_cast<uint64_t>(out.result.verify_steps);
+  t.drafted_tokens += static_cast<uint64_t>(out.result.drafted_tokens);
+  t.accepted_tokens += static_cast<uint64_t>(out.result.accepted_tokens);
   if (out.result.completion_tokens > 0 && out.error.empty()) {
     const double s = out.ttft_ms / 1000.0;
     t.ttft_bucket_counts.resize(std::size(kTtftBuckets));
@@ -112,6 +117,14 @@ std::string render_prometheus(const MetricsSnapshot& s) {
   out += fmt::format("baton_session_recoveries_total {}\n", s.session_recoveries);
   header(out, "baton_replayed_tokens_total", "counter", "Tokens re-sent to rebuild KV caches after a recovery.");
   out += fmt::format("baton_replayed_tokens_total {}\n", s.replayed_tokens);
+  header(out, "baton_speculative_verify_steps_total", "counter",
+         "Forwards that verified draft tokens (speculative decoding).");
+  out += fmt::format("baton_speculative_verify_steps_total {}\n", s.verify_steps);
+  header(out, "baton_speculative_drafted_tokens_total", "counter", "Draft tokens sent to be verified.");
+  out += fmt::format("baton_speculative_drafted_tokens_total {}\n", s.drafted_tokens);
+  header(out, "baton_speculative_accepted_tokens_total", "counter",
+         "Draft tokens the model agreed with (each saved a round trip through the pipeline).");
+  out += fmt::format("baton_speculative_accepted_tokens_total {}\n", s.accepted_tokens);
   header(out, "baton_tokens_per_second", "gauge", "Decode tokens per second of the last finished request.");
   out += fmt::format("baton_tokens_per_second {}\n", s.last ? s.last->tokens_per_s : 0.0);
 

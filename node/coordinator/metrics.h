@@ -31,6 +31,9 @@ struct RequestFigures {
   double tokens_per_s = 0;
   double ttft_ms = 0;
   double kv_cache_mib = 0;
+  // Speculative decoding: draft tokens verified and accepted.
+  int32_t drafted_tokens = 0;
+  int32_t accepted_tokens = 0;
   std::vector<StageFigures> stages;
   std::vector<PipelineStats::StepTrace> trace;  // the first decode steps
 };
@@ -42,6 +45,7 @@ struct MetricsSnapshot {
   uint64_t requests_ok = 0, requests_failed = 0, requests_cancelled = 0, requests_rejected = 0;
   uint64_t prompt_tokens = 0, completion_tokens = 0;
   uint64_t session_recoveries = 0, replayed_tokens = 0;  // failover
+  uint64_t verify_steps = 0, drafted_tokens = 0, accepted_tokens = 0;  // speculative decoding
   std::vector<uint64_t> ttft_bucket_counts;  // one per kTtftBuckets entry, not cumulative
   uint64_t ttft_count = 0;
   double ttft_sum_s = 0;

@@ -326,6 +326,10 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
       throw bad("stop", "'stop' must be a string or an array of at most 4 strings");
     }
   }
+  if (body.contains("speculative") && !body["speculative"].is_null()) {
+    if (!body["speculative"].is_boolean()) throw bad("speculative", "'speculative' must be true or false");
+    r.speculative = body["speculative"].get<bool>();
+  }
   r.n = number<int32_t>(body, "n", 1, kMaxChoices).value_or(1);
   if (body.contains("stream") && !body["stream"].is_null()) {
     if (!body["stream"].is_boolean()) throw bad("stream", "'stream' must be a boolean");

@@ -35,6 +35,9 @@ struct CompletionRequest {
   GenerationParams params;
   bool stream = false;
   int32_t n = 1;  // choices, each generated with seed + index
+  // baton's own field: speculative decoding for this request (unset: the coordinator's
+  // --speculative). The text is the same either way.
+  std::optional<bool> speculative;
 };
 
 inline constexpr int32_t kMaxChoices = 16;

@@ -38,7 +38,7 @@ auto PipelineBackend::on_loop(Func&& func) {
 
 PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
                                                   const std::optional<SamplingRequest>& sampling,
-                                                  std::optional<uint64_t> on_epoch) {
+                                                  std::optional<uint64_t> on_epoch, uint32_t verify_rows) {
   const uint64_t step = ++step_;
   const std::optional<uint64_t> required = on_epoch ? on_epoch : kv_epoch_;
   Attempt out;
@@ -51,7 +51,7 @@ PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& id
       // A pipeline other than the one holding this session's KV caches would compute
       // without them: send nothing, the session replays first.
       if (required && *required != epoch) return kj::READY_NOW;
-      return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling).then([&](StepResult r) {
+      return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling, verify_rows).then([&](StepResult r) {
         out.result = std::move(r);
       });
     });
@@ -91,18 +91,35 @@ SampleResult PipelineBackend::forward_and_sample(std::span<const int32_t> tokens
   return {std::move(r.sampled.front()), r.rng_draws};
 }
 
+VerifyResult PipelineBackend::forward_and_verify(std::span<const int32_t> tokens, int64_t pos0,
+                                                std::span<const int32_t>, const SamplingRequest& request) {
+  // The last stage keeps the sequence (Frame.rowTokens) and verifies the drafts there.
+  const auto rows = static_cast<uint32_t>(tokens.size());
+  StepResult r = run_step(tokens, pos0, 0, request, rows);
+  if (r.sampled.empty() || r.sampled.size() > rows) {
+    throw std::runtime_error(fmt::format("the last stage returned {} tokens for {} verified rows", r.sampled.size(), rows));
+  }
+  // Each returned token but the last must be the draft it accepted.
+  for (size_t i = 0; i + 1 < r.sampled.size(); ++i) {
+    if (r.sampled[i].id != tokens[i + 1]) {
+      throw std::runtime_error("the last stage accepted a token that was not the draft");
+    }
+  }
+  return {std::move(r.sampled), r.rng_draws};
+}
+
 StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
-                                     const std::optional<SamplingRequest>& sampling) {
+                                     const std::optional<SamplingRequest>& sampling, uint32_t verify_rows) {
   // The session's history, for replaying it onto a new pipeline after a node is lost.
   history_.resize(static_cast<size_t>(pos0));
   history_.insert(history_.end(), tokens.begin(), tokens.end());
   const std::vector<int32_t> ids(tokens.begin(), tokens.end());
-  const bool decode = ids.size() == 1;
+  const bool decode = ids.size() == 1 || verify_rows > 1;
   stats_.tokens_sent += static_cast<int64_t>(ids.size());
   for (int attempt_no = 0;; ++attempt_no) {
     try {
       const auto started = std::chrono::steady_clock::now();
-      Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt);
+      Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
       if (!a.result) {
         // The pipeline was rebuilt (another session's step found a node gone): this
         // session's KV caches are not on it.
@@ -113,9 +130,10 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
         stats_.totals.clear();
         stats_.decode_totals.clear();
         stats_.decode_steps = 0;
+        stats_.decode_tokens = 0;
         stats_.decode_wall_us = 0;
         stats_.trace.clear();
-        a = attempt(ids, pos0, top_k, sampling, std::nullopt);
+        a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
         if (!a.result) {  // rebuilt again meanwhile: counts as a recovery
           kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned again during the replay"));
         }
@@ -153,6 +171,7 @@ void PipelineBackend::record(const StepResult& r, bool decode, uint64_t wall_us)
   accumulate(stats_.totals);
   if (decode) {
     ++stats_.decode_steps;
+    stats_.decode_tokens += static_cast<int64_t>(std::max<size_t>(1, r.sampled.size()));
     stats_.decode_wall_us += wall_us;
     accumulate(stats_.decode_totals);
     if (stats_.trace.size() < PipelineStats::kTracedSteps) stats_.trace.push_back({r.sent_ns, r.received_ns, r.timings});

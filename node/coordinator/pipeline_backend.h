@@ -32,8 +32,10 @@ struct PipelineStats {
   std::vector<StageTimingRecord> totals;  // per stage, summed over steps
   std::vector<StageTimingRecord> last;    // the latest step's
   uint64_t wall_us = 0;                   // round trips as the coordinator saw them
-  // Decode steps only (one token per frame): what "per token" figures are made of.
+  // Decode steps only (one token per frame, or a speculative frame's last token and
+  // drafts): what "per token" figures are made of.
   int64_t decode_steps = 0;
+  int64_t decode_tokens = 0;  // tokens they returned (more than steps with speculation)
   std::vector<StageTimingRecord> decode_totals;
   uint64_t decode_wall_us = 0;
   // The first decode steps as they travelled (stamps on this machine's steady clock).
@@ -69,6 +71,8 @@ class PipelineBackend final : public ForwardBackend {
   void prefill(std::span<const int32_t> tokens, int64_t pos0) override;
   SampleResult forward_and_sample(std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> history,
                                   const SamplingRequest& request) override;
+  VerifyResult forward_and_verify(std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> history,
+                                  const SamplingRequest& request) override;
   void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
   int64_t context_capacity() const override { return context_; }
 
@@ -86,7 +90,7 @@ class PipelineBackend final : public ForwardBackend {
   static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
   // One step, recovering from lost nodes (re-plan, replay, resend).
   StepResult run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
-                      const std::optional<SamplingRequest>& sampling);
+                      const std::optional<SamplingRequest>& sampling, uint32_t verify_rows = 0);
   // One frame, once the pipeline is ready. With `on_epoch` set, the frame is sent only on
   // that pipeline; otherwise on the session's (or on any, for its first frame). `result`
   // is empty when the pipeline was not that one (nothing was sent).
@@ -96,7 +100,8 @@ class PipelineBackend final : public ForwardBackend {
   };
   // A failure throws; `ready_epoch_` then names the pipeline it was sent on.
   Attempt attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
-                  const std::optional<SamplingRequest>& sampling, std::optional<uint64_t> on_epoch);
+                  const std::optional<SamplingRequest>& sampling, std::optional<uint64_t> on_epoch,
+                  uint32_t verify_rows = 0);
   void replay(int64_t n_positions, uint64_t epoch);
   // executeSync, delivering the deferred work first.
   template <typename Func>

@@ -208,7 +208,10 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       Slot& s = slots_[static_cast<size_t>(*slot)];
       if (!s.backend) {
         s.backend = std::make_unique<PipelineBackend>(*executor_, cluster_, session, cluster_.config().context);
-        s.generator = std::make_unique<Generator>(*s.backend, tokenizer_);
+        // The steady clock times each forward: the draft length weighs rows against the round trip.
+        s.generator = std::make_unique<Generator>(*s.backend, tokenizer_, [] {
+          return std::chrono::duration<double, std::micro>(Clock::now().time_since_epoch()).count();
+        });
       }
       PipelineBackend& backend = *s.backend;
       backend.reset_stats();

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "model/sampler.h"
+#include "model/speculative.h"
 #include "tensor/activation_codec.h"
 #include "transport/rpc_peer.h"
 #include "transport/activation_frame.h"
@@ -35,12 +36,17 @@ struct StageRuntime::Pending {
   uint64_t decode_us = 0, compute_us = 0;
   uint64_t received_ns = 0;
   uint32_t wire = 0, top_k = 0, group = 0;
+  uint32_t verify_rows = 0;  // speculative decoding: sample after each of the last rows
   bool wire_zstd = false;
   std::vector<int32_t> ids;                // the rows' token ids (empty: unknown)
   std::optional<SamplingRequest> sampling;  // sample the next token (last stage)
   std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
   kj::Own<kj::PromiseFulfiller<kj::Promise<void>>> done;
 };
+
+size_t StageRuntime::head_rows_of(const Pending& p) {
+  return p.sampling && p.verify_rows > 1 ? p.verify_rows : 1;
+}
 
 StageRuntime::StageRuntime(std::unique_ptr<Model> model, const StageAssignment& a, unsigned threads, kj::Timer* timer)
     : model_(std::move(model)), assignment_(a), pool_(threads), timer_(timer) {}
@@ -116,6 +122,14 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     for (int32_t id : row_tokens) p->ids.push_back(id);
   }
   if (frame.hasSampling()) p->sampling = read_sampling(frame.getSampling(), hp.vocab_size);
+  p->verify_rows = frame.getVerifyRows();
+  if (p->verify_rows > 1) {
+    if (p->verify_rows > p->rows) {
+      throw std::invalid_argument(fmt::format("frame asks to verify {} rows but has {}", p->verify_rows, p->rows));
+    }
+    if (!p->sampling) throw std::invalid_argument("frame asks to verify drafts without sampling parameters");
+    if (p->ids.empty()) throw std::invalid_argument("frame asks to verify drafts without their token ids");
+  }
   if (p->pos0 + p->rows > static_cast<uint64_t>(a.context)) {
     throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", p->session, p->pos0,
                                         p->pos0 + p->rows, a.context));
@@ -237,14 +251,21 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
       from = to;
     }
     if (a.with_head) {
-      // The last row of every frame, through the head together.
-      std::vector<float> last_rows(ready.size() * static_cast<size_t>(hp.dim));
-      for (size_t i = 0; i < ready.size(); ++i) {
-        const float* row = ready[i]->hidden.data() + (ready[i]->rows - 1) * static_cast<size_t>(hp.dim);
-        std::copy(row, row + hp.dim, last_rows.begin() + static_cast<std::ptrdiff_t>(i * static_cast<size_t>(hp.dim)));
+      // The last row of every frame (the last verify_rows of a speculative one), through
+      // the head together.
+      const auto dim = static_cast<size_t>(hp.dim);
+      size_t head_rows = 0;
+      for (auto& p : ready) head_rows += head_rows_of(*p);
+      std::vector<float> last_rows(head_rows * dim);
+      size_t at = 0;
+      for (auto& p : ready) {
+        const size_t n = head_rows_of(*p);
+        const float* rows = p->hidden.data() + (p->rows - n) * dim;
+        std::copy(rows, rows + n * dim, last_rows.begin() + static_cast<std::ptrdiff_t>(at * dim));
+        at += n;
       }
-      logits.resize(ready.size() * static_cast<size_t>(hp.vocab_size));
-      model_->transformer().head(last_rows.data(), static_cast<int64_t>(ready.size()), logits.data(), &pool_);
+      logits.resize(head_rows * static_cast<size_t>(hp.vocab_size));
+      model_->transformer().head(last_rows.data(), static_cast<int64_t>(head_rows), logits.data(), &pool_);
     }
     // Every frame of the batch waited for all of it: that is its compute time here.
     const uint64_t compute_us = micros_since(tc);
@@ -260,10 +281,13 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
   // The tokens move on to another stage (maybe another process on this machine): let our
   // workers sleep rather than spin on the cores it needs.
   pool_.park();
+  size_t logits_row = 0;
   for (size_t i = 0; i < ready.size(); ++i) {
     Pending& p = *ready[i];
+    const float* frame_logits = a.with_head ? logits.data() + logits_row * static_cast<size_t>(hp.vocab_size) : nullptr;
+    logits_row += head_rows_of(p);
     try {
-      p.done->fulfill(send_on(p, a.with_head ? logits.data() + i * static_cast<size_t>(hp.vocab_size) : nullptr));
+      p.done->fulfill(send_on(p, frame_logits));
     } catch (const std::exception& e) {
       p.done->reject(KJ_EXCEPTION(FAILED, e.what()));
     } catch (const kj::Exception& e) {
@@ -292,7 +316,15 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
       out.setSession(p.session);
       out.setStep(p.step);
       uint64_t wire = 0;
-      if (p.sampling) {
+      if (p.sampling && p.verify_rows > 1) {
+        // Verify the drafts here: the accepted ones and the next token go back.
+        std::vector<float> rows(logits_row, logits_row + p.verify_rows * vocab);
+        const VerifyResult r = verify_rows(rows, vocab, tokens_[p.session], p.verify_rows, *p.sampling);
+        auto list = out.initSampled(static_cast<unsigned>(r.tokens.size()));
+        for (unsigned i = 0; i < r.tokens.size(); ++i) write_sampled(r.tokens[i], list[i]);
+        out.setRngDraws(r.rng_draws);
+        wire = (out.asReader().getSampled().totalSize().wordCount + 1) * sizeof(capnp::word);
+      } else if (p.sampling) {
         // Sample here: only the token (and logprobs when asked) goes back.
         std::vector<float> row(logits_row, logits_row + vocab);
         const SampleResult r = sample_next(row, tokens_[p.session], *p.sampling);
@@ -347,6 +379,7 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     f.setTopK(p.top_k);
     f.setBatchGroup(p.group);
     if (p.sampling) write_sampling(*p.sampling, f.initSampling());
+    f.setVerifyRows(p.verify_rows);
     if (!p.ids.empty()) {
       auto ids = f.initRowTokens(static_cast<unsigned>(p.ids.size()));
       for (unsigned i = 0; i < p.ids.size(); ++i) ids.set(i, p.ids[i]);

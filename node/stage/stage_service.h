@@ -68,6 +68,8 @@ class StageRuntime {
 
  private:
   struct Pending;  // a validated frame waiting for its batch
+  // Rows of a frame that go through the head: the last, or a speculative frame's verified ones.
+  static size_t head_rows_of(const Pending& p);
   KVCache& cache_for(uint64_t session);
   void schedule_drain();
   void drain();

@@ -117,10 +117,12 @@ TEST_F(HttpApi, CompletionMatchesSingleNodeAndHonoursLengthAndStop) {
 // Prompt cache: a repeated prompt sends only its last token (its KV stayed on the
 // stages) and gives the same text; a chat's second turn sends only what follows the
 // first turn.
+// (Speculation off: the counts below are of fed tokens, one per forward; drafts would
+// travel too.)
 TEST_F(HttpApi, RepeatedPromptsAndChatTurnsSendOnlyTheirNewTokens) {
   std::string prompt;
   for (int i = 0; i < 12; ++i) prompt += "And God said, Let there be light: and there was light. ";
-  const json body = {{"prompt", prompt}, {"max_tokens", 8}, {"temperature", 0}};
+  const json body = {{"prompt", prompt}, {"max_tokens", 8}, {"temperature", 0}, {"speculative", false}};
   auto first = post("/v1/completions", body.dump());
   auto second = post("/v1/completions", body.dump());
   ASSERT_TRUE(first && second);
@@ -134,7 +136,7 @@ TEST_F(HttpApi, RepeatedPromptsAndChatTurnsSendOnlyTheirNewTokens) {
   EXPECT_EQ(b["baton"]["tokens_sent"], b["usage"]["completion_tokens"]) << "the last prompt token, then each fed token";
 
   json chat = {{"messages", json::array({{{"role", "user"}, {"content", "Tell me a fortune."}}})},
-               {"max_tokens", 12}, {"temperature", 0}};
+               {"max_tokens", 12}, {"temperature", 0}, {"speculative", false}};
   auto turn1 = post("/v1/chat/completions", chat.dump());
   ASSERT_TRUE(turn1);
   const json t1 = json::parse(turn1->body);

@@ -134,6 +134,87 @@ TEST_F(StageSampling, SeededPenalisedSamplingEqualsTheWholeModelSampledHere) {
   EXPECT_GT(got.rng_draws, 20u) << "the generator advanced across the steps";
 }
 
+// Speculative frames: [last token, drafts] verified on the last stage. Drafts that are
+// partly right and partly wrong, penalties and a seeded sampler: the tokens that come
+// back are exactly the plain sequence, and the rejected drafts' K/V (left on both stages
+// past the accepted position) never reach a later token, since each frame's pos0 drops them.
+TEST_F(StageSampling, VerifiedDraftsGiveThePlainSequenceAndRollBack) {
+  auto whole = Model::open(model_path(), ModelOpenOptions{});
+  LocalBackend local(whole->transformer(), DType::F16, 128, nullptr);
+  SamplingRequest request;
+  request.sampler.temperature = 0.9f;
+  request.sampler.seed = 77;
+  request.sampler.repeat_penalty = 1.2f;
+  request.sampler.presence_penalty = 0.3f;
+  const std::vector<int32_t> prompt = {1, 400, 33, 87, 5, 12};
+
+  // The plain sequence, one token per forward.
+  std::vector<int32_t> plain = prompt;
+  SamplingRequest here = request;
+  std::vector<float> logits = local.forward(prompt, 0);
+  for (int i = 0; i < 30; ++i) {
+    SampleResult r = sample_next(logits, plain, here);
+    here.rng_draws = r.rng_draws;
+    plain.push_back(r.token.id);
+    logits = local.forward(std::vector<int32_t>{r.token.id}, static_cast<int64_t>(plain.size()) - 1);
+  }
+
+  // Through the stages: the prompt, then verify frames whose drafts are the plain
+  // continuation for `right` tokens and then wrong ones.
+  SamplingRequest there = request;
+  SampleResult first = step(1, 0, prompt, there);
+  ASSERT_EQ(first.token.id, plain[prompt.size()]);
+  there.rng_draws = first.rng_draws;
+  std::vector<int32_t> got(prompt.begin(), prompt.end());
+  got.push_back(first.token.id);
+  uint64_t n = 2;
+  const int vocab = whole->hparams().vocab_size;
+  for (int round = 0; got.size() < plain.size() - 6; ++round, ++n) {
+    const size_t right = static_cast<size_t>(round % 4);  // 0..3 right drafts, then 2 wrong
+    std::vector<int32_t> rows{got.back()};
+    for (size_t i = 0; i < right; ++i) rows.push_back(plain[got.size() + i]);
+    for (size_t i = 0; i < 2; ++i) rows.push_back((plain[got.size() + right + i] + 1 + static_cast<int32_t>(i)) % vocab);
+    capnp::MallocMessageBuilder message;
+    auto f = message.initRoot<rpc::Frame>();
+    f.setSession(1);
+    f.setStep(n);
+    f.setPos0(got.size() - 1);
+    f.setWire(0);
+    auto list = f.initTokens(static_cast<unsigned>(rows.size()));
+    for (unsigned i = 0; i < rows.size(); ++i) list.set(i, rows[i]);
+    write_sampling(there, f.initSampling());
+    f.setVerifyRows(static_cast<uint32_t>(rows.size()));
+    first_->forward(f.asReader()).wait(io_.waitScope);
+    const Delivered& d = delivered_.at(n);
+    ASSERT_EQ(d.sampled.size(), right + 1) << "round " << round;
+    for (const SampledToken& t : d.sampled) got.push_back(t.id);
+    there.rng_draws = d.rng_draws;
+    ASSERT_EQ(std::vector<int32_t>(got.begin(), got.end()),
+              std::vector<int32_t>(plain.begin(), plain.begin() + static_cast<std::ptrdiff_t>(got.size())))
+        << "round " << round;
+  }
+}
+
+TEST_F(StageSampling, AVerifyFrameIsCheckedBeforeItRuns) {
+  capnp::MallocMessageBuilder message;
+  auto f = message.initRoot<rpc::Frame>();
+  f.setSession(3);
+  f.setStep(1);
+  auto list = f.initTokens(2);
+  list.set(0, 1), list.set(1, 2);
+  f.setVerifyRows(3);  // more rows than the frame has
+  write_sampling(SamplingRequest{}, f.initSampling());
+  EXPECT_THROW(first_->forward(f.asReader()).wait(io_.waitScope), std::invalid_argument);
+  capnp::MallocMessageBuilder again;
+  auto g = again.initRoot<rpc::Frame>();
+  g.setSession(3);
+  g.setStep(2);
+  auto ids = g.initTokens(2);
+  ids.set(0, 1), ids.set(1, 2);
+  g.setVerifyRows(2);  // no sampling parameters to verify with
+  EXPECT_THROW(first_->forward(g.asReader()).wait(io_.waitScope), std::invalid_argument);
+}
+
 TEST_F(StageSampling, ABadSamplingRequestIsRefusedNamingTheField) {
   SamplingRequest r;
   r.sampler.logit_bias = {{1 << 30, 1.0f}};
