@@ -30,6 +30,7 @@ struct SimulateArgs {
   std::string out;
   std::string strategy;
   std::vector<std::string> compare;
+  std::vector<std::string> speculative;  // on, off: one run each
   std::string time_scale = "auto";
   int requests = 0;
   int max_tokens = 0;
@@ -139,28 +140,39 @@ int run_simulate(const SimulateArgs& a) {
 
   std::vector<sim::RunReport> runs;
   try {
-    for (Strategy s : strategies) runs.push_back(sim::run_simulation(spec, s, options));
+    // Each strategy once per speculative mode asked for (none: the coordinator's default).
+    const std::vector<std::string> modes = a.speculative.empty() ? std::vector<std::string>{""} : a.speculative;
+    for (Strategy s : strategies) {
+      for (const std::string& mode : modes) {
+        options.speculative = mode;
+        runs.push_back(sim::run_simulation(spec, s, options));
+      }
+    }
   } catch (const NoPlanError& e) {
     std::cerr << "baton: " << e.what() << "\n";
     return kExitNoPlan;
   }
 
-  if (a.json) {
+  const std::vector<sim::SpeculativeEntry> speculative =
+      a.speculative.empty() ? std::vector<sim::SpeculativeEntry>{} : sim::speculative_entries(runs);
+  auto report_json = [&] {
     json j = runs.size() == 1 ? sim::to_json(runs.front()) : json{{"runs", json::array()}};
     if (runs.size() > 1) {
       for (const auto& r : runs) j["runs"].push_back(sim::to_json(r));
     }
-    fmt::print("{}\n", j.dump(2));
+    if (!speculative.empty()) j["speculative"] = sim::to_json(speculative);
+    return j;
+  };
+  if (a.json) {
+    fmt::print("{}\n", report_json().dump(2));
   } else {
     for (const auto& r : runs) fmt::print("\n{}", sim::render_table(r));
     if (runs.size() > 1) fmt::print("{}", sim::render_comparison(runs));
+    if (!speculative.empty()) fmt::print("{}", sim::render_speculative(speculative));
   }
   if (!a.out.empty()) {
     fs::create_directories(a.out);
-    json j = runs.size() == 1 ? sim::to_json(runs.front()) : json{{"runs", json::array()}};
-    if (runs.size() > 1) {
-      for (const auto& r : runs) j["runs"].push_back(sim::to_json(r));
-    }
+    const json j = report_json();
     write_file(fs::path(a.out) / "report.json", j.dump(2) + "\n");
     write_file(fs::path(a.out) / "timeline.svg", sim::timeline_svg(runs.front()));
     write_file(fs::path(a.out) / "bars.svg", sim::bars_svg(runs.front()));
@@ -188,6 +200,11 @@ void register_simulate(CLI::App& app, CommandRunner& runner) {
       ->check(CLI::IsMember({"memory", "latency"}));
   cmd->add_option("--compare", a->compare, "Run each strategy and show them side by side (e.g. memory,latency)")
       ->delimiter(',');
+  cmd->add_option("--speculative", a->speculative,
+                  "Run with speculative decoding off and/or on and show them side by side (e.g. off,on): decode "
+                  "tokens/s, acceptance, and whether the greedy text is the same; report.json gets a 'speculative' list")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_option("--time-scale", a->time_scale,
                   "Run N times slower than the simulated cluster, scaling figures back ('auto': just slow enough "
                   "that every device can be paced; 1: real time, devices faster than this machine run unpaced)")

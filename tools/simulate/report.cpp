@@ -87,7 +87,9 @@ json to_json(const RunReport& r) {
                         {"completion_tokens", q.completion_tokens},
                         {"ttft_ms", q.ttft_ms},
                         {"decode_tokens_per_s", q.decode_tokens_per_s},
-                        {"total_ms", q.total_ms}});
+                        {"total_ms", q.total_ms},
+                        {"drafted_tokens", q.drafted_tokens},
+                        {"accepted_tokens", q.accepted_tokens}});
   }
   json trace = json::array();
   for (const TraceToken& t : r.trace) {
@@ -101,6 +103,7 @@ json to_json(const RunReport& r) {
           {"strategy", r.strategy},
           {"model", r.model},
           {"wire", r.wire},
+          {"speculative", r.speculative.empty() ? json() : json(r.speculative)},
           {"layers", r.layers},
           {"context", r.context},
           {"sessions", r.sessions},
@@ -180,7 +183,9 @@ std::string render_table(const RunReport& r) {
 
 std::string render_comparison(const std::vector<RunReport>& runs) {
   std::string out = fmt::format("\n{:<26}", "");
-  for (const RunReport& r : runs) out += fmt::format(" {:>24}", r.strategy);
+  for (const RunReport& r : runs) {
+    out += fmt::format(" {:>24}", r.speculative.empty() ? r.strategy : r.strategy + ", speculative " + r.speculative);
+  }
   out += "\n";
   auto row = [&](const std::string& label, auto cell) {
     out += fmt::format("{:<26}", label);
@@ -197,6 +202,67 @@ std::string render_comparison(const std::vector<RunReport>& runs) {
   row("measured vs predicted", [](const RunReport& r) { return percent(r.tokens_per_s_error()); });
   row("time to first token ms", [](const RunReport& r) { return fmt::format("{:.1f}", r.ttft_ms); });
   row("throughput tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.throughput_tokens_per_s); });
+  return out;
+}
+
+std::vector<SpeculativeEntry> speculative_entries(const std::vector<RunReport>& runs) {
+  std::vector<SpeculativeEntry> out;
+  for (const RunReport& r : runs) {
+    SpeculativeEntry e;
+    e.mode = r.speculative.empty() ? "default" : r.speculative;
+    e.strategy = r.strategy;
+    e.decode_tokens_per_s = r.measured_tokens_per_s;
+    for (const RequestReport& q : r.requests) {
+      e.drafted_tokens += q.drafted_tokens;
+      e.accepted_tokens += q.accepted_tokens;
+    }
+    e.acceptance = e.drafted_tokens > 0 ? static_cast<double>(e.accepted_tokens) / e.drafted_tokens : 0.0;
+    for (const RunReport& base : runs) {
+      if (base.speculative != "off" || base.strategy != r.strategy) continue;
+      bool same = base.requests.size() == r.requests.size();
+      for (size_t i = 0; same && i < r.requests.size(); ++i) same = base.requests[i].text == r.requests[i].text;
+      e.text_identical = same;
+      if (base.measured_tokens_per_s > 0) e.speedup = r.measured_tokens_per_s / base.measured_tokens_per_s;
+      break;
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+json to_json(const std::vector<SpeculativeEntry>& entries) {
+  json out = json::array();
+  for (const SpeculativeEntry& e : entries) {
+    out.push_back({{"mode", e.mode},
+                   {"strategy", e.strategy},
+                   {"decode_tokens_per_s", e.decode_tokens_per_s},
+                   {"acceptance", e.acceptance},
+                   {"drafted_tokens", e.drafted_tokens},
+                   {"accepted_tokens", e.accepted_tokens},
+                   {"text_identical", e.text_identical ? json(*e.text_identical) : json()},
+                   {"speedup", e.speedup > 0 ? json(e.speedup) : json()}});
+  }
+  return out;
+}
+
+std::string render_speculative(const std::vector<SpeculativeEntry>& entries) {
+  std::string out = fmt::format("\n{:<26}", "speculative decoding");
+  for (const SpeculativeEntry& e : entries) out += fmt::format(" {:>16}", e.mode + " (" + e.strategy + ")");
+  out += "\n";
+  auto row = [&](const std::string& label, auto cell) {
+    out += fmt::format("{:<26}", label);
+    for (const SpeculativeEntry& e : entries) out += fmt::format(" {:>16}", cell(e));
+    out += "\n";
+  };
+  row("decode tokens/s", [](const SpeculativeEntry& e) { return fmt::format("{:.1f}", e.decode_tokens_per_s); });
+  row("vs off", [](const SpeculativeEntry& e) { return e.speedup > 0 ? fmt::format("{:.2f}x", e.speedup) : std::string("-"); });
+  row("drafts accepted", [](const SpeculativeEntry& e) {
+    return e.drafted_tokens > 0 ? fmt::format("{}/{} ({:.0f}%)", e.accepted_tokens, e.drafted_tokens, 100 * e.acceptance)
+                                : std::string("none");
+  });
+  row("text identical to off", [](const SpeculativeEntry& e) {
+    return e.text_identical ? std::string(*e.text_identical ? "yes" : "NO") : std::string("-");
+  });
   return out;
 }
 

@@ -45,6 +45,9 @@ struct RequestReport {
   double ttft_ms = 0;             // request sent -> first token received (client side)
   double decode_tokens_per_s = 0; // after the first token
   double total_ms = 0;
+  std::string text;         // the reply (greedy: compared across speculative modes)
+  int drafted_tokens = 0;   // speculative decoding, from the response's baton object
+  int accepted_tokens = 0;
 };
 
 // One decoded token as it travelled (from the coordinator's trace of the last request),
@@ -63,6 +66,7 @@ struct RunReport {
   std::string strategy;
   std::string model;        // path
   std::string wire;
+  std::string speculative;  // the coordinator's --speculative ("" : its default)
   int layers = 0;
   int64_t context = 0;
   int sessions = 1;
@@ -104,5 +108,21 @@ nlohmann::json to_json(const RunReport& r);
 std::string render_table(const RunReport& r);
 // Two or more runs of the same cluster (e.g. --compare memory,latency) side by side.
 std::string render_comparison(const std::vector<RunReport>& runs);
+
+// Runs of one cluster with speculative decoding off and on (--speculative off,on): one
+// entry per run with its mode, decode tokens/s, acceptance (accepted / drafted drafts),
+// and whether every reply's text equals the `off` run's (greedy: it must).
+struct SpeculativeEntry {
+  std::string mode;
+  std::string strategy;
+  double decode_tokens_per_s = 0;
+  double acceptance = 0;
+  int drafted_tokens = 0, accepted_tokens = 0;
+  std::optional<bool> text_identical;  // unset without an `off` run of the same strategy
+  double speedup = 0;                  // decode tokens/s over the `off` run's (0: none)
+};
+std::vector<SpeculativeEntry> speculative_entries(const std::vector<RunReport>& runs);
+nlohmann::json to_json(const std::vector<SpeculativeEntry>& entries);
+std::string render_speculative(const std::vector<SpeculativeEntry>& entries);
 
 }  // namespace baton::sim

@@ -188,6 +188,7 @@ RunReport build_report(const ClusterSpec& spec, Strategy strategy, const RunOpti
   rep.strategy = std::string(strategy_name(strategy));
   rep.model = options.model_path;
   rep.wire = spec.workload.wire;
+  rep.speculative = options.speculative;
   rep.layers = e.cost.n_layers;
   rep.context = e.context;
   rep.sessions = spec.workload.concurrency;
@@ -211,7 +212,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   ProgressLines progress(options.quiet);
   const Expectation expected = predict(spec, strategy, options);
   const Pacing pacing = calibrate(spec, expected, options, progress);
-  SimulatedCluster cluster(spec, pacing, {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context},
+  SimulatedCluster cluster(spec, pacing, {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context, options.speculative},
                            progress);
   const ActualPlan actual = actual_plan(cluster.http_port(), spec);
   describe_plan(spec, actual, progress);

@@ -112,12 +112,13 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
   fs::remove(ready);
   progress.line("starting the coordinator ({} strategy): joining, planning, loading layers...",
                 strategy_name(options.strategy));
-  const std::vector<std::string> argv{
+  std::vector<std::string> argv{
       options.baton_exe, "coordinator", "--peers", peers, "--model", options.model_path, "--listen", "127.0.0.1:0",
       "--no-mdns", "--http", "127.0.0.1:0", "--strategy", std::string(strategy_name(options.strategy)), "--wire",
       w.wire, "--ctx", std::to_string(options.context), "--max-sessions", std::to_string(w.concurrency),
       "--min-nodes", std::to_string(spec.devices.size()), "--discovery-wait", fmt_num(kCoordinatorDiscoveryWaitS),
       "--ready-file", ready};
+  if (!options.speculative.empty()) argv.insert(argv.end(), {"--speculative", options.speculative});
   coordinator_ = std::make_unique<ChildProcess>(argv, env);
   const auto facts = wait_until_ready(*coordinator_, ready, kCoordinatorTimeout);
   if (!facts) {

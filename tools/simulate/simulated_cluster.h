@@ -27,6 +27,7 @@ struct SimulatedClusterOptions {
   std::string work_dir;    // node shard caches and ready files
   Strategy strategy = Strategy::Memory;
   int64_t context = 2048;
+  std::string speculative;  // the coordinator's --speculative (on | off); empty: its default
 };
 
 class SimulatedCluster {

@@ -30,6 +30,8 @@ struct StreamSeen {
   std::string server_error;
   int chunks = 0;            // chunks carrying text: one decoded token each
   std::optional<double> first_ms, last_ms;
+  std::string text;
+  int drafted_tokens = 0, accepted_tokens = 0;  // the final chunk's baton.speculative
 };
 
 // Takes one piece of the streamed body; false stops reading (an event beyond the bound).
@@ -47,12 +49,19 @@ bool take_stream_bytes(StreamSeen& seen, std::string_view data, clock_type::time
     json chunk = json::parse(payload, nullptr, false);
     if (chunk.is_discarded()) continue;
     if (chunk.contains("error")) seen.server_error = chunk["error"].value("message", "error");
+    if (chunk.contains("baton") && chunk["baton"].is_object() && chunk["baton"].contains("speculative") &&
+        chunk["baton"]["speculative"].is_object()) {
+      const json& spec = chunk["baton"]["speculative"];
+      seen.drafted_tokens = spec.value("drafted_tokens", 0);
+      seen.accepted_tokens = spec.value("accepted_tokens", 0);
+    }
     if (!chunk.contains("choices") || chunk["choices"].empty()) continue;
     const json& choice = chunk["choices"][0];
     if (choice.value("finish_reason", json()).is_string() && choice["finish_reason"] == "error") {
       seen.server_error = "generation failed on the cluster";
     }
     if (choice.contains("text") && choice["text"].is_string() && !choice["text"].get<std::string>().empty()) {
+      seen.text += choice["text"].get<std::string>();
       const double now = ms_since(t0);
       if (!seen.first_ms) seen.first_ms = now;
       seen.last_ms = now;
@@ -97,6 +106,9 @@ RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
   RequestReport& r = out.report;
   r.total_ms = ms_since(t0);
   r.completion_tokens = seen.chunks;
+  r.text = std::move(seen.text);
+  r.drafted_tokens = seen.drafted_tokens;
+  r.accepted_tokens = seen.accepted_tokens;
   r.ttft_ms = seen.first_ms.value_or(r.total_ms);
   // Between the first and the last token as they arrived: one decode step per token. (The
   // coordinator's own tokens_per_s also spans the step that produced an end-of-text token,
