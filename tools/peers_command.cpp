@@ -48,7 +48,7 @@ class RttProbe {
       try {
         if (!joined_.count(addr)) {
           auto j = io_.provider->getTimer()
-                       .timeoutAfter(2 * kj::SECONDS, dial_and_join(io_.provider->getNetwork(), addr, secret_, "observer"))
+                       .timeoutAfter(2 * kj::SECONDS, dial_and_join(*io_.provider, addr, secret_, "observer"))
                        .wait(io_.waitScope);
           joined_.emplace(addr, kj::mv(j));
         }

@@ -1,5 +1,7 @@
 #include "tools/ready_file.h"
 
+#include <regex>
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -8,6 +10,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "tools/child_process.h"
 
 namespace baton::cli {
 
@@ -73,6 +77,18 @@ std::optional<nlohmann::json> read_ready_file(const std::string& path) {
     throw std::runtime_error(fmt::format("the ready file '{}' is not a JSON object", path));
   }
   return facts;
+}
+
+std::optional<nlohmann::json> wait_for_ready_file(ChildProcess& child, const std::string& path,
+                                                  std::chrono::milliseconds bound) {
+  static const std::regex never("$^");
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto facts = read_ready_file(path)) return facts;
+    if (!child.running()) return std::nullopt;
+    (void)child.wait_for_line(never, std::chrono::milliseconds(50));  // reads its output meanwhile
+  }
+  return std::nullopt;
 }
 
 }  // namespace baton::cli

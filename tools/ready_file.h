@@ -7,8 +7,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <optional>
 #include <string>
+
+namespace baton {
+class ChildProcess;
+}  // namespace baton
 
 namespace baton::cli {
 
@@ -30,5 +35,10 @@ class ReadyFile {
 // The facts in a ready file; nullopt while it does not exist yet. Throws
 // std::runtime_error if it exists but is not a JSON object (or is implausibly large).
 std::optional<nlohmann::json> read_ready_file(const std::string& path);
+
+// Waits for the ready file of a process this one started, reading the process's output
+// meanwhile (so its pipes never fill); nullopt when it exits first or `bound` passes.
+std::optional<nlohmann::json> wait_for_ready_file(ChildProcess& child, const std::string& path,
+                                                  std::chrono::milliseconds bound);
 
 }  // namespace baton::cli

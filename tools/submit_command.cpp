@@ -56,7 +56,7 @@ Joined join_coordinator(kj::AsyncIoContext& io, const std::string& address, cons
   for (;;) {
     try {
       return io.provider->getTimer()
-          .timeoutAfter(10 * kj::SECONDS, dial_and_join(io.provider->getNetwork(), address, secret, "client"))
+          .timeoutAfter(10 * kj::SECONDS, dial_and_join(*io.provider, address, secret, "client"))
           .wait(io.waitScope);
     } catch (const kj::Exception& e) {
       const std::string reason = unreachable_reason(e);

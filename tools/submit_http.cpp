@@ -6,7 +6,7 @@
 
 #include <stdexcept>
 
-#include "transport/sse_reader.h"
+#include "tools/completion_stream.h"
 
 namespace baton::cli {
 
@@ -48,14 +48,6 @@ std::string describe_failure(int status, const std::string& body, const std::str
   return out;
 }
 
-// Text of one chunk or reply choice, for chat and plain completions alike.
-std::string choice_text(const json& choice) {
-  if (choice.contains("delta") && choice["delta"].contains("content")) return choice["delta"]["content"];
-  if (choice.contains("message")) return choice["message"]["content"];
-  if (choice.contains("text")) return choice["text"];
-  return "";
-}
-
 std::string unreachable(const std::string& base, httplib::Error e) {
   if (e == httplib::Error::Connection) {
     return fmt::format("cannot connect to {} (is `baton coordinator` running there with --http?)", base);
@@ -90,48 +82,18 @@ int submit_over_http(const HttpSubmit& s) {
     return 0;
   }
 
-  SseReader sse;
-  json last;  // the chunk that carried finish_reason
-  int status = 0;
-  std::string error_body, retry_after, stream_error;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = path;
-  req.body = body;
-  req.set_header("Content-Type", "application/json");
-  req.set_header("Accept", "text/event-stream");
-  req.response_handler = [&](const httplib::Response& res) {
-    status = res.status;
-    retry_after = res.get_header_value("Retry-After");
-    return true;
-  };
-  req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
-    if (status != 200) {
-      error_body.append(data, n);
-      return error_body.size() < (1 << 16);
-    }
-    for (const std::string& event : sse.feed(std::string_view(data, n))) {
-      if (event == "[DONE]") continue;
-      const json chunk = json::parse(event);
-      if (chunk.contains("error")) {  // the generation was cut off; the message says why
-        stream_error = chunk["error"].value("message", std::string("unknown error"));
-        continue;
-      }
-      fmt::print("{}", choice_text(chunk["choices"][0]));
-      std::fflush(stdout);
-      if (!chunk["choices"][0]["finish_reason"].is_null()) last = chunk;
-    }
-    return true;
-  };
-  auto r = client.send(req);
-  if (!r) {
-    if (status != 0 && status != 200) throw std::runtime_error(describe_failure(status, error_body, retry_after));
-    throw std::runtime_error(unreachable(base, r.error()));
+  const StreamedCompletion r = stream_completion(client, path, request_body(s), [](const std::string& text) {
+    fmt::print("{}", text);
+    std::fflush(stdout);
+  });
+  if (r.status == 0) {
+    throw std::runtime_error(r.unreachable ? unreachable(base, httplib::Error::Connection)
+                                           : fmt::format("request to {} failed: {}", base, r.transport_error));
   }
-  if (status != 200) throw std::runtime_error(describe_failure(status, error_body, retry_after));
+  if (r.status != 200) throw std::runtime_error(describe_failure(r.status, r.refusal_body, r.retry_after));
   fmt::print("\n");
-  if (!stream_error.empty()) throw std::runtime_error(fmt::format("the generation was cut off: {}", stream_error));
-  if (last.is_null()) throw std::runtime_error("the stream ended without a final chunk (coordinator gone?)");
+  if (!r.complete()) throw std::runtime_error(r.failure());
+  const json& last = r.final_chunk;
   std::string summary = fmt::format("[{}", last["choices"][0]["finish_reason"].get<std::string>());
   if (last.contains("usage")) {
     summary = fmt::format("[{} prompt tokens, {} generated, {}", last["usage"]["prompt_tokens"].get<int>(),

@@ -81,9 +81,25 @@ kj::Promise<kj::Own<RpcPeer>> dial(kj::Network& network, const std::string& addr
       });
 }
 
-kj::Promise<Joined> dial_and_join(kj::Network& network, const std::string& address, const std::string& secret,
-                                  const std::string& role) {
-  return dial(network, address, secret, role).then([role, address](kj::Own<RpcPeer> peer) {
+// hello + join over a dialled channel.
+static kj::Promise<Joined> join_over(kj::Promise<kj::Own<RpcPeer>> dialled, const std::string& role,
+                                     const std::string& address);
+
+kj::Promise<Joined> dial_and_join(kj::AsyncIoProvider& io, const std::string& address, const std::string& secret,
+                                  const std::string& role, kj::Duration deadline) {
+  auto expired = io.getTimer().afterDelay(deadline).then([address, deadline]() -> Joined {
+    kj::throwFatalException(kj::Exception(
+        kj::Exception::Type::OVERLOADED, __FILE__, __LINE__,
+        kj::str(fmt::format("{} did not complete the handshake within {:g} s (not a baton process, or frozen)", address,
+                            static_cast<double>(deadline / kj::MILLISECONDS) / 1000)
+                    .c_str())));
+  });
+  return join_over(dial(io.getNetwork(), address, secret, role), role, address).exclusiveJoin(kj::mv(expired));
+}
+
+static kj::Promise<Joined> join_over(kj::Promise<kj::Own<RpcPeer>> dialled, const std::string& role,
+                                     const std::string& address) {
+  return dialled.then([role, address](kj::Own<RpcPeer> peer) {
     auto hello = peer->gate.helloRequest();
     hello.setProtocolVersion(rpc::PROTOCOL_VERSION);
     return hello.send().then(

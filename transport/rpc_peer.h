@@ -42,10 +42,13 @@ struct Joined {
   std::string name;  // the remote's name from hello
 };
 
-// dial, then hello + join over the encrypted channel. Rejects with a message naming the
-// address and the reason.
-kj::Promise<Joined> dial_and_join(kj::Network& network, const std::string& address, const std::string& secret,
-                                  const std::string& role);
+// dial, then hello + join over the encrypted channel, all within `deadline` (a peer that
+// accepts the connection and then says nothing, a frozen node, does not hold the caller
+// forever). Rejects with a message naming the address and the reason; a missed deadline
+// is OVERLOADED, as kj's own timeouts are.
+inline constexpr kj::Duration kJoinDeadline = 10 * kj::SECONDS;
+kj::Promise<Joined> dial_and_join(kj::AsyncIoProvider& io, const std::string& address, const std::string& secret,
+                                  const std::string& role, kj::Duration deadline = kJoinDeadline);
 
 // What a listener asks of a connection before serving it.
 struct ListenerSecurity {

@@ -118,7 +118,7 @@ kj::Promise<Member> with_rtt(Member m) {
 }  // namespace
 
 kj::Promise<Member> Cluster::join_one(const std::string& address) {
-  return dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator")
+  return dial_and_join(*io_.provider, address, config_.secret, "coordinator")
       .then([address](Joined j) {
         auto req = j.node.describeRequest();
         return req.send().then([j = kj::mv(j), address](capnp::Response<rpc::Node::DescribeResults> r) mutable {
@@ -278,7 +278,7 @@ kj::Promise<bool> Cluster::lost_node_answers(kj::Duration timeout) {
   kj::Vector<kj::Promise<bool>> probes;
   for (const std::string& address : failover_.lost()) {
     if (health_.benched(address)) continue;  // stepped back: it returns by its heartbeats
-    auto join = dial_and_join(io_.provider->getNetwork(), address, config_.secret, "coordinator").then([](Joined j) {
+    auto join = dial_and_join(*io_.provider, address, config_.secret, "coordinator").then([](Joined j) {
       // A node that now serves another coordinator does not count as back.
       return j.node.describeRequest().send().then([j = kj::mv(j)](capnp::Response<rpc::Node::DescribeResults> r) {
         return !r.getInfo().hasServingCoordinator() || r.getInfo().getServingCoordinator().size() == 0;
@@ -320,7 +320,7 @@ kj::Promise<void> Cluster::reassemble(std::vector<PeerCandidate> candidates, std
   kj::Vector<kj::Promise<bool>> probes;
   for (const PeerCandidate& c : candidates) {
     if (members.count(c.address)) continue;
-    auto join = dial_and_join(io_.provider->getNetwork(), c.address, config_.secret, "coordinator").then([](Joined j) {
+    auto join = dial_and_join(*io_.provider, c.address, config_.secret, "coordinator").then([](Joined j) {
       return j.node.describeRequest().send().then([j = kj::mv(j)](auto) { return true; });
     });
     probes.add(io_.provider->getTimer().timeoutAfter(kJoinTimeout, kj::mv(join)).catch_([this, address = c.address](kj::Exception&& e) {

@@ -238,7 +238,7 @@ kj::Promise<void> NodeServer::link(LinkContext context) {
     spdlog::info("stage {} sends results to the coordinator", runtime_->assignment().stage_index);
     return kj::READY_NOW;
   }
-  return dial_and_join(io_.provider->getNetwork(), next, config_.secret, "stage")
+  return dial_and_join(*io_.provider, next, config_.secret, "stage")
       .then([this, next](Joined joined) {
         auto req = joined.node.stageRequest();
         next_peer_ = kj::mv(joined.peer);

@@ -159,7 +159,7 @@ class ChannelSecurity : public ::testing::Test {
     try {
       auto j = io_.provider->getTimer()
                    .timeoutAfter(10 * kj::SECONDS,
-                                 dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator"))
+                                 dial_and_join(*io_.provider, address_, test::kSecret, "coordinator"))
                    .wait(io_.waitScope);
       auto info = j.node.describeRequest().send().wait(io_.waitScope);
       if (ms) *ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -286,7 +286,7 @@ TEST_F(ChannelSecurity, WhatAFakeNodeCapturesCannotTestAGuess) {
 TEST_F(ChannelSecurity, ImpostorsAreRefusedBothWays) {
   std::string err;
   try {
-    dial_and_join(io_.provider->getNetwork(), address_, "not-the-secret", "coordinator").wait(io_.waitScope);
+    dial_and_join(*io_.provider, address_, "not-the-secret", "coordinator").wait(io_.waitScope);
   } catch (const kj::Exception& e) {
     err = e.getDescription().cStr();
   }

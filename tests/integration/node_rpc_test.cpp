@@ -93,13 +93,13 @@ TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
   // The handshake fails before any Cap'n Proto is spoken: the dialler sees the node
   // cannot prove the (other) secret, the node logs a refused peer that spent a guess.
   const std::string err = error_of(
-      dial_and_join(io_.provider->getNetwork(), address_, "not-the-secret", "coordinator").ignoreResult());
+      dial_and_join(*io_.provider, address_, "not-the-secret", "coordinator").ignoreResult());
   EXPECT_NE(err.find("could not prove it knows the cluster secret"), std::string::npos) << err;
   EXPECT_NE(err.find(address_), std::string::npos) << "the error names the address: " << err;
   EXPECT_TRUE(test::wait_for_stderr(*node_, "refused 127.0.0.1:")) << "the refusal is logged: " << node_->err();
 
   // The right secret works.
-  auto ok = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto ok = dial_and_join(*io_.provider, address_, test::kSecret, "coordinator").wait(io_.waitScope);
   auto described = ok.node.describeRequest().send().wait(io_.waitScope);
   auto info = described.getInfo();
   EXPECT_EQ(std::string(info.getName().cStr()), "rpc-test-node");
@@ -107,14 +107,14 @@ TEST_F(NodeRpc, WrongSecretIsRefusedAndTheConnectionClosed) {
 }
 
 TEST_F(NodeRpc, RangeBeyondMemoryIsRefusedWithTheReason) {
-  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto joined = dial_and_join(*io_.provider, address_, test::kSecret, "coordinator").wait(io_.waitScope);
   const std::string err = load(joined, {0, 6, true, true, 4096, 16, "f16", 64});
   EXPECT_NE(err.find("this node offers 64 MiB"), std::string::npos) << err;
   EXPECT_NE(err.find("KV cache"), std::string::npos) << err;
 }
 
 TEST_F(NodeRpc, MalformedAssignmentsAreRefusedNamingTheField) {
-  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto joined = dial_and_join(*io_.provider, address_, test::kSecret, "coordinator").wait(io_.waitScope);
   auto try_load = [&](int first, int last, uint32_t ctx, uint32_t sessions, const char* kv, uint32_t rows) {
     return load(joined, {first, last, false, false, ctx, sessions, kv, rows});
   };
@@ -129,7 +129,7 @@ TEST_F(NodeRpc, MalformedAssignmentsAreRefusedNamingTheField) {
 }
 
 TEST_F(NodeRpc, MalformedFramesAreRefusedAndTheNodeKeepsServing) {
-  auto joined = dial_and_join(io_.provider->getNetwork(), address_, test::kSecret, "coordinator").wait(io_.waitScope);
+  auto joined = dial_and_join(*io_.provider, address_, test::kSecret, "coordinator").wait(io_.waitScope);
   ASSERT_EQ(load(joined, {2, 6, false, true, 64, 2, "f16", 8}), "");
   auto sink_server = kj::heap<CollectingSink>();
   CollectingSink& sink = *sink_server;

@@ -43,19 +43,6 @@ void drain(ChildProcess& child) {
   (void)child.wait_for_line(never, std::chrono::milliseconds(1));
 }
 
-// Waits for the process's ready file; nullopt when it exits first or `bound` passes.
-std::optional<nlohmann::json> wait_until_ready(ChildProcess& child, const std::string& ready_path,
-                                               std::chrono::seconds bound) {
-  static const std::regex never("$^");
-  const auto deadline = clock_type::now() + bound;
-  while (clock_type::now() < deadline) {
-    if (auto facts = cli::read_ready_file(ready_path)) return facts;
-    if (!child.running()) return std::nullopt;
-    (void)child.wait_for_line(never, std::chrono::milliseconds(50));  // reads its output meanwhile
-  }
-  return std::nullopt;
-}
-
 int port_in(const nlohmann::json& facts, const char* key, const std::string& who) {
   if (!facts.contains(key) || !facts[key].is_number_integer()) {
     throw std::runtime_error(fmt::format("{} wrote a ready file without '{}': {}", who, key, facts.dump()));
@@ -94,7 +81,7 @@ void SimulatedCluster::start_nodes(const ClusterSpec& spec, const Pacing& pacing
                   p.id, i + 1, spec.devices.size(), p.memory_mib, effective, p.link_latency_ms, d.jitter_ms,
                   p.link_bandwidth_mbps);
     nodes_.push_back(std::make_unique<ChildProcess>(argv, env));
-    const auto facts = wait_until_ready(*nodes_.back(), ready, kNodeStartTimeout);
+    const auto facts = cli::wait_for_ready_file(*nodes_.back(), ready, kNodeStartTimeout);
     if (!facts) {
       nodes_.back()->wait(std::chrono::seconds(2));
       throw std::runtime_error(fmt::format("node {} did not start: {}", p.id, tail(nodes_.back()->err(), 5)));
@@ -120,7 +107,7 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
       "--ready-file", ready};
   if (!options.speculative.empty()) argv.insert(argv.end(), {"--speculative", options.speculative});
   coordinator_ = std::make_unique<ChildProcess>(argv, env);
-  const auto facts = wait_until_ready(*coordinator_, ready, kCoordinatorTimeout);
+  const auto facts = cli::wait_for_ready_file(*coordinator_, ready, kCoordinatorTimeout);
   if (!facts) {
     const std::optional<int> status = coordinator_->wait(std::chrono::seconds(5));
     const std::string log = tail(coordinator_->err(), 8);

@@ -10,7 +10,7 @@
 #include <optional>
 #include <thread>
 
-#include "transport/sse_reader.h"
+#include "tools/completion_stream.h"
 
 namespace baton::sim {
 
@@ -23,98 +23,34 @@ double ms_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
 }
 
-// What one streamed reply showed the client so far.
-struct StreamSeen {
-  SseReader events;
-  std::string refused_body;  // what a non-200 answer said
-  std::string server_error;
-  int chunks = 0;            // chunks carrying text: one decoded token each
-  std::optional<double> first_ms, last_ms;
-  std::string text;
-  int drafted_tokens = 0, accepted_tokens = 0;  // the final chunk's baton.speculative
-};
-
-// Takes one piece of the streamed body; false stops reading (an event beyond the bound).
-bool take_stream_bytes(StreamSeen& seen, std::string_view data, clock_type::time_point t0) {
-  if (seen.refused_body.size() < 4096) seen.refused_body.append(data.substr(0, 4096));
-  std::vector<std::string> payloads;
-  try {
-    payloads = seen.events.feed(data);
-  } catch (const std::exception& e) {
-    seen.server_error = e.what();
-    return false;
-  }
-  for (const std::string& payload : payloads) {
-    if (payload == "[DONE]") continue;
-    json chunk = json::parse(payload, nullptr, false);
-    if (chunk.is_discarded()) continue;
-    if (chunk.contains("error")) seen.server_error = chunk["error"].value("message", "error");
-    if (chunk.contains("baton") && chunk["baton"].is_object() && chunk["baton"].contains("speculative") &&
-        chunk["baton"]["speculative"].is_object()) {
-      const json& spec = chunk["baton"]["speculative"];
-      seen.drafted_tokens = spec.value("drafted_tokens", 0);
-      seen.accepted_tokens = spec.value("accepted_tokens", 0);
-    }
-    if (!chunk.contains("choices") || chunk["choices"].empty()) continue;
-    const json& choice = chunk["choices"][0];
-    if (choice.value("finish_reason", json()).is_string() && choice["finish_reason"] == "error") {
-      seen.server_error = "generation failed on the cluster";
-    }
-    if (choice.contains("text") && choice["text"].is_string() && !choice["text"].get<std::string>().empty()) {
-      seen.text += choice["text"].get<std::string>();
-      const double now = ms_since(t0);
-      if (!seen.first_ms) seen.first_ms = now;
-      seen.last_ms = now;
-      ++seen.chunks;
-    }
-  }
-  return true;
-}
-
 // One streamed greedy completion; times the first and last token as the client sees them.
 RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(600, 0);
-  cli.set_connection_timeout(10, 0);
-  const json body = {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}, {"stream", true}};
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/completions";
-  req.set_header("Content-Type", "application/json");
-  req.body = body.dump();
-  StreamSeen seen;
-  const auto t0 = clock_type::now();
-  req.content_receiver = [&](const char* data, size_t len, uint64_t, uint64_t) {
-    return take_stream_bytes(seen, std::string_view(data, len), t0);
-  };
-  httplib::Response res;
-  httplib::Error err = httplib::Error::Success;
+  httplib::Client client("127.0.0.1", port);
+  client.set_read_timeout(600, 0);
+  client.set_connection_timeout(10, 0);
+  const cli::StreamedCompletion seen =
+      cli::stream_completion(client, "/v1/completions", {{"prompt", prompt}, {"max_tokens", max_tokens}, {"temperature", 0}});
   RequestResult out;
-  if (!cli.send(req, res, err)) {
-    out.error = fmt::format("HTTP request failed: {}", httplib::to_string(err));
-    return out;
-  }
-  if (res.status != 200) {
-    out.error = fmt::format("HTTP {}: {}", res.status, res.body.empty() ? seen.refused_body : res.body);
-    return out;
-  }
-  if (!seen.server_error.empty()) {
-    out.error = seen.server_error;
+  if (!seen.complete()) {
+    out.error = seen.failure();
     return out;
   }
   out.ok = true;
   RequestReport& r = out.report;
-  r.total_ms = ms_since(t0);
-  r.completion_tokens = seen.chunks;
-  r.text = std::move(seen.text);
-  r.drafted_tokens = seen.drafted_tokens;
-  r.accepted_tokens = seen.accepted_tokens;
+  r.total_ms = seen.total_ms;
+  r.completion_tokens = seen.text_chunks;
+  r.text = seen.text;
+  if (const auto& b = seen.final_chunk; b.contains("baton") && b["baton"].is_object() &&
+                                        b["baton"].contains("speculative") && b["baton"]["speculative"].is_object()) {
+    r.drafted_tokens = b["baton"]["speculative"].value("drafted_tokens", 0);
+    r.accepted_tokens = b["baton"]["speculative"].value("accepted_tokens", 0);
+  }
   r.ttft_ms = seen.first_ms.value_or(r.total_ms);
   // Between the first and the last token as they arrived: one decode step per token. (The
   // coordinator's own tokens_per_s also spans the step that produced an end-of-text token,
   // which is not counted, so it reads low on replies that stop early.)
-  if (seen.chunks > 1 && seen.last_ms && *seen.last_ms > *seen.first_ms) {
-    r.decode_tokens_per_s = (seen.chunks - 1) * 1000.0 / (*seen.last_ms - *seen.first_ms);
+  if (seen.text_chunks > 1 && seen.last_ms && *seen.last_ms > *seen.first_ms) {
+    r.decode_tokens_per_s = (seen.text_chunks - 1) * 1000.0 / (*seen.last_ms - *seen.first_ms);
   }
   return out;
 }
