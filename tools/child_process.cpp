@@ -130,4 +130,13 @@ RunResult run_command(const std::vector<std::string>& argv, std::chrono::millise
   return r;
 }
 
+std::string last_lines(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos > 0; ++n) {
+    pos = text.rfind('\n', pos - 1);
+    if (pos == std::string::npos) return text;
+  }
+  return text.substr(pos + 1);
+}
+
 }  // namespace baton

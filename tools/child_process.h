@@ -41,6 +41,9 @@ class ChildProcess {
   std::string partial_;
 };
 
+// The last `lines` lines of a process's output, for error messages.
+std::string last_lines(const std::string& text, size_t lines);
+
 // Runs a command to completion (bounded) and returns {exit code, stdout, stderr}.
 struct RunResult {
   int code = -1;

@@ -29,15 +29,6 @@ constexpr int kNoPlanExitStatus = 2;
 
 std::string fmt_num(double v) { return fmt::format("{:.6g}", v); }
 
-std::string tail(const std::string& text, size_t lines) {
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return text;
-  }
-  return text.substr(pos + 1);
-}
-
 void drain(ChildProcess& child) {
   static const std::regex never("$^");
   (void)child.wait_for_line(never, std::chrono::milliseconds(1));
@@ -84,7 +75,7 @@ void SimulatedCluster::start_nodes(const ClusterSpec& spec, const Pacing& pacing
     const auto facts = cli::wait_for_ready_file(*nodes_.back(), ready, kNodeStartTimeout);
     if (!facts) {
       nodes_.back()->wait(std::chrono::seconds(2));
-      throw std::runtime_error(fmt::format("node {} did not start: {}", p.id, tail(nodes_.back()->err(), 5)));
+      throw std::runtime_error(fmt::format("node {} did not start: {}", p.id, last_lines(nodes_.back()->err(), 5)));
     }
     node_ports_.push_back(port_in(*facts, "port", "node " + p.id));
   }
@@ -110,7 +101,7 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
   const auto facts = cli::wait_for_ready_file(*coordinator_, ready, kCoordinatorTimeout);
   if (!facts) {
     const std::optional<int> status = coordinator_->wait(std::chrono::seconds(5));
-    const std::string log = tail(coordinator_->err(), 8);
+    const std::string log = last_lines(coordinator_->err(), 8);
     if (status == kNoPlanExitStatus) throw NoPlanError(fmt::format("the coordinator found no plan that fits:\n{}", log));
     throw std::runtime_error(fmt::format("the coordinator did not become ready:\n{}", log));
   }

@@ -19,15 +19,6 @@ constexpr auto kStartBound = std::chrono::seconds(60);
 
 }  // namespace
 
-std::string log_tail(const std::string& text, size_t lines) {
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos > 0; ++n) {
-    pos = text.rfind('\n', pos - 1);
-    if (pos == std::string::npos) return text;
-  }
-  return text.substr(pos + 1);
-}
-
 SoakCluster::SoakCluster(const SoakClusterOptions& o) : secret_(to_hex(random_nonce())) {
   const std::vector<std::string> env{"BATON_SECRET=" + secret_};
   fs::create_directories(o.work_dir);
@@ -42,7 +33,7 @@ SoakCluster::SoakCluster(const SoakClusterOptions& o) : secret_(to_hex(random_no
     nodes_.push_back(std::make_unique<ChildProcess>(argv, env));
     const auto facts = cli::wait_for_ready_file(*nodes_.back(), ready, kStartBound);
     if (!facts || !(*facts)["port"].is_number_integer()) {
-      throw std::runtime_error(fmt::format("node {} did not start:\n{}", i, log_tail(nodes_.back()->err(), 6)));
+      throw std::runtime_error(fmt::format("node {} did not start:\n{}", i, last_lines(nodes_.back()->err(), 6)));
     }
     node_ports_.push_back((*facts)["port"].get<int>());
     peers += fmt::format("{}127.0.0.1:{}", peers.empty() ? "" : ",", node_ports_.back());
@@ -56,7 +47,7 @@ SoakCluster::SoakCluster(const SoakClusterOptions& o) : secret_(to_hex(random_no
   coordinator_ = std::make_unique<ChildProcess>(argv, env);
   const auto facts = cli::wait_for_ready_file(*coordinator_, ready, kStartBound);
   if (!facts || !(*facts)["http_port"].is_number_integer()) {
-    throw std::runtime_error(fmt::format("the coordinator did not start:\n{}", log_tail(coordinator_->err(), 8)));
+    throw std::runtime_error(fmt::format("the coordinator did not start:\n{}", last_lines(coordinator_->err(), 8)));
   }
   http_port_ = (*facts)["http_port"].get<int>();
 }

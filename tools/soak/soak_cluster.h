@@ -43,7 +43,4 @@ class SoakCluster {
   int http_port_ = 0;
 };
 
-// The last `lines` lines of a process's log, for error messages.
-std::string log_tail(const std::string& text, size_t lines);
-
 }  // namespace baton::soak
