@@ -77,7 +77,12 @@ TEST(Pipeline, Int8ZstdWireAgreesWithF32) {
   const std::string cache = test::temp_dir("int8");
   LocalCluster exact(model_path(), std::vector<NodeSpec>(1), {"--wire", "f32", "--ctx", "256"}, cache + "/exact");
   ASSERT_TRUE(exact.ok()) << exact.error();
-  LocalCluster int8(model_path(), std::vector<NodeSpec>(3), {"--wire", "int8+zstd", "--ctx", "256"}, cache + "/int8");
+  // Where the activations are quantised depends on the split; with detected memory the
+  // split followed whatever else the machine was doing (142/144 was once measured on a
+  // loaded machine). Equal, fixed offers pin it, so the figure below is the one checked.
+  std::vector<NodeSpec> pinned(3);
+  for (NodeSpec& n : pinned) n.extra = {"--memory", "2048"};
+  LocalCluster int8(model_path(), pinned, {"--wire", "int8+zstd", "--ctx", "256"}, cache + "/int8");
   ASSERT_TRUE(int8.ok()) << int8.error();
   int steps = 0, agree = 0, identical_prompts = 0;
   for (const auto& prompt : kPrompts) {
