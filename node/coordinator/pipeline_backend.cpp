@@ -118,7 +118,7 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
   stats_.tokens_sent += static_cast<int64_t>(ids.size());
   for (int attempt_no = 0;; ++attempt_no) {
     try {
-      const auto started = std::chrono::steady_clock::now();
+      auto started = std::chrono::steady_clock::now();
       Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
       if (!a.result) {
         // The pipeline was rebuilt (another session's step found a node gone): this
@@ -133,6 +133,7 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
         stats_.decode_tokens = 0;
         stats_.decode_wall_us = 0;
         stats_.trace.clear();
+        started = std::chrono::steady_clock::now();  // the step's own round trip, not the replay's
         a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
         if (!a.result) {  // rebuilt again meanwhile: counts as a recovery
           kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned again during the replay"));
