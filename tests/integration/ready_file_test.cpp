@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "local_cluster.h"
+#include "tools/ready_file.h"
 
 namespace baton {
 namespace {
@@ -90,6 +91,28 @@ TEST(ReadyFile, CoordinatorThatFindsNoPlanGivesUpWithStatusTwoAndWritesNothing) 
   EXPECT_EQ(*code, 2) << coordinator.err();
   EXPECT_NE(coordinator.err().find("no plan fits"), std::string::npos) << coordinator.err();
   EXPECT_FALSE(fs::exists(dir + "/coordinator.ready"));
+}
+
+TEST(ReadyFile, TheReaderRefusesWhatIsNotAReadyFileNamingThePath) {
+  const std::string dir = test::temp_dir("ready-malformed");
+  EXPECT_FALSE(cli::read_ready_file(dir + "/absent.ready").has_value());  // not written yet
+  auto refusal = [](const std::string& path) -> std::string {
+    try {
+      cli::read_ready_file(path);
+    } catch (const std::runtime_error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const std::string garbage = dir + "/garbage.ready";
+  std::ofstream(garbage) << "port=7100";
+  EXPECT_NE(refusal(garbage).find("'" + garbage + "' is not a JSON object"), std::string::npos) << refusal(garbage);
+  const std::string array = dir + "/array.ready";
+  std::ofstream(array) << "[1, 2]";
+  EXPECT_NE(refusal(array).find("is not a JSON object"), std::string::npos) << refusal(array);
+  const std::string huge = dir + "/huge.ready";
+  std::ofstream(huge) << std::string(100 * 1024, ' ') << "{}";
+  EXPECT_NE(refusal(huge).find("more than a ready file can"), std::string::npos) << refusal(huge);
 }
 
 }  // namespace
