@@ -139,10 +139,12 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   SampleResult next = feed_and_sample(std::span(input).subspan(shared), params.prefill_chunk, request);
   if (cb.on_prefill_done) cb.on_prefill_done();
 
-  std::optional<DraftLengthController> control;
+  DraftLengthController* control = nullptr;
   if (params.speculation.enabled) {
     validate(params.speculation);
-    control.emplace(std::min(params.speculation.max_draft, params.prefill_chunk - 1));
+    const int32_t max_draft = std::min(params.speculation.max_draft, params.prefill_chunk - 1);
+    if (!control_ || control_->max_draft() != max_draft) control_.emplace(max_draft);
+    control = &*control_;
   }
   Continuation pending{{std::move(next.token)}, next.rng_draws, 0};
   size_t at = 0;  // the next token of `pending` to emit
@@ -189,7 +191,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
     // (the step yields up to k + 1 tokens).
     const int64_t room = capacity - static_cast<int64_t>(history_.size()) - 1;
     const int32_t max_draft = static_cast<int32_t>(std::min<int64_t>(room, params.max_tokens - produced - 2));
-    pending = feed_one(id, max_draft, params, request, control ? &*control : nullptr, result);
+    pending = feed_one(id, max_draft, params, request, control, result);
     at = 0;
   }
   const std::string tail = stops.stopped() ? std::string() : stops.push(decoder.flush()) + stops.flush();

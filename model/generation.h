@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -116,6 +117,10 @@ class Generator {
   ForwardBackend& backend_;
   const Tokenizer& tokenizer_;
   std::function<double()> now_us_;
+  // The draft length's model, kept across generate() calls: what a step of r rows costs
+  // is the backend's (a pipeline's round trip and compute), learnt once rather than
+  // again by every request; acceptance decays within a few steps of a new text.
+  std::optional<DraftLengthController> control_;
   std::vector<int32_t> history_;  // tokens whose K/V are in the backend's cache
 };
 

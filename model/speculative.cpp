@@ -76,33 +76,27 @@ void DraftLengthController::record_verify(int32_t drafted, int32_t accepted) {
 
 void DraftLengthController::record_step_time(int32_t rows, double micros) {
   if (rows < 1 || !(micros >= 0) || !std::isfinite(micros)) return;
-  // Decayed least squares of micros = base + per_row * (rows - 1).
-  constexpr double kKeep = 0.9;
-  const double x = rows - 1;
-  s0_ = s0_ * kKeep + 1;
-  sx_ = sx_ * kKeep + x;
-  sy_ = sy_ * kKeep + micros;
-  sxx_ = sxx_ * kKeep + x * x;
-  sxy_ = sxy_ * kKeep + x * micros;
-  const double mean_x = sx_ / s0_, mean_y = sy_ / s0_;
-  const double var_x = sxx_ / s0_ - mean_x * mean_x;
-  if (var_x > 0.05) {
-    per_row_us_ = std::max(0.0, (sxy_ / s0_ - mean_x * mean_y) / var_x);
-    base_us_ = std::max(1.0, mean_y - per_row_us_ * mean_x);
-  } else {
-    // All steps had about the same rows: the split between base and per-row cost is
-    // unknown; assume a row costs a twentieth of the step, a round trip's worth otherwise.
-    per_row_us_ = mean_y / (20.0 + mean_x);
-    base_us_ = std::max(1.0, mean_y - per_row_us_ * mean_x);
+  // Plain steps give the base; a verification step's excess over it, per extra row, the
+  // row cost. Each is kept until new evidence of its own kind arrives: plain steps
+  // outnumber verifications, and must not wash out what a row was seen to cost.
+  constexpr double kNew = 0.25;
+  if (rows == 1) {
+    base_us_ = have_base_ ? (1 - kNew) * base_us_ + kNew * micros : micros;
+    have_base_ = true;
+    return;
   }
-  have_time_ = true;
+  const double base = have_base_ ? base_us_ : micros / (1.0 + 0.05 * (rows - 1));
+  const double sample = std::max(0.0, (micros - base) / (rows - 1));
+  per_row_us_ = have_per_row_ ? (1 - kNew) * per_row_us_ + kNew * sample : sample;
+  have_per_row_ = true;
 }
 
 double DraftLengthController::rate(int32_t k) const {
   const double a = std::clamp(acceptance(), 0.0, 0.999);
   const double tokens = (1.0 - std::pow(a, k + 1)) / (1.0 - a);
-  const double base = have_time_ ? base_us_ : 20.0;
-  const double per_row = have_time_ ? per_row_us_ : 1.0;
+  // Before any measurement a row is taken to cost a twentieth of a step.
+  const double base = have_base_ ? std::max(1.0, base_us_) : 20.0;
+  const double per_row = have_per_row_ ? per_row_us_ : base / 20.0;
   return tokens / (base + per_row * k);
 }
 

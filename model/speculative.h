@@ -80,6 +80,7 @@ class DraftLengthController {
   // A step's duration with `rows` rows (1 for plain decoding), when it was measured.
   void record_step_time(int32_t rows, double micros);
 
+  int32_t max_draft() const { return max_draft_; }
   double acceptance() const;  // the current estimate of a
   double base_micros() const { return base_us_; }
   double per_row_micros() const { return per_row_us_; }
@@ -89,10 +90,8 @@ class DraftLengthController {
  private:
   int32_t max_draft_;
   double accepted_ = 2.0, rejected_ = 2.0;  // prior: a = 0.5, worth a few steps
-  // Decayed sums for the least-squares fit of a step's time against its extra rows.
-  double s0_ = 0, sx_ = 0, sy_ = 0, sxx_ = 0, sxy_ = 0;
-  double base_us_ = 0.0, per_row_us_ = 0.0;
-  bool have_time_ = false;  // before the first measured step: a row is a twentieth of a step
+  double base_us_ = 0.0, per_row_us_ = 0.0;  // moving averages of plain steps and extra rows
+  bool have_base_ = false, have_per_row_ = false;
   int steps_without_draft_ = 0;
 };
 
