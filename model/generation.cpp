@@ -48,17 +48,28 @@ Generator::Continuation Generator::feed_one(int32_t id, int32_t max_draft, const
                                             const SamplingRequest& request, DraftLengthController* control,
                                             GenerationResult& result) {
   std::vector<int32_t> rows{id};
+  SamplingRequest verify_request = request;
   if (control && max_draft > 0) {
     const int32_t k = std::min(control->next_k(), max_draft);
     if (k > 0) {
       history_.push_back(id);  // the drafter sees the whole context
-      std::vector<int32_t> draft = params.drafter
-                                       ? params.drafter(history_, k)
-                                       : prompt_lookup_draft(history_, k, params.speculation.min_ngram,
-                                                             params.speculation.max_ngram);
+      Draft draft;
+      try {
+        draft = params.drafter ? params.drafter(history_, k, request)
+                               : Draft{prompt_lookup_draft(history_, k, params.speculation.min_ngram,
+                                                           params.speculation.max_ngram), {}};
+      } catch (...) {
+        history_.pop_back();
+        throw;
+      }
       history_.pop_back();
-      if (draft.size() > static_cast<size_t>(k)) draft.resize(static_cast<size_t>(k));
-      rows.insert(rows.end(), draft.begin(), draft.end());
+      if (draft.tokens.size() > static_cast<size_t>(k)) draft.tokens.resize(static_cast<size_t>(k));
+      if (!draft.q.empty()) {
+        if (draft.q.size() < draft.tokens.size()) throw std::logic_error("a drafter gave fewer distributions than tokens");
+        draft.q.resize(draft.tokens.size());
+        verify_request.draft_q = std::move(draft.q);
+      }
+      rows.insert(rows.end(), draft.tokens.begin(), draft.tokens.end());
     }
   }
   const auto pos0 = static_cast<int64_t>(history_.size());
@@ -71,7 +82,7 @@ Generator::Continuation Generator::feed_one(int32_t id, int32_t max_draft, const
       next.tokens.push_back(std::move(r.token));
       next.rng_draws = r.rng_draws;
     } else {
-      VerifyResult r = backend_.forward_and_verify(rows, pos0, history_, request);
+      VerifyResult r = backend_.forward_and_verify(rows, pos0, history_, verify_request);
       if (r.tokens.empty() || r.tokens.size() > rows.size()) {
         throw std::runtime_error(fmt::format("verifying {} drafts gave {} tokens", rows.size() - 1, r.tokens.size()));
       }
@@ -135,7 +146,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   GenerationResult result;
   result.prompt_tokens = static_cast<int32_t>(input.size());
   result.reused_tokens = static_cast<int32_t>(shared);
-  SamplingRequest request{params.sampling, params.logprobs, 0};
+  SamplingRequest request{params.sampling, params.logprobs, 0, {}};
   SampleResult next = feed_and_sample(std::span(input).subspan(shared), params.prefill_chunk, request);
   if (cb.on_prefill_done) cb.on_prefill_done();
 

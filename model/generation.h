@@ -59,8 +59,10 @@ struct GenerationParams {
   std::vector<std::string> stop;  // stop strings (not emitted)
   int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
   SpeculationParams speculation;  // draft and verify several tokens per forward
-  // Where drafts come from (context so far, at most k tokens); empty: prompt lookup.
-  std::function<std::vector<int32_t>(std::span<const int32_t> context, int32_t k)> drafter;
+  // Where drafts come from (context so far, at most k tokens, the step's sampling);
+  // empty: prompt lookup. A draft that comes with its distributions is verified by the
+  // speculative sampling rule (when the request samples).
+  std::function<Draft(std::span<const int32_t> context, int32_t k, const SamplingRequest& request)> drafter;
 };
 
 struct GenerationResult {

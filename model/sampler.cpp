@@ -102,11 +102,9 @@ Sampler::Sampler(SamplerParams params, uint64_t draws) : params_(std::move(param
   rng_.discard(draws);  // ~1 ns a number: a few microseconds for thousands of tokens
 }
 
-int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
-  if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
+std::vector<TokenProbability> Sampler::truncated(std::span<float> logits, std::span<const int32_t> history) const {
   apply_logit_bias(logits, params_);
   apply_penalties(logits, history, params_);
-  if (params_.temperature <= 0.0f) return argmax(logits);
 
   // Candidates with a finite logit (a partial logits vector marks the rest -inf).
   std::vector<Candidate> c;
@@ -114,7 +112,7 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
   for (size_t i = 0; i < logits.size(); ++i) {
     if (std::isfinite(logits[i])) c.push_back({logits[i], static_cast<int32_t>(i)});
   }
-  if (c.empty()) return argmax(logits);
+  if (c.empty()) return {};
 
   // Sorted prefix: after top-k the first `sorted` candidates are in order.
   size_t sorted = 0;
@@ -161,11 +159,36 @@ int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> histor
     const double threshold = p_max * params_.min_p;
     std::erase_if(c, [&](const Candidate& x) { return x.p < threshold; });
   }
+  std::vector<TokenProbability> out;
+  out.reserve(c.size());
+  for (const Candidate& x : c) out.push_back({x.id, x.p});
+  return out;
+}
 
+std::vector<TokenProbability> Sampler::distribution(std::span<float> logits, std::span<const int32_t> history) const {
+  if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
+  if (params_.temperature <= 0.0f) throw std::logic_error("sampler: a greedy sampler has no distribution to draw from");
+  std::vector<TokenProbability> c = truncated(logits, history);
+  if (c.empty()) return {{argmax(logits), 1.0}};
   double total = 0;
-  for (const Candidate& x : c) total += x.p;
+  for (const TokenProbability& x : c) total += x.p;
+  for (TokenProbability& x : c) x.p /= total;
+  return c;
+}
+
+int32_t Sampler::sample(std::span<float> logits, std::span<const int32_t> history) {
+  if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
+  if (params_.temperature <= 0.0f) {
+    apply_logit_bias(logits, params_);
+    apply_penalties(logits, history, params_);
+    return argmax(logits);
+  }
+  const std::vector<TokenProbability> c = truncated(logits, history);
+  if (c.empty()) return argmax(logits);
+  double total = 0;
+  for (const TokenProbability& x : c) total += x.p;
   double u = uniform01() * total;
-  for (const Candidate& x : c) {
+  for (const TokenProbability& x : c) {
     if (u < x.p) return x.id;
     u -= x.p;
   }

@@ -39,6 +39,12 @@ void validate(const SamplerParams& params);
 // Also checks that every logit_bias id is a token of this vocabulary.
 void validate(const SamplerParams& params, int vocab_size);
 
+// One token of the distribution a sampler draws from, with its probability.
+struct TokenProbability {
+  int32_t id = 0;
+  double p = 0;
+};
+
 class Sampler {
  public:
   // `draws`: numbers the generator has already drawn (0 for a new generation).
@@ -46,11 +52,19 @@ class Sampler {
   // logits is modified (bias and penalties applied; after the call it holds the adjusted
   // logits the choice was made from). history: the sequence so far (prompt+output).
   int32_t sample(std::span<float> logits, std::span<const int32_t> history);
+  // The distribution sample() draws from when temperature > 0: bias, penalties, top-k,
+  // softmax with temperature, top-p, min-p; probabilities summing to 1, in the order
+  // sample() walks them. logits is modified as by sample(). Draws nothing.
+  std::vector<TokenProbability> distribution(std::span<float> logits, std::span<const int32_t> history) const;
+  // One uniform number in [0, 1) from the seeded generator (counted in draws()).
+  double uniform01();
   const SamplerParams& params() const { return params_; }
   uint64_t draws() const { return draws_; }  // numbers drawn since the seed
 
  private:
-  double uniform01();
+  // The truncated candidates with their softmax probabilities (not renormalised); empty
+  // when no logit is finite.
+  std::vector<TokenProbability> truncated(std::span<float> logits, std::span<const int32_t> history) const;
 
   SamplerParams params_;
   std::mt19937_64 rng_;

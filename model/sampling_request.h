@@ -24,10 +24,26 @@ struct LogprobsRequest {
   bool any() const { return chosen || top > 0; }
 };
 
+// At most this many tokens in a draft token's proposal distribution (what a frame carries
+// per draft: a draft model's distribution is truncated to its most likely tokens).
+inline constexpr size_t kMaxDraftSupport = 64;
+// At most this many drafts per step (SpeculationParams.max_draft's bound).
+inline constexpr size_t kMaxDraftRows = 32;
+
+// The distribution q a draft token was sampled from (sparse: ids and probabilities
+// summing to 1), for the speculative sampling rule on the verifying side.
+struct DraftDistribution {
+  std::vector<int32_t> ids;
+  std::vector<float> probs;
+};
+
 struct SamplingRequest {
   SamplerParams sampler;     // chain, penalties, bias and seed
   LogprobsRequest logprobs;  // what to report beside the token
   uint64_t rng_draws = 0;    // numbers the seeded generator has drawn before this step
+  // A verification step whose drafts were sampled from a draft model: draft i's q. Empty:
+  // the drafts are point masses (prompt lookup, or a greedy draft).
+  std::vector<DraftDistribution> draft_q;
 };
 
 struct TokenLogprob {

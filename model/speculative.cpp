@@ -39,6 +39,83 @@ std::vector<int32_t> prompt_lookup_draft(std::span<const int32_t> context, int32
   return out;
 }
 
+namespace {
+
+void add_logprobs(SampledToken& t, std::span<const float> adjusted, const LogprobsRequest& want) {
+  if (want.chosen) t.logprob = log_probability(adjusted, t.id);
+  if (want.top > 0) {
+    for (const auto& [id, lp] : top_log_probabilities(adjusted, want.top)) t.top.push_back({id, lp});
+  }
+}
+
+double probability_of(int32_t id, std::span<const int32_t> ids, std::span<const float> probs) {
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] == id) return probs[i];
+  }
+  return 0.0;
+}
+
+// Draft x (from q) after row j: accepted with probability min(1, p(x) / q(x)); else the
+// token comes from max(0, p - q) renormalised, whose support lies within p's.
+VerifyResult verify_against_q(std::span<float> logits, size_t vocab, std::span<const int32_t> history, size_t rows,
+                              const SamplingRequest& request) {
+  if (request.draft_q.size() != rows - 1) {
+    throw std::invalid_argument(fmt::format("verify: {} draft distributions for {} drafts", request.draft_q.size(), rows - 1));
+  }
+  const size_t first = history.size() - rows;
+  Sampler sampler(request.sampler, request.rng_draws);
+  VerifyResult out;
+  for (size_t j = 0; j < rows; ++j) {
+    const std::span<float> row = logits.subspan(j * vocab, vocab);
+    const auto seen = history.first(first + j + 1);
+    SampledToken t;
+    if (j + 1 == rows) {  // every draft accepted: one more from p
+      t.id = sampler.sample(row, seen);
+      add_logprobs(t, row, request.logprobs);
+      out.tokens.push_back(std::move(t));
+      break;
+    }
+    const DraftDistribution& q = request.draft_q[j];
+    const int32_t x = history[first + j + 1];
+    const double qx = probability_of(x, q.ids, q.probs);
+    if (!(qx > 0)) throw std::invalid_argument(fmt::format("verify: draft {} has probability 0 in its own distribution", x));
+    const std::vector<TokenProbability> p = sampler.distribution(row, seen);
+    double px = 0;
+    for (const TokenProbability& c : p) px = c.id == x ? c.p : px;
+    if (sampler.uniform01() * qx < px) {
+      t.id = x;
+      add_logprobs(t, row, request.logprobs);
+      out.tokens.push_back(std::move(t));
+      continue;
+    }
+    std::vector<double> residual(p.size());
+    double total = 0;
+    for (size_t i = 0; i < p.size(); ++i) {
+      total += residual[i] = std::max(0.0, p[i].p - probability_of(p[i].id, q.ids, q.probs));
+    }
+    // A rejection leaves mass where p exceeds q; rounding alone can leave none (p == q):
+    // then p itself is the law.
+    if (!(total > 1e-12)) {
+      total = 0;
+      for (size_t i = 0; i < p.size(); ++i) total += residual[i] = p[i].p;
+    }
+    double u = sampler.uniform01() * total;
+    for (size_t i = 0; i < p.size(); ++i) {
+      if (residual[i] <= 0) continue;
+      t.id = p[i].id;  // the last with mass, should rounding leave u just above it
+      if (u < residual[i]) break;
+      u -= residual[i];
+    }
+    add_logprobs(t, row, request.logprobs);
+    out.tokens.push_back(std::move(t));
+    break;
+  }
+  out.rng_draws = sampler.draws();
+  return out;
+}
+
+}  // namespace
+
 VerifyResult verify_rows(std::span<float> logits, size_t vocab, std::span<const int32_t> history, size_t rows,
                          const SamplingRequest& request) {
   if (rows == 0 || vocab == 0 || logits.size() != rows * vocab) {
@@ -46,6 +123,9 @@ VerifyResult verify_rows(std::span<float> logits, size_t vocab, std::span<const 
   }
   if (history.size() < rows) {
     throw std::invalid_argument(fmt::format("verify: {} rows but the sequence has {} tokens", rows, history.size()));
+  }
+  if (!request.draft_q.empty() && request.sampler.temperature > 0.0f && rows > 1) {
+    return verify_against_q(logits, vocab, history, rows, request);
   }
   const size_t first = history.size() - rows;  // position of the first verified row's token
   VerifyResult out;

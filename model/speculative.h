@@ -17,6 +17,14 @@
 // p with x removed and renormalised. One number is drawn per emitted token, as in plain
 // decoding, so a seeded run gives the same text with speculation on or off, whatever the
 // drafts and the draft length were (greedy: y is the argmax, accepted iff it is the draft).
+//
+// With a draft model sampling at temperature > 0 the request carries each draft's q
+// (SamplingRequest.draft_q) and verify_rows applies the rule itself: draft x after row j
+// is accepted when u < p(x) / q(x), otherwise the token is drawn from max(0, p - q)
+// renormalised and the step ends; after the last draft one more token is drawn from p.
+// Each emitted token is then distributed as p (Leviathan et al. 2023, Chen et al. 2023); the text is
+// not plain decoding's for the seed, and is the same again only with the same draft lengths
+// (k follows measured timings). Greedy requests never use q: a greedy draft is a point mass.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +40,8 @@ struct SpeculationParams {
   int32_t max_draft = 8;  // draft tokens per step at most (k)
   int32_t min_ngram = 2;  // the shortest context suffix looked up
   int32_t max_ngram = 4;  // the longest (tried first)
+  // Drafts from a draft model where one is loaded (`--draft`), else by prompt lookup.
+  bool use_draft_model = false;
 };
 
 // Throws std::invalid_argument naming the field.
@@ -56,6 +66,9 @@ struct VerifyResult {
 // those rows' tokens (the last token before the drafts, then the drafts). Row j is
 // sampled with the penalties over history up to and including its own token, exactly
 // as plain decoding would have seen it, continuing the generator at request.rng_draws.
+// With request.draft_q (rows - 1 distributions, each holding its draft with q > 0) and
+// temperature > 0, the speculative sampling rule above; throws std::invalid_argument
+// when they do not fit the rows.
 VerifyResult verify_rows(std::span<float> logits, size_t vocab, std::span<const int32_t> history, size_t rows,
                          const SamplingRequest& request);
 
@@ -67,6 +80,13 @@ VerifyResult verify_rows(std::span<float> logits, size_t vocab, std::span<const 
 // trip dominates base on a pipeline, the weights' read on one machine). k maximises
 // tokens per unit of time; when no k beats plain decoding, k is 0, with a one-draft probe
 // every kProbeEvery steps so that a change in acceptance is noticed.
+// What a drafter proposes: tokens, and when they were sampled from a draft model's
+// distribution, that distribution for each (empty: point masses).
+struct Draft {
+  std::vector<int32_t> tokens;
+  std::vector<DraftDistribution> q;
+};
+
 class DraftLengthController {
  public:
   static constexpr int kProbeEvery = 8;

@@ -199,6 +199,8 @@ int run_coordinator(CoordinatorArgs args) {
   const ModelOpenOptions opt = ModelOpenOptions::without_layers();
   auto model = Model::open(path, opt);
   const std::string hash = model_file_hash(path);
+  // Checked before any node is contacted: a draft of another vocabulary is refused at once.
+  const std::unique_ptr<Model> draft = open_draft_model(args.speculation, *model);
   if (cfg.context > model->hparams().ctx_train) {
     spdlog::warn("context {} is longer than the {} tokens the model was trained with", cfg.context,
                  model->hparams().ctx_train);
@@ -233,6 +235,7 @@ int run_coordinator(CoordinatorArgs args) {
   // Every stage reserved KV for max_sessions sessions: that many may generate at once.
   const AdmissionLimits limits{static_cast<int>(cfg.max_sessions), static_cast<int>(args.max_queue)};
   SessionRunner runner(kj::getCurrentThreadExecutor(), cluster, model->tokenizer(), limits, &metrics);
+  runner.set_draft_model(draft.get());
   const SpeculationParams speculation = args.speculation.params();
   auto coordinator_server = kj::heap<CoordinatorServer>(*model, runner, static_cast<int32_t>(cfg.prefill_chunk));
   coordinator_server->set_speculation(speculation);

@@ -13,6 +13,7 @@
 #include <optional>
 
 #include "model/chat_template.h"
+#include "model/draft_model.h"
 #include "model/generation.h"
 #include "model/local_backend.h"
 #include "model/model.h"
@@ -89,6 +90,14 @@ int run(const RunArgs& args) {
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now().time_since_epoch()).count();
   });
   GenerationParams params = args.common.generation();
+  const std::unique_ptr<Model> draft = open_draft_model(args.common.speculation, *model);
+  std::optional<ModelDrafter> drafter;
+  if (draft) {
+    drafter.emplace(*draft, ctx);
+    params.drafter = [&drafter](std::span<const int32_t> context, int32_t k, const SamplingRequest& r) {
+      return drafter->propose(context, k, r);
+    };
+  }
   const ChatTemplateKind tmpl = detect_chat_template(model->chat_template_source());
   spdlog::info("model {}: {} layers, dim {}, vocab {}, context {}, {} threads, chat template {}", path,
                model->hparams().n_layers, model->hparams().dim, model->hparams().vocab_size, ctx, pool.size(),

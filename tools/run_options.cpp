@@ -3,8 +3,11 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
+#include "model/draft_model.h"
 #include "tools/progress.h"
 
 namespace baton::cli {
@@ -35,18 +38,34 @@ void add_run_options(CLI::App& cmd, RunOptions& o) {
 
 SpeculationParams SpeculationFlags::params() const {
   SpeculationParams p;
-  p.enabled = mode == "on";
+  p.enabled = mode != "off";
+  p.use_draft_model = mode == "draft" || (mode == "on" && !draft_model.empty());
+  if (mode == "draft" && draft_model.empty()) {
+    throw std::invalid_argument("--speculative draft needs a draft model: add --draft MODEL.gguf");
+  }
   p.max_draft = max_draft;
   validate(p);
   return p;
 }
 
+std::unique_ptr<Model> open_draft_model(const SpeculationFlags& flags, const Model& target) {
+  if (flags.draft_model.empty() || !flags.params().use_draft_model) return nullptr;
+  auto draft = Model::open(flags.draft_model);
+  require_same_vocabulary(target, *draft, flags.draft_model);
+  spdlog::info("draft model {}: {} layers, dim {}", flags.draft_model, draft->hparams().n_layers, draft->hparams().dim);
+  return draft;
+}
+
 void add_speculation_flags(CLI::App& cmd, SpeculationFlags& o) {
   cmd.add_option("--speculative", o.mode,
-                 "Speculative decoding by prompt lookup: draft tokens from earlier text and verify them in one "
-                 "forward (the text is the same either way; fewer round trips when the reply repeats the context)")
-      ->check(CLI::IsMember({"on", "off"}))
+                 "Speculative decoding: draft tokens and verify them in one forward (fewer round trips when drafts "
+                 "are right). on: with the --draft model if given, else by prompt lookup (earlier text); lookup; "
+                 "draft (needs --draft); off. Greedy text is the same either way")
+      ->check(CLI::IsMember({"on", "off", "lookup", "draft"}))
       ->capture_default_str();
+  cmd.add_option("--draft", o.draft_model,
+                 "Draft model for speculative decoding: a small GGUF with the same vocabulary, run on this machine")
+      ->check(CLI::ExistingFile);
   cmd.add_option("--draft-max", o.max_draft, "Most draft tokens verified per forward (the draft length adapts below it)")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();

@@ -32,11 +32,17 @@ void add_sampling_flags(CLI::App& cmd, SamplingFlags& flags);
 
 // Speculative decoding flags, shared by `run` and `coordinator`.
 struct SpeculationFlags {
-  std::string mode = "on";  // on | off
+  std::string mode = "on";  // on (draft model if given, else lookup) | off | lookup | draft
   int32_t max_draft = SpeculationParams{}.max_draft;
+  std::string draft_model;  // --draft: GGUF of a small model with the same vocabulary
 
+  // Validated (throws std::invalid_argument naming the flag).
   SpeculationParams params() const;
 };
+
+// The draft model of --draft, whole, checked against the target's vocabulary (throws
+// std::invalid_argument saying what differs); null without --draft or when off.
+std::unique_ptr<Model> open_draft_model(const SpeculationFlags& flags, const Model& target);
 
 void add_speculation_flags(CLI::App& cmd, SpeculationFlags& flags);
 

@@ -3,8 +3,10 @@
 // and prints the measurement next to the planner's prediction (tools/simulate/).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -30,7 +32,8 @@ struct SimulateArgs {
   std::string out;
   std::string strategy;
   std::vector<std::string> compare;
-  std::vector<std::string> speculative;  // on, off: one run each
+  std::vector<std::string> speculative;  // on, off, lookup, draft: one run each
+  std::string draft;                     // --draft for the coordinator
   std::string time_scale = "auto";
   int requests = 0;
   int max_tokens = 0;
@@ -137,6 +140,12 @@ int run_simulate(const SimulateArgs& a) {
   options.cluster_label = fs::path(a.file).filename().string();
   options.time_scale = parse_time_scale(a.time_scale);
   options.quiet = a.quiet;
+  options.draft_model = a.draft;
+  if (options.draft_model.empty() && std::find(a.speculative.begin(), a.speculative.end(), "draft") != a.speculative.end()) {
+    std::cerr << "baton: --speculative draft needs a draft model: add --draft MODEL.gguf (same vocabulary as the "
+                 "cluster's model)\n";
+    return 2;
+  }
 
   std::vector<sim::RunReport> runs;
   try {
@@ -201,10 +210,13 @@ void register_simulate(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--compare", a->compare, "Run each strategy and show them side by side (e.g. memory,latency)")
       ->delimiter(',');
   cmd->add_option("--speculative", a->speculative,
-                  "Run with speculative decoding off and/or on and show them side by side (e.g. off,on): decode "
-                  "tokens/s, acceptance, and whether the greedy text is the same; report.json gets a 'speculative' list")
+                  "Run with speculative decoding in each mode and show them side by side (e.g. off,on or "
+                  "off,lookup,draft): decode tokens/s, acceptance, and whether the greedy text is the same as off; "
+                  "report.json gets a 'speculative' list")
       ->delimiter(',')
-      ->check(CLI::IsMember({"on", "off"}));
+      ->check(CLI::IsMember({"on", "off", "lookup", "draft"}));
+  cmd->add_option("--draft", a->draft, "Draft model for the coordinator (--speculative draft, or on)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--time-scale", a->time_scale,
                   "Run N times slower than the simulated cluster, scaling figures back ('auto': just slow enough "
                   "that every device can be paced; 1: real time, devices faster than this machine run unpaced)")

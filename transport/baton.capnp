@@ -159,6 +159,14 @@ struct Sampling {
   logitBias @10 :List(LogitBias);
   logprobs @11 :Bool;           # return the chosen token's log-probability
   topLogprobs @12 :UInt32;      # and this many most likely alternatives (<= 20)
+  draftQ @13 :List(DraftDistribution);  # a verification of drafts sampled from a draft
+                                # model: each draft's distribution q, for the speculative
+                                # sampling rule (empty: drafts are point masses)
+}
+
+struct DraftDistribution {
+  ids @0 :List(Int32);          # at most 64 tokens
+  probs @1 :List(Float32);      # their probabilities, summing to 1
 }
 
 struct LogitBias {

@@ -29,6 +29,16 @@ void write_sampling(const SamplingRequest& r, rpc::Sampling::Builder out) {
   }
   out.setLogprobs(r.logprobs.chosen);
   out.setTopLogprobs(r.logprobs.top);
+  if (!r.draft_q.empty()) {
+    auto drafts = out.initDraftQ(static_cast<unsigned>(r.draft_q.size()));
+    for (unsigned i = 0; i < r.draft_q.size(); ++i) {
+      const DraftDistribution& q = r.draft_q[i];
+      auto ids = drafts[i].initIds(static_cast<unsigned>(q.ids.size()));
+      auto probs = drafts[i].initProbs(static_cast<unsigned>(q.probs.size()));
+      for (unsigned j = 0; j < q.ids.size(); ++j) ids.set(j, q.ids[j]);
+      for (unsigned j = 0; j < q.probs.size(); ++j) probs.set(j, q.probs[j]);
+    }
+  }
 }
 
 SamplingRequest read_sampling(rpc::Sampling::Reader in, int vocab_size) {
@@ -51,6 +61,22 @@ SamplingRequest read_sampling(rpc::Sampling::Reader in, int vocab_size) {
   for (auto b : bias) p.logit_bias.emplace_back(b.getId(), b.getBias());
   r.logprobs.chosen = in.getLogprobs();
   r.logprobs.top = in.getTopLogprobs();
+  auto drafts = in.getDraftQ();
+  if (drafts.size() > kMaxDraftRows) {
+    throw std::invalid_argument(fmt::format("sampling: {} draft distributions, at most {}", drafts.size(), kMaxDraftRows));
+  }
+  for (auto d : drafts) {
+    auto ids = d.getIds();
+    auto probs = d.getProbs();
+    if (ids.size() > kMaxDraftSupport || probs.size() > kMaxDraftSupport) {
+      throw std::invalid_argument(fmt::format("sampling: a draft distribution of {} ids and {} probabilities, at most {}",
+                                              ids.size(), probs.size(), kMaxDraftSupport));
+    }
+    DraftDistribution q;
+    for (int32_t id : ids) q.ids.push_back(id);
+    for (float prob : probs) q.probs.push_back(prob);
+    r.draft_q.push_back(std::move(q));
+  }
   validate(r, vocab_size);
   return r;
 }

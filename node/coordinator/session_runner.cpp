@@ -213,6 +213,12 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
           return std::chrono::duration<double, std::micro>(Clock::now().time_since_epoch()).count();
         });
       }
+      if (draft_model_ && params.speculation.enabled && params.speculation.use_draft_model) {
+        if (!s.drafter) s.drafter = std::make_unique<ModelDrafter>(*draft_model_, cluster_.config().context);
+        params.drafter = [d = s.drafter.get()](std::span<const int32_t> context, int32_t k, const SamplingRequest& r) {
+          return d->propose(context, k, r);
+        };
+      }
       PipelineBackend& backend = *s.backend;
       backend.reset_stats();
       backend.set_batch_group(static_cast<uint32_t>(*slot) % static_cast<uint32_t>(std::max<size_t>(1, stage_devices.size())));

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "model/draft_model.h"
 #include "model/generation.h"
 #include "node/coordinator/cluster.h"
 #include "node/coordinator/pipeline_backend.h"
@@ -84,6 +85,11 @@ class SessionRunner {
   // running while they end.
   ~SessionRunner();
 
+  // Speculative decoding with a draft model (the coordinator's --draft): requests whose
+  // speculation asks for it draft with `draft` (same vocabulary, checked by the caller),
+  // one KV cache per slot. Set before the first request; the model outlives the runner.
+  void set_draft_model(const Model* draft) { draft_model_ = draft; }
+
   // Starts (or queues) a generation on a thread this runner owns and joins.
   StartResult try_start(std::vector<int32_t> input, GenerationParams params, SessionCallbacks callbacks);
 
@@ -117,6 +123,7 @@ class SessionRunner {
   const Tokenizer& tokenizer_;
   AdmissionLimits limits_;
   ServiceMetrics* metrics_;
+  const Model* draft_model_ = nullptr;
   std::atomic<uint64_t> next_session_{1};
   std::atomic<int> active_{0};
   std::atomic<int> busy_{0};
@@ -133,6 +140,7 @@ class SessionRunner {
   struct Slot {
     std::unique_ptr<PipelineBackend> backend;
     std::unique_ptr<Generator> generator;
+    std::unique_ptr<ModelDrafter> drafter;  // with a draft model: its KV for this slot's text
   };
   std::vector<Slot> slots_;
   uint64_t next_ticket_ = 1;

@@ -312,9 +312,9 @@ TEST_F(SpeculativeGeneration, AllWrongDraftsStillGiveThePlainText) {
   GenerationParams p = params(0, true);
   const int32_t vocab = model_->hparams().vocab_size;
   // Drafts that are never right: each is the plain text's next token plus one.
-  p.drafter = [&](std::span<const int32_t> context, int32_t k) {
-    Ids d;
-    for (int32_t i = 0; i < k; ++i) d.push_back((context.back() + 1 + i) % vocab);
+  p.drafter = [&](std::span<const int32_t> context, int32_t k, const SamplingRequest&) {
+    Draft d;
+    for (int32_t i = 0; i < k; ++i) d.tokens.push_back((context.back() + 1 + i) % vocab);
     return d;
   };
   const auto b = run(p, &spec);
@@ -329,10 +329,10 @@ TEST_F(SpeculativeGeneration, PerfectDraftsTakeFewerForwards) {
   GenerationParams p = params(0, true);
   Ids prompt_ids = model_->tokenizer().encode(kPrompt, true, false);
   // An oracle drafter that knows the plain continuation.
-  p.drafter = [&](std::span<const int32_t> context, int32_t k) {
+  p.drafter = [&](std::span<const int32_t> context, int32_t k, const SamplingRequest&) {
     const size_t done = context.size() - prompt_ids.size();  // tokens of the reply already in context
-    Ids d;
-    for (size_t i = done; i < plain.size() && d.size() < static_cast<size_t>(k); ++i) d.push_back(plain[i]);
+    Draft d;
+    for (size_t i = done; i < plain.size() && d.tokens.size() < static_cast<size_t>(k); ++i) d.tokens.push_back(plain[i]);
     return d;
   };
   Ids spec;

@@ -212,7 +212,8 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   ProgressLines progress(options.quiet);
   const Expectation expected = predict(spec, strategy, options);
   const Pacing pacing = calibrate(spec, expected, options, progress);
-  SimulatedCluster cluster(spec, pacing, {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context, options.speculative},
+  SimulatedCluster cluster(spec, pacing, {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context, options.speculative,
+                            options.draft_model},
                            progress);
   const ActualPlan actual = actual_plan(cluster.http_port(), spec);
   describe_plan(spec, actual, progress);

@@ -23,7 +23,8 @@ struct RunOptions {
   // back; 0: automatic (just slow enough that every device can be paced).
   double time_scale = 0;
   bool quiet = false;        // no progress lines
-  std::string speculative;   // the coordinator's --speculative (on | off); empty: its default
+  std::string speculative;   // the coordinator's --speculative (on | off | lookup | draft); empty: its default
+  std::string draft_model;   // the coordinator's --draft; empty: none
 };
 
 RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOptions& options);

@@ -97,6 +97,7 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
       "--min-nodes", std::to_string(spec.devices.size()), "--discovery-wait", fmt_num(kCoordinatorDiscoveryWaitS),
       "--ready-file", ready};
   if (!options.speculative.empty()) argv.insert(argv.end(), {"--speculative", options.speculative});
+  if (!options.draft_model.empty()) argv.insert(argv.end(), {"--draft", options.draft_model});
   coordinator_ = std::make_unique<ChildProcess>(argv, env);
   const auto facts = cli::wait_for_ready_file(*coordinator_, ready, kCoordinatorTimeout);
   if (!facts) {

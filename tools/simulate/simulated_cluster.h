@@ -27,7 +27,8 @@ struct SimulatedClusterOptions {
   std::string work_dir;    // node shard caches and ready files
   Strategy strategy = Strategy::Memory;
   int64_t context = 2048;
-  std::string speculative;  // the coordinator's --speculative (on | off); empty: its default
+  std::string speculative;  // the coordinator's --speculative (on | off | lookup | draft); empty: its default
+  std::string draft_model;  // the coordinator's --draft; empty: none
 };
 
 class SimulatedCluster {
