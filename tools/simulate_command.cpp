@@ -54,6 +54,14 @@ DType synth_dtype(const std::string& name) {
   return DType::Q8_0;
 }
 
+// The draft model shipped for the default model, next to it; empty for any other model.
+std::string shipped_draft_for(const std::string& model_path) {
+  const fs::path model(model_path);
+  if (model.filename().string().rfind("baton-kjv-5m.", 0) != 0) return {};
+  const fs::path draft = model.parent_path() / "baton-kjv-draft-1m.q8_0.gguf";
+  return fs::exists(draft) ? draft.string() : std::string();
+}
+
 std::string resolve_sim_model(const sim::ClusterSpec& spec, const std::string& cluster_file) {
   if (spec.model.path) {
     const fs::path p = fs::path(*spec.model.path).is_absolute() ? fs::path(*spec.model.path)
@@ -140,8 +148,8 @@ int run_simulate(const SimulateArgs& a) {
   options.cluster_label = fs::path(a.file).filename().string();
   options.time_scale = parse_time_scale(a.time_scale);
   options.quiet = a.quiet;
-  options.draft_model = a.draft;
-  if (options.draft_model.empty() && std::find(a.speculative.begin(), a.speculative.end(), "draft") != a.speculative.end()) {
+  const std::string draft = a.draft.empty() ? shipped_draft_for(options.model_path) : a.draft;
+  if (draft.empty() && std::find(a.speculative.begin(), a.speculative.end(), "draft") != a.speculative.end()) {
     std::cerr << "baton: --speculative draft needs a draft model: add --draft MODEL.gguf (same vocabulary as the "
                  "cluster's model)\n";
     return 2;
@@ -154,6 +162,8 @@ int run_simulate(const SimulateArgs& a) {
     for (Strategy s : strategies) {
       for (const std::string& mode : modes) {
         options.speculative = mode;
+        // The shipped draft serves `draft` only; one named with --draft serves `on` too.
+        options.draft_model = mode == "draft" || (mode == "on" && !a.draft.empty()) ? draft : std::string();
         runs.push_back(sim::run_simulation(spec, s, options));
       }
     }
@@ -215,7 +225,9 @@ void register_simulate(CLI::App& app, CommandRunner& runner) {
                   "report.json gets a 'speculative' list")
       ->delimiter(',')
       ->check(CLI::IsMember({"on", "off", "lookup", "draft"}));
-  cmd->add_option("--draft", a->draft, "Draft model for the coordinator (--speculative draft, or on)")
+  cmd->add_option("--draft", a->draft,
+                  "Draft model for the coordinator (--speculative draft, or on; default: the draft shipped for the "
+                  "default model, when the cluster runs that model)")
       ->check(CLI::ExistingFile);
   cmd->add_option("--time-scale", a->time_scale,
                   "Run N times slower than the simulated cluster, scaling figures back ('auto': just slow enough "

@@ -186,6 +186,16 @@ TEST(DraftModel, RefusesAnotherVocabulary) {
   EXPECT_NO_THROW(require_same_vocabulary(*target, *q4, "q4"));
 }
 
+// The draft model shipped for the default model (models/MODEL.md) has its vocabulary
+// and proposes drafts the default model accepts often enough to be worth a frame's rows.
+TEST(DraftModel, TheShippedDraftSharesTheDefaultModelsVocabulary) {
+  auto target = Model::open(shipped("q8_0"));
+  auto draft = Model::open((std::filesystem::path(BATON_SOURCE_DIR) / "models" / "baton-kjv-draft-1m.q8_0.gguf").string());
+  EXPECT_NO_THROW(require_same_vocabulary(*target, *draft, "baton-kjv-draft-1m"));
+  EXPECT_LT(draft->hparams().n_layers, target->hparams().n_layers);
+  EXPECT_LT(draft->hparams().dim, target->hparams().dim);
+}
+
 class DraftGeneration : public ::testing::Test {
  protected:
   void SetUp() override {
