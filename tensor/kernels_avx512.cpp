@@ -21,28 +21,11 @@ namespace {
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
-inline uint16_t load_u16(const void* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-
 // See simd_avx2.h: the hardware prefetchers do not run far enough ahead on NR interleaved
 // row streams, so each tile prefetches the rows two tiles ahead into L2.
 constexpr int kPrefetchTiles = 2;
 inline void prefetch_l2(const void* base, size_t offset) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
-}
-
-// Two 32-byte chunks side by side: [lo | hi].
-inline __m512i load_2x32(const void* lo, const void* hi) {
-  return _mm512_inserti64x4(_mm512_zextsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(lo))),
-                            _mm256_loadu_si256(static_cast<const __m256i*>(hi)), 1);
-}
-
-// Lanes 0-7 = a, lanes 8-15 = b.
-inline __m512 set_halves(float a, float b) {
-  return _mm512_insertf32x8(_mm512_set1_ps(a), _mm256_set1_ps(b), 1);
 }
 
 template <typename Kernel>
@@ -63,90 +46,181 @@ void dispatch_tile(int nrows, int ntok, Kernel k) {
   }
 }
 
-// Q8_0 and Q4_0 weights against Q8_0 activations, two 32-value blocks per step (one per
-// 256-bit half). vpdpbusd wants the weight bytes unsigned, so they are offset by kBias
-// (Q4_0's codes are stored +8 already; Q8_0's get +128 by flipping the sign bit), and the
-// offset is taken back exactly in int32: each lane starts at -kBias * (its 4 activations' sum).
-template <int NR, int NT, bool kQ4>
-void dot_q8_0_like_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
-                        size_t out_stride) {
-  constexpr int kBias = kQ4 ? 8 : 128;
+// Q8_0 and Q4_0 weights with the rows across the 16 lanes: after transposing 16 rows'
+// codes so that lane r of vector k holds 4 codes of row r, vpdpbusd against 4 activation
+// codes broadcast to every lane adds one 4-code group of the block's dot product into each
+// row's lane. Eight such steps give 16 rows' exact block sums at once, and the float work
+// (convert, scale, accumulate) is then one instruction per 16 rows instead of per row:
+// per (row, token, block) about a quarter of the instructions of 4 x 4 tiles of whole
+// rows, which spend three float operations per row, token and block pair. A block pair's
+// 16 rows are loaded and transposed once per call and used for every token (matmul
+// passes them all).
+//
+// Each lane then does exactly what the scalar reference does for its row: the exact
+// integer block sum, converted, times (row scale * activation scale), added to a running
+// sum that starts at 0, block after block (a multiply then an add: this file is built
+// without implicit FMA contraction). So these rows are bit-identical to the scalar
+// table's, whatever the tile, token count or thread count.
+constexpr int kWideRows = 16;
+
+// In place: r[i] lane-dword j -> r[j] lane-dword i, for 16 vectors of 16 int32.
+inline void transpose_16x16(__m512i r[16]) {
+  __m512i a[16], b[16];
+  for (int m = 0; m < 8; ++m) {
+    a[2 * m] = _mm512_unpacklo_epi32(r[2 * m], r[2 * m + 1]);
+    a[2 * m + 1] = _mm512_unpackhi_epi32(r[2 * m], r[2 * m + 1]);
+  }
+  // b[4q + c], 128-bit lane L: rows 4q..4q+3 at dword 4L + c.
+  for (int q = 0; q < 4; ++q) {
+    b[4 * q + 0] = _mm512_unpacklo_epi64(a[4 * q], a[4 * q + 2]);
+    b[4 * q + 1] = _mm512_unpackhi_epi64(a[4 * q], a[4 * q + 2]);
+    b[4 * q + 2] = _mm512_unpacklo_epi64(a[4 * q + 1], a[4 * q + 3]);
+    b[4 * q + 3] = _mm512_unpackhi_epi64(a[4 * q + 1], a[4 * q + 3]);
+  }
+  // Dword 4L + c for all rows: lane Q of it is lane L of b[4Q + c] (a 4 x 4 transpose of lanes).
+  for (int c = 0; c < 4; ++c) {
+    const __m512i s0 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0x44);
+    const __m512i s1 = _mm512_shuffle_i32x4(b[c], b[4 + c], 0xEE);
+    const __m512i s2 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0x44);
+    const __m512i s3 = _mm512_shuffle_i32x4(b[8 + c], b[12 + c], 0xEE);
+    r[c] = _mm512_shuffle_i32x4(s0, s2, 0x88);
+    r[4 + c] = _mm512_shuffle_i32x4(s0, s2, 0xDD);
+    r[8 + c] = _mm512_shuffle_i32x4(s1, s3, 0x88);
+    r[12 + c] = _mm512_shuffle_i32x4(s1, s3, 0xDD);
+  }
+}
+
+inline int32_t load_i32(const void* p) {
+  int32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// One block of 16 rows: the codes as unsigned bytes (code + kBias) in 8 groups of 4 and
+// the rows' scales.
+struct WideBlock {
+  __m512i q[8];
+  __m512 d;
+};
+
+// Lane r: the 16-bit scale at base + r * stride (rows beyond the mask read nothing).
+inline __m512 gather_scales(__mmask16 rows, const __m512i offsets, const char* base) {
+  const __m512i g = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), rows, offsets, base, 1);
+  return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
+}
+
+// Blocks b and b+1 (when `pair`) of nrows rows starting at w, in lanes. Row r's codes of
+// both blocks are laid out as 16 dwords (block b's 32 codes, then block b+1's), so after
+// the transpose vector k < 8 is group k of block b and vector 8 + k group k of block b+1.
+template <bool kQ4>
+inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 rows, const __m512i offsets, int64_t b,
+                            bool pair, WideBlock& w0, WideBlock& w1) {
   constexpr size_t kBlockBytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
-  const int64_t nb = n / kQK;
-  const BlockQ8_0* a[NT];
-  for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_0*>(act + t * act_stride);
-  __m512 acc[NR][NT];
-  for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
-  const size_t ahead = kPrefetchTiles * NR * stride;
-  const __m512i bias = _mm512_set1_epi8(static_cast<char>(kBias));
-  const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i sign_bit = _mm512_set1_epi8(static_cast<char>(0x80));
-  // Q4_0: [b0 qs | b1 qs] as 64-bit words 0-1 and 2-3 -> [b0 | b0 | b1 | b1] so that after
-  // shifting the odd 128-bit lanes by 4 each block reads as [low nibbles | high nibbles].
-  const __m512i spread = _mm512_setr_epi64(0, 1, 0, 1, 2, 3, 2, 3);
-  const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4);
-  for (int64_t i = 0; i < nb; i += 2) {
-    const bool pair = i + 1 < nb;  // an odd block count ends with one block in the low half
-    __m512i y[NT], y_start[NT];
-    __m512 dy[NT];
-    for (int t = 0; t < NT; ++t) {
-      const BlockQ8_0& b0 = a[t][i];
-      if (pair) {
-        const BlockQ8_0& b1 = a[t][i + 1];
-        y[t] = load_2x32(b0.qs, b1.qs);
-        dy[t] = set_halves(half_to_float(b0.d), half_to_float(b1.d));
-      } else {
-        y[t] = _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0.qs)));
-        dy[t] = set_halves(half_to_float(b0.d), 0.0f);
-      }
-      y_start[t] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, y[t]));
+  const char* first = w + b * kBlockBytes;
+  __m512i r[16];
+  for (int i = 0; i < 16; ++i) {
+    if (i >= nrows) {
+      r[i] = _mm512_setzero_si512();
+      continue;
     }
-    for (int r = 0; r < NR; ++r) {
-      const char* blocks = w + r * stride + i * kBlockBytes;
-      prefetch_l2(w, ahead + r * stride + i * kBlockBytes);
-      prefetch_l2(w, ahead + r * stride + i * kBlockBytes + 63);
-      __m512i q;
-      float d0 = half_to_float(load_u16(blocks));
-      float d1 = pair ? half_to_float(load_u16(blocks + kBlockBytes)) : 0.0f;
-      if constexpr (kQ4) {
-        const auto* b0 = reinterpret_cast<const BlockQ4_0*>(blocks);
-        __m256i both = _mm256_zextsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b0->qs)));
-        if (pair) both = _mm256_inserti128_si256(both, _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0[1].qs)), 1);
-        const __m512i spread_q = _mm512_permutexvar_epi64(spread, _mm512_zextsi256_si512(both));
-        q = _mm512_and_si512(_mm512_srlv_epi64(spread_q, nibble_shift), low4);
-      } else {
-        const auto* b0 = reinterpret_cast<const BlockQ8_0*>(blocks);
-        q = pair ? load_2x32(b0[0].qs, b0[1].qs)
-                 : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0[0].qs)));
-        q = _mm512_xor_si512(q, sign_bit);
-      }
-      const __m512 dw = set_halves(d0, d1);
+    const char* q0 = first + i * stride + 2;
+    // 16 interleaved row streams are more than the hardware prefetchers follow, and
+    // decode reads each weight once, from memory: while this tile is computed, fetch the
+    // same columns of the next tile's rows (the next tile of a thread's rows).
+    _mm_prefetch(q0 - 2 + kWideRows * stride, _MM_HINT_T0);
+    _mm_prefetch(q0 - 2 + kWideRows * stride + 2 * kBlockBytes - 1, _MM_HINT_T0);
+    if constexpr (kQ4) {
+      // [qs0 | qs0 | qs1 | qs1], the odd 128-bit lanes shifted by 4 -> [low | high] nibbles
+      // of each block: codes 0-15 then 16-31, as for Q8_0.
+      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
+      const __m128i hi = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0 + kBlockBytes)) : _mm_setzero_si128();
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo, lo)), _mm256_set_m128i(hi, hi), 1);
+      r[i] = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
+                              _mm512_set1_epi8(0x0F));
+    } else {
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0));
+      const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0 + kBlockBytes)) : _mm256_setzero_si256();
+      r[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
+    }
+  }
+  transpose_16x16(r);
+  for (int k = 0; k < 8; ++k) {
+    w0.q[k] = r[k];
+    w1.q[k] = r[8 + k];
+  }
+  w0.d = gather_scales(rows, offsets, first);
+  w1.d = pair ? gather_scales(rows, offsets, first + kBlockBytes) : _mm512_setzero_ps();
+}
+
+// Group k of a block pairs with activation codes 4k..4k+3 (for Q4_0 too: its codes 16-31
+// are the high nibbles). The weights were offset by kBias, taken back exactly by starting
+// from -kBias * (sum of the activation block's codes).
+template <int kBias>
+inline __m512 block_term(const WideBlock& w, const BlockQ8_0& a, const Q8BlockSums& s) {
+  __m512i lo = _mm512_set1_epi32(-kBias * s.sum);
+  __m512i hi = _mm512_setzero_si512();
+  for (int k = 0; k < 4; ++k) {
+    lo = _mm512_dpbusd_epi32(lo, w.q[k], _mm512_set1_epi32(load_i32(a.qs + 4 * k)));
+    hi = _mm512_dpbusd_epi32(hi, w.q[k + 4], _mm512_set1_epi32(load_i32(a.qs + 16 + 4 * k)));
+  }
+  const __m512i sum = _mm512_add_epi32(lo, hi);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(w.d, _mm512_set1_ps(s.d)));
+}
+
+// Rows [0, nrows) of the tile against tokens [0, ntok). NT > 0: exactly NT tokens whose
+// running sums stay in registers (decode, short verification frames); NT == 0: any
+// number, the running sums kept in `out` between block pairs. The additions per lane are
+// the same either way.
+template <bool kQ4, int NT>
+void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride,
+                        int ntok, float* out, size_t out_stride) {
+  constexpr int kBias = kQ4 ? 8 : 128;
+  const int64_t nb = n / kQK;
+  const size_t sums_at = q8_0_sums_offset(n);
+  const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
+  // 15 * stride fits in int32 for any row under 140 MB.
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                             _mm512_set1_epi32(static_cast<int>(stride)));
+  auto blocks_of = [&](int t) { return reinterpret_cast<const BlockQ8_0*>(act + t * act_stride); };
+  auto sums_of = [&](int t) { return reinterpret_cast<const Q8BlockSums*>(act + t * act_stride + sums_at); };
+  __m512 acc[NT > 0 ? NT : 1];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  // Two blocks per pass over the tokens: each token's running sums are read and written
+  // once per pair, and the two blocks' dot products overlap.
+  for (int64_t b = 0; b < nb; b += 2) {
+    const bool pair = b + 1 < nb;
+    WideBlock w0, w1;
+    load_block_pair<kQ4>(w, stride, nrows, rows, offsets, b, pair, w0, w1);
+    if constexpr (NT > 0) {
       for (int t = 0; t < NT; ++t) {
-        // A missing second block has y = 0 and a zero scale, so it adds exactly 0.
-        const __m512i sum = _mm512_dpbusd_epi32(y_start[t], q, y[t]);
-        acc[r][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dy[t]), _mm512_cvtepi32_ps(sum), acc[r][t]);
+        acc[t] = _mm512_add_ps(acc[t], block_term<kBias>(w0, blocks_of(t)[b], sums_of(t)[b]));
+        if (pair) acc[t] = _mm512_add_ps(acc[t], block_term<kBias>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
+      }
+    } else {
+      for (int t = 0; t < ntok; ++t) {
+        float* o = out + t * out_stride;
+        __m512 sum = b == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rows, o);
+        sum = _mm512_add_ps(sum, block_term<kBias>(w0, blocks_of(t)[b], sums_of(t)[b]));
+        if (pair) sum = _mm512_add_ps(sum, block_term<kBias>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
+        _mm512_mask_storeu_ps(o, rows, sum);
       }
     }
   }
-  for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
+  for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, acc[t]);
 }
 
-void dot_q8_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
-              float* out, size_t out_stride) {
-  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_q8_0_like_tile<NR, NT, false>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride,
-                                      out, out_stride);
-  });
-}
-
-void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
-              float* out, size_t out_stride) {
-  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_q8_0_like_tile<NR, NT, true>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride,
-                                     out, out_stride);
-  });
+template <bool kQ4>
+void dot_q8_0_like_wide_any(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride,
+                            int ntok, float* out, size_t out_stride) {
+  const auto* wc = static_cast<const char*>(w);
+  const auto* ac = static_cast<const char*>(act);
+  switch (ntok) {
+    case 1: return dot_q8_0_like_wide<kQ4, 1>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 2: return dot_q8_0_like_wide<kQ4, 2>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 3: return dot_q8_0_like_wide<kQ4, 3>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 4: return dot_q8_0_like_wide<kQ4, 4>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    default: return dot_q8_0_like_wide<kQ4, 0>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+  }
 }
 
 // Unpacks Q4_K's 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15).
@@ -317,8 +391,9 @@ void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* ac
 KernelTable avx512_kernel_table(const KernelTable& avx2) {
   KernelTable k = avx2;
   k.name = "avx512vnni";
-  k.dot_q8_0 = dot_q8_0;
-  k.dot_q4_0 = dot_q4_0;
+  k.dot_q8_0 = dot_q8_0_like_wide_any<false>;
+  k.dot_q4_0 = dot_q8_0_like_wide_any<true>;
+  k.q8_wide_rows = kWideRows;
   k.dot_q4_K = dot_q4_K;
   k.dot_q6_K = dot_q6_K;
   k.tile_tokens = 4;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "tensor/dtype.h"
 #include "tensor/kernels.h"
@@ -53,7 +54,39 @@ struct KernelTable {
   // The largest tile the dot functions take (see DotTileFn); matvec/matmul tile by these.
   int tile_rows = 4;
   int tile_tokens = 2;
+  // Nonzero when dot_q8_0 and dot_q4_0 put weight rows across vector lanes: they then take
+  // up to this many rows and any number of tokens per call, and read their Q8_0
+  // activations with the per-block sums appended (q8_0_with_sums_row_bytes below).
+  int q8_wide_rows = 0;
 };
+
+// Q8_0 activations for tables with q8_wide_rows: each token's row is its row_bytes(Q8_0)
+// of blocks, padded to 4 bytes, then one Q8BlockSums per block. Rows-in-lanes kernels need
+// a block's scale as f32 and the sum of its codes once per (token, block); computing them
+// once per matmul saves recomputing them for every tile of rows.
+struct Q8BlockSums {
+  float d;      // the block's scale
+  int32_t sum;  // sum of its 32 codes
+};
+size_t q8_0_sums_offset(int64_t cols);
+size_t q8_0_with_sums_row_bytes(int64_t cols);
+
+// The activation rows in the format a table's kernel for `weight` reads. For float weights
+// this is the caller's buffer itself; otherwise an owned, quantised copy.
+struct PreparedActivations {
+  std::unique_ptr<uint8_t[]> owned;
+  const uint8_t* data = nullptr;
+  size_t stride = 0;  // bytes per token
+};
+PreparedActivations prepare_activations(const KernelTable& k, DType weight, const float* x, int64_t n_tokens,
+                                        int64_t cols);
+
+// The tile shape matvec/matmul use for a weight type (tokens: the most per call).
+struct TileShape {
+  int rows;
+  int64_t tokens;
+};
+TileShape tile_shape_for(const KernelTable& k, DType weight);
 
 const KernelTable& scalar_kernels();
 // nullptr unless built for x86 and the CPU has AVX2, FMA and F16C (and BATON_FORCE_SCALAR is unset).

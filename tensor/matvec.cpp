@@ -1,10 +1,12 @@
 // matvec / matmul drivers: validate shapes, convert the activations once, then split the
 // weight rows across the pool in tiles of the kernel table's tile_rows rows (x tile_tokens tokens).
 #include <algorithm>
+#include <limits>
 #include <memory>
 #include <stdexcept>
 #include <string>
 
+#include "tensor/fp16.h"
 #include "tensor/kernels_dispatch.h"
 #include "tensor/thread_pool.h"
 
@@ -34,32 +36,61 @@ void check_weights(const WeightView& w, const char* fn) {
   if (w.rows > 0 && w.cols > 0 && w.data == nullptr) throw std::invalid_argument(std::string(fn) + ": null weights");
 }
 
-// The activation rows in the format the weight dtype's kernel wants. For float weights
-// this is the caller's buffer itself; otherwise an owned, quantised copy.
-struct PreparedActivations {
-  std::unique_ptr<uint8_t[]> owned;
-  const uint8_t* data = nullptr;
-  size_t stride = 0;  // bytes per token
-};
+bool uses_wide_q8(const KernelTable& k, DType weight) {
+  return k.q8_wide_rows > 0 && (weight == DType::Q8_0 || weight == DType::Q4_0);
+}
 
-PreparedActivations prepare(const KernelTable& k, DType weight, const float* x, int64_t n_tokens, int64_t cols) {
+// Appends each block's scale (as f32) and code sum after a token's Q8_0 blocks.
+void append_block_sums(uint8_t* row, int64_t cols) {
+  const int64_t nb = cols / kQK;
+  const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+  auto* sums = reinterpret_cast<Q8BlockSums*>(row + q8_0_sums_offset(cols));
+  for (int64_t b = 0; b < nb; ++b) {
+    int32_t sum = 0;
+    for (int j = 0; j < kQK; ++j) sum += blocks[b].qs[j];
+    sums[b] = Q8BlockSums{fp16_to_f32(blocks[b].d), sum};
+  }
+}
+
+}  // namespace
+
+size_t q8_0_sums_offset(int64_t cols) {
+  const size_t blocks = row_bytes(DType::Q8_0, static_cast<uint64_t>(cols));
+  return (blocks + alignof(Q8BlockSums) - 1) / alignof(Q8BlockSums) * alignof(Q8BlockSums);
+}
+
+size_t q8_0_with_sums_row_bytes(int64_t cols) {
+  return q8_0_sums_offset(cols) + static_cast<size_t>(cols / kQK) * sizeof(Q8BlockSums);
+}
+
+PreparedActivations prepare_activations(const KernelTable& k, DType weight, const float* x, int64_t n_tokens,
+                                        int64_t cols) {
   PreparedActivations p;
   const DType act = activation_dtype(weight);
-  p.stride = row_bytes(act, static_cast<uint64_t>(cols));
   if (act == DType::F32) {
     p.data = reinterpret_cast<const uint8_t*>(x);
+    p.stride = row_bytes(act, static_cast<uint64_t>(cols));
     return p;
   }
+  const bool sums = uses_wide_q8(k, weight);
+  p.stride = sums ? q8_0_with_sums_row_bytes(cols) : row_bytes(act, static_cast<uint64_t>(cols));
   // Q8_0 rows need 32-multiples and Q8_K rows 256-multiples: guaranteed because the weight
   // dtype has the same block size as its activation dtype.
   p.owned.reset(new uint8_t[p.stride * static_cast<size_t>(n_tokens)]);
   const QuantizeRowFn quantize = act == DType::Q8_0 ? k.quantize_q8_0 : k.quantize_q8_K;
-  for (int64_t t = 0; t < n_tokens; ++t) quantize(x + t * cols, p.owned.get() + t * p.stride, cols);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    uint8_t* row = p.owned.get() + t * p.stride;
+    quantize(x + t * cols, row, cols);
+    if (sums) append_block_sums(row, cols);
+  }
   p.data = p.owned.get();
   return p;
 }
 
-}  // namespace
+TileShape tile_shape_for(const KernelTable& k, DType weight) {
+  if (uses_wide_q8(k, weight)) return TileShape{k.q8_wide_rows, std::numeric_limits<int64_t>::max()};
+  return TileShape{k.tile_rows, k.tile_tokens};
+}
 
 void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool) {
   check_weights(w, "matvec");
@@ -69,10 +100,10 @@ void matvec_with(const KernelTable& k, const WeightView& w, const float* x, floa
     return;
   }
   const DotTileFn dot = dot_rows_for(k, w.dtype);
-  const PreparedActivations act = prepare(k, w.dtype, x, 1, w.cols);
+  const PreparedActivations act = prepare_activations(k, w.dtype, x, 1, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const size_t tile_rows = static_cast<size_t>(k.tile_rows);
+  const size_t tile_rows = static_cast<size_t>(tile_shape_for(k, w.dtype).rows);
   auto rows = [&](size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r += tile_rows) {
       const int nrows = static_cast<int>(std::min<size_t>(tile_rows, r1 - r));
@@ -96,20 +127,24 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
     return;
   }
   const DotTileFn dot = dot_rows_for(k, w.dtype);
-  const PreparedActivations act = prepare(k, w.dtype, x, n_tokens, w.cols);
+  const PreparedActivations act = prepare_activations(k, w.dtype, x, n_tokens, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const size_t tile_rows = static_cast<size_t>(k.tile_rows);
+  const TileShape tile = tile_shape_for(k, w.dtype);
+  const size_t tile_rows = static_cast<size_t>(tile.rows);
   const size_t rows_total = static_cast<size_t>(w.rows);
+  // Kernels that take every token in one call (rows across lanes) gather a tile's weights
+  // once for all of them; the others get token blocks small enough to stay in cache.
+  const int64_t token_block = tile.tokens > kTokenBlock ? n_tokens : kTokenBlock;
   auto rows = [&](size_t r0, size_t r1) {
     // Token blocks outermost so their activations stay cached; each tile of weight rows
     // is then reused for every token of the block while it sits in L1.
-    for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenBlock) {
-      const int64_t t1 = std::min(n_tokens, t0 + kTokenBlock);
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += token_block) {
+      const int64_t t1 = std::min(n_tokens, t0 + token_block);
       for (size_t r = r0; r < r1; r += tile_rows) {
         const int nrows = static_cast<int>(std::min<size_t>(tile_rows, r1 - r));
-        for (int64_t t = t0; t < t1; t += k.tile_tokens) {
-          const int ntok = static_cast<int>(std::min<int64_t>(k.tile_tokens, t1 - t));
+        for (int64_t t = t0; t < t1; t += tile.tokens) {
+          const int ntok = static_cast<int>(std::min<int64_t>(tile.tokens, t1 - t));
           dot(w.cols, base + r * stride, stride, nrows, act.data + t * act.stride, act.stride, ntok,
               y + t * w.rows + static_cast<int64_t>(r), rows_total);
         }

@@ -152,17 +152,11 @@ TEST(Matvec, ResultsDoNotDependOnThreadCountOrTiling) {
       EXPECT_EQ(0, std::memcmp(y1.data(), y2.data(), y1.size() * sizeof(float))) << dtype_name(t) << " " << k->name;
       EXPECT_EQ(0, std::memcmp(y1.data(), y3.data(), y1.size() * sizeof(float))) << dtype_name(t) << " " << k->name;
       // Every row on its own (the nrows = 1 path) gives the same bits as inside a tile.
-      const DType act_t = detail::activation_dtype(t);
-      std::vector<uint8_t> act(row_bytes(act_t, s.cols));
-      if (act_t == DType::F32) {
-        std::memcpy(act.data(), x.data(), act.size());
-      } else {
-        (act_t == DType::Q8_0 ? k->quantize_q8_0 : k->quantize_q8_K)(x.data(), act.data(), s.cols);
-      }
+      const detail::PreparedActivations act = detail::prepare_activations(*k, t, x.data(), 1, s.cols);
       const size_t stride = row_bytes(t, s.cols);
       for (int64_t r = 0; r < s.rows; ++r) {
         float single = NAN;
-        detail::dot_rows_for(*k, t)(s.cols, wq.data() + r * stride, stride, 1, act.data(), act.size(), 1, &single, 1);
+        detail::dot_rows_for(*k, t)(s.cols, wq.data() + r * stride, stride, 1, act.data, act.stride, 1, &single, 1);
         ASSERT_EQ(single, y1[r]) << dtype_name(t) << " " << k->name << " row " << r;
       }
     }
@@ -271,6 +265,42 @@ TEST(Matmul, EqualsMatvecPerTokenBitForBit) {
       }
     }
   }
+}
+
+// Tables whose Q8_0/Q4_0 kernels put rows across lanes (q8_wide_rows) do per row exactly
+// what the scalar reference does, so every row is bit-identical to it: on row counts that
+// leave a partial tile of lanes, token counts of every size, and any thread count.
+TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
+  ThreadPool pool2(2), pool3(3);
+  bool ran = false;
+  for (const KernelTable* k : tables()) {
+    if (k->q8_wide_rows == 0) continue;
+    ran = true;
+    for (DType t : {DType::Q8_0, DType::Q4_0}) {
+      for (const Shape s : {Shape{1, 32}, Shape{15, 64}, Shape{16, 96}, Shape{17, 288}, Shape{33, 160}, Shape{50, 1056}}) {
+        for (int64_t n_tokens : {1, 2, 3, 4, 5, 16, 37}) {
+          const uint32_t seed = 2000 + static_cast<uint32_t>(s.rows * 97 + s.cols + n_tokens);
+          const auto wf = random_floats(s.rows * s.cols, seed, 0.5f);
+          const auto x = random_floats(s.cols * n_tokens, seed + 1, 2.0f);
+          const auto wq = quantize_matrix(t, wf, s.rows, s.cols);
+          const WeightView w{t, wq.data(), s.rows, s.cols};
+          std::vector<float> want(s.rows * n_tokens);
+          detail::matmul_with(detail::scalar_kernels(), w, x.data(), n_tokens, want.data(), nullptr);
+          for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+            std::vector<float> got(want.size(), NAN);
+            detail::matmul_with(*k, w, x.data(), n_tokens, got.data(), pool);
+            ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+                << k->name << " " << dtype_name(t) << " " << s.rows << "x" << s.cols << ", " << n_tokens << " tokens";
+          }
+          std::vector<float> one(s.rows, NAN);
+          detail::matvec_with(*k, w, x.data(), one.data(), &pool2);
+          ASSERT_EQ(0, std::memcmp(want.data(), one.data(), one.size() * sizeof(float)))
+              << k->name << " " << dtype_name(t) << " " << s.rows << "x" << s.cols << " matvec";
+        }
+      }
+    }
+  }
+  if (!ran) GTEST_SKIP() << "no kernel table with rows across lanes on this CPU";
 }
 
 TEST(Matvec, RejectsBadShapesAndTypes) {
