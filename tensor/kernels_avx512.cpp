@@ -12,6 +12,7 @@
 // for bit and results do not depend on the thread count.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "tensor/kernels_dispatch.h"
@@ -234,6 +235,44 @@ inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
   utmp[0] &= kLow6;  // scales 0-3
 }
 
+// Horizontal sums of 16 vectors at once: lane j of the result = sum of x[j]'s lanes
+// (exact int32). Each step adds neighbouring lanes of two vectors into one.
+inline __m512i sum_lanes_16(__m512i x[16]) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  for (int n = 16; n > 1; n /= 2) {
+    for (int i = 0; i < n / 2; ++i) {
+      x[i] = _mm512_add_epi32(_mm512_permutex2var_epi32(x[2 * i], even, x[2 * i + 1]),
+                              _mm512_permutex2var_epi32(x[2 * i], odd, x[2 * i + 1]));
+    }
+  }
+  return x[0];
+}
+
+// The K-quant tiles below hold (row r, token t) in lane NT * r + t (up to 16 / NT rows of
+// NT tokens): each block's integer sums of all pairs are reduced together, then the
+// scalar reference's float steps run on the 16 lanes at once (per lane the same
+// operations in the same order, so the same bits as the reference).
+template <int NT>
+inline __m512 per_row_lanes(const float v[16]) {  // lane NT * r + t = v[r]
+  alignas(64) int32_t idx[16];
+  for (int j = 0; j < 16; ++j) idx[j] = j / NT;
+  return _mm512_permutexvar_ps(_mm512_load_si512(idx), _mm512_loadu_ps(v));
+}
+template <int NT>
+inline __m512 per_token_lanes(const float v[4]) {  // lane NT * r + t = v[t]
+  alignas(64) int32_t idx[16];
+  for (int j = 0; j < 16; ++j) idx[j] = j % NT;
+  return _mm512_permutexvar_ps(_mm512_load_si512(idx), _mm512_castps128_ps512(_mm_loadu_ps(v)));
+}
+template <int NT>
+inline void store_lanes(__m512 sums, int nr, float* out, size_t out_stride) {
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sums);
+  for (int r = 0; r < nr; ++r)
+    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = lanes[NT * r + t];
+}
+
 // vpermw indices: int16 lanes 0-15 take element 2j, lanes 16-31 element 2j+1.
 inline __m512i pick_pair_index(int j) {
   return _mm512_inserti64x4(_mm512_set1_epi16(static_cast<short>(2 * j)), _mm256_set1_epi16(static_cast<short>(2 * j + 1)), 1);
@@ -243,9 +282,10 @@ inline __m512i pick_pair_index(int j) {
 // become [low nibbles | high nibbles], which is exactly the order of the 64 activation
 // bytes; maddubs gives pair sums (at most 2*15*128), vpdpwssd scales them by the
 // sub-blocks' 6-bit scales and adds into int32.
-template <int NR, int NT>
-void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+template <int NT>
+void dot_q4_K_tile(int64_t n, const char* w, size_t stride, int nr, const char* act, size_t act_stride, float* out,
                    size_t out_stride) {
+  constexpr int NR = 16 / NT;  // rows a full tile holds; nr <= NR of them are real
   const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
@@ -253,22 +293,20 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
   for (int j = 0; j < 4; ++j) pick[j] = pick_pair_index(j);
   const BlockQ8_K* a[NT];
   for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
-  __m512 acc[NR][NT];
-  float acc_min[NR][NT];
-  for (int r = 0; r < NR; ++r) {
-    for (int t = 0; t < NT; ++t) {
-      acc[r][t] = _mm512_setzero_ps();
-      acc_min[r][t] = 0.0f;
-    }
-  }
+  __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
+    __m512i scaled[16];
+    alignas(64) int32_t mins_sum[16] = {};
+    float d[16] = {}, dmin[16] = {}, ad[4] = {};
+    for (int k = nr * NT; k < 16; ++k) scaled[k] = _mm512_setzero_si512();
+    for (int t = 0; t < NT; ++t) ad[t] = a[t][i].d;
     // Sums of each activation over the 32-value sub-blocks, for the "- dmin * m" term.
     __m128i sub_sums[NT];
     for (int t = 0; t < NT; ++t) {
       const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][i].bsums));
       sub_sums[t] = _mm_hadd_epi16(_mm256_castsi256_si128(bsums), _mm256_extracti128_si256(bsums, 1));
     }
-    for (int r = 0; r < NR; ++r) {
+    for (int r = 0; r < nr; ++r) {
       const size_t at = r * stride + i * sizeof(BlockQ4_K);
       prefetch_l2(w, kPrefetchTiles * NR * stride + at);
       prefetch_l2(w, kPrefetchTiles * NR * stride + at + 64);
@@ -278,14 +316,14 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
       q4k_unpack_scales(b.scales, utmp);
       const __m512i scales16 = _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[1]), int(utmp[0]))));
       const __m128i mins = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[3]), int(utmp[2])));
-      const float d = half_to_float(b.d);
-      const float dmin = half_to_float(b.dmin);
+      d[r] = half_to_float(b.d);
+      dmin[r] = half_to_float(b.dmin);
       __m512i sumi[NT];
       for (int t = 0; t < NT; ++t) {
         const __m128i min_prod = _mm_madd_epi16(mins, sub_sums[t]);
         __m128i s = _mm_add_epi32(min_prod, _mm_unpackhi_epi64(min_prod, min_prod));
         s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 1));
-        acc_min[r][t] += a[t][i].d * dmin * float(_mm_cvtsi128_si32(s));
+        mins_sum[NT * r + t] = _mm_cvtsi128_si32(s);
         sumi[t] = _mm512_setzero_si512();
       }
       for (int j = 0; j < 4; ++j) {
@@ -297,29 +335,139 @@ void dot_q4_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
           sumi[t] = _mm512_dpwssd_epi32(sumi[t], _mm512_maddubs_epi16(q, y), sc);
         }
       }
-      for (int t = 0; t < NT; ++t) {
-        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(a[t][i].d * d), _mm512_cvtepi32_ps(sumi[t]), acc[r][t]);
+      for (int t = 0; t < NT; ++t) scaled[NT * r + t] = sumi[t];
+    }
+    // sum += a.d * (d * scaled - dmin * mins), as the scalar reference rounds it.
+    const __m512 scaled_f = _mm512_cvtepi32_ps(sum_lanes_16(scaled));
+    const __m512 mins_f = _mm512_cvtepi32_ps(_mm512_load_si512(mins_sum));
+    const __m512 diff =
+        _mm512_sub_ps(_mm512_mul_ps(per_row_lanes<NT>(d), scaled_f), _mm512_mul_ps(per_row_lanes<NT>(dmin), mins_f));
+    sum = _mm512_add_ps(sum, _mm512_mul_ps(per_token_lanes<NT>(ad), diff));
+  }
+  store_lanes<NT>(sum, nr, out, out_stride);
+}
+
+// Up to kWideRows rows and any number of tokens, in tiles of NT <= 4 tokens x 16 / NT
+// rows (each row's result is the scalar reference's bits, so how a call is cut does not
+// matter).
+template <typename Tile>
+void narrow_tiles(int nrows, int ntok, size_t stride, size_t act_stride, size_t out_stride, const char* w,
+                  const char* act, float* out, Tile tile) {
+  for (int t = 0; t < ntok; t += 4) {
+    const int nt = std::min(4, ntok - t);
+    const int tile_rows = 16 / nt;
+    for (int r = 0; r < nrows; r += tile_rows) {
+      const int nr = std::min(tile_rows, nrows - r);
+      const char* wt = w + r * stride;
+      const char* at = act + t * act_stride;
+      float* ot = out + t * out_stride + r;
+      switch (nt) {
+        case 4: tile.template operator()<4>(wt, nr, at, ot); break;
+        case 3: tile.template operator()<3>(wt, nr, at, ot); break;
+        case 2: tile.template operator()<2>(wt, nr, at, ot); break;
+        default: tile.template operator()<1>(wt, nr, at, ot); break;
       }
     }
   }
-  for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[r][t]) - acc_min[r][t];
+}
+
+// Q4_K with the rows across the lanes, as dot_q8_0_like_wide does for Q8_0: a block of
+// 16 rows is unpacked to one byte per code and transposed once (lane r of codes[g] holds
+// codes 4g..4g+3 of row r), then every token runs 64 vpdpbusd for the 16 rows' eight
+// sub-block sums, scales them with vpmulld, takes the mins term with 4 vpdpwssd, and does
+// the scalar reference's float steps for 16 rows at once. Worth it from a few tokens on:
+// the unpacking costs about as much as 8 tokens' dot products.
+constexpr int kKLanesMinTokens = 8;
+
+void dot_q4_K_lanes(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride, int ntok,
+                    float* out, size_t out_stride) {
+  const int64_t nb = n / kQK_K;
+  const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i nibble_shift = _mm512_setr_epi64(0, 0, 0, 0, 4, 4, 4, 4);
+  for (int64_t b = 0; b < nb; ++b) {
+    __m512i codes[64];
+    for (int part = 0; part < 4; ++part) {
+      // Row i's 32 bytes qs[32p..32p+31]: low nibbles are sub-block 2p, high ones 2p+1.
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        if (i >= nrows) {
+          r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const auto& blk = *reinterpret_cast<const BlockQ4_K*>(w + i * stride + b * sizeof(BlockQ4_K));
+        const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * part)));
+        r[i] = _mm512_and_si512(_mm512_srlv_epi64(bits, nibble_shift), low4);
+      }
+      transpose_16x16(r);
+      for (int k = 0; k < 16; ++k) codes[16 * part + k] = r[k];
+    }
+    // Per row: the 8 sub-block scales, the mins as int16 pairs (sub-blocks 2p, 2p+1), d, dmin.
+    alignas(64) int32_t scale[8][16] = {};
+    alignas(64) int32_t min_pair[4][16] = {};
+    alignas(64) float d[16] = {}, dmin[16] = {};
+    for (int i = 0; i < nrows; ++i) {
+      const auto& blk = *reinterpret_cast<const BlockQ4_K*>(w + i * stride + b * sizeof(BlockQ4_K));
+      uint32_t utmp[4];
+      q4k_unpack_scales(blk.scales, utmp);
+      uint8_t sc[8], mn[8];
+      std::memcpy(sc, utmp, 8);
+      std::memcpy(mn, utmp + 2, 8);
+      for (int j = 0; j < 8; ++j) scale[j][i] = sc[j];
+      for (int p = 0; p < 4; ++p) min_pair[p][i] = mn[2 * p] | (mn[2 * p + 1] << 16);
+      d[i] = half_to_float(blk.d);
+      dmin[i] = half_to_float(blk.dmin);
+    }
+    __m512i scales[8], mins[4];
+    for (int j = 0; j < 8; ++j) scales[j] = _mm512_load_si512(scale[j]);
+    for (int p = 0; p < 4; ++p) mins[p] = _mm512_load_si512(min_pair[p]);
+    const __m512 dv = _mm512_load_ps(d);
+    const __m512 dminv = _mm512_load_ps(dmin);
+    for (int t = 0; t < ntok; ++t) {
+      const BlockQ8_K& a = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride)[b];
+      __m512i scaled = _mm512_setzero_si512();
+      for (int j = 0; j < 8; ++j) {
+        __m512i lo = _mm512_setzero_si512(), hi = _mm512_setzero_si512();
+        for (int k = 0; k < 4; ++k) {
+          lo = _mm512_dpbusd_epi32(lo, codes[8 * j + k], _mm512_set1_epi32(load_i32(a.qs + 32 * j + 4 * k)));
+          hi = _mm512_dpbusd_epi32(hi, codes[8 * j + 4 + k], _mm512_set1_epi32(load_i32(a.qs + 32 * j + 16 + 4 * k)));
+        }
+        scaled = _mm512_add_epi32(scaled, _mm512_mullo_epi32(scales[j], _mm512_add_epi32(lo, hi)));
+      }
+      __m512i min_sum = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) {
+        const int s0 = a.bsums[4 * p] + a.bsums[4 * p + 1];
+        const int s1 = a.bsums[4 * p + 2] + a.bsums[4 * p + 3];
+        min_sum = _mm512_dpwssd_epi32(min_sum, mins[p], _mm512_set1_epi32((s0 & 0xFFFF) | (s1 << 16)));
+      }
+      // sum += a.d * (d * scaled - dmin * mins), as the scalar reference rounds it.
+      const __m512 diff = _mm512_sub_ps(_mm512_mul_ps(dv, _mm512_cvtepi32_ps(scaled)),
+                                        _mm512_mul_ps(dminv, _mm512_cvtepi32_ps(min_sum)));
+      float* o = out + t * out_stride;
+      const __m512 prev = b == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rows, o);
+      _mm512_mask_storeu_ps(o, rows, _mm512_add_ps(prev, _mm512_mul_ps(_mm512_set1_ps(a.d), diff)));
+    }
+  }
 }
 
 void dot_q4_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
               float* out, size_t out_stride) {
-  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_q4_K_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
-                          out_stride);
-  });
+  if (ntok >= kKLanesMinTokens) {
+    return dot_q4_K_lanes(n, static_cast<const char*>(w), stride, nrows, static_cast<const char*>(act), act_stride, ntok,
+                          out, out_stride);
+  }
+  narrow_tiles(nrows, ntok, stride, act_stride, out_stride, static_cast<const char*>(w), static_cast<const char*>(act),
+               out, [&]<int NT>(const char* wt, int nr, const char* at, float* ot) {
+                 dot_q4_K_tile<NT>(n, wt, stride, nr, at, act_stride, ot, out_stride);
+               });
 }
-
 // Q6_K against Q8_K, 64 values (four 16-value sub-blocks) per step. Codes are 6 bits
 // stored +32: sum sc*(q-32)*y = sum sc*q*y - 32 * sum_s sc_s * bsum_s, the second term
 // taken once per block as the accumulator's starting value.
-template <int NR, int NT>
-void dot_q6_K_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
+template <int NT>
+void dot_q6_K_tile(int64_t n, const char* w, size_t stride, int nr, const char* act, size_t act_stride, float* out,
                    size_t out_stride) {
+  constexpr int NR = 16 / NT;  // rows a full tile holds; nr <= NR of them are real
   const int64_t nb = n / kQK_K;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i low2 = _mm512_set1_epi8(0x03);
@@ -332,11 +480,13 @@ void dot_q6_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
   }
   const BlockQ8_K* a[NT];
   for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride);
-  __m512 acc[NR][NT];
-  for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < NT; ++t) acc[r][t] = _mm512_setzero_ps();
+  __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < nb; ++i) {
-    for (int r = 0; r < NR; ++r) {
+    __m512i sums[16];
+    float d[16] = {}, ad[4] = {};
+    for (int k = nr * NT; k < 16; ++k) sums[k] = _mm512_setzero_si512();
+    for (int t = 0; t < NT; ++t) ad[t] = a[t][i].d;
+    for (int r = 0; r < nr; ++r) {
       const size_t at = r * stride + i * sizeof(BlockQ6_K);
       for (size_t line = 0; line < sizeof(BlockQ6_K); line += 64) prefetch_l2(w, kPrefetchTiles * NR * stride + at + line);
       prefetch_l2(w, kPrefetchTiles * NR * stride + at + sizeof(BlockQ6_K) - 1);
@@ -367,24 +517,99 @@ void dot_q6_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
           }
         }
       }
-      const float d = half_to_float(b.d);
-      for (int t = 0; t < NT; ++t) {
-        acc[r][t] = _mm512_fmadd_ps(_mm512_set1_ps(a[t][i].d * d), _mm512_cvtepi32_ps(sumi[t]), acc[r][t]);
+      d[r] = half_to_float(b.d);
+      for (int t = 0; t < NT; ++t) sums[NT * r + t] = sumi[t];
+    }
+    // sum += (d * a.d) * sumi, as the scalar reference rounds it.
+    const __m512 scale = _mm512_mul_ps(per_row_lanes<NT>(d), per_token_lanes<NT>(ad));
+    sum = _mm512_add_ps(sum, _mm512_mul_ps(scale, _mm512_cvtepi32_ps(sum_lanes_16(sums))));
+  }
+  store_lanes<NT>(sum, nr, out, out_stride);
+}
+
+// Q6_K with the rows across the lanes, as dot_q4_K_lanes: codes unpacked to bytes (0-63,
+// stored +32) and transposed once per block of 16 rows; per token 64 vpdpbusd give the 16
+// sub-block sums, vpmulld scales them, and the +32 offset is taken back exactly with the
+// activation's 16-value sums: sum sc*(q-32)*y = sum sc*q*y - 32 * sum sc*bsum.
+void dot_q6_K_lanes(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride, int ntok,
+                    float* out, size_t out_stride) {
+  const int64_t nb = n / kQK_K;
+  const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i low2 = _mm512_set1_epi8(0x03);
+  for (int64_t b = 0; b < nb; ++b) {
+    // Row i's codes in value order, 64 per part: part 2h + k is q[k] of half h below.
+    __m512i codes[64];
+    for (int part = 0; part < 4; ++part) {
+      const int half = part / 2, k = part % 2;
+      __m512i r[16];
+      for (int i = 0; i < 16; ++i) {
+        if (i >= nrows) {
+          r[i] = _mm512_setzero_si512();
+          continue;
+        }
+        const auto& blk = *reinterpret_cast<const BlockQ6_K*>(w + i * stride + b * sizeof(BlockQ6_K));
+        const __m512i ql = _mm512_loadu_si512(blk.ql + 64 * half);
+        const __m256i qh32 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * half));
+        const __m512i qh = _mm512_inserti64x4(_mm512_zextsi256_si512(qh32), _mm256_srli_epi16(qh32, 2), 1);
+        r[i] = k == 0 ? _mm512_or_si512(_mm512_and_si512(ql, low4), _mm512_slli_epi16(_mm512_and_si512(qh, low2), 4))
+                      : _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), low4),
+                                        _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(qh, 4), low2), 4));
       }
+      transpose_16x16(r);
+      for (int g = 0; g < 16; ++g) codes[16 * part + g] = r[g];
+    }
+    // Per row: the 16 sub-block scales, the same as int16 pairs (2q, 2q+1), d.
+    alignas(64) int32_t scale[16][16] = {};
+    alignas(64) int32_t scale_pair[8][16] = {};
+    alignas(64) float d[16] = {};
+    for (int i = 0; i < nrows; ++i) {
+      const auto& blk = *reinterpret_cast<const BlockQ6_K*>(w + i * stride + b * sizeof(BlockQ6_K));
+      for (int sb = 0; sb < 16; ++sb) scale[sb][i] = blk.scales[sb];
+      for (int q = 0; q < 8; ++q) {
+        scale_pair[q][i] = static_cast<int32_t>(static_cast<uint16_t>(blk.scales[2 * q]) |
+                                                (static_cast<uint32_t>(static_cast<uint16_t>(blk.scales[2 * q + 1])) << 16));
+      }
+      d[i] = half_to_float(blk.d);
+    }
+    const __m512 dv = _mm512_load_ps(d);
+    for (int t = 0; t < ntok; ++t) {
+      const BlockQ8_K& a = reinterpret_cast<const BlockQ8_K*>(act + t * act_stride)[b];
+      __m512i sum = _mm512_setzero_si512();
+      for (int sb = 0; sb < 16; ++sb) {
+        __m512i q = _mm512_setzero_si512();
+        for (int g = 0; g < 4; ++g) {
+          q = _mm512_dpbusd_epi32(q, codes[4 * sb + g], _mm512_set1_epi32(load_i32(a.qs + 16 * sb + 4 * g)));
+        }
+        sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(_mm512_load_si512(scale[sb]), q));
+      }
+      __m512i offset = _mm512_setzero_si512();
+      for (int q = 0; q < 8; ++q) {
+        const int32_t pair = static_cast<int32_t>(static_cast<uint16_t>(a.bsums[2 * q]) |
+                                                  (static_cast<uint32_t>(static_cast<uint16_t>(a.bsums[2 * q + 1])) << 16));
+        offset = _mm512_dpwssd_epi32(offset, _mm512_load_si512(scale_pair[q]), _mm512_set1_epi32(pair));
+      }
+      sum = _mm512_sub_epi32(sum, _mm512_slli_epi32(offset, 5));
+      // sum += (d * a.d) * sumi, as the scalar reference rounds it.
+      float* o = out + t * out_stride;
+      const __m512 prev = b == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rows, o);
+      const __m512 term = _mm512_mul_ps(_mm512_mul_ps(dv, _mm512_set1_ps(a.d)), _mm512_cvtepi32_ps(sum));
+      _mm512_mask_storeu_ps(o, rows, _mm512_add_ps(prev, term));
     }
   }
-  for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < NT; ++t) out[t * out_stride + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
 void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
               float* out, size_t out_stride) {
-  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
-    dot_q6_K_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
-                          out_stride);
-  });
+  if (ntok >= kKLanesMinTokens) {
+    return dot_q6_K_lanes(n, static_cast<const char*>(w), stride, nrows, static_cast<const char*>(act), act_stride, ntok,
+                          out, out_stride);
+  }
+  narrow_tiles(nrows, ntok, stride, act_stride, out_stride, static_cast<const char*>(w), static_cast<const char*>(act),
+               out, [&]<int NT>(const char* wt, int nr, const char* at, float* ot) {
+                 dot_q6_K_tile<NT>(n, wt, stride, nr, at, act_stride, ot, out_stride);
+               });
 }
-
 }  // namespace
 
 // Not declared in a header on purpose: only kernels_dispatch.cpp may reach it, after the CPU check.
@@ -394,6 +619,7 @@ KernelTable avx512_kernel_table(const KernelTable& avx2) {
   k.dot_q8_0 = dot_q8_0_like_wide_any<false>;
   k.dot_q4_0 = dot_q8_0_like_wide_any<true>;
   k.q8_wide_rows = kWideRows;
+  k.k_wide_rows = kWideRows;
   k.dot_q4_K = dot_q4_K;
   k.dot_q6_K = dot_q6_K;
   k.tile_tokens = 4;

@@ -58,6 +58,9 @@ struct KernelTable {
   // up to this many rows and any number of tokens per call, and read their Q8_0
   // activations with the per-block sums appended (q8_0_with_sums_row_bytes below).
   int q8_wide_rows = 0;
+  // Nonzero when dot_q4_K and dot_q6_K take up to this many rows and any number of tokens
+  // per call (and give the scalar reference's bits).
+  int k_wide_rows = 0;
 };
 
 // Q8_0 activations for tables with q8_wide_rows: each token's row is its row_bytes(Q8_0)

@@ -89,6 +89,9 @@ PreparedActivations prepare_activations(const KernelTable& k, DType weight, cons
 
 TileShape tile_shape_for(const KernelTable& k, DType weight) {
   if (uses_wide_q8(k, weight)) return TileShape{k.q8_wide_rows, std::numeric_limits<int64_t>::max()};
+  if (k.k_wide_rows > 0 && (weight == DType::Q4_K || weight == DType::Q6_K)) {
+    return TileShape{k.k_wide_rows, std::numeric_limits<int64_t>::max()};
+  }
   return TileShape{k.tile_rows, k.tile_tokens};
 }
 

@@ -267,17 +267,21 @@ TEST(Matmul, EqualsMatvecPerTokenBitForBit) {
   }
 }
 
-// Tables whose Q8_0/Q4_0 kernels put rows across lanes (q8_wide_rows) do per row exactly
-// what the scalar reference does, so every row is bit-identical to it: on row counts that
+// Tables whose Q8_0/Q4_0 (q8_wide_rows) or Q4_K/Q6_K (k_wide_rows) kernels put rows across
+// lanes do per row exactly what the scalar reference does, so every row is bit-identical to it: on row counts that
 // leave a partial tile of lanes, token counts of every size, and any thread count.
 TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
   ThreadPool pool2(2), pool3(3);
   bool ran = false;
   for (const KernelTable* k : tables()) {
-    if (k->q8_wide_rows == 0) continue;
-    ran = true;
-    for (DType t : {DType::Q8_0, DType::Q4_0}) {
-      for (const Shape s : {Shape{1, 32}, Shape{15, 64}, Shape{16, 96}, Shape{17, 288}, Shape{33, 160}, Shape{50, 1056}}) {
+    std::vector<DType> exact;
+    if (k->q8_wide_rows > 0) exact.insert(exact.end(), {DType::Q8_0, DType::Q4_0});
+    if (k->k_wide_rows > 0) exact.insert(exact.end(), {DType::Q4_K, DType::Q6_K});
+    ran = ran || !exact.empty();
+    for (DType t : exact) {
+      const int64_t blk = dtype_info(t).block_elems;
+      for (const Shape s : {Shape{1, blk}, Shape{15, 2 * blk}, Shape{16, 3 * blk}, Shape{17, 9 * blk},
+                            Shape{33, 5 * blk}, Shape{50, (blk == 32 ? 33 : 3) * blk}}) {
         for (int64_t n_tokens : {1, 2, 3, 4, 5, 16, 37}) {
           const uint32_t seed = 2000 + static_cast<uint32_t>(s.rows * 97 + s.cols + n_tokens);
           const auto wf = random_floats(s.rows * s.cols, seed, 0.5f);
