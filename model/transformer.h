@@ -50,8 +50,9 @@ class Transformer {
   void head(const float* hidden, int64_t n_tokens, float* logits, ThreadPool* pool) const;
 
  private:
+  struct BlockBuffers;  // one block's intermediate rows, reused by every layer of a call
   void block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
-             ThreadPool* pool) const;
+             BlockBuffers& buf, ThreadPool* pool) const;
 
   HyperParams hp_;
   const StageWeights& w_;
