@@ -55,4 +55,11 @@ void HandshakeGuard::finished(const std::string& source, bool spent_a_guess, Clo
   if (!spent_a_guess) s.tokens = std::min(limits_.attempts_burst, s.tokens + 1);
 }
 
+size_t handshake_to_evict(const std::vector<bool>& heard_hello_oldest_first) {
+  for (size_t i = 0; i < heard_hello_oldest_first.size(); ++i) {
+    if (!heard_hello_oldest_first[i]) return i;
+  }
+  return 0;
+}
+
 }  // namespace baton

@@ -8,12 +8,13 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 namespace baton {
 
 struct HandshakeLimits {
   size_t pending_per_source = 8;    // handshakes in progress from one address
-  size_t pending_total = 128;       // in progress from everyone (the oldest is evicted beyond)
+  size_t pending_total = 128;       // in progress from everyone (one is evicted beyond)
   double attempts_burst = 10;       // failed handshakes a source may spend at once...
   double attempts_per_second = 0.2; // ...and then one per 5 s
   size_t tracked_sources = 4096;    // bound on the per-source table
@@ -24,7 +25,7 @@ class HandshakeGuard {
   using Clock = std::chrono::steady_clock;
   enum class Verdict {
     admit,
-    admit_evicting_oldest,  // admitted; the caller drops its oldest pending handshake
+    admit_evicting_oldest,  // admitted; the caller drops a pending handshake (handshake_to_evict)
     too_many_pending,       // this source already has pending_per_source handshakes
     too_many_failures,      // this source's bucket is empty; retry_after_s says when
   };
@@ -58,5 +59,12 @@ class HandshakeGuard {
   std::map<std::string, Source> sources_;
   size_t pending_total_ = 0;
 };
+
+// Which pending handshake to drop when too many are in progress, given for each (oldest
+// first) whether its peer has sent a whole hello. A peer that dials and says nothing is
+// the cheapest flood there is, while a real peer sends its hello at once: so the oldest
+// silent one goes, and only when every peer has spoken the oldest of all. Index into
+// the input; the input must not be empty.
+size_t handshake_to_evict(const std::vector<bool>& heard_hello_oldest_first);
 
 }  // namespace baton

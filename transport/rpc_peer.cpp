@@ -142,6 +142,7 @@ struct RpcListener::Connection {
 // A handshake in progress: evicting it (when too many are pending) rejects its promise.
 struct RpcListener::Pending {
   std::string source;
+  std::shared_ptr<HandshakeProgress> progress = std::make_shared<HandshakeProgress>();
   kj::Own<kj::PromiseFulfiller<void>> evict;
   std::list<Pending*>::iterator position;
 };
@@ -196,10 +197,7 @@ void RpcListener::handle(kj::Own<kj::AsyncIoStream> stream) {
     tasks_->add(io_.provider->getTimer().timeoutAfter(1 * kj::SECONDS, refuse_connection(kj::mv(stream), why)));
     return;
   }
-  if (admission.verdict == V::admit_evicting_oldest && !pending_.empty()) {
-    Pending* oldest = pending_.front();
-    oldest->evict->reject(KJ_EXCEPTION(DISCONNECTED, "evicted: too many handshakes in progress"));
-  }
+  if (admission.verdict == V::admit_evicting_oldest && !pending_.empty()) evict_one_pending();
   spdlog::debug("connection from {}", peer);
   auto pending = kj::heap<Pending>();
   auto evicted = kj::newPromiseAndFulfiller<void>();
@@ -209,21 +207,19 @@ void RpcListener::handle(kj::Own<kj::AsyncIoStream> stream) {
   // Unlinks itself from pending_ and settles the guard however the handshake ends
   // (including cancellation when the listener goes away).
   struct Release {
-    Release(RpcListener* self, kj::Own<Pending> p, std::shared_ptr<bool> spent)
-        : self(self), p(kj::mv(p)), spent_a_guess(std::move(spent)) {}
+    Release(RpcListener* self, kj::Own<Pending> p) : self(self), p(kj::mv(p)) {}
     Release(const Release&) = delete;
     Release& operator=(const Release&) = delete;
     RpcListener* self;
     kj::Own<Pending> p;
-    std::shared_ptr<bool> spent_a_guess;
     ~Release() {
       self->pending_.erase(p->position);
-      self->guard_.finished(p->source, *spent_a_guess, HandshakeGuard::Clock::now());
+      self->guard_.finished(p->source, p->progress->spent_a_guess, HandshakeGuard::Clock::now());
     }
   };
-  auto spent = std::make_shared<bool>(false);
-  auto release = kj::heap<Release>(this, kj::mv(pending), spent);
-  auto handshake = handshake_as_listener(kj::mv(stream), security_.secret, security_.role, spent);
+  auto progress = pending->progress;
+  auto release = kj::heap<Release>(this, kj::mv(pending));
+  auto handshake = handshake_as_listener(kj::mv(stream), security_.secret, security_.role, progress);
   auto bounded = io_.provider->getTimer()
                      .timeoutAfter(security_.handshake_deadline, kj::mv(handshake))
                      .exclusiveJoin(evicted.promise.then([]() -> ListenerOutcome { return {}; }));
@@ -253,6 +249,14 @@ void RpcListener::handle(kj::Own<kj::AsyncIoStream> stream) {
                                           : e.getDescription().cStr());
                       })
                   .attach(kj::mv(release)));
+}
+
+void RpcListener::evict_one_pending() {
+  std::vector<bool> heard;
+  heard.reserve(pending_.size());
+  for (const Pending* p : pending_) heard.push_back(p->progress->heard_hello);
+  auto victim = std::next(pending_.begin(), static_cast<std::ptrdiff_t>(handshake_to_evict(heard)));
+  (*victim)->evict->reject(KJ_EXCEPTION(DISCONNECTED, "evicted: too many handshakes in progress"));
 }
 
 bool RpcListener::may_log_failure() {

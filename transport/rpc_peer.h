@@ -76,6 +76,8 @@ class RpcListener {
   kj::Promise<void> accept_loop();
   void handle(kj::Own<kj::AsyncIoStream> stream);
   void serve(kj::Own<kj::AsyncIoStream> secure, const std::string& peer);
+  // Drops one pending handshake to make room: a silent peer before one that has spoken.
+  void evict_one_pending();
 
   kj::AsyncIoContext& io_;
   kj::Own<kj::ConnectionReceiver> receiver_;

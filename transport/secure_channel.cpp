@@ -117,7 +117,7 @@ struct ListenerState {
   std::string peer_role;
   Bytes expected_confirmation;
   TrafficKeys keys;
-  std::shared_ptr<bool> spent_a_guess;
+  std::shared_ptr<HandshakeProgress> progress;
 };
 
 }  // namespace
@@ -281,11 +281,11 @@ kj::Promise<SecureChannel> handshake_as_dialler(kj::Own<kj::AsyncIoStream> raw, 
 }
 
 kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> raw, std::string secret,
-                                                   std::string role, std::shared_ptr<bool> spent_a_guess) {
+                                                   std::string role, std::shared_ptr<HandshakeProgress> progress) {
   auto state = kj::heap<ListenerState>();
   ListenerState& s = *state;
-  s.spent_a_guess = spent_a_guess ? std::move(spent_a_guess) : std::make_shared<bool>(false);
-  *s.spent_a_guess = false;
+  s.progress = progress ? std::move(progress) : std::make_shared<HandshakeProgress>();
+  *s.progress = HandshakeProgress{};
   s.raw = kj::mv(raw);
   s.secret = kj::mv(secret);
   s.role = kj::mv(role);
@@ -319,6 +319,7 @@ kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> ra
                   .ignoreResult();
             }
             s.peer_role = hello->role;
+            s.progress->heard_hello = true;
             Spake2Result result;
             try {
               s.spake = std::make_unique<Spake2>(Spake2::Side::B, s.secret);
@@ -330,7 +331,7 @@ kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> ra
             s.keys = traffic_keys(result);
             s.expected_confirmation = result.peer_confirmation;
             // From here the peer holds our confirmation: it can test one guess with it.
-            *s.spent_a_guess = true;
+            s.progress->spent_a_guess = true;
             ServerHello reply{kChannelProtocolVersion, s.role, s.spake->share(), result.my_confirmation};
             return write_handshake(*s.raw, reply);
           })
@@ -341,7 +342,7 @@ kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> ra
             if (!bytes_equal(confirm->confirmation, s.expected_confirmation)) {
               return refuse_and_fail("wrong cluster secret");
             }
-            *s.spent_a_guess = false;
+            s.progress->spent_a_guess = false;
             return write_handshake(*s.raw, Accepted{}).then([&s] {
               SecureChannel channel;
               channel.stream =
@@ -361,7 +362,7 @@ kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> ra
           [sp](kj::Exception&& e) {
             ListenerOutcome out;
             out.error = describe(e);
-            out.spent_a_guess = *sp->spent_a_guess;
+            out.spent_a_guess = sp->progress->spent_a_guess;
             return out;
           })
       .attach(kj::mv(state));

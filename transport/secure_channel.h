@@ -81,13 +81,19 @@ struct ListenerOutcome {
 kj::Promise<SecureChannel> handshake_as_dialler(kj::Own<kj::AsyncIoStream> raw, std::string secret, std::string role,
                                                 std::string address);
 
+// How far a listener's handshake has come, kept current while it runs, so that a caller
+// that abandons it (deadline, eviction) still knows what the peer did.
+struct HandshakeProgress {
+  bool heard_hello = false;    // the peer sent a whole, well-formed hello
+  bool spent_a_guess = false;  // the peer holds this side's confirmation and has not answered it
+};
+
 // The listening side. `role` is what this process serves ("node" or "coordinator").
-// Never rejects; a refusal has been sent to the peer when possible. `spent_a_guess`, if
-// given, is kept current while the handshake runs, so a caller that abandons it (deadline,
-// eviction) still knows whether the peer got to test a guess.
+// Never rejects; a refusal has been sent to the peer when possible. `progress`, if given,
+// is updated as the handshake advances.
 kj::Promise<ListenerOutcome> handshake_as_listener(kj::Own<kj::AsyncIoStream> raw, std::string secret,
                                                  std::string role,
-                                                 std::shared_ptr<bool> spent_a_guess = nullptr);
+                                                 std::shared_ptr<HandshakeProgress> progress = nullptr);
 
 // Sends a refusal (before any handshake) and hangs up: for peers turned away by limits.
 kj::Promise<void> refuse_connection(kj::Own<kj::AsyncIoStream> raw, std::string reason);

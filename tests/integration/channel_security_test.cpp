@@ -367,6 +367,55 @@ TEST_F(ChannelSecurity, TwoThousandIdleConnectionsDoNotStopALegitimateJoin) {
   EXPECT_TRUE(legit_join_works());
 }
 
+// Evicting the oldest pending handshake let a flood from many sources push out a real
+// peer still mid-handshake (4 of 50 joins failed once under `baton-soak hostile`). A
+// peer that has said hello now outlives any number of silent ones: here a handshake with
+// the right secret pauses after its hello while 1,000 silent connections (eight times
+// the pending cap) arrive, then finishes and is accepted.
+TEST_F(ChannelSecurity, AHandshakeThatHasSpokenOutlivesAFloodOfSilentOnes) {
+  auto conn = io_.provider->getNetwork()
+                  .parseAddress(address_)
+                  .then([](kj::Own<kj::NetworkAddress> a) { return a->connect().attach(kj::mv(a)); })
+                  .wait(io_.waitScope);
+  Spake2 mine(Spake2::Side::A, test::kSecret);
+  write_bytes(*conn, encode_handshake(ClientHello{kChannelProtocolVersion, "coordinator", mine.share()}))
+      .wait(io_.waitScope);
+  auto reply = io_.provider->getTimer().timeoutAfter(10 * kj::SECONDS, read_message(*conn)).wait(io_.waitScope);
+  ASSERT_TRUE(std::holds_alternative<ServerHello>(reply.message));
+  const auto& server = std::get<ServerHello>(reply.message);
+
+  std::vector<int> silent;
+  for (int i = 0; i < 1000; ++i) {
+    const int fd = connect_from("127.0.0." + std::to_string(10 + i / 8), port_);
+    if (fd >= 0) silent.push_back(fd);
+  }
+  EXPECT_GE(silent.size(), 950u) << "the test could not open its connections";
+  // Wait until the node has accepted them all (its descriptors stop growing), so the
+  // evictions have happened before the paused handshake goes on (well within the node's
+  // 5 s handshake deadline).
+  size_t fds = 0;
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const size_t now = open_fds(node_->pid());
+    if (now == fds) break;
+    fds = now;
+  }
+
+  const Spake2Result keys = mine.finish(server.share, channel_identity("coordinator"), channel_identity(server.role),
+                                        kChannelAad);
+  ASSERT_TRUE(bytes_equal(keys.peer_confirmation, server.confirmation));
+  write_bytes(*conn, encode_handshake(ClientConfirm{keys.my_confirmation})).wait(io_.waitScope);
+  HandshakeMessage answer;
+  try {
+    answer = io_.provider->getTimer().timeoutAfter(10 * kj::SECONDS, read_message(*conn)).wait(io_.waitScope).message;
+  } catch (const kj::Exception& e) {
+    ADD_FAILURE() << "the paused handshake was dropped: " << e.getDescription().cStr();
+  }
+  EXPECT_TRUE(std::holds_alternative<Accepted>(answer)) << "the node accepted the handshake that had spoken";
+  for (int fd : silent) ::close(fd);
+  EXPECT_TRUE(node_->running());
+}
+
 // Issue 14: 8 connections sending all but one byte of a 64 MiB Cap'n Proto message
 // pinned 512 MiB. Before the handshake a node reads 5 bytes, sees what it is, and hangs
 // up; nothing close to the announced size is ever allocated.

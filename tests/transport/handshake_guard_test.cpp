@@ -69,6 +69,14 @@ TEST(HandshakeGuard, PendingCapsPerSourceAndTotal) {
   EXPECT_EQ(g.pending(), 0u);
 }
 
+TEST(HandshakeGuard, TheOldestSilentHandshakeIsEvictedBeforeAnyThatHasSpoken) {
+  EXPECT_EQ(handshake_to_evict({false, false, true}), 0u) << "all silent but one: the oldest silent";
+  EXPECT_EQ(handshake_to_evict({true, true, false, false}), 2u) << "the older ones have spoken";
+  EXPECT_EQ(handshake_to_evict({true, false}), 1u);
+  EXPECT_EQ(handshake_to_evict({true, true, true}), 0u) << "all have spoken: the oldest of all";
+  EXPECT_EQ(handshake_to_evict({false}), 0u);
+}
+
 TEST(HandshakeGuard, TheSourceTableStaysBounded) {
   HandshakeLimits limits;
   limits.tracked_sources = 100;
