@@ -21,6 +21,10 @@ class ChildProcess {
 
   // Reads output until a line of stdout matches; returns the match (nullopt on timeout or exit).
   std::optional<std::smatch> wait_for_line(const std::regex& pattern, std::chrono::milliseconds timeout);
+  // Reads what the child has written, waiting at most `budget` for something to arrive, so
+  // that it never blocks on a full pipe while the caller waits for something else. Lines
+  // read stay available to wait_for_line.
+  void drain(std::chrono::milliseconds budget) { pump(budget); }
   // Waits for exit; returns the exit code (128+signal), or nullopt on timeout.
   std::optional<int> wait(std::chrono::milliseconds timeout);
   void signal(int sig);

@@ -1,6 +1,5 @@
 #include "tools/ready_file.h"
 
-#include <regex>
 
 #include <fmt/format.h>
 #include <unistd.h>
@@ -81,12 +80,11 @@ std::optional<nlohmann::json> read_ready_file(const std::string& path) {
 
 std::optional<nlohmann::json> wait_for_ready_file(ChildProcess& child, const std::string& path,
                                                   std::chrono::milliseconds bound) {
-  static const std::regex never("$^");
   const auto deadline = std::chrono::steady_clock::now() + bound;
   while (std::chrono::steady_clock::now() < deadline) {
     if (auto facts = read_ready_file(path)) return facts;
     if (!child.running()) return std::nullopt;
-    (void)child.wait_for_line(never, std::chrono::milliseconds(50));  // reads its output meanwhile
+    child.drain(std::chrono::milliseconds(50));
   }
   return std::nullopt;
 }

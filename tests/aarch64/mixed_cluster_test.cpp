@@ -42,16 +42,6 @@ std::string find_qemu() {
   return {};
 }
 
-// What `baton run --prompt` prints after echoing the prompt, on this (x86) build.
-std::string x86_continuation(const std::string& prompt) {
-  const auto r = run_command({BATON_EXECUTABLE, "run", "--model", model_path(), "--prompt", prompt, "--temp", "0",
-                              "--repeat-penalty", "1", "-n", std::to_string(kTokens), "--threads", "2"},
-                             std::chrono::seconds(120));
-  EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind(prompt, 0), 0u) << "baton run should echo the prompt first";
-  return r.out.substr(std::min(prompt.size(), r.out.size()));
-}
-
 class MixedCluster : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -65,7 +55,7 @@ class MixedCluster : public ::testing::Test {
   // The aarch64 node at `arm_position` (0: first stage, 1: last) of two, under -cpu `cpu`.
   void expect_same_text_as_x86(const std::string& cpu, size_t arm_position) {
     std::vector<std::string> reference;
-    for (const auto& p : kPrompts) reference.push_back(x86_continuation(p));
+    for (const auto& p : kPrompts) reference.push_back(test::single_node_continuation(model_path(), p, kTokens));
 
     // Equal memory offers, so the memory planner gives each node half of the layers; the
     // compute figures are given rather than measured (emulation measures nothing real).

@@ -46,7 +46,7 @@ void edit_metadata(const fs::path& path, const std::string& key, GgufValue value
 
 TEST(DataIntegrity, CachedShardsWithEditedMetadataAreFetchedAgain) {
   const std::string cache = test::temp_dir("integrity-cache");
-  const std::vector<NodeSpec> no_model(2, NodeSpec{false, {}});
+  const std::vector<NodeSpec> no_model(2, test::node_without_model());
   std::string reference;
   {
     LocalCluster cluster(model("q8_0"), no_model, kArgs, cache);
@@ -115,7 +115,7 @@ TEST(DataIntegrity, OwnCopyCorruptedOutsideTheIdentityWindowsIsNotUsed) {
     ASSERT_TRUE(cluster.ok()) << cluster.error();
     reference = cluster.submit({kPrompt}, kTokens).value("text", std::string("<none>"));
   }
-  LocalCluster cluster(clean, {NodeSpec{false, {"--model", corrupt}}}, kArgs, dir + "/corrupt");
+  LocalCluster cluster(clean, {test::node_without_model({"--model", corrupt})}, kArgs, dir + "/corrupt");
   ASSERT_TRUE(cluster.ok()) << cluster.error();
   EXPECT_EQ(cluster.submit({kPrompt}, kTokens).value("text", std::string("<none>")), reference);
   cluster.node(0).wait(std::chrono::milliseconds(100));

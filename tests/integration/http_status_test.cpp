@@ -44,7 +44,9 @@ class HttpStatus : public test::SharedClusterSuite<HttpStatus> {
   static json get_json(const std::string& path) {
     auto r = client().Get(path.c_str());
     EXPECT_TRUE(r) << path;
-    if (r) EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    if (r) {
+      EXPECT_EQ(r->status, 200) << path << ": " << r->body;
+    }
     return r && r->status == 200 ? json::parse(r->body) : json();
   }
   static std::string complete(const std::string& prompt, int max_tokens) {

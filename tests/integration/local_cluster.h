@@ -42,6 +42,17 @@ inline std::string temp_dir(const std::string& name) {
   return dir.string();
 }
 
+// What `baton run --prompt` (this build, greedy, two threads) prints after echoing the
+// prompt: the single-node reference a cluster's text is compared with.
+inline std::string single_node_continuation(const std::string& model, const std::string& prompt, int tokens) {
+  const auto r = run_command({BATON_EXECUTABLE, "run", "--model", model, "--prompt", prompt, "--temp", "0",
+                              "--repeat-penalty", "1", "-n", std::to_string(tokens), "--threads", "2"},
+                             std::chrono::seconds(120));
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(prompt, 0), 0u) << "baton run should echo the prompt first";
+  return r.out.substr(std::min(prompt.size(), r.out.size()));
+}
+
 struct NodeSpec {
   bool with_model = true;
   std::vector<std::string> extra;
@@ -51,6 +62,14 @@ struct NodeSpec {
   // How long the node may take to print its port (an emulated one starts slower).
   std::chrono::seconds start_bound{20};
 };
+
+// A node started without a GGUF of its own (it fetches its layers from the coordinator).
+inline NodeSpec node_without_model(std::vector<std::string> extra = {}) {
+  NodeSpec spec;
+  spec.with_model = false;
+  spec.extra = std::move(extra);
+  return spec;
+}
 
 class LocalCluster {
  public:

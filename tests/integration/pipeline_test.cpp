@@ -22,19 +22,9 @@ constexpr int kTokens = 20;
 // The shipped trained model: real weights give the INT8 comparison real margins.
 std::string model_path() { return std::string(BATON_SOURCE_DIR) + "/models/baton-kjv-5m.q8_0.gguf"; }
 
-// What `baton run --prompt` prints after echoing the prompt.
-std::string single_node_continuation(const std::string& prompt) {
-  const auto r = run_command({BATON_EXECUTABLE, "run", "--model", model_path(), "--prompt", prompt, "--temp", "0",
-                                    "--repeat-penalty", "1", "-n", std::to_string(kTokens), "--threads", "2"},
-                                   std::chrono::seconds(120));
-  EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind(prompt, 0), 0u) << "baton run should echo the prompt first";
-  return r.out.substr(std::min(prompt.size(), r.out.size()));
-}
-
 TEST(Pipeline, F32WireEqualsSingleNodeFor1To3Stages) {
   std::vector<std::string> reference;
-  for (const auto& p : kPrompts) reference.push_back(single_node_continuation(p));
+  for (const auto& p : kPrompts) reference.push_back(test::single_node_continuation(model_path(), p, kTokens));
   for (size_t n : {1u, 2u, 3u}) {
     LocalCluster cluster(model_path(), std::vector<NodeSpec>(n), {"--wire", "f32", "--ctx", "256"},
                          test::temp_dir("f32-" + std::to_string(n)));
@@ -125,9 +115,9 @@ namespace {
 // verify them, cache them, and a restart loads from the cache instead of fetching.
 TEST(Pipeline, NodesWithoutTheModelFetchVerifyAndCacheTheirShards) {
   const std::string prompt = kPrompts[0];
-  const std::string reference = single_node_continuation(prompt);
+  const std::string reference = test::single_node_continuation(model_path(), prompt, kTokens);
   const std::string cache = test::temp_dir("fetch");
-  const std::vector<NodeSpec> no_model(2, NodeSpec{false, {}});
+  const std::vector<NodeSpec> no_model(2, test::node_without_model());
   {
     LocalCluster cluster(model_path(), no_model, {"--wire", "f32", "--ctx", "256"}, cache);
     ASSERT_TRUE(cluster.ok()) << cluster.error();

@@ -5,7 +5,6 @@
 
 #include <chrono>
 #include <filesystem>
-#include <regex>
 
 #include "node/stage/process_memory.h"
 #include "tools/ready_file.h"
@@ -28,11 +27,6 @@ constexpr double kCoordinatorDiscoveryWaitS = 120;
 constexpr int kNoPlanExitStatus = 2;
 
 std::string fmt_num(double v) { return fmt::format("{:.6g}", v); }
-
-void drain(ChildProcess& child) {
-  static const std::regex never("$^");
-  (void)child.wait_for_line(never, std::chrono::milliseconds(1));
-}
 
 int port_in(const nlohmann::json& facts, const char* key, const std::string& who) {
   if (!facts.contains(key) || !facts[key].is_number_integer()) {
@@ -111,8 +105,8 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
 }
 
 void SimulatedCluster::drain_output() {
-  for (auto& n : nodes_) drain(*n);
-  if (coordinator_) drain(*coordinator_);
+  for (auto& n : nodes_) n->drain(std::chrono::milliseconds(0));
+  if (coordinator_) coordinator_->drain(std::chrono::milliseconds(0));
 }
 
 std::vector<std::optional<double>> SimulatedCluster::peak_rss_mib() const {

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 #include "node/model_identity.h"
@@ -55,9 +54,8 @@ SoakCluster::SoakCluster(const SoakClusterOptions& o) : secret_(to_hex(random_no
 std::string SoakCluster::node_address(size_t i) const { return fmt::format("127.0.0.1:{}", node_ports_.at(i)); }
 
 void SoakCluster::drain_output() {
-  static const std::regex never("$^");
-  for (auto& n : nodes_) (void)n->wait_for_line(never, std::chrono::milliseconds(1));
-  (void)coordinator_->wait_for_line(never, std::chrono::milliseconds(1));
+  for (auto& n : nodes_) n->drain(std::chrono::milliseconds(0));
+  coordinator_->drain(std::chrono::milliseconds(0));
 }
 
 }  // namespace baton::soak
