@@ -1,5 +1,6 @@
 #include "model/generation.h"
 
+#include <cmath>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -22,6 +23,42 @@ const char* finish_reason_name(FinishReason r) {
 
 Generator::Generator(ForwardBackend& backend, const Tokenizer& tokenizer, std::function<double()> now_us)
     : backend_(backend), tokenizer_(tokenizer), now_us_(std::move(now_us)) {}
+
+std::vector<float> mean_pooled_unit(std::vector<float> sum, int64_t rows) {
+  if (rows <= 0) throw std::invalid_argument("pooling needs at least one row");
+  double squares = 0;
+  for (float& v : sum) {
+    v /= static_cast<float>(rows);
+    squares += static_cast<double>(v) * v;
+  }
+  if (squares > 0) {
+    const auto scale = static_cast<float>(1.0 / std::sqrt(squares));
+    for (float& v : sum) v *= scale;
+  }
+  return sum;
+}
+
+std::vector<float> Generator::embed(const std::vector<int32_t>& input, int32_t chunk, const std::atomic<bool>* cancel) {
+  if (input.empty()) throw std::invalid_argument("an embedding needs at least one input token");
+  if (chunk <= 0) throw std::invalid_argument("prefill_chunk must be > 0");
+  if (static_cast<int64_t>(input.size()) > backend_.context_capacity()) {
+    throw std::length_error(fmt::format("the input has {} tokens but the context holds {}", input.size(),
+                                        backend_.context_capacity()));
+  }
+  history_.clear();
+  backend_.truncate(0);
+  std::vector<float> sum;
+  for (size_t at = 0; at < input.size(); at += static_cast<size_t>(chunk)) {
+    if (cancel && cancel->load()) return {};
+    const auto piece = std::span(input).subspan(at, std::min(input.size() - at, static_cast<size_t>(chunk)));
+    const std::vector<float> part = backend_.forward_embedding_sum(piece, static_cast<int64_t>(at));
+    if (sum.empty()) sum.assign(part.size(), 0.0f);
+    if (part.size() != sum.size()) throw std::runtime_error("the backend returned embeddings of different widths");
+    for (size_t d = 0; d < sum.size(); ++d) sum[d] += part[d];
+    history_.insert(history_.end(), piece.begin(), piece.end());
+  }
+  return mean_pooled_unit(std::move(sum), static_cast<int64_t>(input.size()));
+}
 
 void Generator::clear() {
   history_.clear();

@@ -44,6 +44,9 @@ class ForwardBackend {
   // Appends `tokens` and returns the logits after each of them (tokens.size() x vocab).
   // pos0 may be below the cached positions: those after it are dropped first.
   virtual std::vector<float> forward_rows(std::span<const int32_t> tokens, int64_t pos0);
+  // Embeddings: appends `tokens` and returns the sum, over their rows in order, of the
+  // final norm of the hidden state (dim floats); no head, nothing sampled.
+  virtual std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) = 0;
   // Forgets positions >= n_positions (prompt-cache reuse, /clear).
   virtual void truncate(int64_t n_positions) = 0;
   virtual int64_t context_capacity() const = 0;
@@ -59,6 +62,7 @@ struct GenerationParams {
   std::vector<std::string> stop;  // stop strings (not emitted)
   int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
   SpeculationParams speculation;  // draft and verify several tokens per forward
+  bool embed_only = false;        // no generation: the input's embedding (Generator::embed)
   // Where drafts come from (context so far, at most k tokens, the step's sampling);
   // empty: prompt lookup. A draft that comes with its distributions is verified by the
   // speculative sampling rule (when the request samples).
@@ -86,6 +90,9 @@ struct GenerationCallbacks {
   std::function<void(const SampledToken&)> on_sampled;
 };
 
+// Mean of `rows` summed vectors, scaled to unit length (all zeros stays zeros).
+std::vector<float> mean_pooled_unit(std::vector<float> sum, int64_t rows);
+
 class Generator {
  public:
   // `now_us` (a steady clock in microseconds) times the forwards so that the draft length
@@ -98,6 +105,13 @@ class Generator {
   GenerationResult generate(const std::vector<int32_t>& input, const GenerationParams& params,
                             const GenerationCallbacks& callbacks,
                             const std::atomic<bool>* cancel = nullptr);
+
+  // The embedding of `input`: the final norm of the hidden state at every position, mean-
+  // pooled and scaled to unit length (OpenAI's /v1/embeddings). Every position is
+  // computed afresh (a cached prefix has no hidden states to pool); the cache then holds
+  // `input`. Empty when cancelled. Throws std::invalid_argument for an empty input,
+  // std::length_error when it does not fit the context.
+  std::vector<float> embed(const std::vector<int32_t>& input, int32_t chunk, const std::atomic<bool>* cancel = nullptr);
 
   void clear();
   const std::vector<int32_t>& history() const { return history_; }

@@ -14,7 +14,7 @@ LocalBackend::LocalBackend(const Transformer& tf, DType kv_dtype, int64_t contex
   }
 }
 
-std::vector<float> LocalBackend::run(std::span<const int32_t> tokens, int64_t pos0, int64_t head_rows) {
+std::vector<float> LocalBackend::run_layers(std::span<const int32_t> tokens, int64_t pos0) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const auto dim = static_cast<size_t>(tf_.hparams().dim);
   // Positions after pos0 are a speculative step's rejected drafts: drop them.
@@ -22,6 +22,13 @@ std::vector<float> LocalBackend::run(std::span<const int32_t> tokens, int64_t po
   std::vector<float> hidden(static_cast<size_t>(n) * dim);
   tf_.embed(tokens, hidden.data());
   tf_.forward_layers(0, tf_.hparams().n_layers, hidden.data(), n, pos0, kv_, pool_);
+  return hidden;
+}
+
+std::vector<float> LocalBackend::run(std::span<const int32_t> tokens, int64_t pos0, int64_t head_rows) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  const auto dim = static_cast<size_t>(tf_.hparams().dim);
+  const std::vector<float> hidden = run_layers(tokens, pos0);
   std::vector<float> logits(static_cast<size_t>(head_rows) * static_cast<size_t>(tf_.hparams().vocab_size));
   tf_.head(hidden.data() + static_cast<size_t>(n - head_rows) * dim, head_rows, logits.data(), pool_);
   return logits;
@@ -33,6 +40,13 @@ std::vector<float> LocalBackend::forward(std::span<const int32_t> tokens, int64_
 
 std::vector<float> LocalBackend::forward_rows(std::span<const int32_t> tokens, int64_t pos0) {
   return run(tokens, pos0, static_cast<int64_t>(tokens.size()));
+}
+
+std::vector<float> LocalBackend::forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) {
+  const std::vector<float> hidden = run_layers(tokens, pos0);
+  std::vector<float> sum(static_cast<size_t>(tf_.hparams().dim), 0.0f);
+  tf_.add_final_norms(hidden.data(), static_cast<int64_t>(tokens.size()), sum.data());
+  return sum;
 }
 
 void LocalBackend::truncate(int64_t n_positions) {

@@ -17,12 +17,15 @@ class LocalBackend final : public ForwardBackend {
 
   std::vector<float> forward(std::span<const int32_t> tokens, int64_t pos0) override;
   std::vector<float> forward_rows(std::span<const int32_t> tokens, int64_t pos0) override;
+  std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) override;
   void truncate(int64_t n_positions) override;
   int64_t context_capacity() const override { return kv_.capacity(); }
   const KVCache& kv_cache() const { return kv_; }
 
  private:
-  // Runs the tokens through every layer and the head for the last `head_rows` of them.
+  // Runs the tokens through every layer (hidden states, n x dim).
+  std::vector<float> run_layers(std::span<const int32_t> tokens, int64_t pos0);
+  // And the head for the last `head_rows` of them.
   std::vector<float> run(std::span<const int32_t> tokens, int64_t pos0, int64_t head_rows);
 
   const Transformer& tf_;

@@ -158,4 +158,14 @@ void Transformer::head(const float* hidden, int64_t n, float* logits, ThreadPool
   linear(w_.output, x.data(), n, logits, pool);
 }
 
+void Transformer::add_final_norms(const float* hidden, int64_t n, float* sum) const {
+  if (!w_.has_head) throw std::logic_error("this stage does not hold the final norm");
+  const int64_t dim = hp_.dim;
+  std::vector<float> x(static_cast<size_t>(dim));
+  for (int64_t t = 0; t < n; ++t) {
+    rmsnorm(hidden + t * dim, w_.output_norm, x.data(), dim, hp_.rms_eps);
+    for (int64_t d = 0; d < dim; ++d) sum[d] += x[static_cast<size_t>(d)];
+  }
+}
+
 }  // namespace baton

@@ -48,6 +48,9 @@ class Transformer {
 
   // logits (n x vocab) from the final norm and output head of n hidden rows.
   void head(const float* hidden, int64_t n_tokens, float* logits, ThreadPool* pool) const;
+  // Embeddings: adds the final norm of each of n hidden rows, in row order, to `sum` (dim
+  // floats). The stage holding the head has the norm's weights.
+  void add_final_norms(const float* hidden, int64_t n_tokens, float* sum) const;
 
  private:
   struct BlockBuffers;  // one block's intermediate rows, reused by every layer of a call

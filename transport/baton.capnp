@@ -140,6 +140,9 @@ struct Frame {
                                 # the next row's (an accepted draft) and returns them all
                                 # (Logits.sampled: accepted drafts, then one more). 0 or 1:
                                 # sample after the last row only
+  embed @13 :Bool;              # embeddings: the last stage returns the sum over every row
+                                # of the final norm of the hidden state (Logits.embeddingSum)
+                                # and no logits; the coordinator pools the frames' sums
 }
 
 # The request's sampling parameters, travelling with every frame so that the last stage
@@ -215,6 +218,7 @@ struct Logits {
   timings @5 :List(StageTiming);
   sampled @6 :List(SampledToken);  # the frame asked to sample: the chosen token
   rngDraws @7 :UInt64;             # the generator's numbers drawn after choosing it
+  embeddingSum @8 :List(Float32);  # the frame asked to embed: dim floats
 }
 
 interface ResultSink {

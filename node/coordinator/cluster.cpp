@@ -545,7 +545,8 @@ kj::Promise<StepResult> Cluster::step(uint64_t session, uint64_t step, int64_t p
 
 kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                            uint32_t top_k, uint32_t batch_group,
-                                           const std::optional<SamplingRequest>& sampling, uint32_t verify_rows) {
+                                           const std::optional<SamplingRequest>& sampling, uint32_t verify_rows,
+                                           bool embed) {
   auto result = router_->expect(session, step);
   auto req = first_stage_.forwardRequest();
   auto f = req.initFrame();
@@ -560,6 +561,7 @@ kj::Promise<StepResult> Cluster::send_step(uint64_t session, uint64_t step, int6
   f.setBatchGroup(batch_group);
   if (sampling) write_sampling(*sampling, f.initSampling());
   f.setVerifyRows(verify_rows);
+  f.setEmbed(embed);
   // The forward chain resolves after the last stage has delivered; a failure anywhere on
   // the way comes back here and fails this step.
   tasks_.add(req.send().then([](capnp::Response<rpc::Stage::ForwardResults>) {},

@@ -114,7 +114,7 @@ class Cluster {
   // checks the epoch is the one holding its KV caches, then sends, with one wait).
   kj::Promise<StepResult> send_step(uint64_t session, uint64_t step, int64_t pos0, std::vector<int32_t> tokens,
                                     uint32_t top_k, uint32_t batch_group, const std::optional<SamplingRequest>& sampling,
-                                    uint32_t verify_rows = 0);
+                                    uint32_t verify_rows = 0, bool embed = false);
   // True for failures a re-plan can cure: a node disconnected or stopped answering.
   static bool is_node_failure(const kj::Exception& e);
   const std::vector<PeerCandidate>& candidates() const { return candidates_; }

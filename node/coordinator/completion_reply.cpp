@@ -169,15 +169,22 @@ bool ChoiceChannel::wait_finished(std::chrono::milliseconds bound) {
   return changed_.wait_for(lock, bound, [&] { return finished(); });
 }
 
-void reply_whole(const ReplyHeader& header, ChoiceChannel& channel, const std::function<bool()>& client_gone,
-                 httplib::Response& res) {
-  // Looks at the client now and then: one that hung up stops its generations.
+void wait_for_sessions(ChoiceChannel& channel, const std::function<bool()>& client_gone,
+                       const std::string& request_id) {
+  // Looks at the client now and then: one that hung up stops its sessions.
+  bool cancelled = false;
   while (!channel.wait_finished(std::chrono::milliseconds(100))) {
-    if (client_gone()) {
+    if (!cancelled && client_gone()) {
       channel.cancel_all();
-      spdlog::info("request {}: the client went away, generation cancelled", header.id);
+      cancelled = true;
+      spdlog::info("request {}: the client went away, its sessions are cancelled", request_id);
     }
   }
+}
+
+void reply_whole(const ReplyHeader& header, ChoiceChannel& channel, const std::function<bool()>& client_gone,
+                 httplib::Response& res) {
+  wait_for_sessions(channel, client_gone, header.id);
   std::vector<GenerationResult> results;
   for (const auto& out : channel.outcomes()) {
     if (!out.error.empty()) {

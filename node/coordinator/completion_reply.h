@@ -76,6 +76,10 @@ struct ReplyHeader {
   TokenText token_text;    // for logprobs
 };
 
+// Waits until every session of `channel` ended, cancelling them once `client_gone` says so.
+void wait_for_sessions(ChoiceChannel& channel, const std::function<bool()>& client_gone,
+                       const std::string& request_id);
+
 // Waits for every choice (cancelling them once `client_gone` says so) and answers with
 // one JSON body, or a 500 naming the request id if a choice failed.
 void reply_whole(const ReplyHeader& header, ChoiceChannel& channel, const std::function<bool()>& client_gone,

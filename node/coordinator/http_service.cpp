@@ -9,6 +9,7 @@
 
 #include "model/tokenizer.h"
 #include "node/coordinator/completion_reply.h"
+#include "node/coordinator/embeddings_api.h"
 #include "node/coordinator/http_doors.h"
 #include "node/coordinator/http_server.h"
 #include "node/coordinator/openai_api.h"
@@ -26,7 +27,7 @@ int64_t unix_now() {
 
 // Every path the service answers, so anything else gets a JSON 404 before its body is read.
 bool known_route(const std::string& method, const std::string& path) {
-  if (method == "POST") return path == "/v1/completions" || path == "/v1/chat/completions";
+  if (method == "POST") return path == "/v1/completions" || path == "/v1/chat/completions" || path == "/v1/embeddings";
   if (method != "GET" && method != "HEAD") return false;
   if (path == "/health" || path == "/v1/models" || path == "/v1/cluster" || path == "/metrics" || path == "/") return true;
   if (path.rfind("/v1/models/", 0) == 0) return true;
@@ -76,6 +77,7 @@ HttpService::HttpService(const Model& model, SessionRunner& runner, HttpServiceC
   install_doors();
   install_routes();
   install_completion_routes();
+  install_embedding_route();
   install_status_routes();
   port_ = server_->bind(config_.host, config_.port);
   if (port_ <= 0) {
@@ -114,7 +116,8 @@ void HttpService::install_doors() {
     if (!known_route(req.method, req.path)) {
       return refuse(ApiError(404, "", "unknown_url",
                              fmt::format("no route {} {}: the API serves GET /v1/models, POST /v1/chat/completions, "
-                                         "POST /v1/completions, GET /health, GET /metrics and GET /v1/cluster",
+                                         "POST /v1/completions, POST /v1/embeddings, GET /health, GET /metrics and "
+                                         "GET /v1/cluster",
                                          req.method, req.path)));
     }
     const std::string encoding = req.get_header_value("Content-Encoding");
@@ -218,20 +221,28 @@ HttpService::EncodedCompletion HttpService::parse_and_encode(bool chat, const st
 
 std::shared_ptr<ChoiceChannel> HttpService::admit(const EncodedCompletion& encoded, httplib::Response& res) {
   const CompletionRequest& req = encoded.request;
-  auto channel = std::make_shared<ChoiceChannel>(req.n);
-  const bool with_sampled = req.stream && req.params.logprobs.any();
+  std::vector<SessionStart> choices;
   for (int32_t i = 0; i < req.n; ++i) {
     GenerationParams params = req.params;
     params.sampling.seed += static_cast<uint64_t>(i);  // n different answers, each reproducible
     params.speculation = config_.speculation;
     if (req.speculative) params.speculation.enabled = *req.speculative;
-    const StartResult started =
-        runner_.try_start(encoded.input, params, ChoiceChannel::callbacks(channel, i, with_sampled));
+    choices.push_back({encoded.input, std::move(params)});
+  }
+  return start_sessions(choices, req.stream && req.params.logprobs.any(), res);
+}
+
+std::shared_ptr<ChoiceChannel> HttpService::start_sessions(const std::vector<SessionStart>& sessions,
+                                                           bool with_sampled, httplib::Response& res) {
+  auto channel = std::make_shared<ChoiceChannel>(static_cast<int32_t>(sessions.size()));
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    const StartResult started = runner_.try_start(
+        sessions[i].input, sessions[i].params, ChoiceChannel::callbacks(channel, static_cast<int32_t>(i), with_sampled));
     if (started.started()) {
       channel->add_cancel(started.cancel);
       continue;
     }
-    channel->cancel_all();  // the choices already started would answer nobody
+    channel->cancel_all();  // the sessions already started would answer nobody
     if (started.admission == Admission::Full) {
       res.set_header("Retry-After", std::to_string(started.retry_after_s));
       send_api_error(res, ApiError(429, "", "busy", started.refusal));
@@ -241,6 +252,56 @@ std::shared_ptr<ChoiceChannel> HttpService::admit(const EncodedCompletion& encod
     return nullptr;
   }
   return channel;
+}
+
+void HttpService::install_embedding_route() {
+  server_->Post("/v1/embeddings", [this](const httplib::Request& req, httplib::Response& res,
+                                         const httplib::ContentReader& reader) {
+    BodyRead body = read_bounded_body(*server_, req, reader);
+    if (!body.body) {
+      send_api_error(res, ApiError(body.status, "", body.status == 413 ? "request_too_large" : "invalid_body",
+                                   body.message));
+      return;
+    }
+    embed(req, res, *body.body);
+  });
+}
+
+void HttpService::embed(const httplib::Request& http_req, httplib::Response& res, const std::string& body) {
+  EmbeddingRequest request;
+  std::vector<std::vector<int32_t>> inputs;
+  try {
+    request = parse_embedding_request(body, config_.model_id, model_.hparams().dim);
+    inputs = encode_embedding_inputs(request, model_.tokenizer(), config_.context);
+  } catch (const ApiError& e) {
+    send_api_error(res, e);
+    return;
+  }
+  // Each input is a session: they run at once (up to the KV slots), batched on the stages.
+  std::vector<SessionStart> sessions;
+  int64_t tokens = 0;
+  for (auto& ids : inputs) {
+    GenerationParams params;
+    params.embed_only = true;
+    params.prefill_chunk = config_.prefill_chunk;
+    tokens += static_cast<int64_t>(ids.size());
+    sessions.push_back({std::move(ids), std::move(params)});
+  }
+  std::shared_ptr<ChoiceChannel> channel = start_sessions(sessions, false, res);
+  if (!channel) return;
+  const std::string id = "embd-" + new_request_id();
+  wait_for_sessions(*channel, [&] { return server_->client_gone(http_req); }, id);
+  std::vector<std::vector<float>> vectors;
+  for (const SessionOutcome& out : channel->outcomes()) {
+    if (out.result.finish == FinishReason::Cancelled && out.error.empty()) return;  // nobody is listening
+    if (!out.error.empty()) {
+      send_api_error(res, server_failure(id, out.error));
+      return;
+    }
+    vectors.push_back(out.embedding);
+  }
+  res.set_content(dump_json(embedding_response(vectors, request.base64, config_.model_id, tokens)),
+                  "application/json");
 }
 
 TokenText HttpService::token_text() const {

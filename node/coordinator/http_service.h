@@ -70,9 +70,19 @@ class HttpService {
   };
   // Throws ApiError (a 400 naming the field) for what the client got wrong.
   EncodedCompletion parse_and_encode(bool chat, const std::string& body) const;
-  // Starts every choice; on refusal cancels the started ones, answers 429 or 503 and
-  // returns null.
+  // Starts every choice (start_sessions).
   std::shared_ptr<ChoiceChannel> admit(const EncodedCompletion& encoded, httplib::Response& res);
+  struct SessionStart {
+    std::vector<int32_t> input;
+    GenerationParams params;
+  };
+  // Starts one session per entry; on refusal cancels the started ones, answers 429 or 503
+  // and returns null.
+  std::shared_ptr<ChoiceChannel> start_sessions(const std::vector<SessionStart>& sessions, bool with_sampled,
+                                                httplib::Response& res);
+  // POST /v1/embeddings: one session per input, each embedding only (no generation).
+  void install_embedding_route();
+  void embed(const httplib::Request& http_req, httplib::Response& res, const std::string& body);
   ClusterStatus cluster_status();
   TokenText token_text() const;  // a token id's bytes, for logprobs
 

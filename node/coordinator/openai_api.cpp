@@ -119,28 +119,6 @@ std::optional<size_t> first_invalid_utf8(std::string_view text) {
   return std::nullopt;
 }
 
-json parse_request_json(const std::string& text) {
-  if (const auto bad_byte = first_invalid_utf8(text)) {
-    // JSON text is UTF-8 (RFC 8259); name the field so the client can find the bytes.
-    JsonPathTracker tracker;
-    json::sax_parse(text, &tracker);
-    const std::string& field = tracker.failed_at();
-    throw ApiError(400, field, "invalid_encoding",
-                   fmt::format("{} is not valid UTF-8 (byte 0x{:02X} at offset {} of the body)",
-                               field.empty() ? std::string("the request body") : "'" + field + "'",
-                               static_cast<unsigned char>(text[*bad_byte]), *bad_byte));
-  }
-  json body;
-  try {
-    body = json::parse(text);
-  } catch (const json::exception& e) {
-    // parse_error, and out_of_range for numbers beyond double (e.g. 5e5353): both the
-    // client's fault.
-    throw ApiError(400, "", "invalid_json", fmt::format("request body is not valid JSON: {}", e.what()));
-  }
-  if (!body.is_object()) throw ApiError(400, "", "invalid_json", "request body must be a JSON object");
-  return body;
-}
 
 // A message's content: a string, or an array of content parts whose text parts are joined
 // (OpenAI's shape since vision). Parts this text-only model cannot read are refused.
@@ -250,6 +228,39 @@ json byte_values(const std::string& text) {
 
 }  // namespace
 
+json parse_request_json(const std::string& text) {
+  if (const auto bad_byte = first_invalid_utf8(text)) {
+    // JSON text is UTF-8 (RFC 8259); name the field so the client can find the bytes.
+    JsonPathTracker tracker;
+    json::sax_parse(text, &tracker);
+    const std::string& field = tracker.failed_at();
+    throw ApiError(400, field, "invalid_encoding",
+                   fmt::format("{} is not valid UTF-8 (byte 0x{:02X} at offset {} of the body)",
+                               field.empty() ? std::string("the request body") : "'" + field + "'",
+                               static_cast<unsigned char>(text[*bad_byte]), *bad_byte));
+  }
+  json body;
+  try {
+    body = json::parse(text);
+  } catch (const json::exception& e) {
+    // parse_error, and out_of_range for numbers beyond double (e.g. 5e5353): both the
+    // client's fault.
+    throw ApiError(400, "", "invalid_json", fmt::format("request body is not valid JSON: {}", e.what()));
+  }
+  if (!body.is_object()) throw ApiError(400, "", "invalid_json", "request body must be a JSON object");
+  return body;
+}
+
+void check_requested_model(const json& body, const std::string& model_id) {
+  if (body.contains("model") && !body["model"].is_null()) {
+    const std::string m = text_field(body["model"], "model");
+    if (m != model_id) {
+      throw ApiError(404, "model", "model_not_found",
+                     fmt::format("model '{}' is not served here (this coordinator serves '{}')", m, model_id));
+    }
+  }
+}
+
 json error_body(const ApiError& e) {
   return {{"error",
            {{"message", e.what()},
@@ -268,12 +279,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
   CompletionRequest r;
   r.chat = chat;
   r.prompt.chat = chat;
-  if (body.contains("model") && !body["model"].is_null()) {
-    const std::string m = text_field(body["model"], "model");
-    if (m != model_id) {
-      throw ApiError(404, "model", "model_not_found", fmt::format("model '{}' is not served here (this coordinator serves '{}')", m, model_id));
-    }
-  }
+  check_requested_model(body, model_id);
   if (chat) {
     if (!body.contains("messages")) throw bad("messages", "'messages' is required");
     const json& msgs = body["messages"];

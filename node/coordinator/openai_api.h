@@ -29,6 +29,12 @@ class ApiError : public std::runtime_error {
 
 nlohmann::json error_body(const ApiError& e);
 
+// A request body as JSON: an object, valid UTF-8 (the field with bad bytes is named), else
+// ApiError 400.
+nlohmann::json parse_request_json(const std::string& text);
+// A "model" field, when given, must name the model served here (else ApiError 404).
+void check_requested_model(const nlohmann::json& body, const std::string& model_id);
+
 struct CompletionRequest {
   bool chat = false;
   Prompt prompt;                         // messages (chat), or text or token ids (completions)

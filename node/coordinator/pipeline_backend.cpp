@@ -38,7 +38,8 @@ auto PipelineBackend::on_loop(Func&& func) {
 
 PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
                                                   const std::optional<SamplingRequest>& sampling,
-                                                  std::optional<uint64_t> on_epoch, uint32_t verify_rows) {
+                                                  std::optional<uint64_t> on_epoch, uint32_t verify_rows,
+                                                  bool embed) {
   const uint64_t step = ++step_;
   const std::optional<uint64_t> required = on_epoch ? on_epoch : kv_epoch_;
   Attempt out;
@@ -51,9 +52,8 @@ PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& id
       // A pipeline other than the one holding this session's KV caches would compute
       // without them: send nothing, the session replays first.
       if (required && *required != epoch) return kj::READY_NOW;
-      return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling, verify_rows).then([&](StepResult r) {
-        out.result = std::move(r);
-      });
+      return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling, verify_rows, embed)
+          .then([&](StepResult r) { out.result = std::move(r); });
     });
   });
   return out;
@@ -91,6 +91,16 @@ SampleResult PipelineBackend::forward_and_sample(std::span<const int32_t> tokens
   return {std::move(r.sampled.front()), r.rng_draws};
 }
 
+std::vector<float> PipelineBackend::forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) {
+  StepResult r = run_step(tokens, pos0, 1, std::nullopt, 0, /*embed=*/true);
+  const auto dim = static_cast<size_t>(cluster_.model().hparams().dim);
+  if (r.embedding_sum.size() != dim) {
+    throw std::runtime_error(fmt::format("the last stage returned an embedding of {} values, not {}",
+                                         r.embedding_sum.size(), dim));
+  }
+  return std::move(r.embedding_sum);
+}
+
 VerifyResult PipelineBackend::forward_and_verify(std::span<const int32_t> tokens, int64_t pos0,
                                                 std::span<const int32_t>, const SamplingRequest& request) {
   // The last stage keeps the sequence (Frame.rowTokens) and verifies the drafts there.
@@ -109,7 +119,7 @@ VerifyResult PipelineBackend::forward_and_verify(std::span<const int32_t> tokens
 }
 
 StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
-                                     const std::optional<SamplingRequest>& sampling, uint32_t verify_rows) {
+                                     const std::optional<SamplingRequest>& sampling, uint32_t verify_rows, bool embed) {
   // The session's history, for replaying it onto a new pipeline after a node is lost.
   history_.resize(static_cast<size_t>(pos0));
   history_.insert(history_.end(), tokens.begin(), tokens.end());
@@ -119,7 +129,7 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
   for (int attempt_no = 0;; ++attempt_no) {
     try {
       auto started = std::chrono::steady_clock::now();
-      Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
+      Attempt a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows, embed);
       if (!a.result) {
         // The pipeline was rebuilt (another session's step found a node gone): this
         // session's KV caches are not on it.
@@ -134,7 +144,7 @@ StepResult PipelineBackend::run_step(std::span<const int32_t> tokens, int64_t po
         stats_.decode_wall_us = 0;
         stats_.trace.clear();
         started = std::chrono::steady_clock::now();  // the step's own round trip, not the replay's
-        a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows);
+        a = attempt(ids, pos0, top_k, sampling, std::nullopt, verify_rows, embed);
         if (!a.result) {  // rebuilt again meanwhile: counts as a recovery
           kj::throwFatalException(KJ_EXCEPTION(DISCONNECTED, "the pipeline was re-planned again during the replay"));
         }

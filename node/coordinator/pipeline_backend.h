@@ -73,6 +73,7 @@ class PipelineBackend final : public ForwardBackend {
                                   const SamplingRequest& request) override;
   VerifyResult forward_and_verify(std::span<const int32_t> tokens, int64_t pos0, std::span<const int32_t> history,
                                   const SamplingRequest& request) override;
+  std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) override;
   void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
   int64_t context_capacity() const override { return context_; }
 
@@ -90,7 +91,7 @@ class PipelineBackend final : public ForwardBackend {
   static constexpr int kMaxRecoveries = 3;  // per step; then the failure is the session's
   // One step, recovering from lost nodes (re-plan, replay, resend).
   StepResult run_step(std::span<const int32_t> tokens, int64_t pos0, uint32_t top_k,
-                      const std::optional<SamplingRequest>& sampling, uint32_t verify_rows = 0);
+                      const std::optional<SamplingRequest>& sampling, uint32_t verify_rows = 0, bool embed = false);
   // One frame, once the pipeline is ready. With `on_epoch` set, the frame is sent only on
   // that pipeline; otherwise on the session's (or on any, for its first frame). `result`
   // is empty when the pipeline was not that one (nothing was sent).
@@ -101,7 +102,7 @@ class PipelineBackend final : public ForwardBackend {
   // A failure throws; `ready_epoch_` then names the pipeline it was sent on.
   Attempt attempt(const std::vector<int32_t>& ids, int64_t pos0, uint32_t top_k,
                   const std::optional<SamplingRequest>& sampling, std::optional<uint64_t> on_epoch,
-                  uint32_t verify_rows = 0);
+                  uint32_t verify_rows = 0, bool embed = false);
   void replay(int64_t n_positions, uint64_t epoch);
   // executeSync, delivering the deferred work first.
   template <typename Func>

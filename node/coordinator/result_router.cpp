@@ -44,7 +44,18 @@ kj::Promise<void> ResultRouter::deliver(DeliverContext context) {
   r.sent_ns = it->second.sent_ns;
   // At most a handful of tokens per step (one, or a verified draft and the next).
   constexpr unsigned kMaxSampled = 64;
-  if (l.hasSampled() && l.getSampled().size() > 0) {
+  // An embedding's sum is one row of the model's width; the backend checks the width.
+  constexpr unsigned kMaxEmbeddingWidth = 1u << 16;
+  if (l.hasEmbeddingSum() && l.getEmbeddingSum().size() > 0) {
+    auto sum = l.getEmbeddingSum();
+    if (sum.size() > kMaxEmbeddingWidth) {
+      it->second.fulfiller->reject(KJ_EXCEPTION(FAILED, "last stage returned an oversized embedding", sum.size()));
+      pending_.erase(it);
+      return kj::READY_NOW;
+    }
+    r.embedding_sum.reserve(sum.size());
+    for (float v : sum) r.embedding_sum.push_back(v);
+  } else if (l.hasSampled() && l.getSampled().size() > 0) {
     try {
       if (l.getSampled().size() > kMaxSampled) throw std::invalid_argument("too many sampled tokens");
       for (auto t : l.getSampled()) r.sampled.push_back(read_sampled(t, vocab_));

@@ -20,6 +20,7 @@ struct StepResult {
                               // empty when the last stage sampled
   std::vector<SampledToken> sampled;  // the tokens the last stage chose, when asked to
   uint64_t rng_draws = 0;             // the generator's position after them
+  std::vector<float> embedding_sum;   // the frame asked to embed: its rows' final norms summed
   std::vector<StageTimingRecord> timings;
   uint64_t sent_ns = 0, received_ns = 0;  // steady clock at the coordinator
 };

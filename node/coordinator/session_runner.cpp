@@ -236,7 +236,13 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       if (cb.on_sampled) {
         gcb.on_sampled = [&](const SampledToken& t) { backend.defer_to_loop([&cb, t] { cb.on_sampled(t); }); };
       }
-      out.result = gen.generate(input, params, gcb, cancel.get());
+      if (params.embed_only) {
+        out.embedding = gen.embed(input, params.prefill_chunk, cancel.get());
+        out.result.prompt_tokens = static_cast<int32_t>(input.size());
+        if (out.embedding.empty()) out.result.finish = FinishReason::Cancelled;
+      } else {
+        out.result = gen.generate(input, params, gcb, cancel.get());
+      }
       undelivered = backend.take_undelivered();
       if (first) {
         out.ttft_ms = ms_between(admitted, *first);

@@ -46,6 +46,7 @@ struct SessionOutcome {
   double queued_ms = 0;            // waiting for a free KV slot
   double decode_tokens_per_s = 0;  // after the first token
   double kv_cache_mib = 0;         // this session's KV cache summed over the stages
+  std::vector<float> embedding;    // GenerationParams::embed_only: the input's embedding
   std::string error;               // non-empty when the generation failed
 };
 

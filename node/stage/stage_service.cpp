@@ -38,6 +38,8 @@ struct StageRuntime::Pending {
   uint32_t wire = 0, top_k = 0, group = 0;
   uint32_t verify_rows = 0;  // speculative decoding: sample after each of the last rows
   bool wire_zstd = false;
+  bool embed = false;                // embeddings: no head, the rows' final norms summed
+  std::vector<float> embedding_sum;  // last stage, when embedding
   std::vector<int32_t> ids;                // the rows' token ids (empty: unknown)
   std::optional<SamplingRequest> sampling;  // sample the next token (last stage)
   std::vector<StageTimingRecord> prior;  // earlier stages' timings, passed along
@@ -45,6 +47,7 @@ struct StageRuntime::Pending {
 };
 
 size_t StageRuntime::head_rows_of(const Pending& p) {
+  if (p.embed) return 0;
   return p.sampling && p.verify_rows > 1 ? p.verify_rows : 1;
 }
 
@@ -129,6 +132,10 @@ kj::Promise<void> StageRuntime::forward(rpc::Frame::Reader frame) {
     }
     if (!p->sampling) throw std::invalid_argument("frame asks to verify drafts without sampling parameters");
     if (p->ids.empty()) throw std::invalid_argument("frame asks to verify drafts without their token ids");
+  }
+  p->embed = frame.getEmbed();
+  if (p->embed && (p->sampling || p->verify_rows > 1)) {
+    throw std::invalid_argument("a frame asks for an embedding and a sampled token at once");
   }
   if (p->pos0 + p->rows > static_cast<uint64_t>(a.context)) {
     throw std::out_of_range(fmt::format("session {}: positions {}..{} exceed the context of {}", p->session, p->pos0,
@@ -264,8 +271,16 @@ void StageRuntime::compute_batch(std::vector<std::unique_ptr<Pending>> batch) {
         std::copy(rows, rows + n * dim, last_rows.begin() + static_cast<std::ptrdiff_t>(at * dim));
         at += n;
       }
-      logits.resize(head_rows * static_cast<size_t>(hp.vocab_size));
-      model_->transformer().head(last_rows.data(), static_cast<int64_t>(head_rows), logits.data(), &pool_);
+      if (head_rows > 0) {
+        logits.resize(head_rows * static_cast<size_t>(hp.vocab_size));
+        model_->transformer().head(last_rows.data(), static_cast<int64_t>(head_rows), logits.data(), &pool_);
+      }
+      for (auto& p : ready) {
+        if (!p->embed) continue;
+        p->embedding_sum.assign(dim, 0.0f);
+        model_->transformer().add_final_norms(p->hidden.data(), static_cast<int64_t>(p->rows),
+                                              p->embedding_sum.data());
+      }
     }
     // Every frame of the batch waited for all of it: that is its compute time here.
     const uint64_t compute_us = micros_since(tc);
@@ -316,7 +331,11 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
       out.setSession(p.session);
       out.setStep(p.step);
       uint64_t wire = 0;
-      if (p.sampling && p.verify_rows > 1) {
+      if (p.embed) {
+        auto sum = out.initEmbeddingSum(static_cast<unsigned>(p.embedding_sum.size()));
+        for (unsigned i = 0; i < p.embedding_sum.size(); ++i) sum.set(i, p.embedding_sum[i]);
+        wire = p.embedding_sum.size() * 4;
+      } else if (p.sampling && p.verify_rows > 1) {
         // Verify the drafts here: the accepted ones and the next token go back.
         std::vector<float> rows(logits_row, logits_row + p.verify_rows * vocab);
         const VerifyResult r = verify_rows(rows, vocab, tokens_[p.session], p.verify_rows, *p.sampling);
@@ -357,7 +376,7 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
           wire = k * 8ull;
         }
       }
-      add_timing(out.initTimings(n_timings), vocab * 4, wire);
+      add_timing(out.initTimings(n_timings), p.embed ? p.embedding_sum.size() * 4 : vocab * 4, wire);
       return req.send().ignoreResult();
     }
     throw std::logic_error(fmt::format("stage {} holds the head but has no result sink (not linked)", a.stage_index));
@@ -380,6 +399,7 @@ kj::Promise<void> StageRuntime::send_on(Pending& p, const float* logits_row) {
     f.setBatchGroup(p.group);
     if (p.sampling) write_sampling(*p.sampling, f.initSampling());
     f.setVerifyRows(p.verify_rows);
+    f.setEmbed(p.embed);
     if (!p.ids.empty()) {
       auto ids = f.initRowTokens(static_cast<unsigned>(p.ids.size()));
       for (unsigned i = 0; i < p.ids.size(); ++i) ids.set(i, p.ids[i]);

@@ -2,7 +2,10 @@
 // reuse of the cached prefix across turns.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "model/generation.h"
+#include "model/kv_cache.h"
 #include "model/local_backend.h"
 #include "model/model.h"
 #include "model/stop_strings.h"
@@ -72,7 +75,9 @@ TEST_F(GenerationTest, MaxTokensBoundsTheReply) {
   for (int n : {0, 1, 5}) {
     const auto r = run(prompt("hello"), greedy(n));
     EXPECT_LE(r.completion_tokens, n);
-    if (r.finish == FinishReason::Length) EXPECT_EQ(r.completion_tokens, n);
+    if (r.finish == FinishReason::Length) {
+      EXPECT_EQ(r.completion_tokens, n);
+    }
   }
 }
 
@@ -125,6 +130,79 @@ TEST_F(GenerationTest, PromptLongerThanContextIsRejected) {
   Generator gen(backend, model_->tokenizer());
   std::vector<int32_t> input(9, 5);
   EXPECT_THROW(gen.generate(input, greedy(4), {}), std::length_error);
+}
+
+// The embedding against a reference written here: every row through all layers in one
+// piece, then the final RMS norm, the mean and the unit scaling in double precision.
+std::vector<double> reference_embedding(const Model& model, const std::vector<int32_t>& ids, ThreadPool& pool) {
+  const Transformer& tf = model.transformer();
+  const HyperParams& hp = model.hparams();
+  const auto dim = static_cast<size_t>(hp.dim);
+  KVCache kv(DType::F32, tf.weights().range, 256, hp.kv_dim());
+  std::vector<float> hidden(ids.size() * dim);
+  tf.embed(ids, hidden.data());
+  tf.forward_layers(0, hp.n_layers, hidden.data(), static_cast<int64_t>(ids.size()), 0, kv, &pool);
+  std::vector<double> mean(dim, 0.0);
+  for (size_t t = 0; t < ids.size(); ++t) {
+    const float* x = hidden.data() + t * dim;
+    double squares = 0;
+    for (size_t d = 0; d < dim; ++d) squares += static_cast<double>(x[d]) * x[d];
+    const double scale = 1.0 / std::sqrt(squares / static_cast<double>(dim) + hp.rms_eps);
+    for (size_t d = 0; d < dim; ++d) mean[d] += x[d] * scale * tf.weights().output_norm[d] / static_cast<double>(ids.size());
+  }
+  double length = 0;
+  for (double v : mean) length += v * v;
+  for (double& v : mean) v /= std::sqrt(length);
+  return mean;
+}
+
+TEST_F(GenerationTest, EmbeddingIsTheMeanOfTheFinalNormsAtUnitLength) {
+  const auto ids = prompt("the quick brown fox jumps over the lazy dog");
+  LocalBackend backend(model_->transformer(), DType::F32, 256, &pool_);
+  Generator gen(backend, model_->tokenizer());
+  const std::vector<float> whole = gen.embed(ids, 64);
+  const std::vector<double> reference = reference_embedding(*model_, ids, pool_);
+  ASSERT_EQ(whole.size(), reference.size());
+  double length = 0, worst = 0;
+  for (size_t d = 0; d < whole.size(); ++d) {
+    length += static_cast<double>(whole[d]) * whole[d];
+    worst = std::max(worst, std::abs(whole[d] - reference[d]));
+  }
+  EXPECT_NEAR(length, 1.0, 1e-5);
+  // float32 sums of a few dozen rows against double: a few ulps of values near 0.1.
+  EXPECT_LT(worst, 2e-6) << "largest difference from the double-precision reference";
+
+  // Smaller chunks (several frames, as a pipeline sends them) pool the same rows.
+  const std::vector<float> chunked = gen.embed(ids, 3);
+  for (size_t d = 0; d < whole.size(); ++d) EXPECT_NEAR(chunked[d], whole[d], 2e-6) << d;
+  EXPECT_EQ(gen.history(), ids) << "the cache holds the input afterwards";
+
+  const std::vector<float> other = gen.embed(prompt("in the beginning was the word"), 64);
+  double cosine = 0;
+  for (size_t d = 0; d < whole.size(); ++d) cosine += static_cast<double>(whole[d]) * other[d];
+  EXPECT_LT(cosine, 0.999) << "different texts, different embeddings";
+}
+
+TEST_F(GenerationTest, AGenerationAfterAnEmbeddingReusesItsCacheAndMatchesAFreshRun) {
+  const auto ids = prompt("the quick brown fox");
+  LocalBackend backend(model_->transformer(), DType::F16, 256, &pool_);
+  Generator gen(backend, model_->tokenizer());
+  gen.embed(ids, 64);
+  const GenerationResult after = gen.generate(ids, greedy(16), {});
+  EXPECT_EQ(after.reused_tokens, static_cast<int32_t>(ids.size()) - 1);
+  EXPECT_EQ(after.text, run(ids, greedy(16)).text);
+}
+
+TEST_F(GenerationTest, EmbeddingRefusesEmptyAndOverlongInputAndStopsWhenCancelled) {
+  LocalBackend backend(model_->transformer(), DType::F16, 16, &pool_);
+  Generator gen(backend, model_->tokenizer());
+  EXPECT_THROW(gen.embed({}, 64), std::invalid_argument);
+  EXPECT_THROW(gen.embed(std::vector<int32_t>(17, 5), 64), std::length_error);
+  std::atomic<bool> cancel{true};
+  EXPECT_TRUE(gen.embed(std::vector<int32_t>(8, 5), 4, &cancel).empty());
+  EXPECT_THROW(mean_pooled_unit({1.0f}, 0), std::invalid_argument);
+  EXPECT_EQ(mean_pooled_unit({3.0f, 4.0f}, 2), (std::vector<float>{0.6f, 0.8f}));
+  EXPECT_EQ(mean_pooled_unit({0.0f, 0.0f}, 1), (std::vector<float>{0.0f, 0.0f})) << "no direction: stays zero";
 }
 
 TEST(StopStringFilter, HoldsBackPossiblePrefixes) {
