@@ -115,7 +115,7 @@ Generator::Continuation Generator::feed_one(int32_t id, int32_t max_draft, const
   history_.insert(history_.end(), rows.begin(), rows.end());  // the sampler's penalties see them
   try {
     if (rows.size() == 1) {
-      SampleResult r = backend_.forward_and_sample(rows, pos0, history_, request);
+      SampleResult r = forward_and_sample(rows, pos0, request);
       next.tokens.push_back(std::move(r.token));
       next.rng_draws = r.rng_draws;
     } else {
@@ -144,6 +144,16 @@ Generator::Continuation Generator::feed_one(int32_t id, int32_t max_draft, const
   return next;
 }
 
+SampleResult Generator::forward_and_sample(std::span<const int32_t> rows, int64_t pos0,
+                                           const SamplingRequest& request) {
+  if (!constraint_) return backend_.forward_and_sample(rows, pos0, history_, request);
+  std::vector<float> logits = backend_.forward(rows, pos0);
+  constraint_->mask(logits, tokens_left_);
+  SampleResult r = sample_next(logits, history_, request);
+  constraint_->accept(r.token.id);
+  return r;
+}
+
 SampleResult Generator::feed_and_sample(std::span<const int32_t> tokens, int32_t chunk, const SamplingRequest& request) {
   for (size_t i = 0;; i += static_cast<size_t>(chunk)) {
     const size_t n = std::min(static_cast<size_t>(chunk), tokens.size() - i);
@@ -151,7 +161,7 @@ SampleResult Generator::feed_and_sample(std::span<const int32_t> tokens, int32_t
     const auto pos0 = static_cast<int64_t>(history_.size());
     history_.insert(history_.end(), part.begin(), part.end());  // the sampler's penalties see them
     try {
-      if (i + n == tokens.size()) return backend_.forward_and_sample(part, pos0, history_, request);
+      if (i + n == tokens.size()) return forward_and_sample(part, pos0, request);
       backend_.prefill(part, pos0);
     } catch (...) {
       history_.resize(static_cast<size_t>(pos0));  // history_ mirrors what the backend cached
@@ -184,11 +194,14 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   result.prompt_tokens = static_cast<int32_t>(input.size());
   result.reused_tokens = static_cast<int32_t>(shared);
   SamplingRequest request{params.sampling, params.logprobs, 0, {}};
+  constraint_.reset();
+  if (params.json_object) constraint_.emplace(tokenizer_);
+  tokens_left_ = params.max_tokens;
   SampleResult next = feed_and_sample(std::span(input).subspan(shared), params.prefill_chunk, request);
   if (cb.on_prefill_done) cb.on_prefill_done();
 
   DraftLengthController* control = nullptr;
-  if (params.speculation.enabled) {
+  if (params.speculation.enabled && !constraint_) {
     validate(params.speculation);
     const int32_t max_draft = std::min(params.speculation.max_draft, params.prefill_chunk - 1);
     if (!control_ || control_->max_draft() != max_draft) control_.emplace(max_draft);
@@ -239,6 +252,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
     // (the step yields up to k + 1 tokens).
     const int64_t room = capacity - static_cast<int64_t>(history_.size()) - 1;
     const int32_t max_draft = static_cast<int32_t>(std::min<int64_t>(room, params.max_tokens - produced - 2));
+    tokens_left_ = params.max_tokens - produced - 1;
     pending = feed_one(id, max_draft, params, request, control, result);
     at = 0;
   }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "model/json_constraint.h"
 #include "model/sampler.h"
 #include "model/sampling_request.h"
 #include "model/speculative.h"
@@ -63,6 +64,9 @@ struct GenerationParams {
   int32_t prefill_chunk = 64;     // prompt rows per forward (bounds frame size)
   SpeculationParams speculation;  // draft and verify several tokens per forward
   bool embed_only = false;        // no generation: the input's embedding (Generator::embed)
+  // The reply must be a JSON object (response_format json_object): tokens are masked where
+  // sampling happens, which then needs the logits here (no speculation for it).
+  bool json_object = false;
   // Where drafts come from (context so far, at most k tokens, the step's sampling);
   // empty: prompt lookup. A draft that comes with its distributions is verified by the
   // speculative sampling rule (when the request samples).
@@ -117,6 +121,9 @@ class Generator {
   const std::vector<int32_t>& history() const { return history_; }
 
  private:
+  // Appends `rows` and samples the token after the last: on the backend (a pipeline's last
+  // stage), or here from the logits when the reply is constrained.
+  SampleResult forward_and_sample(std::span<const int32_t> rows, int64_t pos0, const SamplingRequest& request);
   // Feeds `tokens` in chunks and samples the token after them.
   SampleResult feed_and_sample(std::span<const int32_t> tokens, int32_t chunk, const SamplingRequest& request);
 
@@ -138,6 +145,8 @@ class Generator {
   // again by every request; acceptance decays within a few steps of a new text.
   std::optional<DraftLengthController> control_;
   std::vector<int32_t> history_;  // tokens whose K/V are in the backend's cache
+  std::optional<JsonObjectConstraint> constraint_;  // during a json_object generation
+  int64_t tokens_left_ = 0;                         // the constraint's budget, this token included
 };
 
 }  // namespace baton

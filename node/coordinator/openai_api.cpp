@@ -226,6 +226,26 @@ json byte_values(const std::string& text) {
   return out;
 }
 
+// response_format: "text" (the default) or "json_object" (the reply is constrained to a
+// JSON object). "json_schema" is refused rather than ignored: a schema is not enforced yet.
+bool json_object_requested(const json& body) {
+  if (!body.contains("response_format") || body["response_format"].is_null()) return false;
+  const json& f = body["response_format"];
+  if (!f.is_object() || !f.contains("type") || !f["type"].is_string()) {
+    throw bad("response_format", "'response_format' must be an object with a 'type' (\"text\" or \"json_object\")");
+  }
+  const std::string type = f["type"].get<std::string>();
+  if (type == "text") return false;
+  if (type == "json_object") return true;
+  if (type == "json_schema") {
+    throw bad("response_format.type",
+              "'json_schema' is not supported by this server yet: ask for \"json_object\" (any JSON object) and "
+              "describe the fields in the prompt");
+  }
+  throw bad("response_format.type", fmt::format("'response_format.type' must be \"text\" or \"json_object\", got "
+                                                "\"{}\"", type));
+}
+
 }  // namespace
 
 json parse_request_json(const std::string& text) {
@@ -332,6 +352,7 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
       throw bad("stop", "'stop' must be a string or an array of at most 4 strings");
     }
   }
+  g.json_object = json_object_requested(body);
   if (body.contains("speculative") && !body["speculative"].is_null()) {
     if (!body["speculative"].is_boolean()) throw bad("speculative", "'speculative' must be true or false");
     r.speculative = body["speculative"].get<bool>();

@@ -1,10 +1,12 @@
 // The decode loop: determinism, seeded sampling, limits, cancel, stop strings and
 // reuse of the cached prefix across turns.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 
 #include "model/generation.h"
+#include "model/json_prefix.h"
 #include "model/kv_cache.h"
 #include "model/local_backend.h"
 #include "model/model.h"
@@ -203,6 +205,45 @@ TEST_F(GenerationTest, EmbeddingRefusesEmptyAndOverlongInputAndStopsWhenCancelle
   EXPECT_THROW(mean_pooled_unit({1.0f}, 0), std::invalid_argument);
   EXPECT_EQ(mean_pooled_unit({3.0f, 4.0f}, 2), (std::vector<float>{0.6f, 0.8f}));
   EXPECT_EQ(mean_pooled_unit({0.0f, 0.0f}, 1), (std::vector<float>{0.0f, 0.0f})) << "no direction: stays zero";
+}
+
+// response_format json_object: whatever the weights want (these are random), the reply is
+// a whole JSON object.
+TEST_F(GenerationTest, AJsonObjectReplyIsAlwaysValidJson) {
+  int ended_by_itself = 0;
+  for (uint64_t seed = 1; seed <= 6; ++seed) {
+    GenerationParams p = greedy(96);
+    p.json_object = true;
+    p.speculation.enabled = true;  // ignored: masking needs the logits where it samples
+    if (seed > 1) {
+      p.sampling.temperature = 1.0f;
+      p.sampling.seed = seed;
+    }
+    const GenerationResult r = run(prompt("Describe a dog in JSON."), p);
+    JsonPrefix check;
+    EXPECT_TRUE(check.feed(r.text) && check.complete()) << "seed " << seed << ": " << r.text;
+    EXPECT_TRUE(nlohmann::json::accept(r.text) && nlohmann::json::parse(r.text).is_object()) << r.text;
+    EXPECT_EQ(r.verify_steps, 0) << "no speculation under a constraint";
+    if (r.finish == FinishReason::Stop) ++ended_by_itself;
+  }
+  std::printf("json_object: %d of 6 replies ended by themselves, the rest closed at max_tokens\n", ended_by_itself);
+}
+
+// A reply that runs into max_tokens still closes its object: the last tokens write the
+// shortest ending, then the end of generation.
+TEST_F(GenerationTest, AJsonObjectReplyClosesBeforeMaxTokens) {
+  for (int32_t limit : {3, 8, 24, 64}) {
+    for (uint64_t seed = 1; seed <= 4; ++seed) {
+      GenerationParams p = greedy(limit);
+      p.json_object = true;
+      p.sampling.temperature = 1.0f;
+      p.sampling.seed = seed;
+      const GenerationResult r = run(prompt("Describe a dog in JSON."), p);
+      EXPECT_TRUE(nlohmann::json::accept(r.text) && nlohmann::json::parse(r.text).is_object())
+          << "max_tokens " << limit << ", seed " << seed << ": " << r.text;
+      EXPECT_LE(r.completion_tokens, limit);
+    }
+  }
 }
 
 TEST(StopStringFilter, HoldsBackPossiblePrefixes) {

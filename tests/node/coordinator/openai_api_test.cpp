@@ -109,3 +109,24 @@ TEST(OpenAiApi, ChoicesCount) {
 
 }  // namespace
 }  // namespace baton
+
+namespace baton {
+namespace {
+
+TEST(OpenAiApi, ResponseFormatJsonObjectIsHonouredAndJsonSchemaRefusedNotIgnored) {
+  const auto with = [](const std::string& format) {
+    return std::string(R"({"messages": [{"role": "user", "content": "hi"}], "response_format": )") + format + "}";
+  };
+  EXPECT_TRUE(parse_completion_request(with(R"({"type": "json_object"})"), true, "m", 64).params.json_object);
+  EXPECT_FALSE(parse_completion_request(with(R"({"type": "text"})"), true, "m", 64).params.json_object);
+  EXPECT_FALSE(parse_completion_request(with("null"), true, "m", 64).params.json_object);
+  const ApiError schema = error_of(with(R"({"type": "json_schema", "json_schema": {"name": "x", "schema": {}}})"));
+  EXPECT_EQ(schema.status, 400);
+  EXPECT_EQ(schema.param, "response_format.type");
+  EXPECT_NE(std::string(schema.what()).find("json_object"), std::string::npos) << schema.what();
+  EXPECT_EQ(error_of(with(R"({"type": "yaml"})")).param, "response_format.type");
+  EXPECT_EQ(error_of(with(R"("json")")).param, "response_format");
+}
+
+}  // namespace
+}  // namespace baton
