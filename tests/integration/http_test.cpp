@@ -303,7 +303,7 @@ TEST_F(HttpApi, ModelsByIdAndUnknownRoutesAnswerJson) {
   ASSERT_TRUE(other);
   EXPECT_EQ(other->status, 404);
   EXPECT_EQ(json::parse(other->body)["error"]["code"], "model_not_found");
-  for (const char* path : {"/v1/embeddings", "/v1/nothing", "/v2"}) {
+  for (const char* path : {"/v1/audio/speech", "/v1/nothing", "/v2"}) {
     auto r = std::string(path) == "/v2" ? c.Get(path) : c.Post(path, "{}", "application/json");
     ASSERT_TRUE(r) << path;
     EXPECT_EQ(r->status, 404) << path;
