@@ -78,6 +78,18 @@ bool JsonPrefix::end_number(unsigned char c) {
   return false;
 }
 
+bool JsonPrefix::after_digits(unsigned char c, bool fraction_allowed) {
+  if (c == '.' && fraction_allowed) {
+    mode_ = Mode::FractionStart;
+    return true;
+  }
+  if (c == 'e' || c == 'E') {
+    mode_ = Mode::ExponentStart;
+    return true;
+  }
+  return end_number(c);
+}
+
 bool JsonPrefix::feed(unsigned char c) {
   const JsonPrefix before = *this;
   bool ok = false;
@@ -167,17 +179,7 @@ bool JsonPrefix::feed(unsigned char c) {
       break;
     case Mode::Zero:
     case Mode::Integer:
-      if (is_digit(c) && mode_ == Mode::Integer) {
-        ok = true;
-      } else if (c == '.') {
-        mode_ = Mode::FractionStart;
-        ok = true;
-      } else if (c == 'e' || c == 'E') {
-        mode_ = Mode::ExponentStart;
-        ok = true;
-      } else {
-        ok = end_number(c);
-      }
+      ok = (is_digit(c) && mode_ == Mode::Integer) || after_digits(c, /*fraction_allowed=*/true);
       break;
     case Mode::FractionStart:
       if (is_digit(c)) {
@@ -186,14 +188,7 @@ bool JsonPrefix::feed(unsigned char c) {
       }
       break;
     case Mode::Fraction:
-      if (is_digit(c)) {
-        ok = true;
-      } else if (c == 'e' || c == 'E') {
-        mode_ = Mode::ExponentStart;
-        ok = true;
-      } else {
-        ok = end_number(c);
-      }
+      ok = is_digit(c) || after_digits(c, /*fraction_allowed=*/false);
       break;
     case Mode::ExponentStart:
       if (c == '+' || c == '-') {

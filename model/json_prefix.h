@@ -50,6 +50,8 @@ class JsonPrefix {
   bool start_value(unsigned char c);
   bool after_value(unsigned char c);
   bool end_number(unsigned char c);  // the byte after a number
+  // The byte after an integer's or a fraction's digits: '.', an exponent, or the end.
+  bool after_digits(unsigned char c, bool fraction_allowed);
   bool whitespace(unsigned char c);
 
   Mode mode_ = Mode::Value;
