@@ -18,7 +18,7 @@ struct SynthShape {
 };
 
 struct SynthOptions {
-  std::string size = "tiny";             // tiny | small | 110m
+  std::string size = "tiny";             // tiny | small | 110m | 7b
   std::optional<SynthShape> shape;       // any other shape (then `size` only names it)
   DType dtype = DType::F32;              // matrices; norms stay f32
   Architecture arch = Architecture::Llama;

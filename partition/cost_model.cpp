@@ -48,22 +48,35 @@ bool CostModel::fits(size_t device, int first, int last) const {
   return held_bytes(first, last) <= caps_[device];
 }
 
-StageTime CostModel::stage_time(size_t device, int first, int last) const {
+StageWork CostModel::stage_work(int first, int last) const {
   const ModelCostProfile& m = request_.model;
-  const DeviceProfile& d = request_.devices[device];
-  const int layers = last - first;
-  double flops = prefix_flops_[last] - prefix_flops_[first] + attention_flops_per_position_ * position_ * layers;
-  // Per token a stage streams its layers' weights and the cached K/V of every position.
-  double bytes_read = prefix_bytes_[last] - prefix_bytes_[first] + kv_per_token_layer_ * position_ * layers;
-  if (first == 0) bytes_read += static_cast<double>(m.embed_bytes) / m.vocab_size;  // one embedding row
+  StageWork w;
+  w.layers = last - first;
+  w.layer_flops = prefix_flops_[last] - prefix_flops_[first];
+  w.layer_bytes = prefix_bytes_[last] - prefix_bytes_[first];
+  if (first == 0) w.embed_row_bytes = static_cast<double>(m.embed_bytes) / m.vocab_size;
   if (last == n_layers_) {
-    flops += m.head_flops;
-    bytes_read += static_cast<double>(m.head_bytes);
+    w.head_flops = m.head_flops;
+    w.head_bytes = static_cast<double>(m.head_bytes);
   }
+  w.attention_flops_per_position = attention_flops_per_position_;
+  w.kv_bytes_per_position = kv_per_token_layer_;
+  return w;
+}
+
+StageTime CostModel::frame_time(size_t device, int first, int last, const FrameShape& frame) const {
+  const DeviceProfile& d = request_.devices[device];
+  const FrameWork work = frame_work(stage_work(first, last), frame);
   StageTime t;
-  t.compute_ms = flops / (d.compute_gflops * 1e6);
-  t.memory_ms = bytes_read / (d.memory_bandwidth_gbs * 1e6);
+  t.compute_ms = work.flops / (d.compute_gflops * 1e6);
+  t.memory_ms = work.bytes / (d.memory_bandwidth_gbs * 1e6);
   return t;
+}
+
+StageTime CostModel::stage_time(size_t device, int first, int last) const {
+  // Per decoded token a stage streams its layers' weights and the cached K/V of every
+  // position: one row at the predicted position, with logits on the last stage.
+  return frame_time(device, first, last, FrameShape{1, 1, position_});
 }
 
 double CostModel::hop_ms(std::optional<size_t> from, std::optional<size_t> to, double bytes) const {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/frame_cost.h"
 #include "partition/plan.h"
 
 namespace baton {
@@ -39,7 +40,11 @@ class CostModel {
   double held_bytes(int first, int last) const { return weight_bytes(first, last) + kv_bytes(first, last); }
   bool fits(size_t device, int first, int last) const;
 
+  // One decoded token (a row at position(), logits on the last stage).
   StageTime stage_time(size_t device, int first, int last) const;
+  // Any frame: a prompt chunk, a speculative verification.
+  StageTime frame_time(size_t device, int first, int last, const FrameShape& frame) const;
+  StageWork stage_work(int first, int last) const;
   double stage_ms(size_t device, int first, int last) const { return stage_time(device, first, last).ms(); }
 
   // Hops; nullopt stands for the coordinator.

@@ -49,8 +49,8 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = group.add_subcommand("synth", "Write a deterministic synthetic model (random weights, real tokenizer)");
   cmd->add_option("-o,--out", a->out, "Output GGUF file")->required();
-  cmd->add_option("--size", a->size, "tiny (~1M params), small (~25M), 110m (~125M)")
-      ->check(CLI::IsMember({"tiny", "small", "110m"}))->capture_default_str();
+  cmd->add_option("--size", a->size, "tiny (~1M params), small (~25M), 110m (~125M), 7b (Llama-2-7B's shapes, 6.7B)")
+      ->check(CLI::IsMember({"tiny", "small", "110m", "7b"}))->capture_default_str();
   cmd->add_option("--dtype", a->dtype, "Weight type: f32, f16, bf16, q8_0, q4_0, q4_K, q6_K")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q6_K"}))->capture_default_str();
   cmd->add_option("--arch", a->arch, "Architecture")->check(CLI::IsMember({"llama", "mistral", "qwen2"}))->capture_default_str();

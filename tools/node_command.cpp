@@ -47,6 +47,7 @@ struct NodeArgs {
   LinkParams link;            // simulated device: its network link
   uint64_t link_seed = 1;
   double pace_gflops = 0;     // simulated device: its compute speed (0: unpaced)
+  double pace_gbs = 0;        // and its memory bandwidth (with pace_gflops: roofline pacing)
   double host_gflops = 0;     // this machine's, for pacing (0: measure at start)
   std::string ready_file;     // written once serving (empty: none)
 };
@@ -59,7 +60,7 @@ std::string default_name() {
 
 // How much slower than this machine the simulated device computes (1: not at all).
 double pace_factor(const NodeArgs& args) {
-  if (args.pace_gflops <= 0) return 1;
+  if (args.pace_gflops <= 0 || args.pace_gbs > 0) return 1;
   const double host = args.host_gflops > 0 ? args.host_gflops : measure_host_gflops();
   if (args.pace_gflops >= host) {
     spdlog::warn("--pace-gflops {:g} is not slower than this machine ({:.1f} GFLOP/s): running unpaced",
@@ -118,6 +119,13 @@ int run_node(NodeArgs args) {
   cfg.shaping.link = args.link;
   cfg.shaping.seed = args.link_seed;
   cfg.shaping.pace_factor = pace_factor(args);
+  if (args.pace_gbs > 0) {
+    if (args.pace_gflops <= 0) throw std::invalid_argument("--pace-gbs needs --pace-gflops: the device's compute speed");
+    cfg.shaping.device_gflops = args.pace_gflops;
+    cfg.shaping.device_gbs = args.pace_gbs;
+    fmt::print("pacing compute to a device of {:g} GFLOP/s and {:g} GB/s: each frame takes max(FLOPs / GFLOP/s, "
+               "bytes read / GB/s)\n", args.pace_gflops, args.pace_gbs);
+  }
   if (std::string problem = validate_shaping(cfg.shaping); !problem.empty()) throw std::invalid_argument(problem);
   if (args.model && !std::filesystem::exists(*args.model)) {
     throw std::runtime_error(fmt::format("model file '{}' does not exist", *args.model));
@@ -228,6 +236,10 @@ void register_node(CLI::App& app, CommandRunner& runner) {
   cmd->add_option("--link-seed", a->link_seed, "Seed of the simulated jitter")->capture_default_str();
   cmd->add_option("--pace-gflops", a->pace_gflops,
                   "Simulate a device: stretch each stage's compute to this GFLOP/s (0: unpaced)")
+      ->check(CLI::Range(0.0, 1e7))->capture_default_str();
+  cmd->add_option("--pace-gbs", a->pace_gbs,
+                  "Simulate a device: its memory bandwidth in GB/s; with --pace-gflops each frame then takes what its "
+                  "FLOPs and bytes read cost that device (roofline), whatever its rows (0: stretch by a factor instead)")
       ->check(CLI::Range(0.0, 1e7))->capture_default_str();
   cmd->add_option("--host-gflops", a->host_gflops,
                   "This machine's GFLOP/s for --pace-gflops (0: measure a short matvec run at start)")

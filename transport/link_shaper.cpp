@@ -59,21 +59,4 @@ int64_t LinkShaper::arrival_ns(int64_t ready_ns, uint64_t bytes) {
   return arrival;
 }
 
-uint64_t ComputePacer::paced_us(uint64_t compute_us) const {
-  return static_cast<uint64_t>(std::llround(static_cast<double>(compute_us) * factor_));
-}
-
-int64_t ComputePacer::finish_ns(int64_t end_ns, uint64_t compute_us) {
-  const int64_t real_ns = static_cast<int64_t>(compute_us) * 1000;
-  const bool same_batch = compute_us == last_compute_us_ && end_ns - real_ns < last_end_ns_;
-  last_end_ns_ = end_ns;
-  last_compute_us_ = compute_us;
-  if (same_batch) return std::max(busy_until_ns_, end_ns);
-  // The simulated device starts this batch when it really started here, or when it is
-  // done with the previous one, whichever is later.
-  const int64_t start = std::max(end_ns - real_ns, busy_until_ns_);
-  busy_until_ns_ = start + static_cast<int64_t>(std::llround(static_cast<double>(real_ns) * factor_));
-  return std::max(busy_until_ns_, end_ns);
-}
-
 }  // namespace baton

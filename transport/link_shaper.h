@@ -48,27 +48,4 @@ class LinkShaper {
   int64_t last_arrival_ns_ = INT64_MIN;  // FIFO: no overtaking
 };
 
-// A simulated device is slower than this machine: a stage that computed for t us here
-// takes t * factor there (factor = host GFLOP/s / device GFLOP/s, >= 1). The device works
-// on one batch at a time, so a frame waits for the previous batch's paced compute too.
-// Frames computed as one batch each report the whole batch's time; they are recognised
-// by an identical compute time whose (estimated) start lies before the previous frame's
-// end, which distinct computes on one stage thread cannot do, and share one paced compute.
-class ComputePacer {
- public:
-  explicit ComputePacer(double factor) : factor_(factor < 1 ? 1 : factor) {}
-  double factor() const { return factor_; }
-  bool paced() const { return factor_ > 1; }
-  uint64_t paced_us(uint64_t compute_us) const;
-  // Compute of `compute_us` ended (on this machine) at `end_ns`; returns when it ends on
-  // the simulated device.
-  int64_t finish_ns(int64_t end_ns, uint64_t compute_us);
-
- private:
-  double factor_;
-  int64_t busy_until_ns_ = INT64_MIN;
-  int64_t last_end_ns_ = INT64_MIN;
-  uint64_t last_compute_us_ = UINT64_MAX;
-};
-
 }  // namespace baton

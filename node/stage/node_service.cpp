@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "model/frame_cost.h"
 #include "model/kv_cache.h"
 #include "node/stage/device_health.h"
 #include "node/model_identity.h"
@@ -155,6 +156,7 @@ void NodeServer::install(const std::string& path, const StageAssignment& a, bool
   });
   runtime_.reset();  // free the previous range before holding the new one
   ++load_generation_;
+  shaping_->set_stage(stage_work(model->weights(), model->hparams(), a.kv_dtype));
   runtime_ = std::make_shared<StageRuntime>(std::move(model), a, config_.threads, &io_.provider->getTimer());
   used_bytes_ = need.total();
   spdlog::info("stage {}: layers [{}, {}){}{} from {} ({}), {:.1f} MiB weights + {:.1f} MiB KV", a.stage_index,

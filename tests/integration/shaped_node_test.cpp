@@ -1,8 +1,10 @@
 // `baton node` as a simulated device (--link-latency-ms/--link-jitter-ms/--link-mbps,
 // --pace-gflops): shaped links keep frames in order, so greedy output is unchanged even
 // with jitter as large as the latency; ping replies wait a round trip over the link; a
-// paced stage reports its compute stretched. Comparisons only, no time bounds beyond the
-// link delay a node must at least add (a lower bound load cannot break).
+// paced stage reports its compute stretched, and one paced by the roofline reports its
+// work over the device's speed. Comparisons only, no time bounds beyond the link delay a
+// node must at least add and the device time a paced stage reports (bounds load cannot
+// break).
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -10,6 +12,7 @@
 #include <future>
 
 #include "local_cluster.h"
+#include "model/gguf.h"
 
 namespace baton {
 namespace {
@@ -109,6 +112,40 @@ TEST(ShapedNode, PacedStagesReportStretchedCompute) {
   // Two runs at different moments: load can stretch either, so only the direction is
   // asserted (a 40x stretch survives any load difference short of 40x), not a ratio.
   EXPECT_GT(paced, plain) << "paced " << paced << " ms vs unpaced " << plain << " ms per token";
+}
+
+// 2-D weights a decoded token multiplies (every block's matrices and the head), counted
+// from the file's own tensor table.
+double matrix_elements(const std::string& path) {
+  const GgufFile file = GgufFile::open(path);
+  bool has_output = false;
+  for (const GgufTensor& t : file.tensors()) has_output = has_output || t.name == "output.weight";
+  double n = 0;
+  for (const GgufTensor& t : file.tensors()) {
+    const bool block_matrix = t.name.rfind("blk.", 0) == 0 && t.dims.size() == 2;
+    const bool head = t.name == "output.weight" || (!has_output && t.name == "token_embd.weight");
+    if (block_matrix || head) n += static_cast<double>(t.elements());
+  }
+  return n;
+}
+
+TEST(ShapedNode, RooflinePacedStagesTakeTheirWorkOverTheDevicesSpeed) {
+  // A device of 0.2 GFLOP/s and 1000 GB/s is compute-bound: a decoded token costs its
+  // stages 2 FLOPs per matrix weight (attention adds well under 1% at these positions),
+  // 50 times longer than this machine takes, so load cannot reach the floor of its own time.
+  test::LocalCluster c(kModel, nodes({"--pace-gflops", "0.2", "--pace-gbs", "1000"}), kCoordinator,
+                       test::temp_dir("paced-roofline"));
+  ASSERT_TRUE(c.ok()) << c.error();
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_NE(c.node(i).out().find("pacing compute to a device of 0.2 GFLOP/s and 1000 GB/s"), std::string::npos)
+        << c.node(i).out();
+  }
+  post(c.http_port(), {{"prompt", "In the beginning"}, {"max_tokens", 8}, {"temperature", 0}, {"speculative", false}});
+  const json status = cluster_status(c.http_port());
+  double sum = 0;
+  for (const json& s : status["last_request"]["stages"]) sum += s["compute_ms"].get<double>();
+  const double expected_ms = 2 * matrix_elements(kModel) / 0.2e6;
+  EXPECT_NEAR(sum, expected_ms, 0.02 * expected_ms) << status["last_request"].dump();
 }
 
 TEST(ShapedNode, RefusesJitterLargerThanLatency) {

@@ -142,7 +142,7 @@ TEST(ClusterFile, MistakesNameFileKeyAndExpectation) {
       {"prompts = [\"In the beginning\", \"You will be\"]", "prompt_file = \"\"",
        "home.toml: workload.prompt_file: expected a file name"},
       {"seed = 9", "seed = 9\nfleet = 3", "home.toml: fleet: unknown key"},
-      {"seed = 9", "seed = 9\n[model]\nsynth = \"huge\"", "home.toml: model.synth: expected tiny, small or 110m, found \"huge\""},
+      {"seed = 9", "seed = 9\n[model]\nsynth = \"huge\"", "home.toml: model.synth: expected tiny, small, 110m or 7b, found \"huge\""},
       {"seed = 9", "seed = 9\n[model]\npath = \"a.gguf\"\nsynth = \"tiny\"", "home.toml: model: give either path or synth"},
       {"seed = 9", "seed = 9\n[model]\npath = \"a.gguf\"\ndtype = \"q8_0\"", "home.toml: model.dtype: only applies to"},
       {"seed = 9", "seed = 9\nmodel = 3", "home.toml: model: expected a table ([model]), found 3"},

@@ -49,13 +49,77 @@ TEST(SimulatePrediction, EffectiveSpeedIsTheRoofline) {
 
 TEST(SimulatePrediction, PacingSlowsTheRunUntilTheFastestDeviceCanBePaced) {
   const TokenWork w{2e9, 1e9};  // a: 60 GFLOP/s but 30 GB/s -> 60; b: 300 GFLOP/s, 40 GB/s -> 80
-  const Pacing p = pace_cluster(spec(), w, 50, 0);
+  const TokenWork none{};       // no prompt measurement: decoding alone decides
+  const Pacing p = pace_cluster(spec(), w, none, 50, 0, 0);
   ASSERT_EQ(p.effective_gflops.size(), 2u);
   EXPECT_DOUBLE_EQ(p.effective_gflops[0], 60);
   EXPECT_DOUBLE_EQ(p.effective_gflops[1], 80);
   EXPECT_DOUBLE_EQ(p.scale, 80.0 / 50 * 1.15);  // b, 15% slower than this machine
-  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, 500, 0).scale, 1);  // a fast host runs in real time
-  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, 50, 3).scale, 3);   // asked for: taken as given
+  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, none, 500, 0, 0).scale, 1);  // a fast host runs in real time
+  EXPECT_DOUBLE_EQ(pace_cluster(spec(), w, none, 50, 0, 3).scale, 3);   // asked for: taken as given
+}
+
+TEST(SimulatePrediction, PacingAlsoLeavesRoomForPrompts) {
+  // A prompt frame of 40 FLOPs per byte is compute-bound everywhere: b computes it at its
+  // full 300 GFLOP/s, which this machine (150 on prompts) must still beat by 15%.
+  const TokenWork token{2e9, 1e9}, prompt{40e9, 1e9};
+  const Pacing p = pace_cluster(spec(), token, prompt, 50, 150, 0);
+  EXPECT_DOUBLE_EQ(p.scale, 300.0 / 150 * 1.15);
+  EXPECT_DOUBLE_EQ(p.host_prompt_gflops, 150);
+  // A fast prompt path leaves decoding to decide.
+  EXPECT_DOUBLE_EQ(pace_cluster(spec(), token, prompt, 50, 1000, 0).scale, 80.0 / 50 * 1.15);
+}
+
+// One device of 1 GFLOP/s and 1 GB/s (1 MFLOP and 1 MB per ms) on a link of no latency
+// and unlimited bandwidth, holding model(): 4 layers of 1e6 weights (2 MFLOP per row
+// each, 1 MB), a head of 2 * 4096 * 256 FLOPs and 4 MB, 976.5625 embedding bytes per row,
+// attention 4 * 8 * 32 = 1024 FLOPs per position per layer, KV 2 * 2 * 32 f16 = 256
+// bytes per position per layer.
+ClusterSpec solo() {
+  ClusterSpec c;
+  SimDevice d;
+  d.profile = {"solo", "pc", 4096, 1, 1, 0, 1e9};
+  c.devices = {d};
+  return c;
+}
+
+// A frame's ms on solo by the formula written out: rows n from position p, logits on
+// `logits` rows; compute-bound in every case below (checked).
+double solo_frame_ms(int n, double p, int logits) {
+  const double flops = n * 8e6 + 1024.0 * 4 * (n * p + n * (n - 1) / 2.0) + logits * 2.0 * 4096 * 256;
+  const double bytes = 4e6 + (logits > 0 ? 4e6 : 0) + 256.0 * 4 * (p + n - 1) + n * 976.5625;
+  EXPECT_GT(flops, bytes);
+  return flops / 1e6;
+}
+
+TEST(SimulatePrediction, TimeToFirstTokenSendsThePromptInChunksOneAfterAnother) {
+  const PlanRequest r = plan_request(solo(), model(), 256, 1, 1.0625);
+  const std::vector<StageRange> split{{0, 0, 4}};
+  const double hops = 2 * r.hop_software_ms;  // into the stage, back to the coordinator
+  // One frame of 10 rows.
+  EXPECT_NEAR(predict_ttft_ms(r, split, 10, 0, 64), solo_frame_ms(10, 0, 1) + hops, 1e-3);
+  // Chunks of 4: 4 + 4 + 2 rows, each waiting for the previous one's answer.
+  EXPECT_NEAR(predict_ttft_ms(r, split, 10, 0, 4),
+              solo_frame_ms(4, 0, 1) + solo_frame_ms(4, 4, 1) + solo_frame_ms(2, 8, 1) + 3 * hops, 1e-3);
+  // 6 tokens cached: 4 rows from position 6. All cached: the last token is still sent.
+  EXPECT_NEAR(predict_ttft_ms(r, split, 10, 6, 64), solo_frame_ms(4, 6, 1) + hops, 1e-3);
+  EXPECT_NEAR(predict_ttft_ms(r, split, 10, 10, 64), solo_frame_ms(1, 9, 1) + hops, 1e-3);
+}
+
+TEST(SimulatePrediction, SpeculativeDecodeCountsVerificationsAsFramesOfTheirRows) {
+  const PlanRequest r = plan_request(solo(), model(), 256, 1, 1.0625);
+  const std::vector<StageRange> split{{0, 0, 4}};
+  const double hops = 2 * r.hop_software_ms;
+  const double step_ms = 10;  // what the plan charges a one-row step
+  // No verifications: every token one step.
+  EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 0, 0, 0}), 100, 1e-9);
+  // 10 tokens: 2 verifications of 3 drafts (frames of 4 rows, logits on each) that gave
+  // 4 accepted drafts + 2 tokens, and 4 one-row steps.
+  const double ms = 2 * (solo_frame_ms(4, 20, 4) + hops) + 4 * step_ms;
+  EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 2, 6, 4}), 10 * 1000.0 / ms, 1e-4);  // the link's bytes add nanoseconds
+  // 2.5 drafts per verification: halfway between frames of 3 and 4 rows.
+  const double half = 2 * (0.5 * (solo_frame_ms(3, 20, 3) + hops) + 0.5 * (solo_frame_ms(4, 20, 4) + hops)) + 4 * step_ms;
+  EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 2, 5, 4}), 10 * 1000.0 / half, 1e-4);
 }
 
 TEST(SimulatePrediction, CoordinatorOnThisMachineCostsNoLatency) {

@@ -1,4 +1,4 @@
-// Link shaping and compute pacing for simulated clusters: the delays are what the model
+// Link shaping for simulated clusters: the delays are what the model
 // says, jitter is bounded and seeded, and frames never overtake each other.
 #include <gtest/gtest.h>
 
@@ -88,42 +88,6 @@ TEST(LinkShaper, ValidatesParams) {
   EXPECT_NE(validate_link_params({2.0, 3.0, 0.0}).find("jitter 3 ms is larger than the latency 2 ms"), std::string::npos);
   EXPECT_NE(validate_link_params({-1.0, 0.0, 0.0}).find("latency"), std::string::npos);
   EXPECT_NE(validate_link_params({1.0, 0.0, -5.0}).find("bandwidth"), std::string::npos);
-}
-
-TEST(ComputePacer, StretchesComputeByTheFactor) {
-  ComputePacer p(4.0);
-  EXPECT_TRUE(p.paced());
-  EXPECT_EQ(p.paced_us(250), 1000u);
-  // 1 ms of compute ended at t = 10 ms: on the device it ends at 9 + 4 = 13 ms.
-  EXPECT_EQ(p.finish_ns(10 * kMs, 1000), 13 * kMs);
-}
-
-TEST(ComputePacer, DeviceWorksOnOneFrameAtATime) {
-  ComputePacer p(3.0);
-  // Two 1 ms computes that really ran back to back (0-1 ms, 1-2 ms): on the device the
-  // second starts when the first is done (3 ms) and ends at 6 ms.
-  EXPECT_EQ(p.finish_ns(1 * kMs, 1000), 3 * kMs);
-  EXPECT_EQ(p.finish_ns(2 * kMs, 1000), 6 * kMs);
-  // Much later the device is idle again.
-  EXPECT_EQ(p.finish_ns(101 * kMs, 1000), 103 * kMs);
-}
-
-TEST(ComputePacer, FramesOfOneBatchShareOneCompute) {
-  ComputePacer p(4.0);
-  // A batch of three frames computed 1-2 ms, sent at 2.0, 2.05 and 2.1 ms, each
-  // reporting the batch's 1 ms: one paced compute of 4 ms, 1-5 ms.
-  EXPECT_EQ(p.finish_ns(2 * kMs, 1000), 5 * kMs);
-  EXPECT_EQ(p.finish_ns(2 * kMs + kMs / 20, 1000), 5 * kMs);
-  EXPECT_EQ(p.finish_ns(2 * kMs + kMs / 10, 1000), 5 * kMs);
-  // The next batch (1 ms, really computed 2.2-3.2 ms) waits for the device: 5-9 ms.
-  EXPECT_EQ(p.finish_ns(3 * kMs + kMs / 5, 1000), 9 * kMs);
-}
-
-TEST(ComputePacer, FactorBelowOneRunsUnpaced) {
-  ComputePacer p(0.5);
-  EXPECT_FALSE(p.paced());
-  EXPECT_EQ(p.paced_us(700), 700u);
-  EXPECT_EQ(p.finish_ns(5 * kMs, 700), 5 * kMs);
 }
 
 }  // namespace

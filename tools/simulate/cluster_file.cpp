@@ -212,8 +212,8 @@ ModelSpec parse_model(const Ctx& c, const toml::table& t) {
   m.synth = opt_string(c, t, "model", "synth");
   if (m.path && m.synth) c.fail("model", "give either path or synth, not both");
   if (m.path && m.path->empty()) c.fail("model.path", "expected a file name, found an empty string");
-  if (m.synth && *m.synth != "tiny" && *m.synth != "small" && *m.synth != "110m") {
-    c.fail("model.synth", fmt::format("expected tiny, small or 110m, found \"{}\"", *m.synth));
+  if (m.synth && *m.synth != "tiny" && *m.synth != "small" && *m.synth != "110m" && *m.synth != "7b") {
+    c.fail("model.synth", fmt::format("expected tiny, small, 110m or 7b, found \"{}\"", *m.synth));
   }
   if (auto dtype = opt_string(c, t, "model", "dtype")) {
     if (!m.synth) c.fail("model.dtype", "only applies to a synthesised model (model.synth)");

@@ -22,7 +22,7 @@ constexpr int kPasses = 5;
 
 }  // namespace
 
-double measure_host_gflops(const std::string& path, const ModelCostProfile& cost, int prompt_tokens, int decode_tokens) {
+HostSpeed measure_host_speed(const std::string& path, const ModelCostProfile& cost, int prompt_tokens, int decode_tokens) {
   using clock = std::chrono::steady_clock;
   ModelOpenOptions opt;
   opt.with_tokenizer = false;
@@ -32,10 +32,13 @@ double measure_host_gflops(const std::string& path, const ModelCostProfile& cost
   LocalBackend backend(model->transformer(), DType::F16, prompt_tokens + decode_tokens + 8, &pool);
   std::vector<int32_t> prompt(static_cast<size_t>(std::max(prompt_tokens, 1)));
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 7919 + 13) % static_cast<size_t>(vocab));
-  double best_s = 1e30;
+  double best_s = 1e30, best_prompt_s = 1e30;
   for (int pass = 0; pass < kPasses; ++pass) {
     backend.truncate(0);
+    std::this_thread::sleep_for(kPauseBetweenTokens);
+    const auto p0 = clock::now();
     int32_t next = argmax(backend.forward(prompt, 0));
+    best_prompt_s = std::min(best_prompt_s, std::chrono::duration<double>(clock::now() - p0).count());
     double pass_s = 0;
     for (int i = 0; i < decode_tokens; ++i) {
       std::this_thread::sleep_for(kPauseBetweenTokens);
@@ -47,7 +50,8 @@ double measure_host_gflops(const std::string& path, const ModelCostProfile& cost
     best_s = std::min(best_s, pass_s);
   }
   const TokenWork work = token_work(cost, static_cast<double>(prompt.size()) + decode_tokens / 2.0);
-  return work.flops * decode_tokens / best_s / 1e9;
+  const TokenWork prompt_work = frame_flops(cost, static_cast<int>(prompt.size()));
+  return {work.flops * decode_tokens / best_s / 1e9, prompt_work.flops / best_prompt_s / 1e9};
 }
 
 }  // namespace baton::sim

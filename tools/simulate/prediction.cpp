@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "partition/session_plan.h"
 
@@ -19,9 +20,11 @@ PlanRequest plan_request(const ClusterSpec& spec, const ModelCostProfile& model,
   return r;
 }
 
-TokenWork token_work(const ModelCostProfile& model, double position) {
-  // One reference device holding everything at 1 GFLOP/s and 1 GB/s: its stage times in
-  // ms are the token's MFLOPs and MB.
+namespace {
+
+// The whole model on one reference device of 1 GFLOP/s and 1 GB/s: its times in ms are
+// the frame's MFLOPs and MB.
+TokenWork reference_work(const ModelCostProfile& model, double position, std::optional<int> frame_rows) {
   PlanRequest r;
   r.model = model;
   DeviceProfile ref;
@@ -33,13 +36,30 @@ TokenWork token_work(const ModelCostProfile& model, double position) {
   ref.link_bandwidth_mbps = 1;
   r.devices.push_back(ref);
   r.ctx = std::max<int64_t>(1, static_cast<int64_t>(std::llround(2 * position)));
+  TokenWork w;
+  if (frame_rows) {
+    // Only the FLOPs are needed here: split the frame's roofline time at a compute speed
+    // so low that compute binds.
+    r.devices.front().memory_bandwidth_gbs = 1e12;
+    w.flops = time_frame(r, {{0, 0, model.n_layers}}, FrameShape{*frame_rows, 1, 0}).stage_ms.front() * 1e6;
+    return w;
+  }
   const Plan p = evaluate_split(r, {{0, 0, model.n_layers}}, Strategy::Memory);
   const std::vector<PlanStage>& stages = p.feasible ? p.stages : p.rejected;
-  TokenWork w;
   if (!stages.empty()) {
     w.flops = stages.front().compute_ms * 1e6;
     w.bytes = stages.front().memory_ms * 1e6;
   }
+  return w;
+}
+
+}  // namespace
+
+TokenWork token_work(const ModelCostProfile& model, double position) { return reference_work(model, position, std::nullopt); }
+
+TokenWork frame_flops(const ModelCostProfile& model, int rows) {
+  TokenWork w = reference_work(model, 1, std::max(rows, 1));
+  w.bytes = token_work(model, 1).bytes;  // the weights, read once for the frame
   return w;
 }
 
@@ -49,17 +69,19 @@ double effective_gflops(const DeviceProfile& device, const TokenWork& work) {
   return work.flops / (ms * 1e6);
 }
 
-Pacing pace_cluster(const ClusterSpec& spec, const TokenWork& work, double host_gflops, double requested_scale) {
+Pacing pace_cluster(const ClusterSpec& spec, const TokenWork& token, const TokenWork& prompt, double host_gflops,
+                    double host_prompt_gflops, double requested_scale) {
   Pacing p;
   p.host_gflops = host_gflops;
-  double fastest = 0;
+  p.host_prompt_gflops = host_prompt_gflops;
+  double needed = 1;
   for (const SimDevice& d : spec.devices) {
-    p.effective_gflops.push_back(effective_gflops(d.profile, work));
-    fastest = std::max(fastest, p.effective_gflops.back());
+    p.effective_gflops.push_back(effective_gflops(d.profile, token));
+    // Slow enough that every device is still slower than this machine, with room for noise.
+    needed = std::max(needed, p.effective_gflops.back() / host_gflops * 1.15);
+    if (host_prompt_gflops > 0) needed = std::max(needed, effective_gflops(d.profile, prompt) / host_prompt_gflops * 1.15);
   }
-  // Slow enough that the fastest device is still slower than this machine, with room
-  // for noise.
-  p.scale = requested_scale > 0 ? requested_scale : std::max(1.0, fastest / host_gflops * 1.15);
+  p.scale = requested_scale > 0 ? requested_scale : needed;
   return p;
 }
 
@@ -86,6 +108,32 @@ Plan predict_split(const PlanRequest& request, const std::vector<StageRange>& sp
   timed.feasible = held.feasible;
   timed.reason = held.reason;
   return timed;
+}
+
+double predict_ttft_ms(const PlanRequest& request, const std::vector<StageRange>& split, int prompt_tokens,
+                       int cached_tokens, int chunk) {
+  const int cached = std::clamp(cached_tokens, 0, std::max(0, prompt_tokens - 1));
+  return prompt_ms(request, split, prompt_tokens - cached, cached, chunk);
+}
+
+double predict_decode_tokens_per_s(const PlanRequest& request, const std::vector<StageRange>& split,
+                                   double ms_per_token, double position, const DecodeSteps& steps) {
+  if (steps.tokens <= 0) return 0;
+  double ms = 0;
+  int plain = steps.tokens;
+  if (steps.verify_steps > 0) {
+    // The verifications' mean rows; a frame's time is piecewise linear in its rows, so
+    // interpolate between the two whole row counts around the mean.
+    const double rows = 1.0 + static_cast<double>(steps.drafted) / steps.verify_steps;
+    const int below = static_cast<int>(std::floor(rows));
+    const double frac = rows - below;
+    auto frame_ms = [&](int n) { return time_frame(request, split, FrameShape{n, n, position}).total_ms(); };
+    const double verify_ms = (1 - frac) * frame_ms(below) + (frac > 0 ? frac * frame_ms(below + 1) : 0.0);
+    ms += steps.verify_steps * verify_ms;
+    plain = std::max(0, steps.tokens - steps.accepted - steps.verify_steps);
+  }
+  ms += plain * ms_per_token;
+  return ms > 0 ? steps.tokens * 1000.0 / ms : 0;
 }
 
 }  // namespace baton::sim

@@ -88,8 +88,11 @@ json to_json(const RunReport& r) {
                         {"ttft_ms", q.ttft_ms},
                         {"decode_tokens_per_s", q.decode_tokens_per_s},
                         {"total_ms", q.total_ms},
+                        {"cached_tokens", q.cached_tokens},
+                        {"verify_steps", q.verify_steps},
                         {"drafted_tokens", q.drafted_tokens},
-                        {"accepted_tokens", q.accepted_tokens}});
+                        {"accepted_tokens", q.accepted_tokens},
+                        {"predicted", {{"ttft_ms", q.predicted_ttft_ms}, {"decode_tokens_per_s", q.predicted_decode_tokens_per_s}}}});
   }
   json trace = json::array();
   for (const TraceToken& t : r.trace) {
@@ -114,7 +117,9 @@ json to_json(const RunReport& r) {
            {{"position", r.predicted_position},
             {"return_ms", r.predicted_return_ms},
             {"ms_per_token", r.predicted_ms_per_token},
-            {"tokens_per_s", r.predicted_tokens_per_s}}},
+            {"tokens_per_s", r.predicted_tokens_per_s},
+            {"request_tokens_per_s", r.predicted_request_tokens_per_s},
+            {"ttft_ms", r.predicted_ttft_ms}}},
           {"measured",
            {{"return_ms", opt(r.return_ms)},
             {"ms_per_token", r.measured_ms_per_token},
@@ -123,6 +128,7 @@ json to_json(const RunReport& r) {
             {"ttft_ms", r.ttft_ms},
             {"wall_s", r.wall_s}}},
           {"tokens_per_s_error", r.tokens_per_s_error()},
+          {"ttft_error", r.ttft_error()},
           {"requests", requests},
           {"trace", trace},
           {"notes", r.notes}};
@@ -171,12 +177,21 @@ std::string render_table(const RunReport& r) {
                            r.trace.size());
 
   out += fmt::format("\nDecode {:.1f} tokens/s predicted, {:.1f} measured ({}); throughput {:.1f} tokens/s\n",
-                     r.predicted_tokens_per_s, r.measured_tokens_per_s, percent(r.tokens_per_s_error()),
+                     r.predicted_request_tokens_per_s, r.measured_tokens_per_s, percent(r.tokens_per_s_error()),
                      r.throughput_tokens_per_s);
-  int tokens = 0;
-  for (const RequestReport& q : r.requests) tokens += q.completion_tokens;
-  out += fmt::format("Time to first token {:.1f} ms (mean of {} requests, {} tokens generated, {:.1f} s)\n", r.ttft_ms,
-                     r.requests.size(), tokens, r.wall_s);
+  int tokens = 0, verified = 0;
+  for (const RequestReport& q : r.requests) {
+    tokens += q.completion_tokens;
+    verified += q.verify_steps;
+  }
+  if (verified > 0) {
+    out += fmt::format("  (predicted from the requests' {} speculative verifications, each one frame of its drafts + 1 "
+                       "rows; one row per token would be {:.1f} tokens/s)\n",
+                       verified, r.predicted_tokens_per_s);
+  }
+  out += fmt::format("Time to first token {:.1f} ms predicted, {:.1f} measured ({}); mean of {} requests, {} tokens "
+                     "generated, {:.1f} s\n",
+                     r.predicted_ttft_ms, r.ttft_ms, percent(r.ttft_error()), r.requests.size(), tokens, r.wall_s);
   for (const std::string& n : r.notes) out += "note: " + n + "\n";
   return out;
 }
@@ -197,10 +212,12 @@ std::string render_comparison(const std::vector<RunReport>& runs) {
     for (const StageReport& st : r.stages) s += fmt::format("{}{}:{}", s.empty() ? "" : " ", st.device, st.last - st.first);
     return s;
   });
-  row("predicted tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.predicted_tokens_per_s); });
+  row("predicted tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.predicted_request_tokens_per_s); });
   row("measured tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.measured_tokens_per_s); });
   row("measured vs predicted", [](const RunReport& r) { return percent(r.tokens_per_s_error()); });
+  row("predicted first token ms", [](const RunReport& r) { return fmt::format("{:.1f}", r.predicted_ttft_ms); });
   row("time to first token ms", [](const RunReport& r) { return fmt::format("{:.1f}", r.ttft_ms); });
+  row("measured vs predicted", [](const RunReport& r) { return percent(r.ttft_error()); });
   row("throughput tokens/s", [](const RunReport& r) { return fmt::format("{:.1f}", r.throughput_tokens_per_s); });
   return out;
 }
@@ -212,6 +229,7 @@ std::vector<SpeculativeEntry> speculative_entries(const std::vector<RunReport>& 
     e.mode = r.speculative.empty() ? "default" : r.speculative;
     e.strategy = r.strategy;
     e.decode_tokens_per_s = r.measured_tokens_per_s;
+    e.predicted_decode_tokens_per_s = r.predicted_request_tokens_per_s;
     for (const RequestReport& q : r.requests) {
       e.drafted_tokens += q.drafted_tokens;
       e.accepted_tokens += q.accepted_tokens;
@@ -236,6 +254,7 @@ json to_json(const std::vector<SpeculativeEntry>& entries) {
     out.push_back({{"mode", e.mode},
                    {"strategy", e.strategy},
                    {"decode_tokens_per_s", e.decode_tokens_per_s},
+                   {"predicted_decode_tokens_per_s", e.predicted_decode_tokens_per_s},
                    {"acceptance", e.acceptance},
                    {"drafted_tokens", e.drafted_tokens},
                    {"accepted_tokens", e.accepted_tokens},
@@ -255,6 +274,9 @@ std::string render_speculative(const std::vector<SpeculativeEntry>& entries) {
     out += "\n";
   };
   row("decode tokens/s", [](const SpeculativeEntry& e) { return fmt::format("{:.1f}", e.decode_tokens_per_s); });
+  row("predicted from drafts", [](const SpeculativeEntry& e) {
+    return e.predicted_decode_tokens_per_s > 0 ? fmt::format("{:.1f}", e.predicted_decode_tokens_per_s) : std::string("-");
+  });
   row("vs off", [](const SpeculativeEntry& e) { return e.speedup > 0 ? fmt::format("{:.2f}x", e.speedup) : std::string("-"); });
   row("drafts accepted", [](const SpeculativeEntry& e) {
     return e.drafted_tokens > 0 ? fmt::format("{}/{} ({:.0f}%)", e.accepted_tokens, e.drafted_tokens, 100 * e.acceptance)

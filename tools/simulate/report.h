@@ -46,8 +46,15 @@ struct RequestReport {
   double decode_tokens_per_s = 0; // after the first token
   double total_ms = 0;
   std::string text;         // the reply (greedy: compared across speculative modes)
-  int drafted_tokens = 0;   // speculative decoding, from the response's baton object
+  int cached_tokens = 0;    // of the prompt, held by the prompt cache (the response's baton object)
+  int verify_steps = 0;     // speculative decoding: verifications, drafts sent and accepted
+  int drafted_tokens = 0;
   int accepted_tokens = 0;
+  // What the cost model predicts for this request, given its prompt, cache hits and
+  // (speculative decoding) verifications: the same formula the simulated devices are
+  // paced with, so a gap is the simulation's overhead, not a different model.
+  double predicted_ttft_ms = 0;
+  double predicted_decode_tokens_per_s = 0;
 };
 
 // One decoded token as it travelled (from the coordinator's trace of the last request),
@@ -77,7 +84,11 @@ struct RunReport {
   std::vector<StageReport> stages;
   double predicted_return_ms = 0;  // last stage -> coordinator
   double predicted_ms_per_token = 0;
-  double predicted_tokens_per_s = 0;
+  double predicted_tokens_per_s = 0;     // one row per token (no speculation)
+  // Means over the requests of their own predictions (RequestReport): decode with the
+  // speculation each one saw, and time to first token.
+  double predicted_request_tokens_per_s = 0;
+  double predicted_ttft_ms = 0;
 
   std::optional<double> return_ms;  // measured, attributed like the hops
   double measured_tokens_per_s = 0; // mean over requests of decode tokens/s
@@ -91,8 +102,9 @@ struct RunReport {
 
   // measured / predicted - 1 (e.g. -0.08: 8 % slower than predicted)
   double tokens_per_s_error() const {
-    return predicted_tokens_per_s > 0 ? measured_tokens_per_s / predicted_tokens_per_s - 1 : 0;
+    return predicted_request_tokens_per_s > 0 ? measured_tokens_per_s / predicted_request_tokens_per_s - 1 : 0;
   }
+  double ttft_error() const { return predicted_ttft_ms > 0 ? ttft_ms / predicted_ttft_ms - 1 : 0; }
 };
 
 // Hop-in and return ms per token measured from the trace: each hop from its sender's
@@ -116,6 +128,9 @@ struct SpeculativeEntry {
   std::string mode;
   std::string strategy;
   double decode_tokens_per_s = 0;
+  // The cost model's figure given this run's acceptance (its verifications as frames of
+  // drafts + 1 rows): RunReport::predicted_request_tokens_per_s.
+  double predicted_decode_tokens_per_s = 0;
   double acceptance = 0;
   int drafted_tokens = 0, accepted_tokens = 0;
   std::optional<bool> text_identical;  // unset without an `off` run of the same strategy

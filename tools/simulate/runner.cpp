@@ -23,6 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr int kMaxCalibrationDecode = 32;
+constexpr int kPrefillChunk = 64;  // the coordinator's --prefill-chunk here (its default)
 
 // What the planner expects of this cluster before anything runs.
 struct Expectation {
@@ -65,14 +66,16 @@ Expectation predict(const ClusterSpec& spec, Strategy strategy, const RunOptions
 Pacing calibrate(const ClusterSpec& spec, const Expectation& e, const RunOptions& options, ProgressLines& progress) {
   progress.line("measuring this machine on {} (1 thread)...", fs::path(options.model_path).filename().string());
   const int decode = std::clamp(spec.workload.max_tokens, 4, kMaxCalibrationDecode);
-  const double host =
-      measure_host_gflops(options.model_path, e.cost, static_cast<int>(std::lround(e.prompt_tokens)), decode);
-  const Pacing pacing = pace_cluster(spec, token_work(e.cost, e.position), host, options.time_scale);
+  const int prompt_rows = static_cast<int>(std::lround(e.prompt_tokens));
+  const HostSpeed host = measure_host_speed(options.model_path, e.cost, prompt_rows, decode);
+  const Pacing pacing = pace_cluster(spec, token_work(e.cost, e.position), frame_flops(e.cost, prompt_rows),
+                                     host.decode_gflops, host.prompt_gflops, options.time_scale);
   std::string devices;
   for (size_t i = 0; i < spec.devices.size(); ++i) {
     devices += fmt::format("{}{} {:.0f}", i ? ", " : "", spec.devices[i].profile.id, pacing.effective_gflops[i]);
   }
-  progress.line("this machine: {:.1f} GFLOP/s; devices: {}{}", host, devices,
+  progress.line("this machine: {:.1f} GFLOP/s decoding, {:.1f} on a prompt; devices: {}{}", host.decode_gflops,
+                host.prompt_gflops, devices,
                 pacing.scale != 1 ? fmt::format("; running {:.2f}x slower than real time", pacing.scale) : std::string());
   return pacing;
 }
@@ -144,6 +147,23 @@ void add_request_figures(const WorkloadRun& run, double scale, RunReport& rep) {
   rep.throughput_tokens_per_s = rep.wall_s > 0 ? tokens / rep.wall_s : 0;
 }
 
+// Each request's own prediction (its prompt, cache hits and verifications), and their means.
+void add_request_predictions(const PlanRequest& request, const std::vector<StageRange>& split, const Plan& predicted,
+                             double position, RunReport& rep) {
+  double tps = 0, ttft = 0;
+  for (RequestReport& q : rep.requests) {
+    q.predicted_ttft_ms = predict_ttft_ms(request, split, q.prompt_tokens, q.cached_tokens, kPrefillChunk);
+    const DecodeSteps steps{q.completion_tokens - 1, q.verify_steps, q.drafted_tokens, q.accepted_tokens};
+    q.predicted_decode_tokens_per_s =
+        predict_decode_tokens_per_s(request, split, predicted.ms_per_token, position, steps);
+    tps += q.predicted_decode_tokens_per_s;
+    ttft += q.predicted_ttft_ms;
+  }
+  if (rep.requests.empty()) return;
+  rep.predicted_request_tokens_per_s = tps / static_cast<double>(rep.requests.size());
+  rep.predicted_ttft_ms = ttft / static_cast<double>(rep.requests.size());
+}
+
 bool same_split(const Plan& planned, const ActualPlan& actual) {
   if (planned.stages.size() != actual.split.size()) return false;
   for (size_t i = 0; i < actual.split.size(); ++i) {
@@ -201,6 +221,7 @@ RunReport build_report(const ClusterSpec& spec, Strategy strategy, const RunOpti
   rep.predicted_tokens_per_s = predicted.tokens_per_s;
   rep.stages = stage_reports(spec, predicted, pacing, actual, run, rss);
   add_request_figures(run, pacing.scale, rep);
+  add_request_predictions(e.request, actual.split, predicted, e.position, rep);
   if (!hops_from_trace(rep)) attribute_transfer(rep);
   rep.notes = reading_notes(spec, e, pacing, actual);
   return rep;
@@ -212,8 +233,9 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   ProgressLines progress(options.quiet);
   const Expectation expected = predict(spec, strategy, options);
   const Pacing pacing = calibrate(spec, expected, options, progress);
-  SimulatedCluster cluster(spec, pacing, {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context, options.speculative,
-                            options.draft_model},
+  SimulatedCluster cluster(spec, pacing,
+                           {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context,
+                            kPrefillChunk, options.speculative, options.draft_model},
                            progress);
   const ActualPlan actual = actual_plan(cluster.http_port(), spec);
   describe_plan(spec, actual, progress);

@@ -60,8 +60,8 @@ void SimulatedCluster::start_nodes(const ClusterSpec& spec, const Pacing& pacing
         fmt_num(p.memory_bandwidth_gbs / scale), "--threads", "1", "--no-mdns", "--model", options.model_path,
         "--cache-dir", cache, "--link-latency-ms", fmt_num(p.link_latency_ms * scale), "--link-jitter-ms",
         fmt_num(d.jitter_ms * scale), "--link-mbps", fmt_num(p.link_bandwidth_mbps / scale), "--link-seed",
-        std::to_string(spec.seed * 1000 + i), "--pace-gflops", fmt_num(effective / scale), "--host-gflops",
-        fmt_num(pacing.host_gflops), "--ready-file", ready, "--log-level", "warn"};
+        std::to_string(spec.seed * 1000 + i), "--pace-gflops", fmt_num(p.compute_gflops / scale), "--pace-gbs",
+        fmt_num(p.memory_bandwidth_gbs / scale), "--ready-file", ready, "--log-level", "warn"};
     progress.line("starting node {} ({}/{}): {} MiB, {:.0f} GFLOP/s effective, link {:g} ms +- {:g} ms, {:g} Mbit/s",
                   p.id, i + 1, spec.devices.size(), p.memory_mib, effective, p.link_latency_ms, d.jitter_ms,
                   p.link_bandwidth_mbps);
@@ -87,7 +87,8 @@ void SimulatedCluster::start_coordinator(const ClusterSpec& spec, const Simulate
   std::vector<std::string> argv{
       options.baton_exe, "coordinator", "--peers", peers, "--model", options.model_path, "--listen", "127.0.0.1:0",
       "--no-mdns", "--http", "127.0.0.1:0", "--strategy", std::string(strategy_name(options.strategy)), "--wire",
-      w.wire, "--ctx", std::to_string(options.context), "--max-sessions", std::to_string(w.concurrency),
+      w.wire, "--ctx", std::to_string(options.context), "--prefill-chunk",
+      std::to_string(options.prefill_chunk), "--max-sessions", std::to_string(w.concurrency),
       "--min-nodes", std::to_string(spec.devices.size()), "--discovery-wait", fmt_num(kCoordinatorDiscoveryWaitS),
       "--ready-file", ready};
   if (!options.speculative.empty()) argv.insert(argv.end(), {"--speculative", options.speculative});

@@ -27,6 +27,7 @@ struct SimulatedClusterOptions {
   std::string work_dir;    // node shard caches and ready files
   Strategy strategy = Strategy::Memory;
   int64_t context = 2048;
+  int prefill_chunk = 64;   // the coordinator's --prefill-chunk (the prediction uses it too)
   std::string speculative;  // the coordinator's --speculative (on | off | lookup | draft); empty: its default
   std::string draft_model;  // the coordinator's --draft; empty: none
 };
