@@ -138,12 +138,21 @@ TEST(Speculative, ClusterWithADraftModelGivesThePlainGreedyText) {
   // sampling rule on the last stage. (The text is not compared across runs: which
   // numbers the rule draws depends on the draft lengths, which follow measured timings;
   // the rule's law is tested on the pure function.)
+  // A sampled reply may end early, and on a loaded machine the draft length may drop to
+  // its probes: several seeds, and the drafts and acceptances counted over all of them.
   const std::vector<int32_t> prompt = model->tokenizer().encode(kPrompts[1], true, false);
-  const json a = post(cluster.http_port(), {{"prompt", prompt}, {"max_tokens", kTokens}, {"temperature", 0.9}, {"seed", 5}});
-  ASSERT_TRUE(a.contains("choices")) << a.dump();
-  EXPECT_FALSE(a["choices"][0]["text"].get<std::string>().empty());
-  EXPECT_GT(a["baton"]["speculative"]["drafted_tokens"].get<int64_t>(), 0);
-  EXPECT_GT(a["baton"]["speculative"]["accepted_tokens"].get<int64_t>(), 0);
+  int64_t sampled_drafted = 0, sampled_accepted = 0;
+  for (int seed = 5; seed < 9; ++seed) {
+    const json a =
+        post(cluster.http_port(), {{"prompt", prompt}, {"max_tokens", kTokens}, {"temperature", 0.9}, {"seed", seed}});
+    ASSERT_TRUE(a.contains("choices")) << a.dump();
+    EXPECT_FALSE(a["choices"][0]["text"].get<std::string>().empty());
+    sampled_drafted += a["baton"]["speculative"]["drafted_tokens"].get<int64_t>();
+    sampled_accepted += a["baton"]["speculative"]["accepted_tokens"].get<int64_t>();
+  }
+  EXPECT_GT(sampled_drafted, 0);
+  EXPECT_GT(sampled_accepted, 0);
+  EXPECT_LE(sampled_accepted, sampled_drafted);
 }
 
 TEST(Speculative, ADraftModelOfAnotherVocabularyIsRefused) {
