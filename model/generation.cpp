@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "model/grammar_constraint.h"
+#include "model/json_constraint.h"
 #include "model/stop_strings.h"
 #include "model/tokenizer.h"
 
@@ -195,8 +197,12 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   result.reused_tokens = static_cast<int32_t>(shared);
   SamplingRequest request{params.sampling, params.logprobs, 0, {}};
   constraint_.reset();
-  if (params.json_object) constraint_.emplace(tokenizer_);
-  tokens_left_ = params.max_tokens;
+  if (params.grammar) constraint_ = std::make_unique<GrammarConstraint>(tokenizer_, params.grammar);
+  else if (params.json_object) constraint_ = std::make_unique<JsonObjectConstraint>(tokenizer_);
+  // What a constrained reply may still write: max_tokens, or fewer when the context fills
+  // first (the loop below emits at most capacity - input + 1 tokens).
+  const int64_t budget = std::min<int64_t>(params.max_tokens, capacity - static_cast<int64_t>(input.size()) + 1);
+  tokens_left_ = budget;
   SampleResult next = feed_and_sample(std::span(input).subspan(shared), params.prefill_chunk, request);
   if (cb.on_prefill_done) cb.on_prefill_done();
 
@@ -252,7 +258,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
     // (the step yields up to k + 1 tokens).
     const int64_t room = capacity - static_cast<int64_t>(history_.size()) - 1;
     const int32_t max_draft = static_cast<int32_t>(std::min<int64_t>(room, params.max_tokens - produced - 2));
-    tokens_left_ = params.max_tokens - produced - 1;
+    tokens_left_ = budget - produced - 1;
     pending = feed_one(id, max_draft, params, request, control, result);
     at = 0;
   }

@@ -8,12 +8,14 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
-#include "model/json_constraint.h"
+#include "model/grammar.h"
+#include "model/token_constraint.h"
 #include "model/sampler.h"
 #include "model/sampling_request.h"
 #include "model/speculative.h"
@@ -67,6 +69,9 @@ struct GenerationParams {
   // The reply must be a JSON object (response_format json_object): tokens are masked where
   // sampling happens, which then needs the logits here (no speculation for it).
   bool json_object = false;
+  // The reply must be a sentence of this grammar (response_format json_schema, a tool
+  // call), masked the same way.
+  std::shared_ptr<const Grammar> grammar;
   // Where drafts come from (context so far, at most k tokens, the step's sampling);
   // empty: prompt lookup. A draft that comes with its distributions is verified by the
   // speculative sampling rule (when the request samples).
@@ -145,7 +150,7 @@ class Generator {
   // again by every request; acceptance decays within a few steps of a new text.
   std::optional<DraftLengthController> control_;
   std::vector<int32_t> history_;  // tokens whose K/V are in the backend's cache
-  std::optional<JsonObjectConstraint> constraint_;  // during a json_object generation
+  std::unique_ptr<TokenConstraint> constraint_;  // during a constrained generation
   int64_t tokens_left_ = 0;                         // the constraint's budget, this token included
 };
 

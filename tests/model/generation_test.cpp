@@ -7,12 +7,14 @@
 
 #include "model/generation.h"
 #include "model/json_prefix.h"
+#include "model/json_schema_grammar.h"
 #include "model/kv_cache.h"
 #include "model/local_backend.h"
 #include "model/model.h"
 #include "model/stop_strings.h"
 #include "tensor/thread_pool.h"
 #include "test_models.h"
+#include "tests/model/schema_check.h"
 
 namespace baton {
 namespace {
@@ -242,6 +244,55 @@ TEST_F(GenerationTest, AJsonObjectReplyClosesBeforeMaxTokens) {
       EXPECT_TRUE(nlohmann::json::accept(r.text) && nlohmann::json::parse(r.text).is_object())
           << "max_tokens " << limit << ", seed " << seed << ": " << r.text;
       EXPECT_LE(r.completion_tokens, limit);
+    }
+  }
+}
+
+// response_format json_schema: whatever the weights want, the reply parses and follows the
+// schema (types, required keys, enum), including when max_tokens cuts it short.
+TEST_F(GenerationTest, AJsonSchemaReplyAlwaysFollowsTheSchema) {
+  const auto schema = nlohmann::ordered_json::parse(R"({
+    "type": "object",
+    "properties": {"name": {"type": "string"}, "legs": {"type": "integer"},
+                   "mood": {"enum": ["calm", "loud"]}, "tags": {"type": "array", "items": {"type": "boolean"}}},
+    "required": ["name", "legs", "mood", "tags"], "additionalProperties": false})");
+  const auto grammar = compile_json_schema(schema);
+  const auto plain = nlohmann::json::parse(schema.dump());
+  for (int32_t limit : {46, 64, 128}) {  // the shortest instance has 44 bytes
+    for (uint64_t seed = 0; seed <= 3; ++seed) {
+      GenerationParams p = greedy(limit);
+      p.grammar = grammar;
+      p.speculation.enabled = true;  // ignored under a constraint
+      if (seed > 0) {
+        p.sampling.temperature = 1.0f;
+        p.sampling.seed = seed;
+      }
+      const GenerationResult r = run(prompt("Describe a dog in JSON."), p);
+      ASSERT_TRUE(nlohmann::json::accept(r.text)) << "max_tokens " << limit << ", seed " << seed << ": " << r.text;
+      EXPECT_EQ(testing::schema_violation(nlohmann::json::parse(r.text), plain), "") << r.text;
+      EXPECT_LE(r.completion_tokens, limit);
+      EXPECT_EQ(r.verify_steps, 0);
+    }
+  }
+}
+
+// The context can end a reply before max_tokens does: a constrained reply closes in time
+// for that too.
+TEST_F(GenerationTest, AJsonSchemaReplyClosesBeforeTheContextIsFull) {
+  const auto grammar = compile_json_schema(nlohmann::ordered_json::parse(
+      R"({"type": "object", "properties": {"words": {"type": "array", "items": {"type": "string"}}},
+          "required": ["words"], "additionalProperties": false})"));
+  std::vector<int32_t> input = prompt("Describe a dog in JSON.");
+  for (int room : {16, 24, 40}) {  // the context holds 256
+    std::vector<int32_t> long_input = input;
+    while (static_cast<int>(long_input.size()) < 256 - room) long_input.push_back(input.back());
+    for (uint64_t seed = 1; seed <= 3; ++seed) {
+      GenerationParams p = greedy(200);
+      p.grammar = grammar;
+      p.sampling.temperature = 1.0f;
+      p.sampling.seed = seed;
+      const GenerationResult r = run(long_input, p);
+      EXPECT_TRUE(nlohmann::json::accept(r.text)) << "room " << room << ", seed " << seed << ": " << r.text;
     }
   }
 }
