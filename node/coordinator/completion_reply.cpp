@@ -62,6 +62,8 @@ class StreamWriter {
         text_offset_(static_cast<size_t>(header.request.n), 0) {}
 
   bool piece(const ChoiceChannel::Piece& piece) {
+    // A reply that may be a tool call is read whole before anything is sent (endings()).
+    if (buffered()) return true;
     const size_t i = static_cast<size_t>(piece.choice);
     json logprobs = logprobs_json(header_.request, piece.sampled, header_.token_text, text_offset_[i]);
     for (const SampledToken& t : piece.sampled) {
@@ -80,8 +82,10 @@ class StreamWriter {
         send(error_body(server_failure(header_.id, outs[i].error)));
         continue;
       }
-      json last = completion_chunk(header_.request, header_.id, header_.created, header_.model_id, "",
-                                   finish_reason_for_api(outs[i].result.finish), first_[i], static_cast<int32_t>(i));
+      std::string finish = finish_reason_for_api(outs[i].result.finish);
+      if (buffered()) finish = send_buffered(outs[i].result.text, i, finish);
+      json last = completion_chunk(header_.request, header_.id, header_.created, header_.model_id, "", finish,
+                                   first_[i], static_cast<int32_t>(i));
       if (i + 1 == outs.size()) {
         last["baton"] = baton_figures(outs);
         // As OpenAI's stream_options.include_usage does, on the final chunk.
@@ -95,6 +99,36 @@ class StreamWriter {
   }
 
  private:
+  bool buffered() const { return header_.request.chat && header_.request.tools.active(); }
+
+  // A choice read whole for tool calls: its calls as tool_calls deltas (the name first,
+  // then the arguments), or its text as one content delta. Returns the finish reason.
+  std::string send_buffered(const std::string& text, size_t i, const std::string& finish) {
+    const ToolReply reply = read_tool_reply(header_.request.tools, text, tool_call_id_prefix(header_.id, i));
+    auto chunk = [&](json delta) {
+      json c = completion_chunk(header_.request, header_.id, header_.created, header_.model_id, "", std::nullopt,
+                                first_[i], static_cast<int32_t>(i));
+      if (first_[i]) delta["role"] = "assistant";
+      c["choices"][0]["delta"] = std::move(delta);
+      first_[i] = false;
+      send(c);
+    };
+    if (reply.tool_calls.empty()) {
+      if (!text.empty()) chunk({{"content", text}});
+      return finish;
+    }
+    if (reply.content) chunk({{"content", *reply.content}});
+    for (size_t k = 0; k < reply.tool_calls.size(); ++k) {
+      const json& call = reply.tool_calls[k];
+      chunk({{"content", nullptr},
+             {"tool_calls", json::array({{{"index", k}, {"id", call["id"]}, {"type", "function"},
+                                          {"function", {{"name", call["function"]["name"]}, {"arguments", ""}}}}})}});
+      chunk({{"tool_calls", json::array({{{"index", k},
+                                          {"function", {{"arguments", call["function"]["arguments"]}}}}})}});
+    }
+    return "tool_calls";
+  }
+
   bool send(const json& chunk) {
     const std::string line = "data: " + dump_json(chunk) + "\n\n";
     return sink_.write(line.data(), line.size());

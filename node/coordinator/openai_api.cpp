@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include "model/unicode_utf8.h"
+#include "node/coordinator/openai_tools.h"
+#include "node/coordinator/response_format.h"
 #include <charconv>
 #include <cmath>
 #include <random>
@@ -159,10 +161,20 @@ ChatMessage chat_message(const json& msg, const std::string& p) {
   if (!msg.is_object()) throw bad(p, fmt::format("'{}' must be an object", p));
   std::string role = text_field(msg.value("role", json()), p + ".role");
   if (role == "developer") role = "system";  // OpenAI's name for system instructions to reasoning models
-  if (role != "system" && role != "user" && role != "assistant") {
-    throw bad(p + ".role", fmt::format("'{}.role' must be system, developer, user or assistant, got '{}'", p, role));
+  if (role == "tool") {
+    // A function's result, answering an earlier call by its id.
+    text_field(msg.value("tool_call_id", json()), p + ".tool_call_id");
+    return tool_result_message(message_content(msg, p, role));
   }
-  return {role, message_content(msg, p, role)};
+  if (role != "system" && role != "user" && role != "assistant") {
+    throw bad(p + ".role", fmt::format("'{}.role' must be system, developer, user, assistant or tool, got '{}'", p, role));
+  }
+  ChatMessage out{role, message_content(msg, p, role)};
+  if (role == "assistant" && msg.contains("tool_calls") && !msg["tool_calls"].is_null()) {
+    const std::string calls = render_tool_calls(msg["tool_calls"], p + ".tool_calls");
+    out.content += (out.content.empty() || calls.empty() ? "" : "\n") + calls;
+  }
+  return out;
 }
 
 
@@ -224,26 +236,6 @@ json byte_values(const std::string& text) {
   json out = json::array();
   for (const char c : text) out.push_back(static_cast<unsigned char>(c));
   return out;
-}
-
-// response_format: "text" (the default) or "json_object" (the reply is constrained to a
-// JSON object). "json_schema" is refused rather than ignored: a schema is not enforced yet.
-bool json_object_requested(const json& body) {
-  if (!body.contains("response_format") || body["response_format"].is_null()) return false;
-  const json& f = body["response_format"];
-  if (!f.is_object() || !f.contains("type") || !f["type"].is_string()) {
-    throw bad("response_format", "'response_format' must be an object with a 'type' (\"text\" or \"json_object\")");
-  }
-  const std::string type = f["type"].get<std::string>();
-  if (type == "text") return false;
-  if (type == "json_object") return true;
-  if (type == "json_schema") {
-    throw bad("response_format.type",
-              "'json_schema' is not supported by this server yet: ask for \"json_object\" (any JSON object) and "
-              "describe the fields in the prompt");
-  }
-  throw bad("response_format.type", fmt::format("'response_format.type' must be \"text\" or \"json_object\", got "
-                                                "\"{}\"", type));
 }
 
 }  // namespace
@@ -352,7 +344,25 @@ CompletionRequest parse_completion_request(const std::string& text, bool chat, c
       throw bad("stop", "'stop' must be a string or an array of at most 4 strings");
     }
   }
-  g.json_object = json_object_requested(body);
+  if (body.contains("response_format") || body.contains("tools") || body.contains("tool_choice")) {
+    // Parsed again with its key order: a schema's properties are written in their order.
+    const auto ordered = nlohmann::ordered_json::parse(text);
+    const ResponseFormat format = parse_response_format(ordered);
+    g.json_object = format.json_object;
+    g.grammar = format.grammar;
+    if (g.grammar) check_room_for_grammar(*g.grammar, g.max_tokens, "JSON text the schema allows");
+    if (chat) r.tools = parse_tools(ordered);
+    else if (body.contains("tools") && !body["tools"].is_null()) throw bad("tools", "'tools' is for /v1/chat/completions");
+    if (r.tools.call_grammar) {
+      if (format.grammar || format.json_object) {
+        throw bad("response_format", "a forced tool call ('tool_choice' required or a named function) already "
+                                     "decides the reply's format: leave 'response_format' out");
+      }
+      g.grammar = r.tools.call_grammar;
+      check_room_for_grammar(*g.grammar, g.max_tokens, "call of the function(s)");
+    }
+    add_tools_to_messages(r.prompt.messages, r.tools);
+  }
   if (body.contains("speculative") && !body["speculative"].is_null()) {
     if (!body["speculative"].is_boolean()) throw bad("speculative", "'speculative' must be true or false");
     r.speculative = body["speculative"].get<bool>();
@@ -416,6 +426,11 @@ json logprobs_json(const CompletionRequest& req, std::span<const SampledToken> t
           {"text_offset", std::move(offsets)}};
 }
 
+std::string tool_call_id_prefix(const std::string& response_id, size_t choice) {
+  const size_t dash = response_id.rfind('-');
+  return fmt::format("{}_{}", dash == std::string::npos ? response_id : response_id.substr(dash + 1), choice);
+}
+
 std::string finish_reason_for_api(FinishReason r) {
   return r == FinishReason::Length ? "length" : "stop";  // a cancelled stream has no reader left
 }
@@ -429,7 +444,15 @@ json completion_response(const CompletionRequest& req, const std::string& id, in
     const GenerationResult& result = results[i];
     json choice = {{"index", i}, {"finish_reason", finish_reason_for_api(result.finish)},
                    {"logprobs", logprobs_json(req, result.sampled, token_text)}};
-    if (req.chat) {
+    if (req.chat && req.tools.active()) {
+      ToolReply reply = read_tool_reply(req.tools, result.text, tool_call_id_prefix(id, i));
+      choice["message"] = {{"role", "assistant"}, {"content", reply.content ? json(*reply.content) : json(nullptr)},
+                           {"refusal", nullptr}};
+      if (!reply.tool_calls.empty()) {
+        choice["message"]["tool_calls"] = std::move(reply.tool_calls);
+        choice["finish_reason"] = "tool_calls";
+      }
+    } else if (req.chat) {
       choice["message"] = {{"role", "assistant"}, {"content", result.text}, {"refusal", nullptr}};
     } else {
       choice["text"] = result.text;

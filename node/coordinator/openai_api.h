@@ -14,6 +14,7 @@
 #include "model/chat_template.h"
 #include "model/prompt.h"
 #include "model/generation.h"
+#include "node/coordinator/openai_tools.h"
 
 namespace baton {
 
@@ -41,6 +42,7 @@ struct CompletionRequest {
   GenerationParams params;
   bool stream = false;
   int32_t n = 1;  // choices, each generated with seed + index
+  ToolSet tools;  // chat: the functions the model may call, and whether it must
   // baton's own field: speculative decoding for this request (unset: the coordinator's
   // --speculative). The text is the same either way.
   std::optional<bool> speculative;
@@ -89,5 +91,7 @@ nlohmann::json completion_chunk(const CompletionRequest& req, const std::string&
 // GET /v1/models and /v1/models/{id}.
 nlohmann::json model_object(const std::string& model_id);
 std::string finish_reason_for_api(FinishReason r);
+// The ids of a choice's tool calls start with this ("call_<response id's tail>_<choice>").
+std::string tool_call_id_prefix(const std::string& response_id, size_t choice);
 
 }  // namespace baton

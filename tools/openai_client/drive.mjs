@@ -119,6 +119,88 @@ await check('response_format json_object gives JSON', async () => {
     return { ok: false, note: `not JSON: ${JSON.stringify(r.choices[0].message.content).slice(0, 60)}` };
   }
 });
+const person = { type: 'object', additionalProperties: false, required: ['name', 'age', 'mood'],
+  properties: { name: { type: 'string' }, age: { type: 'integer' }, mood: { enum: ['calm', 'loud'] } } };
+const isPerson = (v) => v && typeof v === 'object' && Object.keys(v).length === 3 && typeof v.name === 'string' &&
+  Number.isInteger(v.age) && ['calm', 'loud'].includes(v.mood);
+const personFormat = { type: 'json_schema', json_schema: { name: 'person', strict: true, schema: person } };
+await check('response_format json_schema follows the schema (4 seeds)', async () => {
+  const got = [];
+  for (const seed of [1, 2, 3, 4]) {
+    const r = await client.chat.completions.create({ model, messages: user('Describe Moses as JSON.'), max_tokens: 64,
+      temperature: 1, seed, response_format: personFormat });
+    got.push(r.choices[0].message.content);
+  }
+  const bad = got.filter((t) => { try { return !isPerson(JSON.parse(t)); } catch (_) { return true; } });
+  return { ok: bad.length === 0, note: bad.length ? `not a person: ${JSON.stringify(bad[0]).slice(0, 80)}` : got[0].slice(0, 80) };
+});
+await check('response_format json_schema streamed', async () => {
+  const s = await client.chat.completions.create({ model, messages: user('Describe Moses as JSON.'), max_tokens: 64,
+    response_format: personFormat, stream: true });
+  let text = '';
+  for await (const c of s) text += c.choices[0]?.delta?.content || '';
+  let ok = false;
+  try { ok = isPerson(JSON.parse(text)); } catch (_) { /* not JSON */ }
+  return { ok, note: text.slice(0, 80) };
+});
+await check('json_schema with an unsupported keyword is a 400 naming it', () => refused(() => client.chat.completions.create({
+  model, messages: user('Hi'), max_tokens: 32, response_format: { type: 'json_schema', json_schema: { name: 'x',
+    schema: { type: 'object', properties: { d: { type: 'string', format: 'date' } } } } } }), 400));
+const tools = [
+  { type: 'function', function: { name: 'get_weather', description: 'The weather in a city',
+    parameters: { type: 'object', additionalProperties: false, required: ['city', 'unit'],
+      properties: { city: { type: 'string' }, unit: { enum: ['celsius', 'fahrenheit'] } } } } },
+  { type: 'function', function: { name: 'add', description: 'Adds two integers',
+    parameters: { type: 'object', additionalProperties: false, required: ['a', 'b'],
+      properties: { a: { type: 'integer' }, b: { type: 'integer' } } } } },
+];
+const validCall = (call) => {
+  const args = JSON.parse(call.function.arguments);
+  if (call.function.name === 'get_weather') return typeof args.city === 'string' && ['celsius', 'fahrenheit'].includes(args.unit);
+  return call.function.name === 'add' && Number.isInteger(args.a) && Number.isInteger(args.b);
+};
+await check('tools, tool_choice required: a valid call', async () => {
+  const r = await client.chat.completions.create({ model, messages: user('What is the weather in Jerusalem?'),
+    max_tokens: 64, tools, tool_choice: 'required' });
+  const c = r.choices[0];
+  const calls = c.message.tool_calls ?? [];
+  return { ok: c.finish_reason === 'tool_calls' && c.message.content === null && calls.length === 1 &&
+    calls[0].type === 'function' && !!calls[0].id && validCall(calls[0]),
+    note: calls.length ? `${calls[0].function.name}(${calls[0].function.arguments})` : JSON.stringify(c.message) };
+});
+await check('tools, a named function, streamed as delta.tool_calls', async () => {
+  const s = await client.chat.completions.create({ model, messages: user('Add 2 and 3.'), max_tokens: 48, tools,
+    tool_choice: { type: 'function', function: { name: 'add' } }, stream: true });
+  const calls = [];
+  let finish = null;
+  for await (const c of s) {
+    for (const d of c.choices[0]?.delta?.tool_calls ?? []) {
+      calls[d.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } };
+      if (d.id) calls[d.index].id = d.id;
+      if (d.function?.name) calls[d.index].function.name += d.function.name;
+      if (d.function?.arguments) calls[d.index].function.arguments += d.function.arguments;
+    }
+    finish = c.choices[0]?.finish_reason || finish;
+  }
+  return { ok: finish === 'tool_calls' && calls.length === 1 && calls[0].function.name === 'add' && validCall(calls[0]),
+    note: calls.length ? `${calls[0].function.name}(${calls[0].function.arguments}), ${finish}` : `no calls (${finish})` };
+});
+await check('tools, tool_choice auto: a reply or a call', async () => {
+  const r = await client.chat.completions.create({ model, messages: user('What is the weather in Jerusalem?'),
+    max_tokens: 32, tools });
+  const m = r.choices[0].message;
+  const calls = m.tool_calls ?? [];
+  return { ok: calls.length > 0 ? calls.every(validCall) && r.choices[0].finish_reason === 'tool_calls' : typeof m.content === 'string',
+    note: calls.length ? `called ${calls[0].function.name}` : `text: ${JSON.stringify(m.content).slice(0, 60)}` };
+});
+await check('a tool result goes back in', async () => {
+  const r = await client.chat.completions.create({ model, max_tokens: 16, tools, messages: [
+    ...user('What is the weather in Jerusalem?'),
+    { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+      function: { name: 'get_weather', arguments: '{"city":"Jerusalem","unit":"celsius"}' } }] },
+    { role: 'tool', tool_call_id: 'call_1', content: '{"temperature": 21}' }] });
+  return { ok: r.choices.length === 1 && (r.usage?.prompt_tokens ?? 0) > 0, note: `prompt ${r.usage?.prompt_tokens} tokens` };
+});
 await check('embeddings.create', async () => {
   const r = await client.embeddings.create({ model, input: ['hello', 'world'] });
   return { ok: r.data.length === 2 && r.data[0].embedding.length > 0, note: `${r.data.length} x ${r.data[0].embedding.length}` };

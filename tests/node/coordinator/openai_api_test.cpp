@@ -77,7 +77,8 @@ TEST(OpenAiApi, DeveloperIsSystemAndToolCallsMayHaveNullContent) {
   ASSERT_EQ(r.prompt.messages.size(), 4u);
   EXPECT_EQ(r.prompt.messages[0].role, "system");
   EXPECT_EQ(r.prompt.messages[2].role, "assistant");
-  EXPECT_EQ(r.prompt.messages[2].content, "");
+  // The call goes back into the conversation in the tools' prompt format.
+  EXPECT_EQ(r.prompt.messages[2].content, "<tool_call>\n{\"name\":\"weather\",\"arguments\":{}}\n</tool_call>");
   // Without tool_calls, content is required.
   EXPECT_EQ(error_of(R"({"messages": [{"role": "assistant", "content": null}]})").param, "messages[0].content");
   EXPECT_EQ(error_of(R"({"messages": [{"role": "user"}]})").param, "messages[0].content");
@@ -113,17 +114,36 @@ TEST(OpenAiApi, ChoicesCount) {
 namespace baton {
 namespace {
 
-TEST(OpenAiApi, ResponseFormatJsonObjectIsHonouredAndJsonSchemaRefusedNotIgnored) {
-  const auto with = [](const std::string& format) {
-    return std::string(R"({"messages": [{"role": "user", "content": "hi"}], "response_format": )") + format + "}";
+TEST(OpenAiApi, ResponseFormatJsonObjectAndJsonSchemaAreHonoured) {
+  const auto with = [](const std::string& format, int max_tokens = 256) {
+    return std::string(R"({"messages": [{"role": "user", "content": "hi"}], "max_tokens": )") +
+           std::to_string(max_tokens) + R"(, "response_format": )" + format + "}";
   };
   EXPECT_TRUE(parse_completion_request(with(R"({"type": "json_object"})"), true, "m", 64).params.json_object);
   EXPECT_FALSE(parse_completion_request(with(R"({"type": "text"})"), true, "m", 64).params.json_object);
   EXPECT_FALSE(parse_completion_request(with("null"), true, "m", 64).params.json_object);
-  const ApiError schema = error_of(with(R"({"type": "json_schema", "json_schema": {"name": "x", "schema": {}}})"));
-  EXPECT_EQ(schema.status, 400);
-  EXPECT_EQ(schema.param, "response_format.type");
-  EXPECT_NE(std::string(schema.what()).find("json_object"), std::string::npos) << schema.what();
+  const std::string person = R"({"type": "json_schema", "json_schema": {"name": "person", "strict": true, "schema":
+      {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+       "required": ["name", "age"], "additionalProperties": false}}})";
+  const CompletionRequest r = parse_completion_request(with(person), true, "m", 64);
+  ASSERT_TRUE(r.params.grammar);
+  EXPECT_FALSE(r.params.json_object);
+  // The schema's order, not the parser's alphabetical one: "name" comes first.
+  GrammarState state(*r.params.grammar);
+  EXPECT_TRUE(state.feed(R"({"name": "Ann", "age": 3})") && state.complete());
+  EXPECT_FALSE(GrammarState(*r.params.grammar).feed(R"({"age")"));
+
+  const ApiError keyword = error_of(with(R"({"type": "json_schema", "json_schema": {"name": "x", "schema":
+      {"type": "object", "properties": {"age": {"type": "integer", "minimum": 0}}}}})"));
+  EXPECT_EQ(keyword.status, 400);
+  EXPECT_EQ(keyword.param, "response_format.json_schema.schema.properties.age.minimum");
+  EXPECT_NE(std::string(keyword.what()).find("'minimum'"), std::string::npos) << keyword.what();
+  EXPECT_EQ(error_of(with(R"({"type": "json_schema", "json_schema": {"schema": {}}})")).param,
+            "response_format.json_schema.name");
+  EXPECT_EQ(error_of(with(R"({"type": "json_schema", "json_schema": {"name": "x"}})")).param,
+            "response_format.json_schema.schema");
+  EXPECT_EQ(error_of(with(R"({"type": "json_schema"})")).param, "response_format.json_schema");
+  EXPECT_EQ(error_of(with(person, 10)).param, "max_tokens") << "the shortest instance has 22 bytes";
   EXPECT_EQ(error_of(with(R"({"type": "yaml"})")).param, "response_format.type");
   EXPECT_EQ(error_of(with(R"("json")")).param, "response_format");
 }
