@@ -7,9 +7,11 @@
 #                          qemu-user, then the static aarch64 build in build-aarch64/
 #                          (tools/cross/build-aarch64.sh), whose suites ctest runs under
 #                          qemu. CI uses this; the first run takes a while longer.
-#   ./setup.sh --sanitize  also the whole project and its suites with AddressSanitizer and
-#                          UndefinedBehaviorSanitizer in build-asan/ (not in CI: a full
-#                          build more); then: ctest --test-dir build-asan --output-on-failure
+#   ./setup.sh --sanitize  also the unit suites and fuzz replays with AddressSanitizer and
+#                          UndefinedBehaviorSanitizer in build-asan/, which the same ctest
+#                          then runs (tests/sanitized/). CI uses this too. For everything,
+#                          integration suites included, build build-asan/ in full and run
+#                          ctest --test-dir build-asan --output-on-failure
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -19,7 +21,7 @@ for arg in "$@"; do
   case "$arg" in
     --aarch64) AARCH64=1 ;;
     --sanitize) SANITIZE=1 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "setup: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -70,8 +72,8 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j2
 if ((SANITIZE)); then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATON_SANITIZE=ON
-  cmake --build build-asan -j2
-  echo "setup: sanitizer build in build-asan/: ctest --test-dir build-asan --output-on-failure -j2"
+  cmake --build build-asan -j2 --target baton_sanitized_suites
+  echo "setup: sanitizer build of the unit suites and fuzz replays in build-asan/ (ctest runs them as sanitized.*)"
 fi
 if ((AARCH64_FAILED)); then
   echo "setup: ERROR: the aarch64 cross build failed (its output is above); the x86 build in build/ is done" >&2
