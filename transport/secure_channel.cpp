@@ -142,7 +142,9 @@ kj::Promise<size_t> SecureStream::tryRead(void* buffer, size_t minBytes, size_t 
 kj::Promise<size_t> SecureStream::read_more(kj::byte* out, size_t min, size_t max, size_t done) {
   const size_t available = plain_.size() - plain_pos_;
   const size_t take = std::min(available, max - done);
-  std::memcpy(out + done, plain_.data() + plain_pos_, take);
+  // Before the first record plain_ holds nothing and its data() may be null, which
+  // memcpy must not be given even for zero bytes (UBSan reports it).
+  if (take > 0) std::memcpy(out + done, plain_.data() + plain_pos_, take);
   plain_pos_ += take;
   done += take;
   if (done >= min || done == max || eof_) return done;
