@@ -31,13 +31,16 @@ struct Options {
   int repeats = 15;           // windows; the best is reported
   unsigned max_threads = 2;
   bool matmul = true;
+  std::vector<DType> types = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0, DType::Q4_K,
+                              DType::Q6_K, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q5_K};
 };
 
 void print_help() {
   std::printf(
       "baton_kernel_bench: matvec GB/s per weight dtype vs measured memory bandwidth\n\n"
-      "usage: baton_kernel_bench [--quick] [--threads N] [--no-matmul] [--help]\n\n"
+      "usage: baton_kernel_bench [--quick] [--threads N] [--no-matmul] [--types q5_0,q5_K,...] [--help]\n\n"
       "  --quick       shorter measurements (noisier)\n"
+      "  --types LIST  only these weight types (default: every one)\n"
       "  --threads N   largest thread count to try (default 2); runs 1..N\n"
       "  --no-matmul   skip the prefill (matmul) table\n"
       "  --help        this text\n\n"
@@ -57,6 +60,20 @@ bool parse(int argc, char** argv, Options& o) {
       o.repeats = 5;
     } else if (a == "--no-matmul") {
       o.matmul = false;
+    } else if (a == "--types" && i + 1 < argc) {
+      o.types.clear();
+      std::string_view list = argv[++i];
+      while (!list.empty()) {
+        const size_t comma = list.find(',');
+        const std::string_view name = list.substr(0, comma);
+        const auto t = baton::parse_dtype(name);
+        if (!t || *t == DType::Q8_K) {
+          std::fprintf(stderr, "error: --types: '%.*s' is not a weight type\n", static_cast<int>(name.size()), name.data());
+          return false;
+        }
+        o.types.push_back(*t);
+        list = comma == std::string_view::npos ? std::string_view{} : list.substr(comma + 1);
+      }
     } else if (a == "--threads" && i + 1 < argc) {
       const int n = std::atoi(argv[++i]);
       if (n < 1 || n > 256) {
@@ -169,7 +186,7 @@ int main(int argc, char** argv) {
   }
   double machine_bw = *std::max_element(bandwidth.begin(), bandwidth.end());
 
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K};
+  const std::vector<DType>& types = opt.types;
   const std::pair<int64_t, int64_t> shapes[] = {{768, 3072}, {3072, 768}};
   // 4x a 32 MiB last-level cache: each call then reads its weights from DRAM.
   const size_t cold_bytes = size_t{128} << 20;
@@ -212,9 +229,9 @@ int main(int argc, char** argv) {
   machine_bw = *std::max_element(bandwidth.begin(), bandwidth.end());
 
   std::printf("\nmatvec (GB/s of weight bytes; %% = of the best bandwidth measured with the same threads / of the machine best)\n");
-  std::printf("%-5s %-10s %3s  %10s %14s  %10s\n", "dtype", "rows x cols", "thr", "cold GB/s", "cold % (same/best)", "hot GB/s");
+  std::printf("%-6s %-10s %3s  %10s %14s  %10s\n", "dtype", "rows x cols", "thr", "cold GB/s", "cold % (same/best)", "hot GB/s");
   for (const Row& r : table) {
-    std::printf("%-5s %4lldx%-5lld %3u  %10.2f %7.0f%% /%4.0f%%  %10.2f\n", std::string(baton::dtype_name(r.dtype)).c_str(),
+    std::printf("%-6s %4lldx%-5lld %3u  %10.2f %7.0f%% /%4.0f%%  %10.2f\n", std::string(baton::dtype_name(r.dtype)).c_str(),
                 static_cast<long long>(r.rows), static_cast<long long>(r.cols), r.threads, r.cold_gbs / 1e9,
                 100.0 * r.cold_gbs / bandwidth[r.threads - 1], 100.0 * r.cold_gbs / machine_bw, r.hot_gbs / 1e9);
   }
@@ -222,7 +239,7 @@ int main(int argc, char** argv) {
   if (opt.matmul) {
     constexpr int64_t kTokens = 64;
     std::printf("\nmatmul / prefill (%lld tokens, GFLOP/s; weights 768 x 3072)\n", static_cast<long long>(kTokens));
-    std::printf("%-5s %3s  %10s\n", "dtype", "thr", "GFLOP/s");
+    std::printf("%-6s %3s  %10s\n", "dtype", "thr", "GFLOP/s");
     for (DType t : types) {
       Matrix m = make_matrix(t, 768, 3072, 0);
       std::vector<float> x(static_cast<size_t>(3072 * kTokens), 0.5f), y(static_cast<size_t>(768 * kTokens));
@@ -231,7 +248,7 @@ int main(int argc, char** argv) {
         const double secs = best_seconds_per_call(opt, [&] {
           baton::matmul(baton::WeightView{t, m.copies[0].get(), 768, 3072}, x.data(), kTokens, y.data(), pool);
         });
-        std::printf("%-5s %3u  %10.2f\n", std::string(baton::dtype_name(t)).c_str(), th,
+        std::printf("%-6s %3u  %10.2f\n", std::string(baton::dtype_name(t)).c_str(), th,
                     2.0 * 768 * 3072 * kTokens / secs / 1e9);
       }
     }
@@ -240,7 +257,7 @@ int main(int argc, char** argv) {
     // One decode step of attention (1 query token) at several context lengths.
     const baton::AttentionShape shape{12, 4, 64};
     std::printf("\nattention, 1 query token (12 heads, 4 KV heads, head_dim 64; microseconds per call)\n");
-    std::printf("%-5s %6s %3s  %10s\n", "kv", "ctx", "thr", "us");
+    std::printf("%-6s %6s %3s  %10s\n", "kv", "ctx", "thr", "us");
     for (DType kv : {DType::F16, DType::Q8_0, DType::F32}) {
       for (int64_t ctx : {256, 2048}) {
         const int64_t row_elems = int64_t{shape.n_kv_heads} * shape.head_dim;
@@ -255,7 +272,7 @@ int main(int argc, char** argv) {
           const double secs = best_seconds_per_call(opt, [&] {
             baton::attention(q.data(), 1, ctx - 1, view, shape, out.data(), pool);
           });
-          std::printf("%-5s %6lld %3u  %10.1f\n", std::string(baton::dtype_name(kv)).c_str(), static_cast<long long>(ctx), th,
+          std::printf("%-6s %6lld %3u  %10.1f\n", std::string(baton::dtype_name(kv)).c_str(), static_cast<long long>(ctx), th,
                       secs * 1e6);
         }
       }

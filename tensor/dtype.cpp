@@ -10,22 +10,32 @@ namespace baton {
 // ggml's block sizes: if one of these fails, GGUF data could no longer be used in place.
 static_assert(sizeof(BlockQ8_0) == 34, "Q8_0 block must match ggml (34 bytes)");
 static_assert(sizeof(BlockQ4_0) == 18, "Q4_0 block must match ggml (18 bytes)");
+static_assert(sizeof(BlockQ5_0) == 22, "Q5_0 block must match ggml (22 bytes)");
+static_assert(sizeof(BlockQ5_1) == 24, "Q5_1 block must match ggml (24 bytes)");
+static_assert(sizeof(BlockIQ4_NL) == 18, "IQ4_NL block must match ggml (18 bytes)");
+static_assert(sizeof(BlockQ5_K) == 176, "Q5_K block must match ggml (176 bytes)");
 static_assert(sizeof(BlockQ4_K) == 144, "Q4_K block must match ggml (144 bytes)");
 static_assert(sizeof(BlockQ6_K) == 210, "Q6_K block must match ggml (210 bytes)");
 static_assert(sizeof(BlockQ8_K) == 292, "Q8_K block must match ggml (292 bytes)");
-static_assert(alignof(BlockQ8_0) <= 2 && alignof(BlockQ4_0) <= 2 && alignof(BlockQ4_K) <= 2,
+static_assert(alignof(BlockQ8_0) <= 2 && alignof(BlockQ4_0) <= 2 && alignof(BlockQ4_K) <= 2 &&
+                  alignof(BlockQ5_0) <= 2 && alignof(BlockQ5_1) <= 2 && alignof(BlockIQ4_NL) <= 2 &&
+                  alignof(BlockQ5_K) <= 2,
               "blocks are read from unaligned mmap offsets");
 
 namespace {
 
-constexpr std::array<DTypeInfo, 8> kTypes = {{
+constexpr std::array<DTypeInfo, 12> kTypes = {{
     {DType::F32, "f32", 1, 4},
     {DType::F16, "f16", 1, 2},
     {DType::Q4_0, "q4_0", kQK, sizeof(BlockQ4_0)},
+    {DType::Q5_0, "q5_0", kQK, sizeof(BlockQ5_0)},
+    {DType::Q5_1, "q5_1", kQK, sizeof(BlockQ5_1)},
     {DType::Q8_0, "q8_0", kQK, sizeof(BlockQ8_0)},
     {DType::Q4_K, "q4_K", kQK_K, sizeof(BlockQ4_K)},
+    {DType::Q5_K, "q5_K", kQK_K, sizeof(BlockQ5_K)},
     {DType::Q6_K, "q6_K", kQK_K, sizeof(BlockQ6_K)},
     {DType::Q8_K, "q8_K", kQK_K, sizeof(BlockQ8_K)},
+    {DType::IQ4_NL, "iq4_nl", kQK, sizeof(BlockIQ4_NL)},
     {DType::BF16, "bf16", 1, 2},
 }};
 

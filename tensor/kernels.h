@@ -1,6 +1,6 @@
 // The math the transformer needs, as pure functions over caller-owned buffers.
 // Quantised weights stay in their ggml block layout; activations are f32 and are
-// quantised on the fly (Q8_0 for Q4_0/Q8_0 weights, Q8_K for K-quants) so dot products
+// quantised on the fly (Q8_0 for the 32-value block types, Q8_K for K-quants) so dot products
 // run in integer SIMD. AVX2/FMA/F16C variants are chosen at run time (cpu_features.h).
 #pragma once
 
@@ -25,7 +25,8 @@ struct WeightView {
 
 // ---- quantise / dequantise (one row of n elements; n a multiple of the block size) ----
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
-// Supported targets: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, Q8_K (ggml-compatible rounding).
+// Every DType is a target: F32, F16, BF16, Q8_0, Q4_0, Q5_0, Q5_1, IQ4_NL, Q4_K, Q5_K, Q6_K,
+// Q8_K (ggml's block layouts; the codes chosen are baton's own fits, not ggml's bit for bit).
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
 // Documented worst-case error bound, relative to the block's max |x|, used by tests.
 double quantization_error_bound(DType t);

@@ -8,6 +8,17 @@
 #include "tensor/simd_avx2.h"
 
 namespace baton::detail {
+
+// kernels_exact_avx2.cpp: the types whose every table gives the scalar reference's bits.
+void avx2_dot_q5_0(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                   float* out, size_t out_stride);
+void avx2_dot_q5_1(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                   float* out, size_t out_stride);
+void avx2_dot_iq4_nl(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                     float* out, size_t out_stride);
+void avx2_dot_q5_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                   float* out, size_t out_stride);
+
 namespace {
 
 // Tiles of NR weight rows x NT activation rows. Every (row, token) pair owns one
@@ -603,6 +614,8 @@ constexpr KernelTable kAvx2Table = {
     "avx2", token_pairs<dot_f32>, token_pairs<dot_f16>, token_pairs<dot_bf16>, token_pairs<dot_q8_0>,
     token_pairs<dot_q4_0>, token_pairs<dot_q4_K>, token_pairs<dot_q6_K>,
     quantize_q8_0, quantize_q8_K, kv_scores, kv_mix, softmax, silu_mul,
+    4, 2, 0, 0,
+    avx2_dot_q5_0, avx2_dot_q5_1, avx2_dot_iq4_nl, avx2_dot_q5_K,
 };
 
 }  // namespace

@@ -85,7 +85,11 @@ bool is_matvec_weight_type(DType t) {
     case DType::BF16:
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::IQ4_NL:
     case DType::Q4_K:
+    case DType::Q5_K:
     case DType::Q6_K:
       return true;
     case DType::Q8_K:
@@ -98,8 +102,12 @@ DType activation_dtype(DType weight) {
   switch (weight) {
     case DType::Q8_0:
     case DType::Q4_0:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::IQ4_NL:
       return DType::Q8_0;
     case DType::Q4_K:
+    case DType::Q5_K:
     case DType::Q6_K:
       return DType::Q8_K;
     default:
@@ -116,6 +124,10 @@ DotTileFn dot_rows_for(const KernelTable& k, DType weight) {
     case DType::Q4_0: return k.dot_q4_0;
     case DType::Q4_K: return k.dot_q4_K;
     case DType::Q6_K: return k.dot_q6_K;
+    case DType::Q5_0: return k.dot_q5_0;
+    case DType::Q5_1: return k.dot_q5_1;
+    case DType::IQ4_NL: return k.dot_iq4_nl;
+    case DType::Q5_K: return k.dot_q5_K;
     case DType::Q8_K: break;
   }
   throw std::invalid_argument("no matvec kernel for weight dtype " + std::string(dtype_name(weight)));

@@ -558,6 +558,9 @@ constexpr KernelTable kNeonTable = {
 #endif
     dot_f32,       dot_f16,       dot_bf16,  dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
     quantize_q8_0, quantize_q8_K, kv_scores, kv_mix,   softmax,  silu_mul,
+    4, 2, 0, 0,
+    // No NEON versions yet: the scalar reference, whose bits every table gives for these.
+    scalar_dot_q5_0, scalar_dot_q5_1, scalar_dot_iq4_nl, scalar_dot_q5_K,
 };
 
 }  // namespace

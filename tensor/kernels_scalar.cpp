@@ -123,6 +123,96 @@ float row_q6_K(int64_t n, const void* w, const void* act) {
   return sum;
 }
 
+// Q5_0, Q5_1, IQ4_NL and Q5_K: every table computes exactly these results (bit for bit):
+// an exact integer sum per block, then the float steps below in this order, no fused
+// multiply-add. The SIMD kernels put (row, token) pairs in vector lanes to do the same.
+
+// The 5-bit codes (0..31) of a Q5_0/Q5_1 block, in value order.
+inline void q5_codes(const uint8_t* qs, const uint8_t* qh_bytes, int codes[kQK]) {
+  const uint32_t qh = qh_bytes[0] | (uint32_t{qh_bytes[1]} << 8) | (uint32_t{qh_bytes[2]} << 16) |
+                      (uint32_t{qh_bytes[3]} << 24);
+  for (int j = 0; j < kQK / 2; ++j) {
+    codes[j] = (qs[j] & 0xF) | static_cast<int>(((qh >> j) & 1) << 4);
+    codes[j + kQK / 2] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + kQK / 2)) & 1) << 4);
+  }
+}
+
+float row_q5_0(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ5_0*>(w);
+  const auto* a = static_cast<const BlockQ8_0*>(act);
+  float sum = 0.0f;
+  int codes[kQK];
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    q5_codes(x[i].qs, x[i].qh, codes);
+    int sumi = 0;
+    for (int j = 0; j < kQK; ++j) sumi += (codes[j] - 16) * a[i].qs[j];
+    sum += static_cast<float>(sumi) * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
+  }
+  return sum;
+}
+
+float row_q5_1(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ5_1*>(w);
+  const auto* a = static_cast<const BlockQ8_0*>(act);
+  float sum = 0.0f;
+  int codes[kQK];
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    // sum_j (d*q_j + m) * dy*y_j = d*dy * sum q*y + m*dy * sum y.
+    q5_codes(x[i].qs, x[i].qh, codes);
+    int sumi = 0, sumy = 0;
+    for (int j = 0; j < kQK; ++j) {
+      sumi += codes[j] * a[i].qs[j];
+      sumy += a[i].qs[j];
+    }
+    const float dy = fp16_to_f32(a[i].d);
+    sum += static_cast<float>(sumi) * (fp16_to_f32(x[i].d) * dy) + static_cast<float>(sumy) * (fp16_to_f32(x[i].m) * dy);
+  }
+  return sum;
+}
+
+float row_iq4_nl(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockIQ4_NL*>(w);
+  const auto* a = static_cast<const BlockQ8_0*>(act);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK; ++i) {
+    int sumi = 0;
+    for (int j = 0; j < kQK / 2; ++j) {
+      sumi += kIQ4NLValues[x[i].qs[j] & 0xF] * a[i].qs[j];
+      sumi += kIQ4NLValues[x[i].qs[j] >> 4] * a[i].qs[j + kQK / 2];
+    }
+    sum += static_cast<float>(sumi) * (fp16_to_f32(x[i].d) * fp16_to_f32(a[i].d));
+  }
+  return sum;
+}
+
+float row_q5_K(int64_t n, const void* w, const void* act) {
+  const auto* x = static_cast<const BlockQ5_K*>(w);
+  const auto* a = static_cast<const BlockQ8_K*>(act);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / kQK_K; ++i) {
+    // As Q4_K, with bit 4 of each code from qh: bit j of qh[l] for the first 32 values of
+    // the 64 at 32*j, bit j+1 for the second 32.
+    int scaled = 0, mins = 0;
+    const uint8_t* q = x[i].qs;
+    const uint8_t* qh = x[i].qh;
+    const int8_t* y = a[i].qs;
+    for (int j = 0; j < 8; j += 2, q += 32, y += 64) {
+      uint8_t sc0, m0, sc1, m1;
+      q4k_scale_min(j, x[i].scales, &sc0, &m0);
+      q4k_scale_min(j + 1, x[i].scales, &sc1, &m1);
+      int lo = 0, hi = 0;
+      for (int l = 0; l < 32; ++l) {
+        lo += ((q[l] & 0xF) | (((qh[l] >> j) & 1) << 4)) * y[l];
+        hi += ((q[l] >> 4) | (((qh[l] >> (j + 1)) & 1) << 4)) * y[l + 32];
+      }
+      scaled += sc0 * lo + sc1 * hi;
+      mins += m0 * (a[i].bsums[2 * j] + a[i].bsums[2 * j + 1]) + m1 * (a[i].bsums[2 * j + 2] + a[i].bsums[2 * j + 3]);
+    }
+    sum += a[i].d * (fp16_to_f32(x[i].d) * static_cast<float>(scaled) - fp16_to_f32(x[i].dmin) * static_cast<float>(mins));
+  }
+  return sum;
+}
+
 // The scalar path computes each (row, token) independently, so tiling cannot change results.
 template <float (*Row)(int64_t, const void*, const void*)>
 void tile(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride, int ntok,
@@ -227,9 +317,28 @@ constexpr KernelTable kScalarTable = {
     "scalar",      tile<row_f32>,  tile<row_f16>, tile<row_bf16>, tile<row_q8_0>, tile<row_q4_0>, tile<row_q4_K>,
     tile<row_q6_K>,
     quantize_q8_0, quantize_q8_K, kv_scores, kv_mix, softmax, silu_mul,
+    4, 2, 0, 0,
+    tile<row_q5_0>, tile<row_q5_1>, tile<row_iq4_nl>, tile<row_q5_K>,
 };
 
 }  // namespace
+
+void scalar_dot_q5_0(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
+                     int ntok, float* out, size_t out_stride) {
+  tile<row_q5_0>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
+}
+void scalar_dot_q5_1(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
+                     int ntok, float* out, size_t out_stride) {
+  tile<row_q5_1>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
+}
+void scalar_dot_iq4_nl(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
+                       int ntok, float* out, size_t out_stride) {
+  tile<row_iq4_nl>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
+}
+void scalar_dot_q5_K(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
+                     int ntok, float* out, size_t out_stride) {
+  tile<row_q5_K>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
+}
 
 const KernelTable& scalar_kernels() { return kScalarTable; }
 

@@ -46,12 +46,20 @@ inline void q4k_pack_scale_min(const uint8_t scale[8], const uint8_t min[8], uin
 // Block quantisers/dequantisers for one row of n elements (n a multiple of the block).
 void quantize_row_q8_0_ref(const float* x, BlockQ8_0* y, int64_t n);
 void quantize_row_q4_0_ref(const float* x, BlockQ4_0* y, int64_t n);
+void quantize_row_q5_0_ref(const float* x, BlockQ5_0* y, int64_t n);
+void quantize_row_q5_1_ref(const float* x, BlockQ5_1* y, int64_t n);
+void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t n);
 void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t n);
+void quantize_row_q5_K_ref(const float* x, BlockQ5_K* y, int64_t n);
 void quantize_row_q6_K_ref(const float* x, BlockQ6_K* y, int64_t n);
 void quantize_row_q8_K_ref(const float* x, BlockQ8_K* y, int64_t n);
 void dequantize_row_q8_0(const BlockQ8_0* x, float* y, int64_t n);
 void dequantize_row_q4_0(const BlockQ4_0* x, float* y, int64_t n);
+void dequantize_row_q5_0(const BlockQ5_0* x, float* y, int64_t n);
+void dequantize_row_q5_1(const BlockQ5_1* x, float* y, int64_t n);
+void dequantize_row_iq4_nl(const BlockIQ4_NL* x, float* y, int64_t n);
 void dequantize_row_q4_K(const BlockQ4_K* x, float* y, int64_t n);
+void dequantize_row_q5_K(const BlockQ5_K* x, float* y, int64_t n);
 void dequantize_row_q6_K(const BlockQ6_K* x, float* y, int64_t n);
 void dequantize_row_q8_K(const BlockQ8_K* x, float* y, int64_t n);
 

@@ -1,7 +1,8 @@
-// K-quants on 256-element super-blocks: Q4_K (8 sub-blocks of 32, 6-bit scale and min each),
+// K-quants on 256-element super-blocks: Q4_K and Q5_K (8 sub-blocks of 32, 6-bit scale and
+// min each; 4- and 5-bit codes),
 // Q6_K (16 sub-blocks of 16, 8-bit signed scales) and Q8_K (the activation side).
 // Layouts follow ggml exactly; the quantisers follow ggml's reference search strategies
-// (weighted scale/min search for Q4_K, signed-scale search for Q6_K) without being
+// (weighted scale/min search for Q4_K and Q5_K, signed-scale search for Q6_K) without being
 // bit-identical to them.
 #include <algorithm>
 #include <cmath>
@@ -133,15 +134,16 @@ float fit_signed_scale(int n, int nmax, const float* x, int8_t* L) {
 
 namespace {
 
-// Packs sub-block scales/mins (already fitted) into a Q4_K block and re-rounds all values
-// against the scales as they will be decoded.
-void finish_q4_K_block(const float* x, const float scales[8], const float mins[8], BlockQ4_K& y) {
+// Stores sub-block scales/mins (already fitted) as Q4_K and Q5_K do (6-bit fractions of
+// the super-block maxima, packed into 12 bytes, and f16 d/dmin) and re-rounds all values
+// against the scales as they will be decoded, into codes L in [0, nmax].
+void finish_scales_and_codes(const float* x, const float scales[8], const float mins[8], int nmax, uint16_t* d_out,
+                             uint16_t* dmin_out, uint8_t packed[12], uint8_t L[kQK_K]) {
   float max_scale = 0.0f, max_min = 0.0f;
   for (int j = 0; j < 8; ++j) {
     max_scale = std::max(max_scale, scales[j]);
     max_min = std::max(max_min, mins[j]);
   }
-  // Sub-block scales and mins are stored as 6-bit fractions of the super-block maxima.
   const float inv_scale = max_scale > 0.0f ? 63.0f / max_scale : 0.0f;
   const float inv_min = max_min > 0.0f ? 63.0f / max_min : 0.0f;
   uint8_t ls[8], lm[8];
@@ -149,25 +151,45 @@ void finish_q4_K_block(const float* x, const float scales[8], const float mins[8
     ls[j] = static_cast<uint8_t>(clamp_int(nearest_int(inv_scale * scales[j]), 0, 63));
     lm[j] = static_cast<uint8_t>(clamp_int(nearest_int(inv_min * mins[j]), 0, 63));
   }
-  q4k_pack_scale_min(ls, lm, y.scales);
-  y.d = f32_to_fp16(max_scale / 63.0f);
-  y.dmin = f32_to_fp16(max_min / 63.0f);
+  q4k_pack_scale_min(ls, lm, packed);
+  *d_out = f32_to_fp16(max_scale / 63.0f);
+  *dmin_out = f32_to_fp16(max_min / 63.0f);
 
-  const float d_all = fp16_to_f32(y.d);
-  const float dmin_all = fp16_to_f32(y.dmin);
-  uint8_t L[kQK_K];
+  const float d_all = fp16_to_f32(*d_out);
+  const float dmin_all = fp16_to_f32(*dmin_out);
   for (int j = 0; j < 8; ++j) {
     const float d = d_all * ls[j];
     const float dm = dmin_all * lm[j];
     for (int l = 0; l < 32; ++l) {
       // With a zero scale every code decodes to -dm; code 0 is as good as any.
-      L[32 * j + l] = d != 0.0f ? static_cast<uint8_t>(clamp_int(nearest_int((x[32 * j + l] + dm) / d), 0, 15)) : 0;
+      L[32 * j + l] = d != 0.0f ? static_cast<uint8_t>(clamp_int(nearest_int((x[32 * j + l] + dm) / d), 0, nmax)) : 0;
     }
   }
+}
+
+void finish_q4_K_block(const float* x, const float scales[8], const float mins[8], BlockQ4_K& y) {
+  uint8_t L[kQK_K];
+  finish_scales_and_codes(x, scales, mins, 15, &y.d, &y.dmin, y.scales, L);
   // 64 values per 32 bytes: low nibbles hold the first 32, high nibbles the next 32.
   uint8_t* q = y.qs;
   for (int j = 0; j < kQK_K; j += 64, q += 32) {
     for (int l = 0; l < 32; ++l) q[l] = static_cast<uint8_t>(L[j + l] | (L[j + l + 32] << 4));
+  }
+}
+
+void finish_q5_K_block(const float* x, const float scales[8], const float mins[8], BlockQ5_K& y) {
+  uint8_t L[kQK_K];
+  finish_scales_and_codes(x, scales, mins, 31, &y.d, &y.dmin, y.scales, L);
+  // The low 4 bits as Q4_K packs them; bit 4 of value l of the k-th 64 goes to bit 2k of
+  // qh[l] (first 32) or bit 2k+1 (second 32).
+  std::memset(y.qh, 0, sizeof y.qh);
+  uint8_t* q = y.qs;
+  for (int j = 0, k = 0; j < kQK_K; j += 64, q += 32, ++k) {
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t lo = L[j + l], hi = L[j + l + 32];
+      q[l] = static_cast<uint8_t>((lo & 0xF) | ((hi & 0xF) << 4));
+      y.qh[l] |= static_cast<uint8_t>(((lo >> 4) << (2 * k)) | ((hi >> 4) << (2 * k + 1)));
+    }
   }
 }
 
@@ -189,12 +211,21 @@ float relative_max_error(const float* x, const Block& b, Decode decode) {
 // (grid spanning [min, max] exactly, worst case ~0.07 by construction) is used instead,
 // which is what makes quantization_error_bound(Q4_K) a guarantee rather than an estimate.
 constexpr float kQ4KGuard = 0.1f;
+// Q5_K's plain fit: half a step of (max-min)/31 plus the 6-bit scale and min rounding,
+// about 0.056.
+constexpr float kQ5KGuard = 0.07f;
 // Same idea for Q6_K; its plain fit (+-31 codes spanning +-max, no clipping) stays under ~0.017.
 constexpr float kQ6KGuard = 0.03f;
 
 }  // namespace
 
-void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t n) {
+namespace {
+
+// Q4_K and Q5_K: 8 sub-blocks of 32 with a fitted scale and min each (codes 0..nmax), then
+// the plain min/max fit for any super-block the search left with a larger error than Guard.
+template <typename Block, int kNmax, void (*Finish)(const float*, const float*, const float*, Block&),
+          void (*Decode)(const Block*, float*, int64_t)>
+void quantize_row_scale_min(const float* x, Block* y, int64_t n, float guard) {
   const int64_t nb = n / kQK_K;
   uint8_t L[32];
   float weights[32];
@@ -208,20 +239,49 @@ void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t n) {
       for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
       const float rms = std::sqrt(sum_x2 / 32.0f);
       for (int l = 0; l < 32; ++l) weights[l] = rms + std::fabs(xs[l]);
-      scales[j] = fit_scale_and_min(32, 15, xs, weights, L, &mins[j]);
+      scales[j] = fit_scale_and_min(32, kNmax, xs, weights, L, &mins[j]);
     }
-    finish_q4_K_block(x, scales, mins, y[i]);
-    if (relative_max_error(x, y[i], dequantize_row_q4_K) <= kQ4KGuard) continue;
+    Finish(x, scales, mins, y[i]);
+    if (relative_max_error(x, y[i], Decode) <= guard) continue;
     for (int j = 0; j < 8; ++j) {
       float lo = 0.0f, hi = x[32 * j];
       for (int l = 0; l < 32; ++l) {
         lo = std::min(lo, x[32 * j + l]);
         hi = std::max(hi, x[32 * j + l]);
       }
-      scales[j] = hi > lo ? (hi - lo) / 15.0f : 0.0f;
+      scales[j] = hi > lo ? (hi - lo) / static_cast<float>(kNmax) : 0.0f;
       mins[j] = -lo;
     }
-    finish_q4_K_block(x, scales, mins, y[i]);
+    Finish(x, scales, mins, y[i]);
+  }
+}
+
+}  // namespace
+
+void quantize_row_q4_K_ref(const float* x, BlockQ4_K* y, int64_t n) {
+  quantize_row_scale_min<BlockQ4_K, 15, finish_q4_K_block, dequantize_row_q4_K>(x, y, n, kQ4KGuard);
+}
+
+void quantize_row_q5_K_ref(const float* x, BlockQ5_K* y, int64_t n) {
+  quantize_row_scale_min<BlockQ5_K, 31, finish_q5_K_block, dequantize_row_q5_K>(x, y, n, kQ5KGuard);
+}
+
+void dequantize_row_q5_K(const BlockQ5_K* x, float* y, int64_t n) {
+  const int64_t nb = n / kQK_K;
+  for (int64_t i = 0; i < nb; ++i) {
+    const float d = fp16_to_f32(x[i].d);
+    const float dmin = fp16_to_f32(x[i].dmin);
+    const uint8_t* q = x[i].qs;
+    const uint8_t* qh = x[i].qh;
+    for (int j = 0; j < 8; j += 2, q += 32) {
+      uint8_t sc, m;
+      q4k_scale_min(j, x[i].scales, &sc, &m);
+      const float d1 = d * sc, m1 = dmin * m;
+      q4k_scale_min(j + 1, x[i].scales, &sc, &m);
+      const float d2 = d * sc, m2 = dmin * m;
+      for (int l = 0; l < 32; ++l) *y++ = d1 * ((q[l] & 0xF) | (((qh[l] >> j) & 1) << 4)) - m1;
+      for (int l = 0; l < 32; ++l) *y++ = d2 * ((q[l] >> 4) | (((qh[l] >> (j + 1)) & 1) << 4)) - m2;
+    }
   }
 }
 

@@ -53,7 +53,8 @@ std::vector<uint8_t> quantised(DType t, const std::vector<float>& w, int64_t row
 int main() {
   baton::ThreadPool pool(3);
   std::printf("# kernels: %s\n", baton::kernel_table_name());
-  const DType types[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K};
+  const DType types[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,   DType::Q4_0, DType::Q4_K,
+                         DType::Q6_K, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q5_K};
   for (DType t : types) {
     const int64_t block = baton::dtype_info(t).block_elems;
     const int64_t cols = block == 1 ? 1003 : (block == 32 ? 1056 : 1280);  // f32 tails included

@@ -22,6 +22,7 @@ TEST(DType, TableMatchesGgmlIdsAndBlockSizes) {
   const Expected expected[] = {
       {0, "f32", 1, 4},      {1, "f16", 1, 2},        {2, "q4_0", 32, 18},    {8, "q8_0", 32, 34},
       {12, "q4_K", 256, 144}, {14, "q6_K", 256, 210}, {15, "q8_K", 256, 292}, {30, "bf16", 1, 2},
+      {6, "q5_0", 32, 22},    {7, "q5_1", 32, 24},    {13, "q5_K", 256, 176}, {20, "iq4_nl", 32, 18},
   };
   for (const auto& e : expected) {
     auto info = dtype_info(e.id);
@@ -35,7 +36,7 @@ TEST(DType, TableMatchesGgmlIdsAndBlockSizes) {
 }
 
 TEST(DType, UnsupportedIdsAreRejected) {
-  for (uint32_t id : {3u, 6u, 7u, 9u, 10u, 11u, 13u, 16u, 29u, 31u, 1000u, 0xffffffffu}) {
+  for (uint32_t id : {3u, 9u, 10u, 11u, 16u, 21u, 23u, 29u, 31u, 1000u, 0xffffffffu}) {
     EXPECT_FALSE(dtype_info(id).has_value()) << id;
   }
 }
@@ -52,7 +53,10 @@ TEST(DType, ParseIsCaseInsensitiveAndStrict) {
   EXPECT_FALSE(parse_dtype("q4").has_value());
   EXPECT_FALSE(parse_dtype("q4_K_M").has_value());
   EXPECT_FALSE(parse_dtype("f32 ").has_value());
-  EXPECT_FALSE(parse_dtype("q5_1").has_value());
+  EXPECT_EQ(parse_dtype("q5_1"), DType::Q5_1);
+  EXPECT_EQ(parse_dtype("Q5_K"), DType::Q5_K);
+  EXPECT_EQ(parse_dtype("IQ4_NL"), DType::IQ4_NL);
+  EXPECT_FALSE(parse_dtype("q4_1").has_value());
 }
 
 TEST(DType, RowBytes) {

@@ -34,7 +34,10 @@ std::vector<Shape> shapes_for(DType t) {
   }
 }
 
-const DType kWeightTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K};
+const DType kWeightTypes[] = {DType::F32,  DType::F16,  DType::BF16,   DType::Q8_0, DType::Q4_0, DType::Q4_K,
+                              DType::Q6_K, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q5_K};
+// Types every table computes bit for bit as the scalar reference does.
+const DType kExactTypes[] = {DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q5_K};
 
 std::vector<const KernelTable*> tables() {
   std::vector<const KernelTable*> t = {&detail::scalar_kernels()};
@@ -108,7 +111,8 @@ TEST(Matvec, EveryDtypeMatchesDoubleReference) {
 TEST(Matvec, QuantisedActivationErrorStaysWithinItsBound) {
   // Against the exact f32 activation the only extra error is the activation quantisation:
   // |y - W x| <= sum_c |W[r][c]| * bound * blockmax(x) (+ float rounding).
-  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q6_K, DType::Q5_0, DType::Q5_1, DType::IQ4_NL,
+                  DType::Q5_K}) {
     const int64_t rows = 9, cols = 1024;
     const auto wf = random_floats(rows * cols, 300 + static_cast<uint32_t>(t));
     const auto x = random_floats(cols, 400 + static_cast<uint32_t>(t));
@@ -269,7 +273,8 @@ TEST(Matmul, EqualsMatvecPerTokenBitForBit) {
 
 // Tables whose Q8_0/Q4_0 (q8_wide_rows) or Q4_K/Q6_K (k_wide_rows) kernels put rows across
 // lanes do per row exactly what the scalar reference does, so every row is bit-identical to it: on row counts that
-// leave a partial tile of lanes, token counts of every size, and any thread count.
+// leave a partial tile of lanes, token counts of every size, and any thread count. So does every table for
+// Q5_0, Q5_1, IQ4_NL and Q5_K ((row, token) pairs across lanes).
 TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
   ThreadPool pool2(2), pool3(3);
   bool ran = false;
@@ -277,6 +282,7 @@ TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
     std::vector<DType> exact;
     if (k->q8_wide_rows > 0) exact.insert(exact.end(), {DType::Q8_0, DType::Q4_0});
     if (k->k_wide_rows > 0) exact.insert(exact.end(), {DType::Q4_K, DType::Q6_K});
+    if (k != &detail::scalar_kernels()) exact.insert(exact.end(), std::begin(kExactTypes), std::end(kExactTypes));
     ran = ran || !exact.empty();
     for (DType t : exact) {
       const int64_t blk = dtype_info(t).block_elems;

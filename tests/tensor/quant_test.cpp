@@ -137,6 +137,79 @@ TEST(QuantLayout, Q6_KKnownBlock) {
   }
 }
 
+// Q5_0: codes 0..31 from a nibble and bit j of qh (little-endian), value = d * (code - 16).
+TEST(QuantLayout, Q5_0KnownBlock) {
+  BlockQ5_0 b;
+  b.d = 0x3800;  // f16 0.5
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  // qh = 0x80010003: bits 0, 1 (elements 0, 1), 16 (element 16) and 31 (element 31).
+  b.qh[0] = 0x03; b.qh[1] = 0x00; b.qh[2] = 0x01; b.qh[3] = 0x80;
+  float out[32];
+  dequantize_row(DType::Q5_0, &b, out, 32);
+  EXPECT_EQ(out[0], 0.0f);    // (0 + 16 - 16) * 0.5
+  EXPECT_EQ(out[1], 0.5f);    // (1 + 16 - 16) * 0.5
+  EXPECT_EQ(out[2], -7.0f);   // (2 - 16) * 0.5
+  EXPECT_EQ(out[15], -0.5f);  // (15 - 16) * 0.5
+  EXPECT_EQ(out[16], 7.5f);   // high nibble of byte 0 = 15, + 16: (31 - 16) * 0.5
+  EXPECT_EQ(out[17], -1.0f);  // (14 - 16) * 0.5
+  EXPECT_EQ(out[31], 0.0f);   // high nibble of byte 15 = 0, + 16
+}
+
+// Q5_1: value = d * code + m.
+TEST(QuantLayout, Q5_1KnownBlock) {
+  BlockQ5_1 b;
+  b.d = 0x4000;  // 2.0
+  b.m = 0xC400;  // -4.0
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  b.qh[0] = 0x00; b.qh[1] = 0x80; b.qh[2] = 0x00; b.qh[3] = 0x40;  // bits 15 and 30
+  float out[32];
+  dequantize_row(DType::Q5_1, &b, out, 32);
+  EXPECT_EQ(out[0], -4.0f);   // 0 * 2 - 4
+  EXPECT_EQ(out[3], 2.0f);    // 3 * 2 - 4
+  EXPECT_EQ(out[15], 58.0f);  // (15 + 16) * 2 - 4
+  EXPECT_EQ(out[16], 26.0f);  // 15 * 2 - 4
+  EXPECT_EQ(out[30], 30.0f);  // (1 + 16) * 2 - 4
+  EXPECT_EQ(out[31], -4.0f);
+}
+
+// IQ4_NL: value = d * level[nibble], with ggml's 16 levels.
+TEST(QuantLayout, IQ4_NLKnownBlock) {
+  BlockIQ4_NL b;
+  b.d = 0x3C00;  // 1.0
+  for (int j = 0; j < 16; ++j) b.qs[j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  float out[32];
+  dequantize_row(DType::IQ4_NL, &b, out, 32);
+  const float levels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(out[j], levels[j]) << j;
+    EXPECT_EQ(out[j + 16], levels[15 - j]) << j;
+  }
+}
+
+// Q5_K: Q4_K's scales and nibbles, bit 4 of value l of the k-th 64 from bit 2k (first 32)
+// or 2k+1 (second 32) of qh[l].
+TEST(QuantLayout, Q5_KAllElementsFollowTheLayout) {
+  const BlockQ4_K q4 = known_q4k_block();
+  BlockQ5_K b;
+  b.d = q4.d;        // 1.0
+  b.dmin = q4.dmin;  // 0.5
+  std::memcpy(b.scales, q4.scales, 12);
+  std::memcpy(b.qs, q4.qs, sizeof b.qs);
+  for (int l = 0; l < 32; ++l) b.qh[l] = static_cast<uint8_t>(l * 37 + 11);
+  const int sc[8] = {1, 2, 3, 4, 17, 33, 50, 63};
+  const int mn[8] = {0, 5, 10, 63, 16, 31, 48, 7};
+  float out[256];
+  dequantize_row(DType::Q5_K, &b, out, 256);
+  for (int e = 0; e < 256; ++e) {
+    const int chunk = e / 64, within = e % 64, l = within % 32;
+    const int byte = b.qs[32 * chunk + l];
+    const int nibble = within < 32 ? (byte & 15) : (byte >> 4);
+    const int high = (b.qh[l] >> (2 * chunk + within / 32)) & 1;
+    const int sub = e / 32;
+    EXPECT_EQ(out[e], 1.0f * sc[sub] * (nibble | (high << 4)) - 0.5f * mn[sub]) << e;
+  }
+}
+
 TEST(QuantLayout, Q8_KKnownBlock) {
   BlockQ8_K b{};
   b.d = 0.125f;
@@ -215,6 +288,10 @@ double subnormal_scale_slack(DType t) {
     case DType::Q4_0: return 8 * std::ldexp(1.0, -25);
     case DType::Q4_K: return (15 * 63 + 63) * std::ldexp(1.0, -25);
     case DType::Q6_K: return 32 * 128 * std::ldexp(1.0, -25);
+    case DType::Q5_0: return 16 * std::ldexp(1.0, -25);
+    case DType::Q5_1: return 32 * std::ldexp(1.0, -25);
+    case DType::IQ4_NL: return 127 * std::ldexp(1.0, -25);
+    case DType::Q5_K: return (31 * 63 + 63) * std::ldexp(1.0, -25);
     default: return 0.0;
   }
 }
@@ -255,7 +332,8 @@ void check_round_trip(DType t, size_t n) {
 
 // The library states the same bounds (its users size tolerances with them).
 TEST(QuantRoundTrip, LibraryStatesTheBoundsDerivedHere) {
-  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q8_K, DType::Q4_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q8_K, DType::Q4_0, DType::Q4_K, DType::Q6_K,
+                 DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q5_K}) {
     EXPECT_EQ(quantization_error_bound(t), expected_error_bound(t)) << dtype_name(t);
   }
 }
@@ -268,6 +346,10 @@ TEST(QuantRoundTrip, Q4_0) { check_round_trip(DType::Q4_0, 32 * 40); }
 TEST(QuantRoundTrip, Q4_K) { check_round_trip(DType::Q4_K, 256 * 8); }
 TEST(QuantRoundTrip, Q6_K) { check_round_trip(DType::Q6_K, 256 * 8); }
 TEST(QuantRoundTrip, Q8_K) { check_round_trip(DType::Q8_K, 256 * 8); }
+TEST(QuantRoundTrip, Q5_0) { check_round_trip(DType::Q5_0, 32 * 40); }
+TEST(QuantRoundTrip, Q5_1) { check_round_trip(DType::Q5_1, 32 * 40); }
+TEST(QuantRoundTrip, IQ4_NL) { check_round_trip(DType::IQ4_NL, 32 * 40); }
+TEST(QuantRoundTrip, Q5_K) { check_round_trip(DType::Q5_K, 256 * 8); }
 
 // Mean error is what model quality feels: K-quants must beat the legacy types of the same width.
 double rms_error(DType t, const std::vector<float>& x) {
@@ -290,6 +372,15 @@ TEST(QuantRoundTrip, KQuantsAreAtLeastAsGoodAsLegacyOnGaussianData) {
   // Typical 4-bit and 6-bit RMS errors for unit Gaussians are around 0.07-0.1 and 0.02.
   EXPECT_LT(q4_k, 0.1);
   EXPECT_LT(q6_k, 0.03);
+  // One more bit halves the step: the 5-bit types sit between the 4- and 6-bit ones, and
+  // IQ4_NL's non-uniform levels beat the uniform 4-bit Q4_0 on bell-shaped data.
+  const double q5_0 = rms_error(DType::Q5_0, x), q5_1 = rms_error(DType::Q5_1, x);
+  const double q5_k = rms_error(DType::Q5_K, x), iq4_nl = rms_error(DType::IQ4_NL, x);
+  EXPECT_LT(q5_0, q4_0 * 0.6);
+  EXPECT_LT(q5_1, q4_0 * 0.6);
+  EXPECT_LT(q5_k, q4_k * 0.6);
+  EXPECT_LT(q6_k, q5_k);
+  EXPECT_LT(iq4_nl, q4_0);
 }
 
 TEST(QuantRoundTrip, Q4_KBlocksAreValid) {

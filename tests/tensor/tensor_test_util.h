@@ -37,6 +37,12 @@ inline std::vector<float> random_uniform(size_t n, uint32_t seed, float lo, floa
 //     step of 1/8; plus the f16 scale rounding over 8 steps.
 //   q4_K: half a step of 2*amax/15 plus the 6-bit scale and min rounding is about 0.07; the
 //     quantiser falls back to that plain fit when its search does worse, so 0.1 holds.
+//   q5_0: as q4_0 with d = amax/16 and codes [-16, 15]: one full step of 1/16 plus 2^-11.
+//   q5_1: d = (max-min)/31 plus an f16 offset: half a step is at most amax/31; the f16
+//     rounding of d over 31 steps and of the offset add 3 * 2^-11.
+//   iq4_nl: levels -127..113: the plain fit (largest magnitude on -127) errs by at most
+//     14/127 on the other extreme; the quantiser falls back to it above 0.125.
+//   q5_K: as q4_K with 31 steps, plain fit about 0.056; fallback above 0.07.
 //   q6_K: the plain fit (+-31 codes over +-amax, 8-bit sub-block scales) stays under about
 //     0.017; the quantiser falls back to it above 0.03.
 inline double expected_error_bound(DType t) {
@@ -48,6 +54,10 @@ inline double expected_error_bound(DType t) {
     case DType::Q8_K: return 1.0 / 254.0 + 1e-6;
     case DType::Q4_0: return 1.0 / 8.0 + 1.0 / 2048.0;
     case DType::Q4_K: return 0.1;
+    case DType::Q5_0: return 1.0 / 16.0 + 1.0 / 2048.0;
+    case DType::Q5_1: return 1.0 / 31.0 + 3.0 / 2048.0;
+    case DType::IQ4_NL: return 0.125;
+    case DType::Q5_K: return 0.07;
     case DType::Q6_K: return 0.03;
   }
   return -1.0;
