@@ -264,7 +264,7 @@ class Parser {
       const std::string_view ggml_name = ggml_type_name(type_id);
       if (!ggml_name.empty()) {
         fail(fmt::format("{} has type {} (id {}), which baton does not support (supported: f32, f16, bf16, q8_0, "
-                         "q4_0, q4_K, q6_K)",
+                         "q4_0, q5_0, q5_1, iq4_nl, q4_K, q5_K, q6_K)",
                          who(), ggml_name, type_id));
       }
       fail(fmt::format("{} has unknown type id {}", who(), type_id));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -40,17 +41,74 @@ const char* kChatmlTemplate =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + "
     "'<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
+// Which matrix of the model a type is chosen for.
+enum class Role { Embedding, Head, AttnV, FfnDown, Other };
+
+// llama.cpp's use_more_bits: the first and last eighth of the layers and every third in between.
+bool more_bits(int layer, int n_layers) {
+  return layer < n_layers / 8 || layer >= 7 * n_layers / 8 || (layer - n_layers / 8) % 3 == 2;
+}
+
+// The type llama.cpp's quantiser picks for a K-quant whose rows are not whole 256-blocks.
+DType k_fallback(DType t) {
+  switch (t) {
+    case DType::Q4_K: return DType::Q5_0;
+    case DType::Q5_K: return DType::Q5_1;
+    case DType::Q6_K: return DType::Q8_0;
+    default: return t;
+  }
+}
+
+// A mix follows llama.cpp's llama_tensor_get_type for its *_K_M presets: the output head in
+// Q6_K; attn_v and ffn_down in Q6_K on the layers where more_bits holds, the base K-quant
+// elsewhere and everywhere else; then llama.cpp's fallback for rows that are not whole
+// 256-blocks (so a feed-forward width like 544 gives Q5_0 / Q8_0 tensors, as in real files).
+DType mix_type(SynthMix mix, Role role, int layer, int n_layers, int64_t cols) {
+  const DType base = mix == SynthMix::Q5_K_M ? DType::Q5_K : DType::Q4_K;
+  DType t = base;
+  if (role == Role::Head) t = DType::Q6_K;
+  if ((role == Role::AttnV || role == Role::FfnDown) && more_bits(layer, n_layers)) t = DType::Q6_K;
+  if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = k_fallback(t);
+  return t;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+std::optional<SynthMix> parse_synth_mix(std::string_view name) {
+  if (iequals(name, "q4_K_M")) return SynthMix::Q4_K_M;
+  if (iequals(name, "q5_K_M")) return SynthMix::Q5_K_M;
+  return std::nullopt;
+}
+
+std::string_view synth_mix_name(SynthMix mix) {
+  switch (mix) {
+    case SynthMix::Q4_K_M: return "q4_K_M";
+    case SynthMix::Q5_K_M: return "q5_K_M";
+    case SynthMix::None: break;
+  }
+  return "";
+}
 
 SynthShape synth_shape(const std::string& size) {
   // head_dim stays a multiple of 32 so the int8 KV cache applies; ffn a multiple of 256
   // so K-quants apply to every matrix.
   if (size == "tiny") return {2, 256, 512, 8, 4, 1024, 512};
+  // tiny with a feed-forward width that is not a multiple of 256, as some real models have:
+  // K-quant files then carry other types for ffn_down (see mix_type).
+  if (size == "tiny-odd") return {2, 256, 544, 8, 4, 1024, 512};
   if (size == "small") return {6, 512, 1536, 8, 4, 4096, 1024};
   if (size == "110m") return {12, 768, 2048, 12, 4, 32000, 2048};
   // Llama-2-7B's shapes (6.7B parameters; about 3.8 GB in q4_0): what a phone cannot hold.
   if (size == "7b") return {32, 4096, 11008, 32, 32, 32000, 4096};
-  throw std::invalid_argument(fmt::format("unknown synthetic model size '{}' (tiny, small, 110m, 7b)", size));
+  throw std::invalid_argument(fmt::format("unknown synthetic model size '{}' (tiny, tiny-odd, small, 110m, 7b)", size));
 }
 
 std::vector<uint8_t> quantize_matrix(DType dtype, const std::vector<float>& values, int64_t rows, int64_t cols) {
@@ -93,7 +151,9 @@ GgufWriter synth_model(const SynthOptions& opt) {
   const std::string p = arch + ".";
   GgufWriter w;
   w.set_string("general.architecture", arch);
-  w.set_string("general.name", fmt::format("baton-synth-{}-{}", opt.size, dtype_name(opt.dtype)));
+  const std::string type_name =
+      opt.mix != SynthMix::None ? std::string(synth_mix_name(opt.mix)) : std::string(dtype_name(opt.dtype));
+  w.set_string("general.name", fmt::format("baton-synth-{}-{}", opt.size, type_name));
   w.set_u32("general.alignment", 32);
   w.set_u32(p + "block_count", static_cast<uint32_t>(s.n_layers));
   w.set_u32(p + "context_length", static_cast<uint32_t>(s.ctx));
@@ -117,13 +177,21 @@ GgufWriter synth_model(const SynthOptions& opt) {
   };
   // Uniform weights with std 1/sqrt(fan_in) (uniform in [-a, a] has std a/sqrt(3)), so
   // activations keep a sane scale through the layers and logits are not degenerate.
-  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
+  // The type of one matrix: opt.dtype (Q8_0 then F32 where its blocks do not fit, as
+  // llama.cpp falls back), or what the mix picks.
+  auto type_for = [&](Role role, int layer, int64_t cols) {
+    if (opt.mix != SynthMix::None) return mix_type(opt.mix, role, layer, s.n_layers, cols);
+    DType t = opt.dtype;
+    if (role == Role::Embedding || role == Role::Head) return t;
+    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::Q8_0;
+    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::F32;
+    return t;
+  };
+  auto matrix = [&](const std::string& name, int64_t cols, int64_t rows, Role role, int layer) {
     std::vector<float> v(static_cast<size_t>(rows * cols));
     const float a = std::sqrt(3.0f / static_cast<float>(cols));
     for (auto& x : v) x = a * rng.uniform();
-    DType t = opt.dtype;
-    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::Q8_0;  // as llama.cpp falls back
-    if (!row_fits_blocks(t, static_cast<uint64_t>(cols))) t = DType::F32;
+    const DType t = type_for(role, layer, cols);
     w.add_tensor(name, {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows)}, t, quantize_matrix(t, v, rows, cols));
     report();
   };
@@ -138,7 +206,7 @@ GgufWriter synth_model(const SynthOptions& opt) {
   {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
     for (auto& x : v) x = 1.7f * rng.uniform();
-    DType t = opt.dtype;
+    const DType t = type_for(Role::Embedding, 0, s.dim);
     w.add_tensor("token_embd.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
                  quantize_matrix(t, v, s.vocab, s.dim));
     report();
@@ -146,19 +214,19 @@ GgufWriter synth_model(const SynthOptions& opt) {
   for (int il = 0; il < s.n_layers; ++il) {
     const std::string b = fmt::format("blk.{}.", il);
     vector(b + "attn_norm.weight", s.dim, 1.0f, 0.1f);
-    matrix(b + "attn_q.weight", s.dim, q_dim);
-    matrix(b + "attn_k.weight", s.dim, kv_dim);
-    matrix(b + "attn_v.weight", s.dim, kv_dim);
+    matrix(b + "attn_q.weight", s.dim, q_dim, Role::Other, il);
+    matrix(b + "attn_k.weight", s.dim, kv_dim, Role::Other, il);
+    matrix(b + "attn_v.weight", s.dim, kv_dim, Role::AttnV, il);
     if (opt.arch == Architecture::Qwen2) {
       vector(b + "attn_q.bias", q_dim, 0.0f, 0.1f);
       vector(b + "attn_k.bias", kv_dim, 0.0f, 0.1f);
       vector(b + "attn_v.bias", kv_dim, 0.0f, 0.1f);
     }
-    matrix(b + "attn_output.weight", q_dim, s.dim);
+    matrix(b + "attn_output.weight", q_dim, s.dim, Role::Other, il);
     vector(b + "ffn_norm.weight", s.dim, 1.0f, 0.1f);
-    matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim);
-    matrix(b + "ffn_up.weight", s.dim, s.ffn_dim);
-    matrix(b + "ffn_down.weight", s.ffn_dim, s.dim);
+    matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim, Role::Other, il);
+    matrix(b + "ffn_up.weight", s.dim, s.ffn_dim, Role::Other, il);
+    matrix(b + "ffn_down.weight", s.ffn_dim, s.dim, Role::FfnDown, il);
   }
   vector("output_norm.weight", s.dim, 1.0f, 0.1f);
   // Output scaled up so the logits have a clear top token (a random model's logits are
@@ -167,8 +235,9 @@ GgufWriter synth_model(const SynthOptions& opt) {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
     const float a = 4.0f * std::sqrt(3.0f / static_cast<float>(s.dim));
     for (auto& x : v) x = a * rng.uniform();
-    w.add_tensor("output.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, opt.dtype,
-                 quantize_matrix(opt.dtype, v, s.vocab, s.dim));
+    const DType t = type_for(Role::Head, 0, s.dim);
+    w.add_tensor("output.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
+                 quantize_matrix(t, v, s.vocab, s.dim));
     report();
   }
   return w;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "model/gguf.h"
 #include "model/hparams.h"
@@ -17,8 +18,15 @@ struct SynthShape {
   int n_layers, dim, ffn_dim, n_heads, n_kv_heads, vocab, ctx;
 };
 
+// Files mixing weight types the way llama.cpp's Q4_K_M and Q5_K_M presets do (synth.cpp
+// says how), the commonest downloads.
+enum class SynthMix { None, Q4_K_M, Q5_K_M };
+// "q4_K_M" / "q5_K_M" (case-insensitive); nullopt otherwise.
+std::optional<SynthMix> parse_synth_mix(std::string_view name);
+std::string_view synth_mix_name(SynthMix mix);
+
 struct SynthOptions {
-  std::string size = "tiny";             // tiny | small | 110m | 7b
+  std::string size = "tiny";             // tiny | tiny-odd | small | 110m | 7b
   std::optional<SynthShape> shape;       // any other shape (then `size` only names it)
   DType dtype = DType::F32;              // matrices; norms stay f32
   Architecture arch = Architecture::Llama;
@@ -26,6 +34,7 @@ struct SynthOptions {
   uint64_t seed = 1;
   // Called with (tensors done, tensors total) while building.
   std::function<void(int, int)> progress;
+  SynthMix mix = SynthMix::None;         // when set, it decides each matrix's type instead of dtype
 };
 
 // Throws std::invalid_argument for an unknown size name.

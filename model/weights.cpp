@@ -12,6 +12,7 @@ bool is_supported_weight_dtype(DType t) {
   switch (t) {
     case DType::F32: case DType::F16: case DType::BF16:
     case DType::Q8_0: case DType::Q4_0: case DType::Q4_K: case DType::Q6_K:
+    case DType::Q5_0: case DType::Q5_1: case DType::IQ4_NL: case DType::Q5_K:
       return true;
     default:
       return false;

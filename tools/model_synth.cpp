@@ -23,9 +23,13 @@ struct SynthArgs {
 int synth(const SynthArgs& a) {
   SynthOptions o;
   o.size = a.size;
-  const auto dt = parse_dtype(a.dtype);
-  if (!dt || *dt == DType::Q8_K) throw std::invalid_argument(fmt::format("--dtype '{}' is not a weight type baton writes", a.dtype));
-  o.dtype = *dt;
+  if (const auto mix = parse_synth_mix(a.dtype)) {
+    o.mix = *mix;
+  } else {
+    const auto dt = parse_dtype(a.dtype);
+    if (!dt || *dt == DType::Q8_K) throw std::invalid_argument(fmt::format("--dtype '{}' is not a weight type baton writes", a.dtype));
+    o.dtype = *dt;
+  }
   o.arch = a.arch == "qwen2" ? Architecture::Qwen2 : a.arch == "mistral" ? Architecture::Mistral : Architecture::Llama;
   o.tokenizer = a.tokenizer == "gpt2" ? TokenizerKind::Gpt2 : TokenizerKind::Llama;
   o.seed = a.seed;
@@ -49,10 +53,17 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
   auto a = std::make_shared<SynthArgs>();
   CLI::App* cmd = group.add_subcommand("synth", "Write a deterministic synthetic model (random weights, real tokenizer)");
   cmd->add_option("-o,--out", a->out, "Output GGUF file")->required();
-  cmd->add_option("--size", a->size, "tiny (~1M params), small (~25M), 110m (~125M), 7b (Llama-2-7B's shapes, 6.7B)")
-      ->check(CLI::IsMember({"tiny", "small", "110m", "7b"}))->capture_default_str();
-  cmd->add_option("--dtype", a->dtype, "Weight type: f32, f16, bf16, q8_0, q4_0, q4_K, q6_K")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_K", "q6_K"}))->capture_default_str();
+  cmd->add_option("--size", a->size,
+                  "tiny (~1M params), tiny-odd (tiny with a feed-forward width of 544, not a multiple of 256), "
+                  "small (~25M), 110m (~125M), 7b (Llama-2-7B's shapes, 6.7B)")
+      ->check(CLI::IsMember({"tiny", "tiny-odd", "small", "110m", "7b"}))->capture_default_str();
+  cmd->add_option("--dtype", a->dtype,
+                  "Weight type: f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, iq4_nl, q4_K, q5_K, q6_K; or a mix as "
+                  "llama.cpp's presets make them: q4_K_M, q5_K_M (Q6_K head and some attn_v/ffn_down; Q5_0/Q5_1 "
+                  "and Q8_0 where rows are not whole 256-blocks)")
+      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl", "q4_K", "q5_K", "q6_K",
+                             "q4_K_M", "q5_K_M"}))
+      ->capture_default_str();
   cmd->add_option("--arch", a->arch, "Architecture")->check(CLI::IsMember({"llama", "mistral", "qwen2"}))->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer kind")->check(CLI::IsMember({"llama", "gpt2"}))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed for the weights")->capture_default_str();

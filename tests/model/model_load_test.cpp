@@ -2,10 +2,12 @@
 // architecture, and names the culprit when something is wrong.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
 
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "test_models.h"
 
@@ -154,6 +156,50 @@ TEST(ModelLoad, StageLoadsOnlyItsRange) {
   EXPECT_LT(stage->weights().bytes, whole->weights().bytes);
   opt.range = LayerRange{1, 3};
   EXPECT_THROW(Model::open(base(), opt), std::invalid_argument);
+}
+
+
+// The synthesiser's K-quant mixes pick each matrix's type as llama.cpp's Q4_K_M / Q5_K_M
+// presets do, including the fallbacks for rows that are not whole 256-blocks (tiny-odd's
+// ffn_down has 544 columns), and such a file loads and runs.
+TEST(ModelLoad, KQuantMixesFollowLlamaCppPresets) {
+  struct Case {
+    SynthMix mix;
+    DType base, fallback;
+  };
+  for (const Case& c : {Case{SynthMix::Q4_K_M, DType::Q4_K, DType::Q5_0}, Case{SynthMix::Q5_K_M, DType::Q5_K, DType::Q5_1}}) {
+    const std::string path =
+        test::synth_model_path("tiny-odd", DType::F32, Architecture::Llama, TokenizerKind::Llama, 7, c.mix);
+    const GgufFile f = GgufFile::open(path);
+    auto type_of = [&](const std::string& name) {
+      for (const GgufTensor& t : f.tensors()) {
+        if (t.name == name) return t.dtype;
+      }
+      ADD_FAILURE() << name << " missing";
+      return DType::F32;
+    };
+    const std::string mix(synth_mix_name(c.mix));
+    EXPECT_EQ(type_of("token_embd.weight"), c.base) << mix;
+    EXPECT_EQ(type_of("output.weight"), DType::Q6_K) << mix;
+    // Two layers: layer 1 is the last eighth (more bits), layer 0 is not.
+    EXPECT_EQ(type_of("blk.0.attn_v.weight"), c.base) << mix;
+    EXPECT_EQ(type_of("blk.1.attn_v.weight"), DType::Q6_K) << mix;
+    EXPECT_EQ(type_of("blk.0.attn_q.weight"), c.base) << mix;
+    EXPECT_EQ(type_of("blk.1.ffn_up.weight"), c.base) << mix;
+    EXPECT_EQ(type_of("blk.0.ffn_down.weight"), c.fallback) << mix;      // base K-quant, 544 columns
+    EXPECT_EQ(type_of("blk.1.ffn_down.weight"), DType::Q8_0) << mix;     // Q6_K, 544 columns
+    auto m = Model::open(path, {});
+    EXPECT_EQ(m->hparams().ffn_dim, 544);
+    std::vector<float> logits(static_cast<size_t>(m->hparams().vocab_size));
+    const int32_t tokens[] = {1, 17, 300};
+    const HyperParams& hp = m->hparams();
+    KVCache kv(DType::F32, {0, hp.n_layers}, 8, hp.kv_dim());
+    std::vector<float> hidden(3 * static_cast<size_t>(hp.dim)), all(3 * logits.size());
+    m->transformer().embed(tokens, hidden.data());
+    m->transformer().forward_layers(0, hp.n_layers, hidden.data(), 3, 0, kv, nullptr);
+    m->transformer().head(hidden.data(), 3, all.data(), nullptr);
+    for (float v : all) ASSERT_TRUE(std::isfinite(v)) << mix;
+  }
 }
 
 }  // namespace

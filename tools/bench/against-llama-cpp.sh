@@ -13,6 +13,9 @@
 #                                         [--baton PATH] [--out results.jsonl] [--table-only results.jsonl]
 #                                         [--before VAR=VALUE]
 #
+# --dtypes takes any type `baton model synth --dtype` writes (also q5_0, q5_1, iq4_nl, q5_K
+# and the mixes q4_K_M, q5_K_M).
+#
 # --before VAR=VALUE also runs baton with that environment (e.g. BATON_NO_AVX512=1 for the
 # AVX2 kernels) in the same rounds, shown as "baton-before".
 set -euo pipefail
@@ -32,7 +35,7 @@ ref_dir="$root/build/llama-ref"
 models_dir="$root/build/bench-models"
 node_llama_cpp_version=3.22.1
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;

@@ -16,7 +16,7 @@
 #
 # Run it again whenever the synthesiser changes (the test says so when the hash differs).
 #
-# usage: tools/reference/make-arch-references.sh [--baton PATH] [--stride N] [--out DIR]
+# usage: tools/reference/make-arch-references.sh [--baton PATH] [--stride N] [--out DIR] [--cases NAME,...]
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,7 +29,8 @@ ref_dir="$root/build/llama-ref"
 work="$root/build/arch-reference"
 node_llama_cpp_version=3.22.1
 seed=19
-size=tiny
+
+cases_wanted=""
 
 usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
@@ -37,6 +38,7 @@ while [[ $# -gt 0 ]]; do
     --baton) baton="$2"; shift 2 ;;
     --stride) stride="$2"; shift 2 ;;
     --out) out_dir="$2"; shift 2 ;;
+    --cases) cases_wanted=",$2,"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -51,7 +53,10 @@ mkdir -p "$work" "$out_dir"
 prompt="1"
 for i in $(seq 1 11); do prompt="$prompt,$(( (i * 7919 + 13) % 1024 ))"; done
 
-# case name, architecture baton reads, architecture llama.cpp reads, weight type
+# case name, architecture baton reads, architecture llama.cpp reads, weight type (or a
+# mix, see `baton model synth --help`), and the size when it is not tiny. tiny-odd's
+# feed-forward width (544) is not a multiple of 256, so the K-quant mixes carry Q5_0 / Q5_1
+# and Q8_0 tensors as well, as downloaded Q4_K_M / Q5_K_M files of such models do.
 cases=(
   "qwen2-tiny-f32 qwen2 qwen2 f32"
   "qwen2-tiny-f16 qwen2 qwen2 f16"
@@ -61,9 +66,17 @@ cases=(
   "qwen2-tiny-q4_K qwen2 qwen2 q4_K"
   "qwen2-tiny-q4_0 qwen2 qwen2 q4_0"
   "mistral-tiny-f32 mistral llama f32"
+  "llama-tiny-q5_0 llama llama q5_0"
+  "llama-tiny-q5_1 llama llama q5_1"
+  "llama-tiny-iq4_nl llama llama iq4_nl"
+  "llama-tiny-q5_K llama llama q5_K"
+  "llama-tiny-odd-q4_K_M llama llama q4_K_M tiny-odd"
+  "llama-tiny-odd-q5_K_M llama llama q5_K_M tiny-odd"
 )
 for c in "${cases[@]}"; do
-  read -r name arch ref_arch dtype <<< "$c"
+  read -r name arch ref_arch dtype case_size <<< "$c"
+  size="${case_size:-tiny}"
+  [[ -z "$cases_wanted" || "$cases_wanted" == *",$name,"* ]] || continue
   file="$work/$name.gguf"
   "$baton" model synth --arch "$arch" --size "$size" --dtype "$dtype" --seed "$seed" -o "$file" > /dev/null 2>&1
   ref_file="$file"
