@@ -186,8 +186,8 @@ TEST(GgufCorrupt, ArrayNestingDepth) {
 
 TEST(GgufCorrupt, BadTensorTypes) {
   RawFile f = reference_file();
-  f.tensors[1].type = 7;
-  expect_error(build(f), {"tensor 'blk.0.attn_q.weight' has type q5_1 (id 7), which baton does not support"});
+  f.tensors[1].type = 3;  // q4_1: not supported (q5_1, id 7, is)
+  expect_error(build(f), {"tensor 'blk.0.attn_q.weight' has type q4_1 (id 3), which baton does not support"});
   f.tensors[1].type = 23;
   expect_error(build(f), {"tensor 'blk.0.attn_q.weight' has type iq4_xs (id 23)"});
   f.tensors[1].type = 200;
