@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -131,6 +133,11 @@ class GgufWriter {
   void set_f32_array(std::string key, const std::vector<float>& values);
   void set_i32_array(std::string key, const std::vector<int32_t>& values);
   void add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, std::vector<uint8_t> data);
+  // A tensor whose bytes are produced only when the file is written, one tensor at a time,
+  // so that writing a model (quantising one, say) never holds more than its largest tensor
+  // in memory. `fill` gets a buffer of exactly the tensor's byte size to fill completely.
+  using TensorFill = std::function<void(std::span<uint8_t> out)>;
+  void add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill);
   // The complete file image.
   std::vector<uint8_t> serialize() const;
   // Writes atomically (temp file + rename). Throws std::runtime_error on I/O failure.
@@ -140,7 +147,18 @@ class GgufWriter {
   uint32_t version_;
   uint64_t alignment_;
   std::vector<std::pair<std::string, GgufValue>> kv_;
-  struct PendingTensor { std::string name; std::vector<uint64_t> dims; DType dtype; std::vector<uint8_t> data; };
+  struct PendingTensor {
+    std::string name;
+    std::vector<uint64_t> dims;
+    DType dtype;
+    uint64_t nbytes;
+    std::vector<uint8_t> data;  // empty when `fill` produces the bytes
+    TensorFill fill;
+  };
+  // Checks a tensor's name, dims and dtype and returns its byte size.
+  uint64_t check_tensor(const std::string& name, const std::vector<uint64_t>& dims, DType dtype) const;
+  // The bytes of t: its data, or `fill` run into `scratch`.
+  std::span<const uint8_t> tensor_bytes(const PendingTensor& t, std::vector<uint8_t>& scratch) const;
   std::vector<PendingTensor> tensors_;
 };
 

@@ -206,7 +206,7 @@ void GgufWriter::set_i32_array(std::string key, const std::vector<int32_t>& valu
   set(std::move(key), std::move(v));
 }
 
-void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, std::vector<uint8_t> data) {
+uint64_t GgufWriter::check_tensor(const std::string& name, const std::vector<uint64_t>& dims, DType dtype) const {
   auto bad = [&](const std::string& problem) {
     throw std::invalid_argument(fmt::format("GGUF writer: tensor '{}': {}", name, problem));
   };
@@ -226,10 +226,29 @@ void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType 
   }
   uint64_t nbytes = 0;
   if (!checked_mul(elements / info.block_elems, info.block_bytes, nbytes)) bad("byte size overflows");
+  return nbytes;
+}
+
+void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, std::vector<uint8_t> data) {
+  const uint64_t nbytes = check_tensor(name, dims, dtype);
   if (data.size() != nbytes) {
-    bad(fmt::format("{} {} needs {} bytes of data, got {}", format_dims(dims), info.name, nbytes, data.size()));
+    throw std::invalid_argument(fmt::format("GGUF writer: tensor '{}': {} {} needs {} bytes of data, got {}", name,
+                                            format_dims(dims), dtype_name(dtype), nbytes, data.size()));
   }
-  tensors_.push_back({std::move(name), std::move(dims), dtype, std::move(data)});
+  tensors_.push_back({std::move(name), std::move(dims), dtype, nbytes, std::move(data), {}});
+}
+
+void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill) {
+  if (!fill) throw std::invalid_argument(fmt::format("GGUF writer: tensor '{}': no fill function", name));
+  const uint64_t nbytes = check_tensor(name, dims, dtype);
+  tensors_.push_back({std::move(name), std::move(dims), dtype, nbytes, {}, std::move(fill)});
+}
+
+std::span<const uint8_t> GgufWriter::tensor_bytes(const PendingTensor& t, std::vector<uint8_t>& scratch) const {
+  if (!t.fill) return t.data;
+  scratch.assign(static_cast<size_t>(t.nbytes), 0);
+  t.fill(std::span<uint8_t>(scratch));
+  return scratch;
 }
 
 namespace {
@@ -266,7 +285,7 @@ std::vector<uint8_t> encode_header(uint32_t version, uint64_t ctor_alignment,
     for (uint64_t d : t.dims) enc.put<uint64_t>(d);
     enc.put<uint32_t>(static_cast<uint32_t>(t.dtype));
     enc.put<uint64_t>(offset);
-    offset = align_up(offset + t.data.size(), alignment);
+    offset = align_up(offset + t.nbytes, alignment);
   }
   enc.pad_to(alignment);
   alignment_out = alignment;
@@ -290,8 +309,10 @@ void write_all(int fd, const uint8_t* p, size_t n, const std::string& path) {
 std::vector<uint8_t> GgufWriter::serialize() const {
   uint64_t alignment = 0;
   std::vector<uint8_t> out = encode_header(version_, alignment_, kv_, tensors_, alignment);
+  std::vector<uint8_t> scratch;
   for (const PendingTensor& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
+    const std::span<const uint8_t> bytes = tensor_bytes(t, scratch);
+    out.insert(out.end(), bytes.begin(), bytes.end());
     out.resize(static_cast<size_t>(align_up(out.size(), alignment)), 0);
   }
   return out;
@@ -310,9 +331,11 @@ void GgufWriter::write(const std::string& path) const {
     ::fchmod(fd, 0644);  // mkstemp creates 0600; a model file is not secret
     write_all(fd, header.data(), header.size(), tmp);
     const std::vector<uint8_t> zeros(static_cast<size_t>(alignment), 0);
+    std::vector<uint8_t> scratch;  // one produced tensor at a time
     for (const PendingTensor& t : tensors_) {
-      write_all(fd, t.data.data(), t.data.size(), tmp);
-      const uint64_t pad = align_up(t.data.size(), alignment) - t.data.size();
+      const std::span<const uint8_t> bytes = tensor_bytes(t, scratch);
+      write_all(fd, bytes.data(), bytes.size(), tmp);
+      const uint64_t pad = align_up(bytes.size(), alignment) - bytes.size();
       write_all(fd, zeros.data(), static_cast<size_t>(pad), tmp);
     }
     if (::fsync(fd) != 0) throw std::runtime_error(fmt::format("{}: fsync failed: {}", tmp, std::strerror(errno)));
