@@ -7,11 +7,13 @@
 namespace baton::cli {
 
 void register_model(CLI::App& app, CommandRunner& runner) {
-  CLI::App* group = app.add_subcommand("model", "Inspect and create GGUF model files");
+  CLI::App* group = app.add_subcommand("model", "Inspect, create, quantise and measure GGUF model files");
   group->require_subcommand(1);
   register_model_inspect(*group, runner);
   register_model_synth(*group, runner);
   register_model_tokenize(*group, runner);
+  register_model_quantize(*group, runner);
+  register_model_perplexity(*group, runner);
 }
 
 }  // namespace baton::cli
