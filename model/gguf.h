@@ -137,7 +137,7 @@ class GgufWriter {
   // so that writing a model (quantising one, say) never holds more than its largest tensor
   // in memory. `fill` gets a buffer of exactly the tensor's byte size to fill completely.
   using TensorFill = std::function<void(std::span<uint8_t> out)>;
-  void add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill);
+  void add_tensor_filled(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill);
   // The complete file image.
   std::vector<uint8_t> serialize() const;
   // Writes atomically (temp file + rename). Throws std::runtime_error on I/O failure.

@@ -238,7 +238,7 @@ void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType 
   tensors_.push_back({std::move(name), std::move(dims), dtype, nbytes, std::move(data), {}});
 }
 
-void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill) {
+void GgufWriter::add_tensor_filled(std::string name, std::vector<uint64_t> dims, DType dtype, TensorFill fill) {
   if (!fill) throw std::invalid_argument(fmt::format("GGUF writer: tensor '{}': no fill function", name));
   const uint64_t nbytes = check_tensor(name, dims, dtype);
   tensors_.push_back({std::move(name), std::move(dims), dtype, nbytes, {}, std::move(fill)});

@@ -218,7 +218,7 @@ GgufWriter quantized_model_writer(const GgufFile& in, const QuantizePlan& plan, 
       throw std::invalid_argument(fmt::format("quantisation plan does not match {}: tensor '{}'", in.path(), p.name));
     }
     const uint64_t total = plan.bytes_in;
-    w.add_tensor(p.name, p.dims, p.to, [t, p, pool, done, total, progress](std::span<uint8_t> out) {
+    w.add_tensor_filled(p.name, p.dims, p.to, [t, p, pool, done, total, progress](std::span<uint8_t> out) {
       if (p.copied()) {
         std::memcpy(out.data(), t->data, out.size());
       } else {

@@ -290,12 +290,12 @@ TEST(GgufWriterFill, FilledTensorsGiveTheSameBytesAsInMemoryOnes) {
   in_memory.add_tensor("a", {32, 3}, DType::Q8_0, a);
   in_memory.add_tensor("b", {5}, DType::F32, b);
   int calls = 0;
-  filled.add_tensor("a", {32, 3}, DType::Q8_0, [&](std::span<uint8_t> out) {
+  filled.add_tensor_filled("a", {32, 3}, DType::Q8_0, [&](std::span<uint8_t> out) {
     ASSERT_EQ(out.size(), a.size());
     std::copy(a.begin(), a.end(), out.begin());
     ++calls;
   });
-  filled.add_tensor("b", {5}, DType::F32, [&](std::span<uint8_t> out) {
+  filled.add_tensor_filled("b", {5}, DType::F32, [&](std::span<uint8_t> out) {
     std::copy(b.begin(), b.end(), out.begin());
     ++calls;
   });
