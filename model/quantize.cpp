@@ -100,6 +100,7 @@ TensorPlan plan_tensor(const GgufTensor& t, const QuantizeOptions& o, int last_b
     p.to = wanted;
     if (!row_fits_blocks(wanted, t.dims[0])) {
       p.to = fitting_type(wanted, t.dims[0]);
+      p.fell_back = true;
       if (!p.reason.empty()) p.reason += "; ";
       p.reason += fmt::format("row length {} is not a multiple of {}'s {}-element blocks: {} instead", t.dims[0],
                               dtype_name(wanted), dtype_info(wanted).block_elems, dtype_name(p.to));
@@ -196,7 +197,7 @@ QuantizePlan plan_quantization(const GgufFile& in, const QuantizeOptions& option
     TensorPlan p = plan_tensor(t, options, last_block);
     plan.bytes_in += p.bytes_in;
     plan.bytes_out += p.bytes_out;
-    if (p.reason.find("row length") != std::string::npos) ++plan.fallbacks;
+    if (p.fell_back) ++plan.fallbacks;
     if (!p.copied() && dtype_info(p.from).block_elems > 1) ++plan.requantised;
     plan.tensors.push_back(std::move(p));
   }

@@ -52,6 +52,7 @@ struct TensorPlan {
   // Why `to` is not simply the target type ("1-D: kept as stored", "token embedding
   // (--mixed)", "row length 704 is not a multiple of q4_K's 256 elements"); empty otherwise.
   std::string reason;
+  bool fell_back = false;  // the rows did not fit the wanted type's blocks
   bool copied() const { return from == to; }
 };
 

@@ -65,7 +65,7 @@ void print_plan(const QuantizePlan& plan, bool every_tensor) {
     }
   } else {
     for (const TensorPlan& t : plan.tensors) {
-      if (t.reason.find("row length") != std::string::npos) fmt::print("{}: {}\n", t.name, t.reason);
+      if (t.fell_back) fmt::print("{}: {}\n", t.name, t.reason);
     }
   }
   if (plan.requantised > 0) {

@@ -232,6 +232,7 @@ TEST(Quantize, RowsThatDoNotFitTheBlocksFallBack) {
     const QuantizePlan plan = plan_quantization(src, o);
     EXPECT_EQ(plan.fallbacks, 2) << "ffn_down of both blocks";
     for (const TensorPlan& t : plan.tensors) {
+      EXPECT_EQ(t.fell_back, t.name.find("ffn_down") != std::string::npos) << t.name;
       if (t.name.find("ffn_down") == std::string::npos) continue;
       EXPECT_TRUE(row_fits_blocks(t.to, 352)) << t.name;
       EXPECT_GT(bits_per_weight(t.to), bits_per_weight(type)) << t.name << ": a fallback never loses precision";
