@@ -56,8 +56,9 @@ void score_window(const Transformer& model, std::span<const int32_t> window, con
 
 }  // namespace
 
-int64_t perplexity_windows(int64_t n_tokens, int64_t context) {
-  return context < 1 || n_tokens < 1 ? 0 : (n_tokens - 1) / context;
+int64_t perplexity_windows(int64_t n_tokens, int64_t context, int64_t max_windows) {
+  const int64_t n = context < 1 || n_tokens < 1 ? 0 : (n_tokens - 1) / context;
+  return max_windows > 0 ? std::min(n, max_windows) : n;
 }
 
 PerplexityResult measure_perplexity(const Transformer& model, std::span<const int32_t> tokens,
@@ -72,7 +73,7 @@ PerplexityResult measure_perplexity(const Transformer& model, std::span<const in
     throw std::invalid_argument(
         fmt::format("a context of {} tokens is longer than the model's context length {}", o.context, hp.ctx_train));
   }
-  const int64_t n_windows = perplexity_windows(static_cast<int64_t>(tokens.size()), o.context);
+  const int64_t n_windows = perplexity_windows(static_cast<int64_t>(tokens.size()), o.context, o.max_windows);
   if (n_windows == 0) {
     throw std::invalid_argument(fmt::format("the text has {} tokens; one window needs {} (context + 1): give a longer "
                                             "text or a smaller context", tokens.size(), o.context + 1));

@@ -26,6 +26,7 @@ struct PerplexityOptions {
   int64_t context = 0;           // tokens fed per window (and predictions scored)
   int64_t batch = 256;           // rows per forward call (bounds the logits buffer)
   DType kv_dtype = DType::F16;
+  int64_t max_windows = 0;       // score only the first this many windows; 0: all
   // After each window: (windows done, windows total, perplexity so far).
   std::function<void(int64_t done, int64_t total, double ppl)> progress;
 };
@@ -39,8 +40,8 @@ struct PerplexityResult {
   double perplexity_stderr = 0;   // perplexity * mean_nll_stderr (first-order)
 };
 
-// Number of windows a stream of n tokens gives.
-int64_t perplexity_windows(int64_t n_tokens, int64_t context);
+// Number of windows a stream of n tokens gives (at most max_windows when that is > 0).
+int64_t perplexity_windows(int64_t n_tokens, int64_t context, int64_t max_windows = 0);
 
 // The transformer must hold every layer, the embedding and the head. Throws
 // std::invalid_argument when the stream is shorter than one window or context < 1 or

@@ -32,6 +32,7 @@ struct PerplexityArgs {
   int64_t context = 0;
   unsigned threads = 0;
   std::string kv_dtype = "f16";
+  int64_t max_windows = 0;
   bool special = false;
   bool json = false;
 };
@@ -79,10 +80,11 @@ int perplexity(const PerplexityArgs& a) {
   const int64_t ctx_train = model->hparams().ctx_train;
   o.context = a.context > 0 ? a.context : ctx_train > 0 ? std::min(ctx_train, kDefaultContext) : kDefaultContext;
   o.kv_dtype = parse_kv_dtype(a.kv_dtype);
+  o.max_windows = a.max_windows;
   o.progress = progress_printer();
   ThreadPool pool(a.threads);
   fmt::print(stderr, "{} tokens, {} windows of {} (+1) tokens, {} thread(s)\n", tokens.size(),
-             perplexity_windows(static_cast<int64_t>(tokens.size()), o.context), o.context, pool.size());
+             perplexity_windows(static_cast<int64_t>(tokens.size()), o.context, o.max_windows), o.context, pool.size());
   const auto start = std::chrono::steady_clock::now();
   const PerplexityResult r = measure_perplexity(model->transformer(), tokens, o, &pool);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -113,6 +115,8 @@ void register_model_perplexity(CLI::App& group, CommandRunner& runner) {
                   "Window: tokens fed per window, all predictions scored (default: the model's context, at most 512)");
   cmd->add_option("--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--kv-dtype", a->kv_dtype, "KV cache type: f16, q8_0 or f32")->capture_default_str();
+  cmd->add_option("--max-windows", a->max_windows, "Score only the first N windows (0: all), for a quick figure")
+      ->capture_default_str();
   cmd->add_flag("--special", a->special,
                 "The text writes control tokens itself (e.g. <s>...</s> around each document): parse them, add no BOS");
   cmd->add_flag("--json", a->json, "Print the result as one JSON object");

@@ -80,6 +80,15 @@ TEST(Perplexity, MatchesTokenByTokenLogSoftmax) {
   EXPECT_NEAR(r.perplexity_stderr, r.perplexity * stderr_mean, 1e-3 * r.perplexity * stderr_mean);
   // A synthetic model with random weights is close to uniform over its vocabulary.
   EXPECT_GT(r.perplexity, 0.1 * m->hparams().vocab_size);
+
+  // --max-windows: the first window alone, as the reference's first 24 tokens.
+  o.max_windows = 1;
+  o.progress = nullptr;
+  const PerplexityResult first = measure_perplexity(m->transformer(), tokens, o, nullptr);
+  EXPECT_EQ(first.windows, 1);
+  EXPECT_EQ(first.predicted, 24);
+  const long double first_mean = std::accumulate(nlls.begin(), nlls.begin() + 24, 0.0L) / 24;
+  EXPECT_NEAR(first.mean_nll, static_cast<double>(first_mean), 2e-5);
 }
 
 TEST(Perplexity, WindowsAreNonOverlappingAndTheTailIsDropped) {
@@ -87,6 +96,8 @@ TEST(Perplexity, WindowsAreNonOverlappingAndTheTailIsDropped) {
   EXPECT_EQ(perplexity_windows(256, 256), 0);
   EXPECT_EQ(perplexity_windows(34766, 256), 135) << "the shipped model's held-out stream";
   EXPECT_EQ(perplexity_windows(100, 0), 0);
+  EXPECT_EQ(perplexity_windows(34766, 256, 10), 10);
+  EXPECT_EQ(perplexity_windows(34766, 256, 1000), 135);
 }
 
 TEST(Perplexity, RefusesShortTextsAndOverlongContexts) {

@@ -9,7 +9,8 @@
 #   packages bible-kjv and fortunes (tools/train/prepare_data.py, then heldout_text.py).
 # Environment: BATON (the binary, default build/baton), THREADS (default 2),
 #   LLAMA_REF_DIR: a folder with node-llama-cpp installed (tools/bench/llama-ref.sh); when
-#   set, llama.cpp's forward pass is scored the same way on the f32 and q8_0 files too.
+#   set, llama.cpp's forward pass is scored the same way on the f32 and q8_0 files too,
+#   over the first LLAMA_WINDOWS windows (default 20; 0: all, slow through its JS API).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 baton=${BATON:-$root/build/baton}
@@ -29,14 +30,17 @@ mkdir -p "$out"
 
 # file label type [--mixed]
 variants=("f32.gguf|f32 (shipped)|" "f16.gguf|f16|f16" "q8_0.gguf|q8_0|q8_0" "q6_K.gguf|q6_K|q6_K" "q4_K.gguf|q4_K|q4_K"
-          "q4_0.gguf|q4_0|q4_0" "q4_K-mixed.gguf|q4_K --mixed|q4_K --mixed" "q4_0-mixed.gguf|q4_0 --mixed|q4_0 --mixed")
+          "q4_0.gguf|q4_0|q4_0" "q4_K-mixed.gguf|q4_K --mixed|q4_K --mixed" "q4_0-mixed.gguf|q4_0 --mixed|q4_0 --mixed"
+          "shipped-q4_0|q4_0, head q8_0 (shipped, from PyTorch)|")
 json() { $py -c "import json,sys; d=json.load(sys.stdin); print(d[sys.argv[1]])" "$1"; }
 
 echo "| weights | file size | perplexity | mean NLL (nats/token) |"
 echo "|---|---|---|---|"
 for v in "${variants[@]}"; do
   IFS='|' read -r file label args <<<"$v"
-  if [[ -z $args ]]; then
+  if [[ $file == shipped-q4_0 ]]; then
+    path=$root/models/baton-kjv-5m.q4_0.gguf
+  elif [[ -z $args ]]; then
     path=$src
   else
     path=$out/$file
@@ -50,11 +54,15 @@ for v in "${variants[@]}"; do
 done
 
 if [[ -n ${LLAMA_REF_DIR:-} ]]; then
+  windows=${LLAMA_WINDOWS:-20}
   echo
-  echo "| weights | llama.cpp's forward, same windows: perplexity | mean NLL |"
+  echo "| weights (first $windows windows) | baton: perplexity, mean NLL | llama.cpp's forward, same scoring |"
   echo "|---|---|---|"
-  for f in "$src" "$out/q8_0.gguf"; do
-    r=$(node "$root/tools/reference/llama_cpp_perplexity.mjs" "$f" "$text" 256 1 "$threads" 2>/dev/null)
-    printf '| %s | %.3f | %.4f |\n' "$(basename "$f")" "$(echo "$r" | json perplexity)" "$(echo "$r" | json mean_nll)"
+  for f in "$src" "$out/q8_0.gguf" "$out/q4_K.gguf"; do
+    b=$("$baton" model perplexity "$f" --text "$text" --special --context 256 --threads "$threads" \
+        --kv-dtype f32 --max-windows "$windows" --json 2>/dev/null)
+    r=$(node "$root/tools/reference/llama_cpp_perplexity.mjs" "$f" "$text" 256 1 "$threads" "$windows" 2>/dev/null)
+    printf '| %s | %.3f, %.5f | %.3f, %.5f |\n' "$(basename "$f")" "$(echo "$b" | json perplexity)" \
+      "$(echo "$b" | json mean_nll)" "$(echo "$r" | json perplexity)" "$(echo "$r" | json mean_nll)"
   done
 fi

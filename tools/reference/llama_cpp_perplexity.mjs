@@ -7,15 +7,16 @@
 // This is not llama.cpp's own perplexity tool, which scores the second half of each
 // window only; it is llama.cpp's forward pass under baton's scoring, to compare engines.
 //
-// usage: node llama_cpp_perplexity.mjs MODEL.gguf TEXT_FILE CONTEXT SPECIAL(0|1) [THREADS]
+// usage: node llama_cpp_perplexity.mjs MODEL.gguf TEXT_FILE CONTEXT SPECIAL(0|1) [THREADS] [MAX_WINDOWS]
+// (MAX_WINDOWS: only the first windows, as `baton model perplexity --max-windows`)
 // LLAMA_REF_DIR must name the folder node-llama-cpp was installed into (tools/bench/llama-ref.sh).
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 
-const [modelPath, textPath, contextArg, specialArg, threadsArg] = process.argv.slice(2);
+const [modelPath, textPath, contextArg, specialArg, threadsArg, maxWindowsArg] = process.argv.slice(2);
 if (!modelPath || !textPath || !contextArg || !specialArg) {
-  console.error("usage: node llama_cpp_perplexity.mjs MODEL.gguf TEXT_FILE CONTEXT SPECIAL(0|1) [THREADS]");
+  console.error("usage: node llama_cpp_perplexity.mjs MODEL.gguf TEXT_FILE CONTEXT SPECIAL(0|1) [THREADS] [MAX_WINDOWS]");
   process.exit(2);
 }
 const context = Number(contextArg);
@@ -49,7 +50,9 @@ function nll(logits, target) {
   return Math.log(sum) + top - logits.get(target);
 }
 
-const windows = Math.floor((tokens.length - 1) / context);
+const maxWindows = Number(maxWindowsArg ?? 0);
+const allWindows = Math.floor((tokens.length - 1) / context);
+const windows = maxWindows > 0 ? Math.min(allWindows, maxWindows) : allWindows;
 let total = 0;
 let predicted = 0;
 for (let w = 0; w < windows; ++w) {
