@@ -88,6 +88,7 @@ void quantize_row_iq4_nl_ref(const float* x, BlockIQ4_NL* y, int64_t n) {
     // end: try scales around max/-127 and max/113, refit each by least squares and keep
     // the one with the smallest squared error once d is rounded to f16 as stored.
     float best_d = 0.0f, best_err = INFINITY;
+    std::memset(L, 8, sizeof L);  // kept if no trial improves on INFINITY (NaN input): all decode to 0
     for (float end : {-127.0f, 113.0f}) {
       for (int step = -4; step <= 4; ++step) {
         const float d0 = max / (end + (end < 0 ? -1.0f : 1.0f) * 1.5f * step);
