@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <optional>
 
 #include "partition/session_plan.h"
 
@@ -22,9 +21,9 @@ PlanRequest plan_request(const ClusterSpec& spec, const ModelCostProfile& model,
 
 namespace {
 
-// The whole model on one reference device of 1 GFLOP/s and 1 GB/s: its times in ms are
-// the frame's MFLOPs and MB.
-TokenWork reference_work(const ModelCostProfile& model, double position, std::optional<int> frame_rows) {
+// The whole model on one reference device of 1 GFLOP/s and 1 GB/s (times in ms are then
+// MFLOPs and MB), its KV filled to `position`.
+PlanRequest reference_request(const ModelCostProfile& model, double position) {
   PlanRequest r;
   r.model = model;
   DeviceProfile ref;
@@ -36,16 +35,16 @@ TokenWork reference_work(const ModelCostProfile& model, double position, std::op
   ref.link_bandwidth_mbps = 1;
   r.devices.push_back(ref);
   r.ctx = std::max<int64_t>(1, static_cast<int64_t>(std::llround(2 * position)));
-  TokenWork w;
-  if (frame_rows) {
-    // Only the FLOPs are needed here: split the frame's roofline time at a compute speed
-    // so low that compute binds.
-    r.devices.front().memory_bandwidth_gbs = 1e12;
-    w.flops = time_frame(r, {{0, 0, model.n_layers}}, FrameShape{*frame_rows, 1, 0}).stage_ms.front() * 1e6;
-    return w;
-  }
+  return r;
+}
+
+}  // namespace
+
+TokenWork token_work(const ModelCostProfile& model, double position) {
+  const PlanRequest r = reference_request(model, position);
   const Plan p = evaluate_split(r, {{0, 0, model.n_layers}}, Strategy::Memory);
   const std::vector<PlanStage>& stages = p.feasible ? p.stages : p.rejected;
+  TokenWork w;
   if (!stages.empty()) {
     w.flops = stages.front().compute_ms * 1e6;
     w.bytes = stages.front().memory_ms * 1e6;
@@ -53,12 +52,12 @@ TokenWork reference_work(const ModelCostProfile& model, double position, std::op
   return w;
 }
 
-}  // namespace
-
-TokenWork token_work(const ModelCostProfile& model, double position) { return reference_work(model, position, std::nullopt); }
-
 TokenWork frame_flops(const ModelCostProfile& model, int rows) {
-  TokenWork w = reference_work(model, 1, std::max(rows, 1));
+  // With memory this fast, compute binds: the frame's time in ms is its MFLOPs.
+  PlanRequest r = reference_request(model, 1);
+  r.devices.front().memory_bandwidth_gbs = 1e12;
+  TokenWork w;
+  w.flops = time_frame(r, {{0, 0, model.n_layers}}, FrameShape{std::max(rows, 1), 1, 0}).stage_ms.front() * 1e6;
   w.bytes = token_work(model, 1).bytes;  // the weights, read once for the frame
   return w;
 }
