@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "discovery/mdns_browser.h"
 #include "node/coordinator/cluster.h"
 #include "node/coordinator/membership.h"
@@ -59,6 +61,9 @@ kj::Promise<void> follow_membership(kj::AsyncIoContext& io, Cluster& cluster, Se
   return follow_membership_loop(io, cluster, runner, browser, static_peers, ref).attach(kj::mv(following));
 }
 
+// How long a lost node's rejoin probe may take (dial, handshake, describe).
+constexpr kj::Duration kRejoinProbeTimeout = 10 * kj::SECONDS;
+
 kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, SessionRunner& runner, kj::Duration period) {
   return io.provider->getTimer().afterDelay(period).then([&io, &cluster, &runner, period] {
     kj::Promise<void> step = kj::READY_NOW;
@@ -69,7 +74,11 @@ kj::Promise<void> rejoin_lost_nodes(kj::AsyncIoContext& io, Cluster& cluster, Se
           .then([&io, &cluster, &runner, period] { return rejoin_lost_nodes(io, cluster, runner, period); });
     }
     if (!cluster.lost().empty() && runner.busy() == 0) {
-      step = cluster.lost_node_answers(period).then([&cluster, &runner](bool back) -> kj::Promise<void> {
+      // A node just woken (a phone out of sleep, a loaded machine) may take seconds to finish
+      // the handshake; a probe bounded by the loop's period alone never saw it back under
+      // load. The probe runs between sessions, so a longer bound only delays the re-plan.
+      const kj::Duration probe_timeout = std::max(period, kRejoinProbeTimeout);
+      step = cluster.lost_node_answers(probe_timeout).then([&cluster, &runner](bool back) -> kj::Promise<void> {
         if (!back || runner.busy() != 0) return kj::READY_NOW;
         spdlog::info("a lost node answers again: re-planning with it");
         return cluster.rejoin().catch_([](kj::Exception&& e) {

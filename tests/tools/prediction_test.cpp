@@ -120,6 +120,11 @@ TEST(SimulatePrediction, SpeculativeDecodeCountsVerificationsAsFramesOfTheirRows
   // 2.5 drafts per verification: halfway between frames of 3 and 4 rows.
   const double half = 2 * (0.5 * (solo_frame_ms(3, 20, 3) + hops) + 0.5 * (solo_frame_ms(4, 20, 4) + hops)) + 4 * step_ms;
   EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 2, 5, 4}), 10 * 1000.0 / half, 1e-4);
+  // A draft model on the coordinator: 0.5 ms for each of the 6 drafts, 3 ms to read the prompt.
+  EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 2, 6, 4}, {0.5, 3}),
+              10 * 1000.0 / (ms + 6 * 0.5 + 3), 1e-4);
+  // Without verifications nothing was drafted: the draft model costs nothing.
+  EXPECT_NEAR(predict_decode_tokens_per_s(r, split, step_ms, 20, {10, 0, 0, 0}, {0.5, 3}), 100, 1e-9);
 }
 
 TEST(SimulatePrediction, CoordinatorOnThisMachineCostsNoLatency) {

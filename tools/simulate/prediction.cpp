@@ -116,7 +116,8 @@ double predict_ttft_ms(const PlanRequest& request, const std::vector<StageRange>
 }
 
 double predict_decode_tokens_per_s(const PlanRequest& request, const std::vector<StageRange>& split,
-                                   double ms_per_token, double position, const DecodeSteps& steps) {
+                                   double ms_per_token, double position, const DecodeSteps& steps,
+                                   const DraftCost& draft) {
   if (steps.tokens <= 0) return 0;
   double ms = 0;
   int plain = steps.tokens;
@@ -128,7 +129,7 @@ double predict_decode_tokens_per_s(const PlanRequest& request, const std::vector
     const double frac = rows - below;
     auto frame_ms = [&](int n) { return time_frame(request, split, FrameShape{n, n, position}).total_ms(); };
     const double verify_ms = (1 - frac) * frame_ms(below) + (frac > 0 ? frac * frame_ms(below + 1) : 0.0);
-    ms += steps.verify_steps * verify_ms;
+    ms += steps.verify_steps * verify_ms + steps.drafted * draft.ms_per_draft + draft.prompt_ms;
     plain = std::max(0, steps.tokens - steps.accepted - steps.verify_steps);
   }
   ms += plain * ms_per_token;

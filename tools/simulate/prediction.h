@@ -63,15 +63,22 @@ double predict_ttft_ms(const PlanRequest& request, const std::vector<StageRange>
 // `tokens` tokens, `verify_steps` speculative verifications that sent `drafted` drafts
 // and got `accepted` of them back, every other token a one-row step costing
 // `ms_per_token` (the plan's). A verification of k drafts is one frame of k + 1 rows,
-// each with logits, and yields its accepted drafts plus one token. The drafts' own cost
-// (prompt lookup, or a draft model on the coordinator) is not counted.
+// each with logits, and yields its accepted drafts plus one token. A draft model on the
+// coordinator adds its own time (`draft`; prompt lookup costs nothing that counts): one
+// forward per drafted token, and once per request the prompt, which its first proposal
+// reads.
 struct DecodeSteps {
   int tokens = 0;
   int verify_steps = 0;
   int drafted = 0;
   int accepted = 0;
 };
+struct DraftCost {
+  double ms_per_draft = 0;  // one forward of the draft model
+  double prompt_ms = 0;     // the draft model reading the request's prompt
+};
 double predict_decode_tokens_per_s(const PlanRequest& request, const std::vector<StageRange>& split,
-                                   double ms_per_token, double position, const DecodeSteps& steps);
+                                   double ms_per_token, double position, const DecodeSteps& steps,
+                                   const DraftCost& draft = {});
 
 }  // namespace baton::sim

@@ -80,6 +80,23 @@ Pacing calibrate(const ClusterSpec& spec, const Expectation& e, const RunOptions
   return pacing;
 }
 
+// The coordinator's draft model as this machine runs it (one thread, as the coordinator
+// drafts), in the simulated cluster's time: the coordinator is this machine, so its
+// drafting is divided by the time scale like every figure measured here.
+DraftCost measure_draft_cost(const RunOptions& options, const Expectation& e, const Pacing& pacing,
+                             ProgressLines& progress) {
+  if (options.draft_model.empty()) return {};
+  progress.line("measuring the draft model {} (1 thread)...", fs::path(options.draft_model).filename().string());
+  auto draft = Model::open(options.draft_model, ModelOpenOptions::without_layers());
+  const ModelCostProfile cost = cost_profile_from_gguf(draft->file());
+  const int prompt_rows = static_cast<int>(std::lround(e.prompt_tokens));
+  const HostSpeed speed = measure_host_speed(options.draft_model, cost, prompt_rows, kMaxCalibrationDecode);
+  DraftCost c;
+  c.ms_per_draft = token_work(cost, e.position).flops / (speed.decode_gflops * 1e6) / pacing.scale;
+  c.prompt_ms = frame_flops(cost, prompt_rows).flops / (speed.prompt_gflops * 1e6) / pacing.scale;
+  return c;
+}
+
 void describe_plan(const ClusterSpec& spec, const ActualPlan& actual, ProgressLines& progress) {
   std::string s;
   for (const StageRange& r : actual.split) {
@@ -149,13 +166,13 @@ void add_request_figures(const WorkloadRun& run, double scale, RunReport& rep) {
 
 // Each request's own prediction (its prompt, cache hits and verifications), and their means.
 void add_request_predictions(const PlanRequest& request, const std::vector<StageRange>& split, const Plan& predicted,
-                             double position, RunReport& rep) {
+                             double position, const DraftCost& draft, RunReport& rep) {
   double tps = 0, ttft = 0;
   for (RequestReport& q : rep.requests) {
     q.predicted_ttft_ms = predict_ttft_ms(request, split, q.prompt_tokens, q.cached_tokens, kPrefillChunk);
     const DecodeSteps steps{q.completion_tokens - 1, q.verify_steps, q.drafted_tokens, q.accepted_tokens};
     q.predicted_decode_tokens_per_s =
-        predict_decode_tokens_per_s(request, split, predicted.ms_per_token, position, steps);
+        predict_decode_tokens_per_s(request, split, predicted.ms_per_token, position, steps, draft);
     tps += q.predicted_decode_tokens_per_s;
     ttft += q.predicted_ttft_ms;
   }
@@ -176,8 +193,13 @@ bool same_split(const Plan& planned, const ActualPlan& actual) {
 
 // What to keep in mind reading the report.
 std::vector<std::string> reading_notes(const ClusterSpec& spec, const Expectation& e, const Pacing& pacing,
-                                       const ActualPlan& actual) {
+                                       const ActualPlan& actual, const DraftCost& draft) {
   std::vector<std::string> notes;
+  if (draft.ms_per_draft > 0) {
+    notes.push_back(fmt::format(
+        "the coordinator (this machine) drafts at {:.3f} ms per draft token and reads each prompt in {:.2f} ms, "
+        "scaled like the rest; the prediction counts both", draft.ms_per_draft, draft.prompt_ms));
+  }
   for (size_t i = 0; i < spec.devices.size(); ++i) {
     if (pacing.effective_gflops[i] / pacing.scale >= pacing.host_gflops) {
       notes.push_back(fmt::format(
@@ -200,7 +222,7 @@ std::vector<std::string> reading_notes(const ClusterSpec& spec, const Expectatio
 }
 
 RunReport build_report(const ClusterSpec& spec, Strategy strategy, const RunOptions& options, const Expectation& e,
-                       const Pacing& pacing, const ActualPlan& actual, const WorkloadRun& run,
+                       const Pacing& pacing, const DraftCost& draft, const ActualPlan& actual, const WorkloadRun& run,
                        const std::vector<std::optional<double>>& rss) {
   const Plan predicted = predict_split(e.request, actual.split, strategy, e.position);
   RunReport rep;
@@ -221,9 +243,9 @@ RunReport build_report(const ClusterSpec& spec, Strategy strategy, const RunOpti
   rep.predicted_tokens_per_s = predicted.tokens_per_s;
   rep.stages = stage_reports(spec, predicted, pacing, actual, run, rss);
   add_request_figures(run, pacing.scale, rep);
-  add_request_predictions(e.request, actual.split, predicted, e.position, rep);
+  add_request_predictions(e.request, actual.split, predicted, e.position, draft, rep);
   if (!hops_from_trace(rep)) attribute_transfer(rep);
-  rep.notes = reading_notes(spec, e, pacing, actual);
+  rep.notes = reading_notes(spec, e, pacing, actual, draft);
   return rep;
 }
 
@@ -233,6 +255,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   ProgressLines progress(options.quiet);
   const Expectation expected = predict(spec, strategy, options);
   const Pacing pacing = calibrate(spec, expected, options, progress);
+  const DraftCost draft = measure_draft_cost(options, expected, pacing, progress);
   SimulatedCluster cluster(spec, pacing,
                            {options.baton_exe, options.model_path, options.work_dir, strategy, expected.context,
                             kPrefillChunk, options.speculative, options.draft_model},
@@ -244,7 +267,7 @@ RunReport run_simulation(const ClusterSpec& spec, Strategy strategy, const RunOp
   for (const RequestResult& r : run.results) {
     if (!r.ok) throw std::runtime_error(fmt::format("the workload failed: {}", r.error));
   }
-  return build_report(spec, strategy, options, expected, pacing, actual, run, rss);
+  return build_report(spec, strategy, options, expected, pacing, draft, actual, run, rss);
 }
 
 }  // namespace baton::sim
