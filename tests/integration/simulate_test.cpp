@@ -83,6 +83,10 @@ TEST(Simulate, HomeReportCoversEveryLayerWithMeasuredFigures) {
   EXPECT_GT(report["predicted"]["tokens_per_s"].get<double>(), 0);
   EXPECT_GT(report["measured"]["tokens_per_s"].get<double>(), 0);
   EXPECT_GT(report["measured"]["ttft_ms"].get<double>(), 0);
+  // The coordinator's own admission-to-first-token time is part of what the client waited.
+  const double coordinator_ttft = report["measured"]["coordinator_ttft_ms"].get<double>();
+  EXPECT_GT(coordinator_ttft, 0);
+  EXPECT_LE(coordinator_ttft, report["measured"]["ttft_ms"].get<double>());
   ASSERT_EQ(report["requests"].size(), 1u);
   EXPECT_GT(report["requests"][0]["completion_tokens"].get<int>(), 0);
   // The timeline is drawn from the tokens as they travelled (the coordinator's trace).

@@ -43,6 +43,7 @@ struct RequestReport {
   int prompt_tokens = 0;
   int completion_tokens = 0;
   double ttft_ms = 0;             // request sent -> first token received (client side)
+  double coordinator_ttft_ms = 0; // admission -> first token, as the coordinator timed it (no HTTP)
   double decode_tokens_per_s = 0; // after the first token
   double total_ms = 0;
   std::string text;         // the reply (greedy: compared across speculative modes)
@@ -95,6 +96,7 @@ struct RunReport {
   double measured_ms_per_token = 0;
   double throughput_tokens_per_s = 0;  // all completion tokens / workload wall time
   double ttft_ms = 0;               // mean
+  double coordinator_ttft_ms = 0;   // mean, admission -> first token at the coordinator
   double wall_s = 0;
   std::vector<RequestReport> requests;
   std::vector<TraceToken> trace;    // measured, the first decode tokens of the last request

@@ -144,15 +144,17 @@ std::vector<StageReport> stage_reports(const ClusterSpec& spec, const Plan& pred
 
 // The requests' figures scaled back to real time, and their means.
 void add_request_figures(const WorkloadRun& run, double scale, RunReport& rep) {
-  double tps = 0, ttft = 0;
+  double tps = 0, ttft = 0, coordinator_ttft = 0;
   int tokens = 0;
   for (const RequestResult& r : run.results) {
     RequestReport q = r.report;
     q.ttft_ms /= scale;
+    q.coordinator_ttft_ms /= scale;
     q.total_ms /= scale;
     q.decode_tokens_per_s *= scale;
     tps += q.decode_tokens_per_s;
     ttft += q.ttft_ms;
+    coordinator_ttft += q.coordinator_ttft_ms;
     tokens += q.completion_tokens;
     rep.requests.push_back(q);
   }
@@ -160,6 +162,7 @@ void add_request_figures(const WorkloadRun& run, double scale, RunReport& rep) {
   rep.measured_tokens_per_s = tps / n;
   rep.measured_ms_per_token = rep.measured_tokens_per_s > 0 ? 1000.0 / rep.measured_tokens_per_s : 0;
   rep.ttft_ms = ttft / n;
+  rep.coordinator_ttft_ms = coordinator_ttft / n;
   rep.wall_s = run.wall_s / scale;
   rep.throughput_tokens_per_s = rep.wall_s > 0 ? tokens / rep.wall_s : 0;
 }

@@ -47,6 +47,7 @@ RequestResult run_request(int port, const std::string& prompt, int max_tokens) {
   if (last.contains("baton") && last["baton"].is_object()) {
     const auto& b = last["baton"];
     r.cached_tokens = b.value("cached_tokens", 0);
+    r.coordinator_ttft_ms = b.value("ttft_ms", 0.0);
     if (b.contains("speculative") && b["speculative"].is_object()) {
       r.verify_steps = b["speculative"].value("verify_steps", 0);
       r.drafted_tokens = b["speculative"].value("drafted_tokens", 0);
