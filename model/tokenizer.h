@@ -1,8 +1,8 @@
 // Tokenizer built from GGUF metadata (tokenizer.ggml.*):
 //  - model "llama": SentencePiece-style BPE over scores (merge the highest-scoring
 //    adjacent pair first), U+2581 for spaces, <0xXX> byte fallback tokens.
-//  - model "gpt2": byte-level BPE with ranked merges and the llama3 / qwen2
-//    pre-tokenizer regex (tokenizer.ggml.pre = "llama-bpe" | "qwen2" | "default"...).
+//  - model "gpt2": byte-level BPE with ranked merges, after the pre-tokenizer that
+//    tokenizer.ggml.pre names ("llama-bpe", "qwen2", "falcon", ...: model/pretokenizer.h).
 // Special tokens (control / user-defined types) are matched verbatim when parse_special.
 #pragma once
 

@@ -114,7 +114,10 @@ void bpe_encode_piece(std::string_view piece, const BpeTables& t, std::vector<in
     consider(c.left, left.next);
   }
 
-  for (int i = 0; i >= 0; i = symbols[i].next) out.push_back(symbols[i].id >= 0 ? symbols[i].id : t.unk);
+  for (int i = 0; i >= 0; i = symbols[i].next) {
+    const int32_t id = symbols[i].id >= 0 ? symbols[i].id : t.unk;
+    if (id >= 0) out.push_back(id);
+  }
 }
 
 }  // namespace baton::detail

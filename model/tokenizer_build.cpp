@@ -82,20 +82,21 @@ void build_byte_tokens_llama(TokenizerTables& t) {
 
 void build_bpe(TokenizerTables& t) {
   const Vocabulary& v = t.vocab;
-  const auto pre = pre_tokenizer_from_name(v.pre);
+  const auto pre = find_pre_tokenizer(v.pre);
   if (!pre)
-    fail(fmt::format("unsupported pre-tokenizer '{}' (tokenizer.ggml.pre); supported: default, gpt2, mpt, gpt-neox, starcoder, refact, llama-bpe, qwen2",
-                     shown(v.pre)));
-  t.pre = *pre;
+    fail(fmt::format("pre-tokenizer '{}' (tokenizer.ggml.pre) is not supported; supported: {}", shown(v.pre),
+                     supported_pre_tokenizer_names()));
+  t.pre = pre->kind;
   t.bpe.ids = &t.ids;
   t.bpe.unk = v.unk;
-  t.bpe.ignore_merges = t.pre == PreTokenizer::Llama3;
+  t.bpe.ignore_merges = pre->ignore_merges;
   for (int b = 0; b < 256; ++b) {
     const std::string text = detail::bytes_to_token_text(std::string(1, static_cast<char>(b)));
     const auto it = t.ids.find(text);
     t.bpe.byte_tokens[static_cast<size_t>(b)] = it == t.ids.end() ? -1 : it->second;
-    if (it == t.ids.end() && v.unk < 0)
-      fail(fmt::format("gpt2 vocabulary has no token for byte 0x{:02X} ('{}') and no unknown token", b, text));
+    // Falcon's vocabulary has no token for 28 bytes (0x03, 0x0B, ...): llama.cpp loads it
+    // and drops those bytes from the text it encodes, and so do we (from_gguf warns).
+    if (it == t.ids.end() && v.unk < 0) t.bytes_without_token.push_back(static_cast<uint8_t>(b));
   }
   t.bpe.merges.reserve(v.merges.size());
   for (size_t rank = 0; rank < v.merges.size(); ++rank) {

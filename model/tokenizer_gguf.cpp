@@ -5,7 +5,9 @@
 #include <stdexcept>
 
 #include "model/gguf.h"
+#include "model/pretokenizer.h"
 #include "model/tokenizer.h"
+#include "model/tokenizer_impl.h"
 
 namespace baton {
 
@@ -63,16 +65,28 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& file) {
   v.unk = special_id(file, "tokenizer.ggml.unknown_token_id", fallback(0), n, true);
   v.eot = special_id(file, "tokenizer.ggml.eot_token_id", -1, n, true);
   v.pad = special_id(file, "tokenizer.ggml.padding_token_id", -1, n, false);  // unused here: tolerate junk
-  v.add_bos = file.opt_bool("tokenizer.ggml.add_bos_token").value_or(llama);
+  // llama.cpp adds BOS by default for SentencePiece and for the Llama 3 family of names.
+  const std::optional<PreTokenizerSpec> pre = llama ? std::nullopt : find_pre_tokenizer(v.pre);
+  v.add_bos = file.opt_bool("tokenizer.ggml.add_bos_token").value_or(llama || (pre && pre->add_bos));
   v.add_space_prefix = file.opt_bool("tokenizer.ggml.add_space_prefix").value_or(llama);
   if (v.add_bos && v.bos < 0)
     throw GgufError(fmt::format("{}: tokenizer.ggml.add_bos_token is true but there is no bos_token_id", where(file)));
 
+  std::optional<Tokenizer> tok;
   try {
-    return Tokenizer(std::move(v));
+    tok.emplace(std::move(v));
   } catch (const std::invalid_argument& e) {
     throw GgufError(fmt::format("{}: {}", where(file), e.what()));
   }
+  const std::vector<uint8_t>& missing = tok->impl_->bytes_without_token;
+  if (!missing.empty()) {
+    std::string bytes;
+    for (const uint8_t b : missing) bytes += fmt::format("{}0x{:02X}", bytes.empty() ? "" : ", ", b);
+    spdlog::warn("{}: the vocabulary has no token for byte(s) {} and no unknown token: they are left out of "
+                 "the text this model sees, as llama.cpp does",
+                 where(file), bytes);
+  }
+  return std::move(*tok);
 }
 
 }  // namespace baton

@@ -65,7 +65,7 @@ struct BpeTables {
   const TokenIndex* ids = nullptr;
   std::unordered_map<uint64_t, BpeMerge> merges;  // (left id << 32 | right id) -> merge
   std::array<int32_t, 256> byte_tokens{};          // token of each byte's symbol, -1 if missing
-  int32_t unk = -1;
+  int32_t unk = -1;             // for a byte without a token; -1: the byte is dropped, as llama.cpp does
   bool ignore_merges = false;  // Llama 3: a piece that is itself a token is taken whole
 };
 
@@ -93,6 +93,8 @@ struct TokenizerTables {
   detail::SpmTables spm;
   detail::BpeTables bpe;
   PreTokenizer pre = PreTokenizer::Gpt2;
+  // Byte-level BPE: bytes with neither a token nor an unknown token to stand for them.
+  std::vector<uint8_t> bytes_without_token;
 };
 
 struct Tokenizer::Impl : TokenizerTables {};

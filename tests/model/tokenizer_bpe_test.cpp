@@ -82,7 +82,8 @@ TEST(TokenizerBpePre, NamesMapToPreTokenizers) {
   EXPECT_EQ(pre_tokenizer_from_name("mpt"), PreTokenizer::Gpt2);
   EXPECT_EQ(pre_tokenizer_from_name("starcoder"), PreTokenizer::StarCoder);
   EXPECT_EQ(pre_tokenizer_from_name("refact"), PreTokenizer::StarCoder);
-  EXPECT_FALSE(pre_tokenizer_from_name("falcon").has_value());
+  EXPECT_EQ(pre_tokenizer_from_name("falcon"), PreTokenizer::Falcon);
+  EXPECT_FALSE(pre_tokenizer_from_name("gpt-4o").has_value());
 }
 
 // GPT-2's byte-to-symbol mapping, written independently of the tokenizer's: printable

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <utility>
 
 #include "model/gguf.h"
 #include "model/synth.h"
@@ -164,8 +165,8 @@ TEST(TokenizerValidation, RejectsBadMergesNamingTheLine) {
   v.merges[2] = "z z";  // "zz" is not a token
   expect_invalid(v, "the result 'zz' is not a token");
   v = small_bpe();
-  v.pre = "falcon";
-  expect_invalid(v, "pre-tokenizer 'falcon'");
+  v.pre = "tekken";
+  expect_invalid(v, "pre-tokenizer 'tekken' (tokenizer.ggml.pre) is not supported; supported: default, gpt2");
 }
 
 GgufFile tokenizer_file(const Vocabulary& v) {
@@ -197,6 +198,21 @@ void expect_gguf_error(const GgufFile& f, const std::string& fragment) {
     ADD_FAILURE() << "expected an error containing '" << fragment << "'";
   } catch (const GgufError& e) {
     EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+  }
+}
+
+TEST(TokenizerGguf, AddBosDefaultsAsLlamaCppForThePreTokenizer) {
+  // Without tokenizer.ggml.add_bos_token, llama.cpp adds BOS for the Llama 3 names only.
+  const Vocabulary v = synth_vocabulary(TokenizerKind::Gpt2, 300);
+  for (const auto& [pre, expected] : {std::pair{"llama-bpe", true}, std::pair{"qwen2", false}, std::pair{"smollm", false}}) {
+    GgufWriter w;
+    w.set_string("general.architecture", "llama");
+    w.set_string("tokenizer.ggml.model", "gpt2");
+    w.set_string("tokenizer.ggml.pre", pre);
+    w.set_string_array("tokenizer.ggml.tokens", v.tokens);
+    w.set_string_array("tokenizer.ggml.merges", v.merges);
+    w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(v.bos));
+    EXPECT_EQ(Tokenizer::from_gguf(GgufFile::parse(w.serialize(), "tok.gguf")).add_bos(), expected) << pre;
   }
 }
 
