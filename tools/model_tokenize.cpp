@@ -1,13 +1,15 @@
 // `baton model tokenize FILE TEXT`: the token ids baton's tokenizer gives TEXT, to compare
 // with other tools (llama.cpp's llama-tokenize, tokenizers' encode). `--decode` goes the
-// other way: ids in, text out.
+// other way: ids in, text out. Only the tokenizer is read, so a vocabulary-only GGUF
+// (llama.cpp's ggml-vocab-*.gguf) or a model of an architecture baton does not run works too.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <charconv>
 #include <stdexcept>
 
-#include "model/model.h"
+#include "model/gguf.h"
+#include "model/tokenizer.h"
 #include "tools/model_commands.h"
 
 namespace baton::cli {
@@ -49,8 +51,7 @@ std::vector<int32_t> parse_ids(const std::vector<std::string>& args, int32_t voc
 }
 
 int tokenize(const TokenizeArgs& a) {
-  const auto model = Model::open(a.model, ModelOpenOptions::without_layers());
-  const Tokenizer& tok = model->tokenizer();
+  const Tokenizer tok = Tokenizer::from_gguf(GgufFile::open(a.model));
   if (a.decode) {
     fmt::print("{}\n", tok.decode(parse_ids(a.input, tok.vocab_size())));
     return 0;

@@ -86,6 +86,21 @@ TEST(Cli, TokenizeAndDecodeRoundTrip) {
   EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
 }
 
+// `model tokenize` reads only the tokenizer: llama.cpp's vocabulary-only falcon file (an
+// architecture baton does not run) gives the ids of llama.cpp's own test vector.
+TEST(Cli, TokenizeNeedsOnlyAVocabulary) {
+  const std::string dir = std::string(BATON_SOURCE_DIR) + "/tests/model/data/tokenizer-vectors/";
+  std::ifstream inp(dir + "ggml-vocab-falcon.gguf.inp"), out(dir + "ggml-vocab-falcon.gguf.out");
+  std::string text, ids, line;
+  while (std::getline(inp, line) && line != "__ggml_vocab_test__") text += (text.empty() ? "" : "\n") + line;
+  std::getline(out, ids);  // the ids of the first string, after a space
+  ids.erase(0, ids.find_first_not_of(' '));
+  ASSERT_FALSE(text.empty());
+  const auto r = baton({"model", "tokenize", "--no-bos", dir + "ggml-vocab-falcon.gguf", text});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, ids + "\n") << text;
+}
+
 TEST(Cli, PlanJsonCoversEveryLayerOnce) {
   const std::string model = test::synth_model_path("small", DType::Q8_0);
   const std::string dev = std::string(BATON_SOURCE_DIR) + "/configs/devices/";
