@@ -15,7 +15,9 @@ Architecture parse_architecture(const std::string& name, const std::string& labe
   if (name == "llama") return Architecture::Llama;
   if (name == "mistral") return Architecture::Mistral;
   if (name == "qwen2") return Architecture::Qwen2;
-  throw GgufError(fmt::format("{}: unsupported architecture '{}' (baton runs llama, mistral, qwen2)",
+  if (name == "gemma2") return Architecture::Gemma2;
+  if (name == "gemma3") return Architecture::Gemma3;
+  throw GgufError(fmt::format("{}: unsupported architecture '{}' (baton runs llama, mistral, qwen2, gemma2, gemma3)",
                               label, name));
 }
 
@@ -47,6 +49,8 @@ std::string architecture_name(Architecture arch) {
     case Architecture::Llama: return "llama";
     case Architecture::Mistral: return "mistral";
     case Architecture::Qwen2: return "qwen2";
+    case Architecture::Gemma2: return "gemma2";
+    case Architecture::Gemma3: return "gemma3";
   }
   return "unknown";
 }
@@ -138,6 +142,7 @@ HyperParams read_hparams(const GgufFile& f) {
   }
   // Shards say explicitly whether the head is tied, since they may lack both tensors.
   hp.tied_output = f.opt_bool("baton.shard.tied_output").value_or(f.find_tensor("output.weight") == nullptr);
+  if (hp.arch == Architecture::Gemma2 || hp.arch == Architecture::Gemma3) read_gemma_hparams(f, hp);
   return hp;
 }
 

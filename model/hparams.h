@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tensor/dtype.h"
 #include "tensor/kernels.h"
@@ -12,7 +13,26 @@ namespace baton {
 
 class GgufFile;
 
-enum class Architecture { Llama, Mistral, Qwen2 };
+enum class Architecture { Llama, Mistral, Qwen2, Gemma2, Gemma3 };
+
+// What Gemma 2 and 3 add to the Llama block: a scaled embedding, GELU feed-forward,
+// norms after attention and after the feed-forward, sliding-window attention on some
+// layers (with their own RoPE), soft-capped scores and logits (2) and Q/K norms (3).
+struct GemmaParams {
+  bool enabled = false;
+  float embed_scale = 1.0f;     // sqrt(embedding_length)
+  float attn_scale = 0.0f;      // score scale (0: 1/sqrt(head_dim))
+  float attn_softcap = 0.0f;    // 0: none
+  float final_softcap = 0.0f;   // 0: none
+  bool qk_norm = false;         // attn_q_norm / attn_k_norm per head (Gemma 3)
+  int sliding_window = 0;       // positions a sliding layer sees, its own included
+  std::vector<bool> sliding;    // per layer: true for a sliding-window layer
+  RopeParams rope_sliding;      // RoPE of the sliding layers (the others use HyperParams::rope)
+
+  bool is_sliding(int layer) const {
+    return layer >= 0 && static_cast<size_t>(layer) < sliding.size() && sliding[static_cast<size_t>(layer)];
+  }
+};
 
 struct HyperParams {
   Architecture arch = Architecture::Llama;
@@ -30,6 +50,9 @@ struct HyperParams {
   bool qkv_bias = false;     // qwen2
   bool tied_output = false;  // no output.weight: the head reuses token_embd
 
+  // Gemma 2 / 3 (read by read_gemma_hparams; neutral for the other architectures).
+  GemmaParams gemma;
+
   int q_dim() const { return n_heads * head_dim; }
   int kv_dim() const { return n_kv_heads * head_dim; }
 };
@@ -40,5 +63,9 @@ struct HyperParams {
 HyperParams read_hparams(const GgufFile& file);
 
 std::string architecture_name(Architecture arch);
+
+// The Gemma 2 / 3 part of read_hparams (model/hparams_gemma.cpp): fills hp.gemma from the
+// <arch>.* keys once the common ones are read. Throws GgufError naming the key.
+void read_gemma_hparams(const GgufFile& file, HyperParams& hp);
 
 }  // namespace baton

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "model/synth_gemma.h"
 #include "tensor/kernels.h"
 
 namespace baton {
@@ -104,11 +105,13 @@ SynthShape synth_shape(const std::string& size) {
   // tiny with a feed-forward width that is not a multiple of 256, as some real models have:
   // K-quant files then carry other types for ffn_down (see mix_type).
   if (size == "tiny-odd") return {2, 256, 544, 8, 4, 1024, 512};
+  // tiny with six layers: the first Gemma 3 pattern (five sliding-window layers, one global).
+  if (size == "tiny6") return {6, 256, 512, 8, 4, 1024, 512};
   if (size == "small") return {6, 512, 1536, 8, 4, 4096, 1024};
   if (size == "110m") return {12, 768, 2048, 12, 4, 32000, 2048};
   // Llama-2-7B's shapes (6.7B parameters; about 3.8 GB in q4_0): what a phone cannot hold.
   if (size == "7b") return {32, 4096, 11008, 32, 32, 32000, 4096};
-  throw std::invalid_argument(fmt::format("unknown synthetic model size '{}' (tiny, tiny-odd, small, 110m, 7b)", size));
+  throw std::invalid_argument(fmt::format("unknown synthetic model size '{}' (tiny, tiny-odd, tiny6, small, 110m, 7b)", size));
 }
 
 std::vector<uint8_t> quantize_matrix(DType dtype, const std::vector<float>& values, int64_t rows, int64_t cols) {
@@ -162,14 +165,17 @@ GgufWriter synth_model(const SynthOptions& opt) {
   w.set_u32(p + "attention.head_count", static_cast<uint32_t>(s.n_heads));
   w.set_u32(p + "attention.head_count_kv", static_cast<uint32_t>(s.n_kv_heads));
   w.set_u32(p + "rope.dimension_count", static_cast<uint32_t>(head_dim));
-  w.set_f32(p + "rope.freq_base", opt.arch == Architecture::Qwen2 ? 1000000.0f : 10000.0f);
+  w.set_f32(p + "rope.freq_base", opt.arch == Architecture::Qwen2 || opt.arch == Architecture::Gemma3 ? 1000000.0f : 10000.0f);
   w.set_f32(p + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(p + "vocab_size", static_cast<uint32_t>(s.vocab));
+  const bool gemma = is_gemma(opt.arch);
+  if (gemma) write_gemma_metadata(w, opt.arch, head_dim);
   write_tokenizer_metadata(w, synth_vocabulary(opt.tokenizer, s.vocab));
 
   SplitMix rng(opt.seed);
-  const int per_layer = opt.arch == Architecture::Qwen2 ? 12 : 9;
-  const int total = 3 + per_layer * s.n_layers;
+  const int per_layer = opt.arch == Architecture::Qwen2 ? 12 : opt.arch == Architecture::Gemma2 ? 11
+                        : opt.arch == Architecture::Gemma3 ? 13 : 9;
+  const int total = (gemma ? 2 : 3) + per_layer * s.n_layers;
   int done = 0;
   auto report = [&] {
     ++done;
@@ -202,10 +208,13 @@ GgufWriter synth_model(const SynthOptions& opt) {
     report();
   };
   const int q_dim = s.n_heads * head_dim, kv_dim = s.n_kv_heads * head_dim;
-  // Embeddings with std ~1 so the first RMSNorm sees well-scaled rows.
+  // Embeddings with std ~1 so the first RMSNorm sees well-scaled rows. Gemma's are smaller
+  // (std ~0.3): its embedding also serves as the output head, where std 1 would put most
+  // logits at the soft cap, and its input is scaled by sqrt(dim) anyway.
   {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
-    for (auto& x : v) x = 1.7f * rng.uniform();
+    const float amplitude = gemma ? 0.5f : 1.7f;
+    for (auto& x : v) x = amplitude * rng.uniform();
     const DType t = type_for(Role::Embedding, 0, s.dim);
     w.add_tensor("token_embd.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
                  quantize_matrix(t, v, s.vocab, s.dim));
@@ -222,13 +231,23 @@ GgufWriter synth_model(const SynthOptions& opt) {
       vector(b + "attn_k.bias", kv_dim, 0.0f, 0.1f);
       vector(b + "attn_v.bias", kv_dim, 0.0f, 0.1f);
     }
+    if (opt.arch == Architecture::Gemma3) {
+      vector(b + "attn_q_norm.weight", head_dim, 1.0f, 0.1f);
+      vector(b + "attn_k_norm.weight", head_dim, 1.0f, 0.1f);
+    }
     matrix(b + "attn_output.weight", q_dim, s.dim, Role::Other, il);
+    // Gemma's post-norms set how much each sub-block adds to the sqrt(dim)-scaled
+    // embedding: about 4 keeps the layers' share of the residual comparable to it.
+    if (gemma) vector(b + "post_attention_norm.weight", s.dim, 4.0f, 0.5f);
     vector(b + "ffn_norm.weight", s.dim, 1.0f, 0.1f);
     matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim, Role::Other, il);
     matrix(b + "ffn_up.weight", s.dim, s.ffn_dim, Role::Other, il);
     matrix(b + "ffn_down.weight", s.ffn_dim, s.dim, Role::FfnDown, il);
+    if (gemma) vector(b + "post_ffw_norm.weight", s.dim, 4.0f, 0.5f);
   }
   vector("output_norm.weight", s.dim, 1.0f, 0.1f);
+  // Gemma reuses the embedding as the output head, as its real files do.
+  if (gemma) return w;
   // Output scaled up so the logits have a clear top token (a random model's logits are
   // otherwise nearly flat, which makes greedy comparisons across dtypes meaningless).
   {

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "model/transformer_buffers.h"
 #include "tensor/kernels.h"
 
 namespace baton {
@@ -16,23 +17,6 @@ void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   }
 }
 
-// Allocated once per forward call, not per layer: fresh multi-megabyte buffers for every
-// block cost page faults and zeroing worth a third of a 128-token prefill.
-struct Transformer::BlockBuffers {
-  BlockBuffers(const HyperParams& hp, int64_t n)
-      : x(static_cast<size_t>(n * hp.dim)),
-        q(static_cast<size_t>(n * hp.q_dim())),
-        k(static_cast<size_t>(n * hp.kv_dim())),
-        v(static_cast<size_t>(n * hp.kv_dim())),
-        attn(static_cast<size_t>(n * hp.q_dim())),
-        out(static_cast<size_t>(n * hp.dim)),
-        gate(static_cast<size_t>(n * hp.ffn_dim)),
-        up(static_cast<size_t>(n * hp.ffn_dim)) {}
-  std::vector<float> x, q, k, v;  // n x dim (normed input), n x q_dim, n x kv_dim, n x kv_dim
-  std::vector<float> attn, out;   // n x q_dim, n x dim
-  std::vector<float> gate, up;    // n x ffn_dim each
-};
-
 void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
   if (!w_.has_embedding) throw std::logic_error("this stage does not hold the token embedding");
   const WeightView& e = w_.token_embedding;
@@ -44,6 +28,10 @@ void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
     }
     const auto* row = static_cast<const uint8_t*>(e.data) + stride * static_cast<uint64_t>(id);
     dequantize_row(e.dtype, row, hidden + t * static_cast<size_t>(hp_.dim), e.cols);
+  }
+  if (hp_.gemma.enabled) {
+    const float scale = hp_.gemma.embed_scale;
+    for (size_t i = 0; i < tokens.size() * static_cast<size_t>(hp_.dim); ++i) hidden[i] *= scale;
   }
 }
 
@@ -102,6 +90,10 @@ void Transformer::forward_layers_batch(int first, int last, std::span<const Sequ
 
 void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
                         BlockBuffers& buf, ThreadPool* pool) const {
+  if (hp_.gemma.enabled) {
+    gemma_block(L, layer, hidden, n, batch, buf, pool);
+    return;
+  }
   const int64_t dim = hp_.dim, q_dim = hp_.q_dim(), kv_dim = hp_.kv_dim(), ffn = hp_.ffn_dim;
   std::vector<float>& x = buf.x;
   std::vector<float>& q = buf.q;
@@ -156,6 +148,7 @@ void Transformer::head(const float* hidden, int64_t n, float* logits, ThreadPool
   std::vector<float> x(static_cast<size_t>(n * dim));
   for (int64_t t = 0; t < n; ++t) rmsnorm(hidden + t * dim, w_.output_norm, x.data() + t * dim, dim, hp_.rms_eps);
   linear(w_.output, x.data(), n, logits, pool);
+  if (hp_.gemma.final_softcap > 0.0f) softcap_inplace(logits, n * hp_.vocab_size, hp_.gemma.final_softcap);
 }
 
 void Transformer::add_final_norms(const float* hidden, int64_t n, float* sum) const {

@@ -56,6 +56,9 @@ class Transformer {
   struct BlockBuffers;  // one block's intermediate rows, reused by every layer of a call
   void block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
              BlockBuffers& buf, ThreadPool* pool) const;
+  // Gemma 2 / 3's block (model/transformer_gemma.cpp): same buffers and batching.
+  void gemma_block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
+                   BlockBuffers& buf, ThreadPool* pool) const;
 
   HyperParams hp_;
   const StageWeights& w_;

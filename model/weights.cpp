@@ -107,6 +107,14 @@ StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerR
     L.ffn_gate = b.matrix(p + "ffn_gate.weight", dim, ffn);
     L.ffn_up = b.matrix(p + "ffn_up.weight", dim, ffn);
     L.ffn_down = b.matrix(p + "ffn_down.weight", ffn, dim);
+    if (hp.gemma.enabled) {
+      L.post_attn_norm = b.vector(p + "post_attention_norm.weight", dim);
+      L.post_ffn_norm = b.vector(p + "post_ffw_norm.weight", dim);
+    }
+    if (hp.gemma.qk_norm) {
+      L.attn_q_norm = b.vector(p + "attn_q_norm.weight", static_cast<uint64_t>(hp.head_dim));
+      L.attn_k_norm = b.vector(p + "attn_k_norm.weight", static_cast<uint64_t>(hp.head_dim));
+    }
     w.layers.push_back(L);
   }
   w.bytes = b.bytes;

@@ -30,6 +30,10 @@ struct LayerWeights {
   const float* bias_q = nullptr;  // qwen2 only
   const float* bias_k = nullptr;
   const float* bias_v = nullptr;
+  const float* post_attn_norm = nullptr;  // Gemma: norm of the attention output before the residual
+  const float* post_ffn_norm = nullptr;   // Gemma: same for the feed-forward output
+  const float* attn_q_norm = nullptr;     // Gemma 3: RMS norm of each query head (head_dim)
+  const float* attn_k_norm = nullptr;     // Gemma 3: same for each key head
 };
 
 struct StageWeights {

@@ -36,6 +36,11 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
                                 std::to_string(shape.head_dim) + ")");
   }
   if (n_tokens < 0 || pos0 < 0) throw std::invalid_argument("attention: negative token count or position");
+  if (shape.window < 0 || !(shape.softcap >= 0.0f) || !(shape.scale >= 0.0f)) {
+    throw std::invalid_argument("attention: window, softcap and scale must not be negative (got " +
+                                std::to_string(shape.window) + ", " + std::to_string(shape.softcap) + ", " +
+                                std::to_string(shape.scale) + ")");
+  }
   check_kv_dtype(kv.dtype, shape.head_dim, "attention", "head_dim");
   const int64_t kv_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
   if (kv.row_bytes < static_cast<int64_t>(row_bytes(kv.dtype, kv_elems))) {
@@ -48,7 +53,10 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
   const int64_t head_dim = shape.head_dim;
   const int64_t q_stride = static_cast<int64_t>(shape.n_heads) * head_dim;
   const size_t head_bytes = row_bytes(kv.dtype, static_cast<uint64_t>(head_dim));
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  const float scale =
+      shape.scale > 0.0f ? shape.scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(head_dim)));
+  const float softcap = shape.softcap;
+  const int64_t window = shape.window;
   const auto* k_base = static_cast<const uint8_t*>(kv.k);
   const auto* v_base = static_cast<const uint8_t*>(kv.v);
 
@@ -62,12 +70,19 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
       const int64_t t = static_cast<int64_t>(first) / shape.n_heads;
       const int h = static_cast<int>(first % static_cast<size_t>(shape.n_heads));  // first head of the group
       const size_t kv_offset = static_cast<size_t>(h / group) * head_bytes;
-      const int64_t n_ctx = pos0 + t + 1;  // causal: positions 0 .. pos0 + t
-      k.kv_scores(kv.dtype, k_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, q + t * q_stride + h * head_dim,
-                  group, head_dim, scale, scores.data(), max_ctx);
-      for (int g = 0; g < group; ++g) k.softmax(scores.data() + g * max_ctx, n_ctx);
-      k.kv_mix(kv.dtype, v_base + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, scores.data(), max_ctx, group,
-               head_dim, out + t * q_stride + h * head_dim);
+      // Causal: positions first_pos .. pos0 + t, where a sliding window starts later than 0.
+      const int64_t last_pos = pos0 + t;
+      const int64_t first_pos = window > 0 && last_pos >= window ? last_pos - window + 1 : 0;
+      const int64_t n_ctx = last_pos - first_pos + 1;
+      const size_t skip = static_cast<size_t>(first_pos) * static_cast<size_t>(kv.row_bytes);
+      k.kv_scores(kv.dtype, k_base + skip + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx,
+                  q + t * q_stride + h * head_dim, group, head_dim, scale, scores.data(), max_ctx);
+      for (int g = 0; g < group; ++g) {
+        if (softcap > 0.0f) softcap_inplace(scores.data() + g * max_ctx, n_ctx, softcap);
+        k.softmax(scores.data() + g * max_ctx, n_ctx);
+      }
+      k.kv_mix(kv.dtype, v_base + skip + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx, scores.data(), max_ctx,
+               group, head_dim, out + t * q_stride + h * head_dim);
     }
   };
   const size_t n_pairs = static_cast<size_t>(n_tokens) * static_cast<size_t>(shape.n_heads);

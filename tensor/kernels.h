@@ -44,6 +44,11 @@ void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float e
 void softmax_inplace(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i] ; out may alias gate.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
+// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma's feed-forward);
+// out may alias gate.
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
+// x[i] = cap * tanh(x[i] / cap): Gemma 2's soft-capping of attention scores and logits.
+void softcap_inplace(float* x, int64_t n, float cap);
 void add_inplace(float* dst, const float* src, int64_t n);
 
 // ---- rotary position embedding ----
@@ -71,11 +76,18 @@ struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;  // grouped-query: n_heads % n_kv_heads == 0
   int head_dim = 0;
+  // Sliding-window layers (Gemma 2/3): > 0 lets a query at position p see only positions
+  // p - window + 1 .. p. The cache still holds every position, so rolling back or reusing
+  // a prefix needs nothing special.
+  int window = 0;
+  float softcap = 0.0f;  // > 0: each score s becomes softcap * tanh(s / softcap) before the softmax (Gemma 2)
+  float scale = 0.0f;    // > 0: the score scale instead of 1/sqrt(head_dim)
 };
 // Causal attention for n_tokens queries at positions pos0 .. pos0+n_tokens-1.
 // q: n_tokens x (n_heads*head_dim) f32 (already roped); the cache already holds
 // positions [0, pos0+n_tokens). out: n_tokens x (n_heads*head_dim).
-// Scale is 1/sqrt(head_dim). Splits (token, head) pairs across the pool.
+// Scale is 1/sqrt(head_dim) unless shape.scale says otherwise. Splits (token, head) pairs
+// across the pool.
 void attention(const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
 // Writes one position's K and V (f32, n_kv_heads*head_dim each) into the cache.

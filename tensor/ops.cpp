@@ -22,6 +22,21 @@ void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
   detail::active_kernels().silu_mul(gate, up, out, n);
 }
 
+void gelu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). Not a hot path next to the three
+  // matrix products around it, so plain scalar code.
+  constexpr float kSqrt2OverPi = 0.7978845608028654f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    out[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x))) * up[i];
+  }
+}
+
+void softcap_inplace(float* x, int64_t n, float cap) {
+  const float inv = 1.0f / cap;
+  for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] * inv);
+}
+
 void add_inplace(float* dst, const float* src, int64_t n) {
   for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
 }

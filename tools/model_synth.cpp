@@ -30,7 +30,11 @@ int synth(const SynthArgs& a) {
     if (!dt || *dt == DType::Q8_K) throw std::invalid_argument(fmt::format("--dtype '{}' is not a weight type baton writes", a.dtype));
     o.dtype = *dt;
   }
-  o.arch = a.arch == "qwen2" ? Architecture::Qwen2 : a.arch == "mistral" ? Architecture::Mistral : Architecture::Llama;
+  o.arch = a.arch == "qwen2"    ? Architecture::Qwen2
+           : a.arch == "mistral" ? Architecture::Mistral
+           : a.arch == "gemma2"  ? Architecture::Gemma2
+           : a.arch == "gemma3"  ? Architecture::Gemma3
+                                 : Architecture::Llama;
   o.tokenizer = a.tokenizer == "gpt2" ? TokenizerKind::Gpt2 : TokenizerKind::Llama;
   o.seed = a.seed;
   int last = -1;
@@ -55,8 +59,8 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
   cmd->add_option("-o,--out", a->out, "Output GGUF file")->required();
   cmd->add_option("--size", a->size,
                   "tiny (~1M params), tiny-odd (tiny with a feed-forward width of 544, not a multiple of 256), "
-                  "small (~25M), 110m (~125M), 7b (Llama-2-7B's shapes, 6.7B)")
-      ->check(CLI::IsMember({"tiny", "tiny-odd", "small", "110m", "7b"}))->capture_default_str();
+                  "tiny6 (tiny with 6 layers), small (~25M), 110m (~125M), 7b (Llama-2-7B's shapes, 6.7B)")
+      ->check(CLI::IsMember({"tiny", "tiny-odd", "tiny6", "small", "110m", "7b"}))->capture_default_str();
   cmd->add_option("--dtype", a->dtype,
                   "Weight type: f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, iq4_nl, q4_K, q5_K, q6_K; or a mix as "
                   "llama.cpp's presets make them: q4_K_M, q5_K_M (Q6_K head and some attn_v/ffn_down; Q5_0/Q5_1 "
@@ -64,7 +68,10 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl", "q4_K", "q5_K", "q6_K",
                              "q4_K_M", "q5_K_M"}))
       ->capture_default_str();
-  cmd->add_option("--arch", a->arch, "Architecture")->check(CLI::IsMember({"llama", "mistral", "qwen2"}))->capture_default_str();
+  cmd->add_option("--arch", a->arch,
+                  "Architecture (gemma2/gemma3: sliding window of 6 positions, so short prompts reach past it; "
+                  "gemma3 needs --size tiny6 or larger to have a global layer)")
+      ->check(CLI::IsMember({"llama", "mistral", "qwen2", "gemma2", "gemma3"}))->capture_default_str();
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer kind")->check(CLI::IsMember({"llama", "gpt2"}))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed for the weights")->capture_default_str();
   cmd->callback([a, &runner] { runner = [a] { return synth(*a); }; });

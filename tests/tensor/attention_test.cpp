@@ -2,6 +2,7 @@
 // against a naive double-precision reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
@@ -63,18 +64,22 @@ std::vector<double> reference_attention(const std::vector<float>& q, int64_t n_t
       const int kvh = h / group;
       const float* qh = q.data() + (t * s.n_heads + h) * s.head_dim;
       const int64_t n_ctx = pos0 + t + 1;
-      std::vector<double> score(n_ctx);
+      // A sliding window hides positions more than window - 1 before the query's.
+      const int64_t first = s.window > 0 ? std::max<int64_t>(0, n_ctx - s.window) : 0;
+      const double scale = s.scale > 0 ? s.scale : 1.0 / std::sqrt(static_cast<double>(s.head_dim));
+      std::vector<double> score(n_ctx, 0.0);
       double max = -INFINITY;
-      for (int64_t p = 0; p < n_ctx; ++p) {
+      for (int64_t p = first; p < n_ctx; ++p) {
         double dot = 0;
         for (int d = 0; d < s.head_dim; ++d) dot += static_cast<double>(qh[d]) * K[p * kv_row + kvh * s.head_dim + d];
-        score[p] = dot / std::sqrt(static_cast<double>(s.head_dim));
+        score[p] = dot * scale;
+        if (s.softcap > 0) score[p] = s.softcap * std::tanh(score[p] / s.softcap);
         max = std::max(max, score[p]);
       }
       double sum = 0;
-      for (auto& sc : score) sum += (sc = std::exp(sc - max));
+      for (int64_t p = first; p < n_ctx; ++p) sum += (score[p] = std::exp(score[p] - max));
       double* o = out.data() + (t * s.n_heads + h) * s.head_dim;
-      for (int64_t p = 0; p < n_ctx; ++p) {
+      for (int64_t p = first; p < n_ctx; ++p) {
         for (int d = 0; d < s.head_dim; ++d) o[d] += score[p] / sum * V[p * kv_row + kvh * s.head_dim + d];
       }
     }
@@ -132,6 +137,42 @@ TEST(Attention, OtherGroupSizesAndHeadDims) {
     }
   }
   for (const KernelTable* k : tables()) run_case(DType::Q8_0, AttentionShape{10, 2, 32}, 3, 2, nullptr, *k, 79);
+}
+
+// Gemma's variants: a sliding window (shorter than, equal to and longer than the context),
+// soft-capped scores and an explicit scale, alone and together.
+TEST(Attention, SlidingWindowSoftcapAndScaleMatchReference) {
+  ThreadPool pool2(2);
+  uint32_t seed = 300;
+  for (int window : {1, 4, 9, 100}) {
+    for (float softcap : {0.0f, 2.0f}) {
+      AttentionShape s{8, 2, 32};
+      s.window = window;
+      s.softcap = softcap;
+      s.scale = softcap > 0 ? 0.3f : 0.0f;
+      for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
+        for (const KernelTable* k : tables()) {
+          run_case(kv, s, 0, 12, nullptr, *k, seed += 3);  // a prefill longer than the window
+          run_case(kv, s, 15, 1, &pool2, *k, seed += 3);   // a decode step far past it
+          run_case(kv, s, 6, 5, &pool2, *k, seed += 3);
+        }
+      }
+    }
+  }
+}
+
+TEST(Attention, RejectsNegativeWindowSoftcapOrScale) {
+  AttentionShape s{4, 2, 16};
+  Cache cache = make_cache(DType::F32, s, 4);
+  const std::vector<float> q(static_cast<size_t>(s.n_heads * s.head_dim), 0.5f);
+  std::vector<float> out(q.size());
+  for (int i = 0; i < 3; ++i) {
+    AttentionShape bad = s;
+    if (i == 0) bad.window = -1;
+    if (i == 1) bad.softcap = -1.0f;
+    if (i == 2) bad.scale = NAN;
+    EXPECT_THROW(attention(q.data(), 1, 0, cache.view(), bad, out.data(), nullptr), std::invalid_argument);
+  }
 }
 
 TEST(Attention, ResultsDoNotDependOnThreadCount) {

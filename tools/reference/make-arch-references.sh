@@ -3,7 +3,8 @@
 # models of every architecture baton runs, for tests/model/arch_reference_test.cpp.
 #
 # Each case is a `baton model synth` file (tiny: 2 layers, width 256, 8 query / 4 KV heads,
-# vocabulary 1024). llama.cpp (the npm package node-llama-cpp, prebuilt linux-x64 CPU build,
+# vocabulary 1024; tiny6: the same with 6 layers, so Gemma 3 has a global layer). The Gemma
+# files have a sliding window of 6 positions, which the 24-token sequence reaches past. llama.cpp (the npm package node-llama-cpp, prebuilt linux-x64 CPU build,
 # installed on first use into build/llama-ref/ as tools/bench/against-llama-cpp.sh does)
 # evaluates a fixed 12-token prompt and continues greedily for 12 tokens; every row keeps
 # its 16 largest logits and every 16th vocabulary id. The test synthesises the same file,
@@ -72,6 +73,8 @@ cases=(
   "llama-tiny-q5_K llama llama q5_K"
   "llama-tiny-odd-q4_K_M llama llama q4_K_M tiny-odd"
   "llama-tiny-odd-q5_K_M llama llama q5_K_M tiny-odd"
+  "gemma2-tiny-f32 gemma2 gemma2 f32"
+  "gemma3-tiny6-f32 gemma3 gemma3 f32 tiny6"
 )
 for c in "${cases[@]}"; do
   read -r name arch ref_arch dtype case_size <<< "$c"
