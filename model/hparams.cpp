@@ -11,13 +11,9 @@ namespace baton {
 
 namespace {
 
-Architecture parse_architecture(const std::string& name, const std::string& label) {
-  if (name == "llama") return Architecture::Llama;
-  if (name == "mistral") return Architecture::Mistral;
-  if (name == "qwen2") return Architecture::Qwen2;
-  if (name == "gemma2") return Architecture::Gemma2;
-  if (name == "gemma3") return Architecture::Gemma3;
-  throw GgufError(fmt::format("{}: unsupported architecture '{}' (baton runs llama, mistral, qwen2, gemma2, gemma3)",
+Architecture require_architecture(const std::string& name, const std::string& label) {
+  if (const auto arch = parse_architecture(name)) return *arch;
+  throw GgufError(fmt::format("{}: unsupported architecture '{}' (baton runs llama, mistral, qwen2, qwen3, phi3, gemma2, gemma3)",
                               label, name));
 }
 
@@ -42,6 +38,63 @@ std::optional<float> finite_float(const GgufFile& f, const std::string& key) {
   return x;
 }
 
+// What each architecture changes in the Llama block, and the metadata that must agree with
+// it. Llama and Mistral are the plain block with interleaved RoPE (Llama 3's rope_freqs
+// tensor, when a file has it, is bound with the weights).
+
+// Qwen2: Q/K/V biases; RoPE rotates the two halves of each head (GPT-NeoX layout).
+void apply_qwen2(HyperParams& hp) {
+  hp.rope.layout = RopeLayout::NeoX;
+  hp.qkv_bias = true;
+}
+
+// Qwen3: Qwen2 without the biases, with an RMSNorm over every query and key head before
+// RoPE. Its head size comes from attention.key_length and need not be dim / n_heads
+// (Qwen3-0.6B: width 1024, 16 heads of 128). The head norm covers the whole head, so RoPE
+// must rotate all of it, as llama.cpp requires too.
+void apply_qwen3(const GgufFile& f, HyperParams& hp) {
+  hp.rope.layout = RopeLayout::NeoX;
+  hp.qk_norm = true;
+  if (hp.rope.rope_dims != hp.head_dim) {
+    throw GgufError(fmt::format("{}: qwen3.rope.dimension_count {} must equal the head size {} (attention.key_length)",
+                                f.path(), hp.rope.rope_dims, hp.head_dim));
+  }
+}
+
+// Phi-3: q, k and v in one matrix, gate and up in one; NeoX RoPE. The query width is the
+// model width (llama.cpp reads attn_qkv as [dim, dim + 2 * kv_dim]). The 128k-context
+// variants (LongRoPE: rope_factors_long/short chosen by the context length, plus an
+// attention factor) are refused. phi3.attention.sliding_window is ignored, as llama.cpp
+// ignores it (it runs every Phi-3 with full attention).
+void apply_phi3(const GgufFile& f, HyperParams& hp) {
+  hp.rope.layout = RopeLayout::NeoX;
+  hp.fused_qkv = true;
+  hp.fused_gate_up = true;
+  if (hp.q_dim() != hp.dim) {
+    throw GgufError(fmt::format("{}: phi3 needs head_count * head size == embedding_length, found {} * {} != {}",
+                                f.path(), hp.n_heads, hp.head_dim, hp.dim));
+  }
+  const bool long_rope = f.find_tensor("rope_factors_long.weight") || f.find_tensor("rope_factors_short.weight") ||
+                         f.find("phi3.rope.scaling.attn_factor");
+  if (long_rope) {
+    throw GgufError(fmt::format("{}: this is a long-context Phi-3 (LongRoPE: rope_factors_long/short tensors, "
+                                "phi3.rope.scaling.attn_factor), which baton does not run yet; use a 4k-context Phi-3 file",
+                                f.path()));
+  }
+}
+
+void apply_architecture(const GgufFile& f, HyperParams& hp) {
+  switch (hp.arch) {
+    case Architecture::Llama:
+    case Architecture::Mistral:
+    case Architecture::Gemma2:  // read_gemma_hparams, below
+    case Architecture::Gemma3: return;
+    case Architecture::Qwen2: return apply_qwen2(hp);
+    case Architecture::Qwen3: return apply_qwen3(f, hp);
+    case Architecture::Phi3: return apply_phi3(f, hp);
+  }
+}
+
 }  // namespace
 
 std::string architecture_name(Architecture arch) {
@@ -51,14 +104,24 @@ std::string architecture_name(Architecture arch) {
     case Architecture::Qwen2: return "qwen2";
     case Architecture::Gemma2: return "gemma2";
     case Architecture::Gemma3: return "gemma3";
+    case Architecture::Qwen3: return "qwen3";
+    case Architecture::Phi3: return "phi3";
   }
   return "unknown";
+}
+
+std::optional<Architecture> parse_architecture(std::string_view name) {
+  for (Architecture a : {Architecture::Llama, Architecture::Mistral, Architecture::Qwen2, Architecture::Qwen3,
+                         Architecture::Phi3, Architecture::Gemma2, Architecture::Gemma3}) {
+    if (name == architecture_name(a)) return a;
+  }
+  return std::nullopt;
 }
 
 HyperParams read_hparams(const GgufFile& f) {
   HyperParams hp;
   hp.arch_name = f.get_string("general.architecture");
-  hp.arch = parse_architecture(hp.arch_name, f.path());
+  hp.arch = require_architecture(hp.arch_name, f.path());
   const std::string p = hp.arch_name + ".";
   // Bounds are generous (largest open models are well inside) but stop absurd values
   // before they turn into allocations.
@@ -83,6 +146,11 @@ HyperParams read_hparams(const GgufFile& f) {
     }
     hp.head_dim = hp.dim / hp.n_heads;
   }
+  // Baton's attention and KV cache use one head size for keys and values.
+  if (const auto v = f.opt_u64(p + "attention.value_length"); v && *v != static_cast<uint64_t>(hp.head_dim)) {
+    throw GgufError(fmt::format("{}: {}attention.value_length {} differs from the key head size {}; baton needs them equal",
+                                f.path(), p, *v, hp.head_dim));
+  }
   if (hp.head_dim % 2 != 0) {
     throw GgufError(fmt::format("{}: head dimension {} must be even for RoPE", f.path(), hp.head_dim));
   }
@@ -102,6 +170,7 @@ HyperParams read_hparams(const GgufFile& f) {
   if (!(hp.rope.theta > 1.0f)) {
     throw GgufError(fmt::format("{}: rope.freq_base must be > 1, found {}", f.path(), hp.rope.theta));
   }
+  apply_architecture(f, hp);
   // Linear RoPE scaling (e.g. TinyLlama-style context extension): position *= 1/factor.
   const auto scaling_type = f.opt_string(p + "rope.scaling.type");
   const auto scaling_factor = finite_float(f, p + "rope.scaling.factor");
@@ -114,9 +183,6 @@ HyperParams read_hparams(const GgufFile& f) {
     }
     hp.rope.freq_scale = static_cast<float>(1.0 / *scaling_factor);
   }
-  // qwen2 rotates the two halves of each head (GPT-NeoX layout); llama/mistral interleave.
-  hp.rope.layout = hp.arch == Architecture::Qwen2 ? RopeLayout::NeoX : RopeLayout::Normal;
-  hp.qkv_bias = hp.arch == Architecture::Qwen2;
 
   // The vocabulary size comes from the embedding when the file has it; a shard fetched by
   // a middle stage has no embedding and relies on <arch>.vocab_size (which the

@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tensor/dtype.h"
@@ -13,7 +15,7 @@ namespace baton {
 
 class GgufFile;
 
-enum class Architecture { Llama, Mistral, Qwen2, Gemma2, Gemma3 };
+enum class Architecture { Llama, Mistral, Qwen2, Gemma2, Gemma3, Qwen3, Phi3 };
 
 // What Gemma 2 and 3 add to the Llama block: a scaled embedding, GELU feed-forward,
 // norms after attention and after the feed-forward, sliding-window attention on some
@@ -48,6 +50,9 @@ struct HyperParams {
   float rms_eps = 1e-5f;
   RopeParams rope;           // theta, freq scale, layout (NeoX for qwen2), rotated dims
   bool qkv_bias = false;     // qwen2
+  bool qk_norm = false;      // qwen3: RMSNorm over each query and key head before RoPE
+  bool fused_qkv = false;    // phi3: one attn_qkv matrix (q rows, then k, then v)
+  bool fused_gate_up = false;  // phi3: one ffn_up matrix of 2*ffn rows (gate half, then up half)
   bool tied_output = false;  // no output.weight: the head reuses token_embd
 
   // Gemma 2 / 3 (read by read_gemma_hparams; neutral for the other architectures).
@@ -63,6 +68,8 @@ struct HyperParams {
 HyperParams read_hparams(const GgufFile& file);
 
 std::string architecture_name(Architecture arch);
+// "llama", "qwen3", ... as general.architecture spells them; nullopt for others.
+std::optional<Architecture> parse_architecture(std::string_view name);
 
 // The Gemma 2 / 3 part of read_hparams (model/hparams_gemma.cpp): fills hp.gemma from the
 // <arch>.* keys once the common ones are read. Throws GgufError naming the key.

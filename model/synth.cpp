@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <numbers>
 #include <stdexcept>
 
 #include "model/synth_gemma.h"
@@ -147,16 +148,90 @@ void write_tokenizer_metadata(GgufWriter& w, const Vocabulary& vocab) {
   w.set_string("tokenizer.chat_template", kChatmlTemplate);
 }
 
+std::vector<float> llama3_rope_factors(const Llama3RopeScaling& s, float theta, int rope_dims) {
+  if (!(s.factor >= 1.0f) || !(s.low_freq_factor > 0.0f) || !(s.high_freq_factor > s.low_freq_factor) ||
+      s.original_context <= 0 || rope_dims <= 0 || rope_dims % 2 != 0 || !(theta > 1.0f)) {
+    throw std::invalid_argument(fmt::format(
+        "llama3 rope scaling needs factor >= 1, 0 < low_freq_factor < high_freq_factor and an original context > 0 "
+        "(found factor {}, low {}, high {}, original context {})",
+        s.factor, s.low_freq_factor, s.high_freq_factor, s.original_context));
+  }
+  const double context = s.original_context;
+  const double low_freq_wavelen = context / s.low_freq_factor;
+  const double high_freq_wavelen = context / s.high_freq_factor;
+  std::vector<float> factors;
+  for (int i = 0; i < rope_dims; i += 2) {
+    // The converter computes the base frequencies in float32.
+    const float freq = 1.0f / std::pow(theta, static_cast<float>(i) / static_cast<float>(rope_dims));
+    const double wavelen = 2.0 * std::numbers::pi / static_cast<double>(freq);
+    if (wavelen < high_freq_wavelen) {
+      factors.push_back(1.0f);
+    } else if (wavelen > low_freq_wavelen) {
+      factors.push_back(s.factor);
+    } else {
+      const double smooth = (context / wavelen - s.low_freq_factor) / (s.high_freq_factor - s.low_freq_factor);
+      factors.push_back(static_cast<float>(1.0 / ((1.0 - smooth) / s.factor + smooth)));
+    }
+  }
+  return factors;
+}
+
+std::string synth_variant_name(const SynthOptions& o) {
+  std::string v;
+  if (o.llama3_rope) {
+    v = fmt::format("llama3rope{:g}-{:g}-{:g}-{}", o.llama3_rope->factor, o.llama3_rope->low_freq_factor,
+                    o.llama3_rope->high_freq_factor, o.llama3_rope->original_context);
+  }
+  if (o.tied_output) v += v.empty() ? "tied" : "-tied";
+  return v;
+}
+
+namespace {
+
+// The head size a synthesised model of `arch` gets. Qwen3's is twice dim / n_heads, so its
+// query width differs from the model width as in the real models (Qwen3-0.6B: width 1024,
+// 16 heads of 128), and attention.key_length is what says so.
+int synth_head_dim(Architecture arch, const SynthShape& s) {
+  return arch == Architecture::Qwen3 ? 2 * s.dim / s.n_heads : s.dim / s.n_heads;
+}
+
+float synth_rope_theta(const SynthOptions& opt) {
+  if (opt.arch == Architecture::Qwen2 || opt.arch == Architecture::Qwen3 || opt.arch == Architecture::Gemma3) {
+    return 1000000.0f;
+  }
+  if (opt.llama3_rope) return 500000.0f;  // Llama 3's base
+  return 10000.0f;
+}
+
+// Tensors the synthesiser writes per block (for its progress count).
+int synth_tensors_per_layer(Architecture arch) {
+  switch (arch) {
+    case Architecture::Qwen2: return 12;  // + q/k/v biases
+    case Architecture::Qwen3: return 11;  // + q/k head norms
+    case Architecture::Phi3: return 6;    // attn_qkv and ffn_up fused
+    case Architecture::Gemma2: return 11;  // + post-attention and post-ffn norms
+    case Architecture::Gemma3: return 13;  // + those and q/k head norms
+    default: return 9;
+  }
+}
+
+}  // namespace
+
 GgufWriter synth_model(const SynthOptions& opt) {
   const SynthShape s = opt.shape ? *opt.shape : synth_shape(opt.size);
-  const int head_dim = s.dim / s.n_heads;
+  const int head_dim = synth_head_dim(opt.arch, s);
+  if (opt.llama3_rope && opt.arch != Architecture::Llama) {
+    throw std::invalid_argument("llama3 rope scaling (rope_freqs) is a llama option");
+  }
+  const std::string variant = synth_variant_name(opt);
   const std::string arch = architecture_name(opt.arch);
   const std::string p = arch + ".";
   GgufWriter w;
   w.set_string("general.architecture", arch);
   const std::string type_name =
       opt.mix != SynthMix::None ? std::string(synth_mix_name(opt.mix)) : std::string(dtype_name(opt.dtype));
-  w.set_string("general.name", fmt::format("baton-synth-{}-{}", opt.size, type_name));
+  w.set_string("general.name", variant.empty() ? fmt::format("baton-synth-{}-{}", opt.size, type_name)
+                                               : fmt::format("baton-synth-{}-{}-{}", opt.size, type_name, variant));
   w.set_u32("general.alignment", 32);
   w.set_u32(p + "block_count", static_cast<uint32_t>(s.n_layers));
   w.set_u32(p + "context_length", static_cast<uint32_t>(s.ctx));
@@ -164,8 +239,12 @@ GgufWriter synth_model(const SynthOptions& opt) {
   w.set_u32(p + "feed_forward_length", static_cast<uint32_t>(s.ffn_dim));
   w.set_u32(p + "attention.head_count", static_cast<uint32_t>(s.n_heads));
   w.set_u32(p + "attention.head_count_kv", static_cast<uint32_t>(s.n_kv_heads));
+  if (opt.arch == Architecture::Qwen3) {
+    w.set_u32(p + "attention.key_length", static_cast<uint32_t>(head_dim));
+    w.set_u32(p + "attention.value_length", static_cast<uint32_t>(head_dim));
+  }
   w.set_u32(p + "rope.dimension_count", static_cast<uint32_t>(head_dim));
-  w.set_f32(p + "rope.freq_base", opt.arch == Architecture::Qwen2 || opt.arch == Architecture::Gemma3 ? 1000000.0f : 10000.0f);
+  w.set_f32(p + "rope.freq_base", synth_rope_theta(opt));
   w.set_f32(p + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(p + "vocab_size", static_cast<uint32_t>(s.vocab));
   const bool gemma = is_gemma(opt.arch);
@@ -173,9 +252,8 @@ GgufWriter synth_model(const SynthOptions& opt) {
   write_tokenizer_metadata(w, synth_vocabulary(opt.tokenizer, s.vocab));
 
   SplitMix rng(opt.seed);
-  const int per_layer = opt.arch == Architecture::Qwen2 ? 12 : opt.arch == Architecture::Gemma2 ? 11
-                        : opt.arch == Architecture::Gemma3 ? 13 : 9;
-  const int total = (gemma ? 2 : 3) + per_layer * s.n_layers;
+  const int total = (gemma ? 2 : 3) - (opt.tied_output ? 1 : 0) + (opt.llama3_rope ? 1 : 0) +
+                    synth_tensors_per_layer(opt.arch) * s.n_layers;
   int done = 0;
   auto report = [&] {
     ++done;
@@ -210,10 +288,12 @@ GgufWriter synth_model(const SynthOptions& opt) {
   const int q_dim = s.n_heads * head_dim, kv_dim = s.n_kv_heads * head_dim;
   // Embeddings with std ~1 so the first RMSNorm sees well-scaled rows. Gemma's are smaller
   // (std ~0.3): its embedding also serves as the output head, where std 1 would put most
-  // logits at the soft cap, and its input is scaled by sqrt(dim) anyway.
+  // logits at the soft cap, and its input is scaled by sqrt(dim) anyway. A tied embedding
+  // of the other architectures takes the head's scale (below): the RMSNorms make the blocks
+  // indifferent to it, and the logits keep the untied models' range.
   {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
-    const float amplitude = gemma ? 0.5f : 1.7f;
+    const float amplitude = gemma ? 0.5f : opt.tied_output ? 4.0f * std::sqrt(3.0f / static_cast<float>(s.dim)) : 1.7f;
     for (auto& x : v) x = amplitude * rng.uniform();
     const DType t = type_for(Role::Embedding, 0, s.dim);
     w.add_tensor("token_embd.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
@@ -223,9 +303,13 @@ GgufWriter synth_model(const SynthOptions& opt) {
   for (int il = 0; il < s.n_layers; ++il) {
     const std::string b = fmt::format("blk.{}.", il);
     vector(b + "attn_norm.weight", s.dim, 1.0f, 0.1f);
-    matrix(b + "attn_q.weight", s.dim, q_dim, Role::Other, il);
-    matrix(b + "attn_k.weight", s.dim, kv_dim, Role::Other, il);
-    matrix(b + "attn_v.weight", s.dim, kv_dim, Role::AttnV, il);
+    if (opt.arch == Architecture::Phi3) {
+      matrix(b + "attn_qkv.weight", s.dim, q_dim + 2 * kv_dim, Role::Other, il);  // q rows, then k, then v
+    } else {
+      matrix(b + "attn_q.weight", s.dim, q_dim, Role::Other, il);
+      matrix(b + "attn_k.weight", s.dim, kv_dim, Role::Other, il);
+      matrix(b + "attn_v.weight", s.dim, kv_dim, Role::AttnV, il);
+    }
     if (opt.arch == Architecture::Qwen2) {
       vector(b + "attn_q.bias", q_dim, 0.0f, 0.1f);
       vector(b + "attn_k.bias", kv_dim, 0.0f, 0.1f);
@@ -235,13 +319,22 @@ GgufWriter synth_model(const SynthOptions& opt) {
       vector(b + "attn_q_norm.weight", head_dim, 1.0f, 0.1f);
       vector(b + "attn_k_norm.weight", head_dim, 1.0f, 0.1f);
     }
+    if (opt.arch == Architecture::Qwen3) {
+      // Spread well away from 1, so a forward that skipped the head norms would show.
+      vector(b + "attn_q_norm.weight", head_dim, 1.0f, 0.5f);
+      vector(b + "attn_k_norm.weight", head_dim, 1.0f, 0.5f);
+    }
     matrix(b + "attn_output.weight", q_dim, s.dim, Role::Other, il);
     // Gemma's post-norms set how much each sub-block adds to the sqrt(dim)-scaled
     // embedding: about 4 keeps the layers' share of the residual comparable to it.
     if (gemma) vector(b + "post_attention_norm.weight", s.dim, 4.0f, 0.5f);
     vector(b + "ffn_norm.weight", s.dim, 1.0f, 0.1f);
-    matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim, Role::Other, il);
-    matrix(b + "ffn_up.weight", s.dim, s.ffn_dim, Role::Other, il);
+    if (opt.arch == Architecture::Phi3) {
+      matrix(b + "ffn_up.weight", s.dim, 2 * s.ffn_dim, Role::Other, il);  // gate rows, then up rows
+    } else {
+      matrix(b + "ffn_gate.weight", s.dim, s.ffn_dim, Role::Other, il);
+      matrix(b + "ffn_up.weight", s.dim, s.ffn_dim, Role::Other, il);
+    }
     matrix(b + "ffn_down.weight", s.ffn_dim, s.dim, Role::FfnDown, il);
     if (gemma) vector(b + "post_ffw_norm.weight", s.dim, 4.0f, 0.5f);
   }
@@ -250,13 +343,19 @@ GgufWriter synth_model(const SynthOptions& opt) {
   if (gemma) return w;
   // Output scaled up so the logits have a clear top token (a random model's logits are
   // otherwise nearly flat, which makes greedy comparisons across dtypes meaningless).
-  {
+  // A tied model has no output matrix: its head is the embedding, drawn at this scale.
+  if (!opt.tied_output) {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
     const float a = 4.0f * std::sqrt(3.0f / static_cast<float>(s.dim));
     for (auto& x : v) x = a * rng.uniform();
     const DType t = type_for(Role::Head, 0, s.dim);
     w.add_tensor("output.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
                  quantize_matrix(t, v, s.vocab, s.dim));
+    report();
+  }
+  if (opt.llama3_rope) {
+    w.add_tensor("rope_freqs.weight", {static_cast<uint64_t>(head_dim / 2)}, DType::F32,
+                 f32_bytes(llama3_rope_factors(*opt.llama3_rope, synth_rope_theta(opt), head_dim)));
     report();
   }
   return w;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "model/gguf.h"
 #include "model/hparams.h"
@@ -25,6 +26,21 @@ enum class SynthMix { None, Q4_K_M, Q5_K_M };
 std::optional<SynthMix> parse_synth_mix(std::string_view name);
 std::string_view synth_mix_name(SynthMix mix);
 
+// Llama 3.1/3.2's RoPE scaling as the GGUF converter stores it: a rope_freqs tensor of
+// per-frequency divisors computed from these (Llama 3.2: factor 32; 3.1: factor 8).
+struct Llama3RopeScaling {
+  float factor = 32.0f;
+  float low_freq_factor = 1.0f;
+  float high_freq_factor = 4.0f;
+  int original_context = 8192;
+};
+
+// The rope_freqs values for rope_dims rotated dims at base `theta`, computed as llama.cpp's
+// convert_hf_to_gguf.py does: 1 for wavelengths below original_context / high_freq_factor,
+// `factor` above original_context / low_freq_factor, a smooth blend in between. Throws
+// std::invalid_argument unless factor >= 1, 0 < low < high and original_context > 0.
+std::vector<float> llama3_rope_factors(const Llama3RopeScaling& s, float theta, int rope_dims);
+
 struct SynthOptions {
   std::string size = "tiny";             // tiny | tiny-odd | small | 110m | 7b
   std::optional<SynthShape> shape;       // any other shape (then `size` only names it)
@@ -35,7 +51,13 @@ struct SynthOptions {
   // Called with (tensors done, tensors total) while building.
   std::function<void(int, int)> progress;
   SynthMix mix = SynthMix::None;         // when set, it decides each matrix's type instead of dtype
+  std::optional<Llama3RopeScaling> llama3_rope;  // llama only: write rope_freqs (and theta 500000)
+  bool tied_output = false;              // no output.weight: the head reuses token_embd (Llama 3.2 1B/3B)
 };
+
+// A short tag for the options beyond size, type, architecture, tokenizer and seed ("" when
+// none), e.g. "llama3rope32-64-tied", so files written with different options get different names.
+std::string synth_variant_name(const SynthOptions& options);
 
 // Throws std::invalid_argument for an unknown size name.
 SynthShape synth_shape(const std::string& size);

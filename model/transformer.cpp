@@ -17,6 +17,19 @@ void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   }
 }
 
+namespace {
+
+// Qwen3's query/key norm: an RMSNorm over each head of one row, with head_dim weights
+// shared by all heads.
+void rmsnorm_heads(float* row, const float* weight, int n_heads, int head_dim, float eps) {
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = row + static_cast<int64_t>(h) * head_dim;
+    rmsnorm(head, weight, head, head_dim, eps);
+  }
+}
+
+}  // namespace
+
 void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
   if (!w_.has_embedding) throw std::logic_error("this stage does not hold the token embedding");
   const WeightView& e = w_.token_embedding;
@@ -119,9 +132,13 @@ void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t
         add_inplace(kt, L.bias_k, kv_dim);
         add_inplace(vt, L.bias_v, kv_dim);
       }
+      if (L.attn_q_norm) {
+        rmsnorm_heads(qt, L.attn_q_norm, hp_.n_heads, hp_.head_dim, hp_.rms_eps);
+        rmsnorm_heads(kt, L.attn_k_norm, hp_.n_kv_heads, hp_.head_dim, hp_.rms_eps);
+      }
       const int position = static_cast<int>(s.pos0 + t);
-      rope_inplace(qt, hp_.n_heads, position, hp_.rope);
-      rope_inplace(kt, hp_.n_kv_heads, position, hp_.rope);
+      rope_inplace(qt, hp_.n_heads, position, rope_);
+      rope_inplace(kt, hp_.n_kv_heads, position, rope_);
       kv_store(cache, s.pos0 + t, kt, vt, kv_dim);
     }
     attention(q.data() + row * q_dim, s.n_tokens, s.pos0, cache, shape, attn.data() + row * q_dim, pool);

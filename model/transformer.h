@@ -19,7 +19,9 @@ class ThreadPool;
 class Transformer {
  public:
   // `weights` must outlive the transformer (they point into the mapped file).
-  Transformer(const HyperParams& hp, const StageWeights& weights) : hp_(hp), w_(weights) {}
+  Transformer(const HyperParams& hp, const StageWeights& weights) : hp_(hp), w_(weights), rope_(hp.rope) {
+    rope_.freq_factors = weights.rope_freqs;  // Llama 3's per-frequency divisors, when the file has them
+  }
 
   const HyperParams& hparams() const { return hp_; }
   const StageWeights& weights() const { return w_; }
@@ -62,6 +64,7 @@ class Transformer {
 
   HyperParams hp_;
   const StageWeights& w_;
+  RopeParams rope_;  // hp_.rope with the weights' frequency factors
 };
 
 // y = W x for n rows of x (uses matvec for one row, matmul otherwise).

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+
 #include "model/gguf.h"
 #include "tensor/kernels.h"
 
@@ -59,6 +61,77 @@ class Binder {
   std::vector<std::vector<float>>& owned_;
 };
 
+// Rows [first, first + count) of a matrix, pointing into the same bytes.
+WeightView row_range(const WeightView& whole, int64_t first, int64_t count) {
+  const uint64_t stride = row_bytes(whole.dtype, static_cast<uint64_t>(whole.cols));
+  return WeightView{whole.dtype, static_cast<const uint8_t*>(whole.data) + stride * static_cast<uint64_t>(first), count,
+                    whole.cols};
+}
+
+// q, k and v: three tensors, or row ranges of Phi-3's attn_qkv (q rows, then k, then v);
+// then the output projection, and the biases (Qwen2) or head norms (Qwen3).
+void bind_attention(Binder& b, const HyperParams& hp, const std::string& p, LayerWeights& L) {
+  const auto dim = static_cast<uint64_t>(hp.dim);
+  const auto q_dim = static_cast<uint64_t>(hp.q_dim());
+  const auto kv_dim = static_cast<uint64_t>(hp.kv_dim());
+  if (hp.fused_qkv) {
+    const WeightView qkv = b.matrix(p + "attn_qkv.weight", dim, q_dim + 2 * kv_dim);
+    L.attn_q = row_range(qkv, 0, hp.q_dim());
+    L.attn_k = row_range(qkv, hp.q_dim(), hp.kv_dim());
+    L.attn_v = row_range(qkv, hp.q_dim() + hp.kv_dim(), hp.kv_dim());
+  } else {
+    L.attn_q = b.matrix(p + "attn_q.weight", dim, q_dim);
+    L.attn_k = b.matrix(p + "attn_k.weight", dim, kv_dim);
+    L.attn_v = b.matrix(p + "attn_v.weight", dim, kv_dim);
+  }
+  L.attn_output = b.matrix(p + "attn_output.weight", q_dim, dim);
+  if (hp.qkv_bias) {
+    L.bias_q = b.vector(p + "attn_q.bias", q_dim);
+    L.bias_k = b.vector(p + "attn_k.bias", kv_dim);
+    L.bias_v = b.vector(p + "attn_v.bias", kv_dim);
+  }
+  if (hp.qk_norm) {
+    L.attn_q_norm = b.vector(p + "attn_q_norm.weight", static_cast<uint64_t>(hp.head_dim));
+    L.attn_k_norm = b.vector(p + "attn_k_norm.weight", static_cast<uint64_t>(hp.head_dim));
+  }
+}
+
+// gate, up and down: three tensors, or gate and up as the two halves of Phi-3's ffn_up.
+void bind_ffn(Binder& b, const HyperParams& hp, const std::string& p, LayerWeights& L) {
+  const auto dim = static_cast<uint64_t>(hp.dim);
+  const auto ffn = static_cast<uint64_t>(hp.ffn_dim);
+  if (hp.fused_gate_up) {
+    const WeightView gate_up = b.matrix(p + "ffn_up.weight", dim, 2 * ffn);
+    L.ffn_gate = row_range(gate_up, 0, hp.ffn_dim);
+    L.ffn_up = row_range(gate_up, hp.ffn_dim, hp.ffn_dim);
+  } else {
+    L.ffn_gate = b.matrix(p + "ffn_gate.weight", dim, ffn);
+    L.ffn_up = b.matrix(p + "ffn_up.weight", dim, ffn);
+  }
+  L.ffn_down = b.matrix(p + "ffn_down.weight", ffn, dim);
+}
+
+// Llama 3's rope_freqs.weight: rope_dims/2 factors, each dividing one RoPE frequency. Only
+// llama files define it (Mistral files are llama files by another name); elsewhere it is
+// refused rather than silently ignored.
+const float* bind_rope_freqs(Binder& b, const GgufFile& f, const HyperParams& hp) {
+  constexpr const char* kName = "rope_freqs.weight";
+  if (!f.find_tensor(kName)) return nullptr;
+  if (hp.arch != Architecture::Llama && hp.arch != Architecture::Mistral) {
+    throw GgufError(fmt::format("{}: tensor '{}' is only defined for llama models, not {}", f.path(), kName,
+                                hp.arch_name));
+  }
+  const int n = hp.rope.rope_dims / 2;
+  const float* factors = b.vector(kName, static_cast<uint64_t>(n));
+  for (int i = 0; i < n; ++i) {
+    if (!std::isfinite(factors[i]) || !(factors[i] > 0.0f)) {
+      throw GgufError(fmt::format("{}: tensor '{}' value {} is {}; RoPE frequency factors must be finite and positive",
+                                  f.path(), kName, i, factors[i]));
+    }
+  }
+  return factors;
+}
+
 }  // namespace
 
 StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerRange range,
@@ -87,26 +160,14 @@ StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerR
       w.output = b.matrix("output.weight", dim, vocab);
     }
   }
-  const auto q_dim = static_cast<uint64_t>(hp.q_dim());
-  const auto kv_dim = static_cast<uint64_t>(hp.kv_dim());
-  const auto ffn = static_cast<uint64_t>(hp.ffn_dim);
+  if (range.size() > 0) w.rope_freqs = bind_rope_freqs(b, f, hp);
   for (int il = range.first; il < range.last; ++il) {
     const std::string p = fmt::format("blk.{}.", il);
     LayerWeights L;
     L.attn_norm = b.vector(p + "attn_norm.weight", dim);
-    L.attn_q = b.matrix(p + "attn_q.weight", dim, q_dim);
-    L.attn_k = b.matrix(p + "attn_k.weight", dim, kv_dim);
-    L.attn_v = b.matrix(p + "attn_v.weight", dim, kv_dim);
-    L.attn_output = b.matrix(p + "attn_output.weight", q_dim, dim);
-    if (hp.qkv_bias) {
-      L.bias_q = b.vector(p + "attn_q.bias", q_dim);
-      L.bias_k = b.vector(p + "attn_k.bias", kv_dim);
-      L.bias_v = b.vector(p + "attn_v.bias", kv_dim);
-    }
+    bind_attention(b, hp, p, L);
     L.ffn_norm = b.vector(p + "ffn_norm.weight", dim);
-    L.ffn_gate = b.matrix(p + "ffn_gate.weight", dim, ffn);
-    L.ffn_up = b.matrix(p + "ffn_up.weight", dim, ffn);
-    L.ffn_down = b.matrix(p + "ffn_down.weight", ffn, dim);
+    bind_ffn(b, hp, p, L);
     if (hp.gemma.enabled) {
       L.post_attn_norm = b.vector(p + "post_attention_norm.weight", dim);
       L.post_ffn_norm = b.vector(p + "post_ffw_norm.weight", dim);

@@ -22,6 +22,9 @@ struct LayerRange {
   bool contains(int layer) const { return layer >= first && layer < last; }
 };
 
+// Phi-3's fused attn_qkv and ffn_up are bound as row ranges of the one tensor (views, no
+// copy): attn_q/k/v and ffn_gate/up then point into it, and together cover it exactly, so
+// sums over these views count its bytes once.
 struct LayerWeights {
   WeightView attn_q, attn_k, attn_v, attn_output;
   WeightView ffn_gate, ffn_up, ffn_down;
@@ -32,8 +35,8 @@ struct LayerWeights {
   const float* bias_v = nullptr;
   const float* post_attn_norm = nullptr;  // Gemma: norm of the attention output before the residual
   const float* post_ffn_norm = nullptr;   // Gemma: same for the feed-forward output
-  const float* attn_q_norm = nullptr;     // Gemma 3: RMS norm of each query head (head_dim)
-  const float* attn_k_norm = nullptr;     // Gemma 3: same for each key head
+  const float* attn_q_norm = nullptr;     // Qwen3, Gemma 3: RMS norm of each query head (head_dim)
+  const float* attn_k_norm = nullptr;     // Qwen3, Gemma 3: same for each key head
 };
 
 struct StageWeights {
@@ -43,6 +46,9 @@ struct StageWeights {
   WeightView token_embedding{};  // rows = vocab, cols = dim
   WeightView output{};           // rows = vocab, cols = dim (token_embd when tied)
   const float* output_norm = nullptr;
+  // Llama 3: rope_dims/2 divisors of the RoPE frequencies (rope_freqs.weight, one tensor
+  // shared by every layer, so every stage with layers binds it); null when absent.
+  const float* rope_freqs = nullptr;
   std::vector<LayerWeights> layers;  // layers[i] is block range.first + i
   uint64_t bytes = 0;                // tensor bytes this stage references
 

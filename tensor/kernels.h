@@ -59,6 +59,9 @@ struct RopeParams {
   float theta = 10000.0f;   // base frequency
   float freq_scale = 1.0f;  // linear scaling: position * freq_scale
   RopeLayout layout = RopeLayout::Normal;
+  // rope_dims/2 divisors of the rotation frequencies (Llama 3's rope_freqs: frequency i
+  // becomes theta^(-2i/d) / freq_factors[i]); null means all 1. Not owned.
+  const float* freq_factors = nullptr;
 };
 // Rotates n_heads heads of head_dim values each (contiguous) for one position, in place.
 void rope_inplace(float* x, int n_heads, int position, const RopeParams& p);

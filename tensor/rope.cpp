@@ -15,7 +15,8 @@ void rope_inplace(float* x, int n_heads, int position, const RopeParams& p) {
   }
   const int pairs = p.rope_dims / 2;
   if (pairs == 0 || n_heads <= 0) return;
-  // One cos/sin table per call, shared by all heads: angle_i = pos * freq_scale * theta^(-2i/d).
+  // One cos/sin table per call, shared by all heads:
+  // angle_i = pos * freq_scale * theta^(-2i/d) / freq_factors[i].
   // Computed in double so large positions do not lose the angle's low bits.
   constexpr int kStackPairs = 128;
   float cos_stack[kStackPairs], sin_stack[kStackPairs];
@@ -34,7 +35,7 @@ void rope_inplace(float* x, int n_heads, int position, const RopeParams& p) {
   const double ratio = std::pow(static_cast<double>(p.theta), -2.0 / p.rope_dims);
   double freq = 1.0;
   for (int i = 0; i < pairs; ++i, freq *= ratio) {
-    const double angle = pos * freq;
+    const double angle = p.freq_factors ? pos * freq / p.freq_factors[i] : pos * freq;
     cos_t[i] = static_cast<float>(std::cos(angle));
     sin_t[i] = static_cast<float>(std::sin(angle));
   }

@@ -18,6 +18,9 @@ struct SynthArgs {
   std::string arch = "llama";
   std::string tokenizer = "llama";
   uint64_t seed = 1;
+  std::string rope_scaling = "none";
+  Llama3RopeScaling llama3;
+  bool tied_output = false;
 };
 
 int synth(const SynthArgs& a) {
@@ -30,11 +33,12 @@ int synth(const SynthArgs& a) {
     if (!dt || *dt == DType::Q8_K) throw std::invalid_argument(fmt::format("--dtype '{}' is not a weight type baton writes", a.dtype));
     o.dtype = *dt;
   }
-  o.arch = a.arch == "qwen2"    ? Architecture::Qwen2
-           : a.arch == "mistral" ? Architecture::Mistral
-           : a.arch == "gemma2"  ? Architecture::Gemma2
-           : a.arch == "gemma3"  ? Architecture::Gemma3
-                                 : Architecture::Llama;
+  o.arch = *parse_architecture(a.arch);  // --arch is checked against the list
+  if (a.rope_scaling == "llama3") {
+    if (o.arch != Architecture::Llama) throw std::invalid_argument("--rope-scaling llama3 needs --arch llama");
+    o.llama3_rope = a.llama3;
+  }
+  o.tied_output = a.tied_output;
   o.tokenizer = a.tokenizer == "gpt2" ? TokenizerKind::Gpt2 : TokenizerKind::Llama;
   o.seed = a.seed;
   int last = -1;
@@ -69,9 +73,32 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
                              "q4_K_M", "q5_K_M"}))
       ->capture_default_str();
   cmd->add_option("--arch", a->arch,
-                  "Architecture (gemma2/gemma3: sliding window of 6 positions, so short prompts reach past it; "
-                  "gemma3 needs --size tiny6 or larger to have a global layer)")
-      ->check(CLI::IsMember({"llama", "mistral", "qwen2", "gemma2", "gemma3"}))->capture_default_str();
+                  "Architecture: llama, mistral, qwen2 (Q/K/V biases), qwen3 (query/key head norms, head size 2 * "
+                  "width / heads), phi3 (fused attn_qkv and gate/up), gemma2/gemma3 (sliding window of 6 positions, "
+                  "so short prompts reach past it; gemma3 needs --size tiny6 or larger to have a global layer)")
+      ->check(CLI::IsMember({"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"}))
+      ->capture_default_str();
+  CLI::Option* scaling = cmd->add_option("--rope-scaling", a->rope_scaling,
+                  "llama3: write Llama 3.1/3.2's rope_freqs tensor as llama.cpp's converter computes it from the "
+                  "--rope-* values below (and RoPE base 500000)")
+      ->check(CLI::IsMember({"none", "llama3"}))
+      ->capture_default_str();
+  cmd->add_option("--rope-factor", a->llama3.factor, "llama3 scaling factor (Llama 3.2: 32, 3.1: 8)")
+      ->needs(scaling)
+      ->capture_default_str();
+  cmd->add_option("--rope-low-freq-factor", a->llama3.low_freq_factor, "llama3 low_freq_factor")
+      ->needs(scaling)
+      ->capture_default_str();
+  cmd->add_option("--rope-high-freq-factor", a->llama3.high_freq_factor, "llama3 high_freq_factor")
+      ->needs(scaling)
+      ->capture_default_str();
+  cmd->add_option("--rope-original-context", a->llama3.original_context,
+                  "llama3 original context length (8192 in Llama 3; smaller makes short prompts reach the scaled "
+                  "frequencies)")
+      ->check(CLI::PositiveNumber)
+      ->needs(scaling)
+      ->capture_default_str();
+  cmd->add_flag("--tied-output", a->tied_output, "No output.weight: the head reuses token_embd (as Llama 3.2 1B/3B)");
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer kind")->check(CLI::IsMember({"llama", "gpt2"}))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed for the weights")->capture_default_str();
   cmd->callback([a, &runner] { runner = [a] { return synth(*a); }; });

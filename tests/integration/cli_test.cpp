@@ -59,6 +59,36 @@ TEST(Cli, SynthThenInspectThenRun) {
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << "status line after the reply";
 }
 
+// Each newer architecture from the command line: synth writes its own tensors, and the
+// file runs. Llama 3's options belong to llama only.
+TEST(Cli, SynthNewArchitecturesThenRun) {
+  const std::string dir = test::temp_dir("cli-synth-archs");
+  struct Case {
+    std::vector<std::string> args;
+    std::string tensor;  // one the architecture has and plain llama does not
+  };
+  const std::vector<Case> cases = {
+      {{"--arch", "qwen3"}, "blk.1.attn_k_norm.weight"},
+      {{"--arch", "phi3"}, "blk.1.attn_qkv.weight"},
+      {{"--arch", "llama", "--rope-scaling", "llama3", "--rope-factor", "8", "--tied-output"}, "rope_freqs.weight"},
+  };
+  for (const Case& c : cases) {
+    const std::string path = dir + "/" + c.args[1] + ".gguf";
+    std::vector<std::string> cmd = {"model", "synth", "--out", path, "--size", "tiny", "--dtype", "q8_0"};
+    cmd.insert(cmd.end(), c.args.begin(), c.args.end());
+    auto r = baton(cmd);
+    ASSERT_EQ(r.code, 0) << r.err;
+    r = baton({"model", "inspect", path});
+    EXPECT_EQ(r.code, 0) << r.err;
+    EXPECT_NE(r.out.find(c.tensor), std::string::npos) << c.args[1];
+    r = baton({"run", "--model", path, "--prompt", "hello", "-n", "5", "--temp", "0"});
+    EXPECT_EQ(r.code, 0) << c.args[1] << ": " << r.err;
+  }
+  auto r = baton({"model", "synth", "--out", dir + "/bad.gguf", "--arch", "qwen3", "--rope-scaling", "llama3"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--rope-scaling llama3 needs --arch llama"), std::string::npos) << r.err;
+}
+
 // `model tokenize` prints the ids the library's tokenizer gives, and --decode reads them back.
 TEST(Cli, TokenizeAndDecodeRoundTrip) {
   const std::string model = test::synth_model_path("tiny", DType::Q8_0);

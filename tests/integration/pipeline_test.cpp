@@ -132,3 +132,36 @@ TEST(Pipeline, NodesWithoutTheModelFetchVerifyAndCacheTheirShards) {
 
 }  // namespace
 }  // namespace baton
+
+namespace baton {
+namespace {
+
+// The newer architectures over two nodes that fetch their shards from the coordinator
+// (Llama 3's rope_freqs is one tensor every stage's shard needs; Phi-3's matrices are
+// fused; Qwen3's heads are wider than dim / heads): the single node's greedy text.
+TEST(Pipeline, NewArchitecturesOverFetchedShardsEqualSingleNode) {
+  auto tiny = [](Architecture arch) {
+    SynthOptions o;
+    o.size = "tiny";
+    o.dtype = DType::Q8_0;
+    o.arch = arch;
+    return o;
+  };
+  SynthOptions llama3 = tiny(Architecture::Llama);
+  llama3.llama3_rope = Llama3RopeScaling{32.0f, 1.0f, 4.0f, 64};
+  llama3.tied_output = true;
+  for (const SynthOptions& o : {llama3, tiny(Architecture::Qwen3), tiny(Architecture::Phi3)}) {
+    const std::string name = architecture_name(o.arch) + synth_variant_name(o);
+    const std::string path = test::synth_model_path(o);
+    const std::string prompt = "In the beginning";
+    const std::string reference = test::single_node_continuation(path, prompt, kTokens);
+    LocalCluster cluster(path, std::vector<NodeSpec>(2, test::node_without_model()), {"--wire", "f32", "--ctx", "256"},
+                         test::temp_dir("arch-" + name));
+    ASSERT_TRUE(cluster.ok()) << name << ": " << cluster.error();
+    EXPECT_EQ(cluster.submit({prompt}, kTokens).value("text", std::string("<none>")), reference) << name;
+    EXPECT_TRUE(test::wait_for_stderr(cluster.node(1), "fetched and verified")) << name << ": " << cluster.node(1).err();
+  }
+}
+
+}  // namespace
+}  // namespace baton

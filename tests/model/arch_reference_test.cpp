@@ -1,7 +1,8 @@
 // Every architecture against an engine baton did not write: llama.cpp's logits on the same
 // synthesised GGUF file (Qwen2: Q/K/V biases and NeoX RoPE, with every weight type baton
 // reads; Mistral; Llama with the weight types added later and the Q4_K_M / Q5_K_M mixes;
-// Gemma 2 and 3 with sliding-window layers). Reference data: tests/model/data/arch-reference/*.json, written by
+// Gemma 2 and 3 with sliding-window layers; Llama 3.x's rope_freqs and tied head; Qwen3; Phi-3).
+// Reference data: tests/model/data/arch-reference/*.json, written by
 // tools/reference/make-arch-references.sh (which also says how llama.cpp was run).
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "model/local_backend.h"
@@ -53,6 +55,18 @@ constexpr const char* kRegenerate = "tools/reference/make-arch-references.sh";
 //     Q8_1 activations (the Q5_1 partner) keep each block's d * sum(codes) rounded to f16,
 //     a perturbation baton's exact integer sum does not have, so some code flips at once;
 //     every greedy token still agrees.
+// Llama 3.x, Qwen3 and Phi-3 (tiny files; measured the same way, --stride 1, every table):
+//   llama3 (rope_freqs of factor 32 with an original context of 64, so the 24 positions reach
+//     the blended and the scaled frequencies; tied head): f32 1.44e-5 (scalar; 1.14e-5 AVX2
+//     and AVX-512), bound 2.2e-5; q8_0 6.8e-6.
+//   qwen3 (query/key head norms, head size 64 over width 256): f32 1.06e-5; q8_0 6.9e-6 with
+//     the scalar table but 0.159 (AVX2) and 0.077 (AVX-512, prefill only) from the activation
+//     rounding step above, bound 0.24.
+//   phi3 (fused attn_qkv and ffn_up, read as row ranges): f32 1.0e-5, q4_K 9.1e-6.
+// WrongVariantsMissTheTolerance undoes each one's own step on a copy of the weights and
+// measured (all tables alike): rope_freqs ignored 3.61; no query/key head norms 4.12;
+// interleaved instead of NeoX RoPE 6.02 (qwen3), 6.52 (phi3); gate and up halves of phi3's
+// ffn_up swapped 9.06; its k and v rows swapped 19.5.
 double tolerance(DType weights) {
   switch (weights) {
     case DType::F16: return 0.01;
@@ -106,12 +120,28 @@ std::string sha256_hex(const std::string& file) {
   return hex;
 }
 
-Architecture architecture_of(const std::string& name) {
-  if (name == "qwen2") return Architecture::Qwen2;
-  if (name == "mistral") return Architecture::Mistral;
-  if (name == "gemma2") return Architecture::Gemma2;
-  if (name == "gemma3") return Architecture::Gemma3;
-  return Architecture::Llama;
+// The synthesiser's options a reference was computed with: size, type (or mix), arch and
+// seed, plus the optional llama3 RoPE scaling and tied head (make-arch-references.sh).
+SynthOptions synth_options_of(const nlohmann::json& synth) {
+  SynthOptions o;
+  o.size = synth["size"].get<std::string>();
+  const std::string type = synth["dtype"].get<std::string>();
+  if (const std::optional<SynthMix> mix = parse_synth_mix(type)) {
+    o.mix = *mix;
+  } else {
+    o.dtype = *parse_dtype(type);
+  }
+  o.arch = parse_architecture(synth["arch"].get<std::string>()).value();
+  o.tokenizer = TokenizerKind::Llama;
+  o.seed = synth["seed"].get<uint64_t>();
+  if (synth.value("rope_scaling", std::string("none")) == "llama3") {
+    Llama3RopeScaling r;
+    r.factor = synth.value("rope_factor", r.factor);
+    r.original_context = synth.value("rope_original_context", r.original_context);
+    o.llama3_rope = r;
+  }
+  o.tied_output = synth.value("tied_output", false);
+  return o;
 }
 
 // The reference's row: (id, logit) pairs.
@@ -144,45 +174,62 @@ double top2_margin(const Row& row) {
 
 class ArchReference : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(ArchReference, LogitsMatchLlamaCpp) {
-  const Reference ref = load(GetParam());
-  const auto& synth = ref.json["synth"];
-  const std::string type = synth["dtype"].get<std::string>();
-  const std::optional<SynthMix> mix = parse_synth_mix(type);
-  const DType dtype = mix ? DType::Q4_K : *parse_dtype(type);  // a mix decides every matrix's type itself
-  const std::string path = test::synth_model_path(synth["size"], dtype, architecture_of(synth["arch"]),
-                                                  TokenizerKind::Llama, synth["seed"].get<uint64_t>(),
-                                                  mix.value_or(SynthMix::None));
-  ASSERT_EQ(sha256_hex(path), ref.json["file_sha256"].get<std::string>())
-      << "the synthesiser no longer writes the file " << ref.path << " was computed on; rerun " << kRegenerate;
+// Every row at once (one batched prefill of the whole teacher-forced sequence): the worst
+// |baton - reference| over all kept logits.
+double prefill_deviation(const Transformer& tf, const std::vector<int32_t>& tokens, const std::vector<Row>& want,
+                         ThreadPool* pool) {
+  const HyperParams& hp = tf.hparams();
+  const auto vocab = static_cast<size_t>(hp.vocab_size);
+  const std::span<const int32_t> inputs(tokens.data(), want.size());
+  std::vector<float> all(want.size() * vocab);
+  KVCache kv(DType::F32, {0, hp.n_layers}, static_cast<int64_t>(tokens.size()), hp.kv_dim());
+  std::vector<float> hidden(want.size() * static_cast<size_t>(hp.dim));
+  tf.embed(inputs, hidden.data());
+  tf.forward_layers(0, hp.n_layers, hidden.data(), static_cast<int64_t>(want.size()), 0, kv, pool);
+  tf.head(hidden.data(), static_cast<int64_t>(want.size()), all.data(), pool);
+  double worst = 0;
+  for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, row_deviation(want[i], all.data() + i * vocab));
+  return worst;
+}
 
-  auto model = Model::open(path, {});
-  const int vocab = model->hparams().vocab_size;
+struct Case {
+  Reference ref;
+  SynthOptions synth;
+  std::string path;
+};
+
+Case open_case(const std::string& name) {
+  Case c{load(name), {}, {}};
+  c.synth = synth_options_of(c.ref.json["synth"]);
+  c.path = test::synth_model_path(c.synth);
+  EXPECT_EQ(sha256_hex(c.path), c.ref.json["file_sha256"].get<std::string>())
+      << "the synthesiser no longer writes the file " << c.ref.path << " was computed on; rerun " << kRegenerate;
+  return c;
+}
+
+// The bound of one reference case: by weight type, except where a case measured more
+// (see the header comment: llama3-tiny-f32's tied head, qwen3-tiny-q8_0's activation step).
+double case_tolerance(const std::string& name, const SynthOptions& o) {
+  if (o.arch == Architecture::Gemma2 || o.arch == Architecture::Gemma3) return gemma_tolerance(o.arch);
+  if (name == "llama3-tiny-f32") return 2.2e-5;
+  if (name == "qwen3-tiny-q8_0") return 0.24;
+  return o.mix != SynthMix::None ? mix_tolerance(o.mix) : tolerance(o.dtype);
+}
+
+TEST_P(ArchReference, LogitsMatchLlamaCpp) {
+  const Case c = open_case(GetParam());
+  ASSERT_FALSE(HasFailure());
+  const Reference& ref = c.ref;
+  auto model = Model::open(c.path, {});
   const auto tokens = ref.json["tokens"].get<std::vector<int32_t>>();
   const size_t n_prompt = ref.json["n_prompt"].get<size_t>();
   const std::vector<Row> want = rows_of(ref.json);
   ASSERT_EQ(want.size() + 1, tokens.size());
-  const Architecture arch = architecture_of(synth["arch"]);
-  const double tol = arch == Architecture::Gemma2 || arch == Architecture::Gemma3 ? gemma_tolerance(arch)
-                     : mix                                                        ? mix_tolerance(*mix)
-                                                                                  : tolerance(dtype);
+  const double tol = case_tolerance(GetParam(), c.synth);
   ThreadPool pool(2);
 
-  // 1. Every row at once (one batched prefill of the whole teacher-forced sequence).
-  const std::span<const int32_t> inputs(tokens.data(), want.size());
-  std::vector<float> all(want.size() * static_cast<size_t>(vocab));
-  {
-    const HyperParams& hp = model->hparams();
-    KVCache kv(DType::F32, {0, hp.n_layers}, static_cast<int64_t>(tokens.size()), hp.kv_dim());
-    std::vector<float> hidden(want.size() * static_cast<size_t>(hp.dim));
-    model->transformer().embed(inputs, hidden.data());
-    model->transformer().forward_layers(0, hp.n_layers, hidden.data(), static_cast<int64_t>(want.size()), 0, kv, &pool);
-    model->transformer().head(hidden.data(), static_cast<int64_t>(want.size()), all.data(), &pool);
-  }
-  double worst_prefill = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    worst_prefill = std::max(worst_prefill, row_deviation(want[i], all.data() + i * static_cast<size_t>(vocab)));
-  }
+  // 1. Every row at once.
+  const double worst_prefill = prefill_deviation(model->transformer(), tokens, want, &pool);
 
   // 2. The prompt, then the continuation one token at a time through the KV cache, with
   //    baton's own greedy choice checked at every step that is not a near-tie.
@@ -209,6 +256,53 @@ TEST_P(ArchReference, LogitsMatchLlamaCpp) {
   EXPECT_GE(compared, 6) << "too few clear greedy steps to compare";
 }
 
+// Each new architecture's own step, done wrong on purpose on a copy of the weights (or
+// hyper-parameters): the same prefill comparison must then miss the tolerance by far, so
+// the references above do check that step. The deviations each variant measured are in
+// the header comment.
+struct WrongVariant {
+  const char* reference;
+  const char* what;
+  std::function<void(HyperParams&, StageWeights&)> apply;
+};
+
+TEST(ArchReference, WrongVariantsMissTheTolerance) {
+  const std::vector<WrongVariant> variants = {
+      {"llama3-tiny-f32", "rope_freqs ignored", [](HyperParams&, StageWeights& w) { w.rope_freqs = nullptr; }},
+      {"qwen3-tiny-f32", "no query/key head norms",
+       [](HyperParams&, StageWeights& w) {
+         for (LayerWeights& L : w.layers) L.attn_q_norm = L.attn_k_norm = nullptr;
+       }},
+      {"qwen3-tiny-f32", "interleaved instead of NeoX RoPE",
+       [](HyperParams& hp, StageWeights&) { hp.rope.layout = RopeLayout::Normal; }},
+      {"phi3-tiny-f32", "gate and up halves of ffn_up swapped",
+       [](HyperParams&, StageWeights& w) {
+         for (LayerWeights& L : w.layers) std::swap(L.ffn_gate, L.ffn_up);
+       }},
+      {"phi3-tiny-f32", "k and v rows of attn_qkv swapped",
+       [](HyperParams&, StageWeights& w) {
+         for (LayerWeights& L : w.layers) std::swap(L.attn_k, L.attn_v);
+       }},
+      {"phi3-tiny-f32", "interleaved instead of NeoX RoPE",
+       [](HyperParams& hp, StageWeights&) { hp.rope.layout = RopeLayout::Normal; }},
+  };
+  ThreadPool pool(2);
+  for (const WrongVariant& v : variants) {
+    const Case c = open_case(v.reference);
+    ASSERT_FALSE(HasFailure());
+    auto model = Model::open(c.path, {});
+    HyperParams hp = model->hparams();
+    StageWeights w = model->weights();
+    v.apply(hp, w);
+    const Transformer wrong(hp, w);
+    const auto tokens = c.ref.json["tokens"].get<std::vector<int32_t>>();
+    const double dev = prefill_deviation(wrong, tokens, rows_of(c.ref.json), &pool);
+    const double tol = case_tolerance(v.reference, c.synth);
+    std::printf("%s with %s: max |logit - llama.cpp| %.3g (tolerance %.3g)\n", v.reference, v.what, dev, tol);
+    EXPECT_GT(dev, 100 * tol) << v.reference << " with " << v.what;
+  }
+}
+
 std::string test_name(const ::testing::TestParamInfo<std::string>& info) {
   std::string n = info.param;
   for (char& c : n) c = std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
@@ -220,7 +314,8 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ArchReference,
                                            "qwen2-tiny-q6_K", "qwen2-tiny-q4_K", "qwen2-tiny-q4_0", "mistral-tiny-f32",
                                            "llama-tiny-q5_0", "llama-tiny-q5_1", "llama-tiny-iq4_nl", "llama-tiny-q5_K",
                                            "llama-tiny-odd-q4_K_M", "llama-tiny-odd-q5_K_M",
-                                           "gemma2-tiny-f32", "gemma3-tiny6-f32"),
+                                           "gemma2-tiny-f32", "gemma3-tiny6-f32", "llama3-tiny-f32", "llama3-tiny-q8_0",
+                                           "qwen3-tiny-f32", "qwen3-tiny-q8_0", "phi3-tiny-f32", "phi3-tiny-q4_K"),
                          test_name);
 
 }  // namespace

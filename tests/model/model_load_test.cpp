@@ -9,44 +9,15 @@
 
 #include "model/kv_cache.h"
 #include "model/model.h"
+#include "gguf_rewrite.h"
 #include "test_models.h"
 
 namespace baton {
 namespace {
 
-struct Edit {
-  std::function<bool(const std::string& key, GgufValue& value)> metadata;  // false: drop key
-  std::function<bool(GgufTensor& t, std::vector<uint8_t>& data)> tensor;   // false: drop tensor
-};
-
-// Copies a GGUF file through GgufWriter, letting the test change keys and tensors.
-std::string rewrite(const std::string& src, const std::string& name, const Edit& edit) {
-  GgufFile f = GgufFile::open(src);
-  GgufWriter w;
-  for (const auto& [key, value] : f.metadata()) {
-    GgufValue v = value;
-    if (edit.metadata && !edit.metadata(key, v)) continue;
-    w.set(key, v);
-  }
-  for (const GgufTensor& t0 : f.tensors()) {
-    GgufTensor t = t0;
-    std::vector<uint8_t> data(t.data, t.data + t.nbytes);
-    if (edit.tensor && !edit.tensor(t, data)) continue;
-    w.add_tensor(t.name, t.dims, t.dtype, std::move(data));
-  }
-  const auto path = std::filesystem::path(BATON_BINARY_DIR) / "test-models" / (name + ".gguf");
-  w.write(path.string());
-  return path.string();
-}
-
-std::string load_error(const std::string& path) {
-  try {
-    Model::open(path, {});
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::Edit;
+using test::load_error;
+using test::rewrite;
 
 const std::string& base() {
   static const std::string path = test::synth_model_path("tiny", DType::F32);

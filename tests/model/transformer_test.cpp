@@ -170,17 +170,43 @@ TEST(Transformer, Int8KvCacheStaysCloseToF16OnRealWeights) {
   }
 }
 
+// Each architecture's file runs, has the hyper-parameters its block needs, and split at a
+// layer boundary (each stage binding only its own blocks, and Llama 3's rope_freqs, Phi-3's
+// fused matrices) gives exactly the whole model's logits.
 TEST(Transformer, ArchitecturesRunAndCompose) {
-  for (Architecture arch : {Architecture::Qwen2, Architecture::Mistral}) {
-    const std::string path = test::synth_model_path("tiny", DType::F32, arch);
+  auto tiny = [](Architecture arch) {
+    SynthOptions o;
+    o.size = "tiny";
+    o.dtype = DType::F32;
+    o.arch = arch;
+    o.seed = 7;
+    return o;
+  };
+  SynthOptions llama3 = tiny(Architecture::Llama);
+  llama3.llama3_rope = Llama3RopeScaling{32.0f, 1.0f, 4.0f, 64};
+  llama3.tied_output = true;
+  SynthOptions phi3_q4 = tiny(Architecture::Phi3);
+  phi3_q4.dtype = DType::Q4_K;  // fused views into quantised rows
+  for (const SynthOptions& o : {tiny(Architecture::Qwen2), tiny(Architecture::Mistral), tiny(Architecture::Qwen3),
+                                tiny(Architecture::Phi3), phi3_q4, llama3}) {
+    const std::string path = test::synth_model_path(o);
+    const std::string label = architecture_name(o.arch) + " " + synth_variant_name(o);
     auto model = Model::open(path, {});
-    EXPECT_EQ(model->hparams().arch, arch);
-    EXPECT_EQ(model->hparams().qkv_bias, arch == Architecture::Qwen2);
-    EXPECT_EQ(model->hparams().rope.layout, arch == Architecture::Qwen2 ? RopeLayout::NeoX : RopeLayout::Normal);
-    const auto tokens = fixed_tokens(10, model->hparams().vocab_size);
+    const HyperParams& hp = model->hparams();
+    EXPECT_EQ(hp.arch, o.arch);
+    EXPECT_EQ(hp.qkv_bias, o.arch == Architecture::Qwen2);
+    EXPECT_EQ(hp.qk_norm, o.arch == Architecture::Qwen3);
+    EXPECT_EQ(hp.fused_qkv, o.arch == Architecture::Phi3);
+    EXPECT_EQ(hp.fused_gate_up, o.arch == Architecture::Phi3);
+    const bool neox = o.arch == Architecture::Qwen2 || o.arch == Architecture::Qwen3 || o.arch == Architecture::Phi3;
+    EXPECT_EQ(hp.rope.layout, neox ? RopeLayout::NeoX : RopeLayout::Normal);
+    EXPECT_EQ(model->weights().rope_freqs != nullptr, o.llama3_rope.has_value()) << label;
+    EXPECT_EQ(hp.tied_output, o.tied_output) << label;
+    if (o.arch == Architecture::Qwen3) EXPECT_NE(hp.q_dim(), hp.dim) << "qwen3 synth has a head size != dim / heads";
+    const auto tokens = fixed_tokens(10, hp.vocab_size);
     const auto whole = run_split(path, {}, tokens, nullptr, 4);
-    EXPECT_EQ(run_split(path, {1}, tokens, nullptr, 4), whole) << architecture_name(arch);
-    for (float v : whole) ASSERT_TRUE(std::isfinite(v));
+    EXPECT_EQ(run_split(path, {1}, tokens, nullptr, 4), whole) << label;
+    for (float v : whole) ASSERT_TRUE(std::isfinite(v)) << label;
   }
 }
 

@@ -126,7 +126,9 @@ std::vector<double> rope_reference(const std::vector<float>& x, int n_heads, int
   const int half = p.rope_dims / 2;
   for (int h = 0; h < n_heads; ++h) {
     for (int i = 0; i < half; ++i) {
-      const double angle = pos * static_cast<double>(p.freq_scale) * std::pow(static_cast<double>(p.theta), -2.0 * i / p.rope_dims);
+      const double factor = p.freq_factors ? p.freq_factors[i] : 1.0;
+      const double angle =
+          pos * static_cast<double>(p.freq_scale) * std::pow(static_cast<double>(p.theta), -2.0 * i / p.rope_dims) / factor;
       const int a = h * p.head_dim + (p.layout == RopeLayout::Normal ? 2 * i : i);
       const int b = h * p.head_dim + (p.layout == RopeLayout::Normal ? 2 * i + 1 : i + half);
       out[a] = x[a] * std::cos(angle) - x[b] * std::sin(angle);
@@ -182,6 +184,33 @@ TEST(Rope, LayoutsDiffer) {
   rope_inplace(c.data(), 1, 0, RopeParams{8, 8, 10000.0f, 1.0f, RopeLayout::Normal});
   EXPECT_EQ(c, x);
   EXPECT_NEAR(a[0], x[0] * std::cos(3.0) - x[1] * std::sin(3.0), 1e-6);
+}
+
+// Llama 3's rope_freqs: each pair's frequency divided by its own factor, in both layouts.
+TEST(Rope, FrequencyFactorsDivideEachPairsFrequency) {
+  const int head_dim = 64, n_heads = 2;
+  std::vector<float> factors(head_dim / 2);
+  for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 31.0f * static_cast<float>(i) / 31.0f;  // 1 .. 32
+  for (RopeLayout layout : {RopeLayout::Normal, RopeLayout::NeoX}) {
+    for (int pos : {0, 5, 23, 8191, 100000}) {
+      RopeParams p{head_dim, head_dim, 500000.0f, 1.0f, layout};
+      p.freq_factors = factors.data();
+      const auto x = random_floats(n_heads * head_dim, 300 + pos);
+      auto y = x;
+      rope_inplace(y.data(), n_heads, pos, p);
+      const auto ref = rope_reference(x, n_heads, pos, p);
+      for (int i = 0; i < n_heads * head_dim; ++i) ASSERT_NEAR(y[i], ref[i], 2e-6 * (1 + std::fabs(ref[i]))) << pos << " " << i;
+      // All-ones factors are the plain rotation, bit for bit.
+      std::vector<float> ones(head_dim / 2, 1.0f);
+      p.freq_factors = ones.data();
+      auto a = x, b = x;
+      rope_inplace(a.data(), n_heads, pos, p);
+      p.freq_factors = nullptr;
+      rope_inplace(b.data(), n_heads, pos, p);
+      ASSERT_EQ(a, b);
+      if (pos > 0) ASSERT_NE(y, b) << "factors other than 1 must change the rotation";
+    }
+  }
 }
 
 TEST(Rope, RejectsBadParams) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Writes tests/model/data/arch-reference/*.json: llama.cpp's logits on small synthesised
-# models of every architecture baton runs, for tests/model/arch_reference_test.cpp.
+# models of every architecture baton runs (llama with and without Llama 3's rope_freqs,
+# mistral, qwen2, qwen3, phi3), for tests/model/arch_reference_test.cpp.
 #
 # Each case is a `baton model synth` file (tiny: 2 layers, width 256, 8 query / 4 KV heads,
 # vocabulary 1024; tiny6: the same with 6 layers, so Gemma 3 has a global layer). The Gemma
@@ -55,9 +56,13 @@ prompt="1"
 for i in $(seq 1 11); do prompt="$prompt,$(( (i * 7919 + 13) % 1024 ))"; done
 
 # case name, architecture baton reads, architecture llama.cpp reads, weight type (or a
-# mix, see `baton model synth --help`), and the size when it is not tiny. tiny-odd's
-# feed-forward width (544) is not a multiple of 256, so the K-quant mixes carry Q5_0 / Q5_1
-# and Q8_0 tensors as well, as downloaded Q4_K_M / Q5_K_M files of such models do.
+# mix, see `baton model synth --help`), the size when it is not tiny (or when further synth
+# options follow), then those options. tiny-odd's feed-forward width (544) is not a multiple
+# of 256, so the K-quant mixes carry Q5_0 / Q5_1 and Q8_0 tensors as well, as downloaded
+# Q4_K_M / Q5_K_M files of such models do.
+# The llama3 cases carry Llama 3.2's rope_freqs (factor 32) and tied head; their original
+# context is 64 instead of 8192, so that the 24 positions compared reach the scaled and
+# blended frequencies (with 8192 only angles below 0.03 rad would change).
 cases=(
   "qwen2-tiny-f32 qwen2 qwen2 f32"
   "qwen2-tiny-f16 qwen2 qwen2 f16"
@@ -75,21 +80,49 @@ cases=(
   "llama-tiny-odd-q5_K_M llama llama q5_K_M tiny-odd"
   "gemma2-tiny-f32 gemma2 gemma2 f32"
   "gemma3-tiny6-f32 gemma3 gemma3 f32 tiny6"
+  "llama3-tiny-f32 llama llama f32 tiny --rope-scaling llama3 --rope-factor 32 --rope-original-context 64 --tied-output"
+  "llama3-tiny-q8_0 llama llama q8_0 tiny --rope-scaling llama3 --rope-factor 32 --rope-original-context 64 --tied-output"
+  "qwen3-tiny-f32 qwen3 qwen3 f32"
+  "qwen3-tiny-q8_0 qwen3 qwen3 q8_0"
+  "phi3-tiny-f32 phi3 phi3 f32"
+  "phi3-tiny-q4_K phi3 phi3 q4_K"
 )
+
+# The further synth options as fields of the reference's "synth" object, which the test
+# turns back into the same options.
+extra_json() {
+  local json="" a
+  set -- $1
+  while [[ $# -gt 0 ]]; do
+    a="$1"; shift
+    case "$a" in
+      --rope-scaling) json="$json,\"rope_scaling\":\"$1\""; shift ;;
+      --rope-factor) json="$json,\"rope_factor\":$1"; shift ;;
+      --rope-original-context) json="$json,\"rope_original_context\":$1"; shift ;;
+      --tied-output) json="$json,\"tied_output\":true" ;;
+      *) echo "make-arch-references.sh: no JSON field for synth option '$a'" >&2; exit 1 ;;
+    esac
+  done
+  printf '%s' "$json"
+}
+
 for c in "${cases[@]}"; do
-  read -r name arch ref_arch dtype case_size <<< "$c"
+  read -r name arch ref_arch dtype case_size extra <<< "$c"
   size="${case_size:-tiny}"
   [[ -z "$cases_wanted" || "$cases_wanted" == *",$name,"* ]] || continue
   file="$work/$name.gguf"
-  "$baton" model synth --arch "$arch" --size "$size" --dtype "$dtype" --seed "$seed" -o "$file" > /dev/null 2>&1
+  # shellcheck disable=SC2086  # extra is a list of options
+  "$baton" model synth --arch "$arch" --size "$size" --dtype "$dtype" --seed "$seed" $extra -o "$file" > /dev/null 2>&1
   ref_file="$file"
   if [[ "$ref_arch" != "$arch" ]]; then
     ref_file="$work/$name.as-$ref_arch.gguf"
-    "$baton" model synth --arch "$ref_arch" --size "$size" --dtype "$dtype" --seed "$seed" -o "$ref_file" > /dev/null 2>&1
+    # shellcheck disable=SC2086
+    "$baton" model synth --arch "$ref_arch" --size "$size" --dtype "$dtype" --seed "$seed" $extra -o "$ref_file" > /dev/null 2>&1
   fi
   sha="$(sha256sum "$file" | cut -d' ' -f1)"
-  meta="$(printf '{"format":1,"generated_by":"tools/reference/make-arch-references.sh","synth":{"arch":"%s","size":"%s","dtype":"%s","tokenizer":"llama","seed":%d},"file_sha256":"%s","llama_cpp_read_architecture":"%s"}' \
-    "$arch" "$size" "$dtype" "$seed" "$sha" "$ref_arch")"
+  fields="$(extra_json "$extra")"
+  meta="$(printf '{"format":1,"generated_by":"tools/reference/make-arch-references.sh","synth":{"arch":"%s","size":"%s","dtype":"%s","tokenizer":"llama","seed":%d%s},"file_sha256":"%s","llama_cpp_read_architecture":"%s"}' \
+    "$arch" "$size" "$dtype" "$seed" "$fields" "$sha" "$ref_arch")"
   echo "$name: llama.cpp on $(basename "$ref_file")" >&2
   LLAMA_REF_DIR="$ref_dir" node "$here/llama_cpp_logits.mjs" "$ref_file" "$prompt" 12 "$stride" "$top" "$meta" > "$out_dir/$name.json"
 done
