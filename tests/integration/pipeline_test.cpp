@@ -140,13 +140,7 @@ namespace {
 // (Llama 3's rope_freqs is one tensor every stage's shard needs; Phi-3's matrices are
 // fused; Qwen3's heads are wider than dim / heads): the single node's greedy text.
 TEST(Pipeline, NewArchitecturesOverFetchedShardsEqualSingleNode) {
-  auto tiny = [](Architecture arch) {
-    SynthOptions o;
-    o.size = "tiny";
-    o.dtype = DType::Q8_0;
-    o.arch = arch;
-    return o;
-  };
+  auto tiny = [](Architecture arch) { return test::tiny_synth(arch, DType::Q8_0); };
   SynthOptions llama3 = tiny(Architecture::Llama);
   llama3.llama3_rope = Llama3RopeScaling{32.0f, 1.0f, 4.0f, 64};
   llama3.tied_output = true;

@@ -43,4 +43,14 @@ inline std::string synth_model_path(const std::string& size, DType dtype,
   return synth_model_path(opt);
 }
 
+// The tiny synthesised model of `arch` in `dtype` (the newer architectures' tests).
+inline SynthOptions tiny_synth(Architecture arch, DType dtype, uint64_t seed = 1) {
+  SynthOptions o;
+  o.size = "tiny";
+  o.dtype = dtype;
+  o.arch = arch;
+  o.seed = seed;
+  return o;
+}
+
 }  // namespace baton::test

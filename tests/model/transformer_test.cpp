@@ -174,14 +174,7 @@ TEST(Transformer, Int8KvCacheStaysCloseToF16OnRealWeights) {
 // layer boundary (each stage binding only its own blocks, and Llama 3's rope_freqs, Phi-3's
 // fused matrices) gives exactly the whole model's logits.
 TEST(Transformer, ArchitecturesRunAndCompose) {
-  auto tiny = [](Architecture arch) {
-    SynthOptions o;
-    o.size = "tiny";
-    o.dtype = DType::F32;
-    o.arch = arch;
-    o.seed = 7;
-    return o;
-  };
+  auto tiny = [](Architecture arch) { return test::tiny_synth(arch, DType::F32, 7); };
   SynthOptions llama3 = tiny(Architecture::Llama);
   llama3.llama3_rope = Llama3RopeScaling{32.0f, 1.0f, 4.0f, 64};
   llama3.tied_output = true;

@@ -42,13 +42,7 @@ std::vector<float> run_blocks(const Model& model, int first, int last, std::vect
 }
 
 TEST(ShardContents, EveryArchitecturesShardRunsItsBlocksAsTheWholeFileDoes) {
-  auto tiny = [](Architecture arch) {
-    SynthOptions o;
-    o.size = "tiny";
-    o.dtype = DType::Q8_0;
-    o.arch = arch;
-    return o;
-  };
+  auto tiny = [](Architecture arch) { return test::tiny_synth(arch, DType::Q8_0); };
   SynthOptions llama3 = tiny(Architecture::Llama);
   llama3.llama3_rope = Llama3RopeScaling{};
   llama3.tied_output = true;
