@@ -17,19 +17,6 @@ void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   }
 }
 
-namespace {
-
-// Qwen3's query/key norm: an RMSNorm over each head of one row, with head_dim weights
-// shared by all heads.
-void rmsnorm_heads(float* row, const float* weight, int n_heads, int head_dim, float eps) {
-  for (int h = 0; h < n_heads; ++h) {
-    float* head = row + static_cast<int64_t>(h) * head_dim;
-    rmsnorm(head, weight, head, head_dim, eps);
-  }
-}
-
-}  // namespace
-
 void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
   if (!w_.has_embedding) throw std::logic_error("this stage does not hold the token embedding");
   const WeightView& e = w_.token_embedding;

@@ -41,8 +41,8 @@ void Transformer::gemma_block(const LayerWeights& L, int layer, float* hidden, i
       float* kt = k + (row + t) * kv_dim;
       float* vt = v + (row + t) * kv_dim;
       if (L.attn_q_norm) {
-        for (int h = 0; h < hp_.n_heads; ++h) rmsnorm(qt + h * head_dim, L.attn_q_norm, qt + h * head_dim, head_dim, hp_.rms_eps);
-        for (int h = 0; h < hp_.n_kv_heads; ++h) rmsnorm(kt + h * head_dim, L.attn_k_norm, kt + h * head_dim, head_dim, hp_.rms_eps);
+        rmsnorm_heads(qt, L.attn_q_norm, hp_.n_heads, head_dim, hp_.rms_eps);
+        rmsnorm_heads(kt, L.attn_k_norm, hp_.n_kv_heads, head_dim, hp_.rms_eps);
       }
       const int position = static_cast<int>(s.pos0 + t);
       rope_inplace(qt, hp_.n_heads, position, rope);

@@ -41,6 +41,9 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
 // ---- elementwise / normalisation ----
 // out = x / sqrt(mean(x^2) + eps) * weight ; out may alias x.
 void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float eps);
+// rmsnorm in place over each of n_heads consecutive head_dim slices of `row`, with the
+// same head_dim weights for every head (Qwen3's and Gemma 3's query/key norms).
+void rmsnorm_heads(float* row, const float* weight, int n_heads, int64_t head_dim, float eps);
 void softmax_inplace(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i] ; out may alias gate.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);

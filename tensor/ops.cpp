@@ -15,6 +15,13 @@ void rmsnorm(const float* x, const float* weight, float* out, int64_t n, float e
   for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
 }
 
+void rmsnorm_heads(float* row, const float* weight, int n_heads, int64_t head_dim, float eps) {
+  for (int h = 0; h < n_heads; ++h) {
+    float* head = row + h * head_dim;
+    rmsnorm(head, weight, head, head_dim, eps);
+  }
+}
+
 void softmax_inplace(float* x, int64_t n) { detail::active_kernels().softmax(x, n); }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
