@@ -134,7 +134,7 @@ void copy_metadata(const GgufFile& in, const QuantizePlan& plan, GgufWriter& w) 
     if (key == "general.file_type" || key == "general.quantization_version") continue;  // rewritten below
     w.set(key, value);
   }
-  if (const auto ft = llama_file_type(plan.options.type)) w.set_u32("general.file_type", *ft);
+  if (const auto ft = llama_file_type(plan.options.type, plan.options.mixed)) w.set_u32("general.file_type", *ft);
   const bool quantised = std::any_of(plan.tensors.begin(), plan.tensors.end(),
                                      [](const TensorPlan& t) { return dtype_info(t.to).block_elems > 1; });
   if (quantised) w.set_u32("general.quantization_version", kQuantizationVersion);
@@ -161,9 +161,11 @@ double bits_per_weight(DType t) {
   return info.block_bytes * 8.0 / info.block_elems;
 }
 
-std::optional<uint32_t> llama_file_type(DType t) {
+std::optional<uint32_t> llama_file_type(DType t, bool mixed) {
   // llama.h's llama_ftype, keyed by ggml type id so that types tensor/ adds later map too.
-  // A k-quant file maps to its "_S" (mostly that type) value.
+  // A k-quant file maps to its "_S" (mostly that type) value, a mixed one to "_M".
+  if (mixed && t == DType::Q4_K) return 15;  // MOSTLY_Q4_K_M
+  if (mixed && t == DType::Q5_K) return 17;  // MOSTLY_Q5_K_M
   switch (static_cast<uint32_t>(t)) {
     case 0: return 0;    // F32: ALL_F32
     case 1: return 1;    // F16: MOSTLY_F16

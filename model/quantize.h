@@ -33,8 +33,11 @@ std::string quantize_target_names();
 // Bits per weight of a type (block bytes * 8 / block elements), e.g. 8.5 for q8_0.
 double bits_per_weight(DType t);
 // llama.cpp's general.file_type (llama_ftype) for a file mostly of type t; nullopt when
-// llama.cpp has no value for it.
-std::optional<uint32_t> llama_file_type(DType t);
+// llama.cpp has no value for it. `mixed` (sensitive tensors kept at more bits) marks a
+// q4_K or q5_K file as llama.cpp's "_M" (medium) variant, the presets that do the same;
+// other types have no such variant and keep their "mostly t" value, as llama-quantize does
+// when its tensor-type overrides are used.
+std::optional<uint32_t> llama_file_type(DType t, bool mixed = false);
 
 struct QuantizeOptions {
   DType type = DType::Q8_0;

@@ -115,6 +115,10 @@ TEST(Quantize, TargetsComeFromTheTypeTable) {
   EXPECT_DOUBLE_EQ(bits_per_weight(DType::Q4_K), 4.5);
   EXPECT_EQ(llama_file_type(DType::Q8_0), 7u);
   EXPECT_EQ(llama_file_type(DType::Q6_K), 18u);
+  EXPECT_EQ(llama_file_type(DType::Q4_K), 14u) << "Q4_K_S: mostly q4_K";
+  EXPECT_EQ(llama_file_type(DType::Q4_K, /*mixed=*/true), 15u) << "Q4_K_M";
+  EXPECT_EQ(llama_file_type(DType::Q5_K, /*mixed=*/true), 17u) << "Q5_K_M";
+  EXPECT_EQ(llama_file_type(DType::Q4_0, /*mixed=*/true), 2u) << "no medium variant: mostly q4_0";
 }
 
 TEST(Quantize, EveryTypeRoundTripsLoadsAndGenerates) {
@@ -202,7 +206,7 @@ TEST(Quantize, MixedKeepsTheSensitiveTensors) {
   }
   EXPECT_EQ(quantised, 2 * 3) << "the three FFN matrices of blocks 1 and 2";
   EXPECT_GT(kept, 0);
-  EXPECT_EQ(q.opt_u64("general.file_type"), llama_file_type(DType::Q4_0));
+  EXPECT_EQ(q.opt_u64("general.file_type"), 2u) << "llama.cpp's MOSTLY_Q4_0: q4_0 has no medium variant";
   // The plan says why each kept tensor was kept.
   for (const TensorPlan& t : plan.tensors) {
     if (t.to == DType::Q8_0) EXPECT_NE(t.reason.find("--mixed"), std::string::npos) << t.name;
@@ -216,6 +220,11 @@ TEST(Quantize, MixedKeepsTheSensitiveTensors) {
     if (t.dims.size() > 1) EXPECT_EQ(t.to, DType::F16) << t.name << ": --mixed never lowers precision";
   }
   EXPECT_NO_THROW(Model::open(out));
+  // A mixed q4_K file says what llama.cpp's Q4_K_M says of itself.
+  o.type = DType::Q4_K;
+  const std::string k_out = temp_path("small-mixed-q4_K.gguf");
+  quantized_model_writer(src, plan_quantization(src, o), nullptr).write(k_out);
+  EXPECT_EQ(GgufFile::open(k_out).opt_u64("general.file_type"), 15u) << "llama.cpp's MOSTLY_Q4_K_M";
 }
 
 TEST(Quantize, RowsThatDoNotFitTheBlocksFallBack) {
