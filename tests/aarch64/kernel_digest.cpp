@@ -1,6 +1,7 @@
 // Prints a digest of what the active kernel table computes on fixed seeded data: matvec
 // and matmul for every weight dtype (tile edges included), attention over each KV dtype,
-// softmax, SiLU and the activation quantisers. Built for x86 and aarch64; ctest compares
+// softmax, SiLU, Gemma's GELU, soft-cap and windowed attention, and the activation
+// quantisers. Built for x86 and aarch64; ctest compares
 // the x86 (AVX2) output with the aarch64 one under qemu (NEON with and without dotprod):
 // equal lines mean bit-identical results across the architectures.
 #include <cinttypes>
@@ -91,6 +92,38 @@ int main() {
   std::vector<float> silu(g.size());
   baton::silu_mul(g.data(), u.data(), silu.data(), static_cast<int64_t>(g.size()));
   print("silu_mul", silu);
+  // Gemma's pieces: GELU and the soft-cap go through libm's tanhf, whose bits x86 and
+  // aarch64 glibc must agree on for a split Gemma run to equal a single node; the per-head
+  // RMSNorm (Qwen3, Gemma 3); attention with a window, a score cap and its own scale.
+  std::vector<float> gelu(g.size());
+  baton::gelu_mul(g.data(), u.data(), gelu.data(), static_cast<int64_t>(g.size()));
+  print("gelu_mul", gelu);
+  auto capped = seeded(1001, 61, 120.0f);
+  baton::softcap_inplace(capped.data(), static_cast<int64_t>(capped.size()), 50.0f);
+  print("softcap", capped);
+  auto heads = seeded(8 * 72, 67, 4.0f);
+  const auto head_weight = seeded(72, 71, 1.5f);
+  baton::rmsnorm_heads(heads.data(), head_weight.data(), 8, 72, 1e-6f);
+  print("rmsnorm_heads", heads);
+  {
+    baton::AttentionShape shape{8, 4, 64};
+    shape.window = 7;
+    shape.softcap = 50.0f;
+    shape.scale = 0.0625f;
+    const int64_t row_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
+    const int64_t rb = static_cast<int64_t>(baton::row_bytes(DType::F16, static_cast<uint64_t>(row_elems)));
+    const int64_t positions = 29;
+    std::vector<uint8_t> k(rb * positions), v(rb * positions);
+    const baton::KVLayerView cache{DType::F16, k.data(), v.data(), rb};
+    const auto keys = seeded(row_elems * positions, 73, 2.0f), values = seeded(row_elems * positions, 79, 1.0f);
+    for (int64_t p = 0; p < positions; ++p) {
+      baton::kv_store(cache, p, keys.data() + p * row_elems, values.data() + p * row_elems, row_elems);
+    }
+    const auto q = seeded(3 * shape.n_heads * shape.head_dim, 83, 2.0f);
+    std::vector<float> out(q.size());
+    baton::attention(q.data(), 3, positions - 3, cache, shape, out.data(), &pool);
+    print("attention window+softcap", out);
+  }
   const auto a = seeded(1024, 59, 3.0f);
   std::vector<uint8_t> q8(baton::row_bytes(DType::Q8_0, 1024)), q8k(baton::row_bytes(DType::Q8_K, 1024));
   baton::quantize_row(DType::Q8_0, a.data(), q8.data(), 1024);
