@@ -158,13 +158,28 @@ inline __m512 gather_scales(__mmask16 rows, const __m512i offsets, const char* b
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
 }
 
+// The weight types that go through the rows-across-lanes path: Q8_0, Q4_0, and IQ4_NL,
+// which is Q4_0's block with each nibble an index into a table of 16 signed levels.
+enum class Wide { Q8_0, Q4_0, IQ4_NL };
+static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "IQ4_NL reuses Q4_0's block layout");
+
+// What vpdpbusd takes as its unsigned operand: IQ4_NL's levels + 128 (1..241), so a code's
+// byte is the level offset by the same 128 as Q8_0's codes.
+inline __m512i iq4_nl_levels_biased() {
+  alignas(16) uint8_t t[16];
+  for (int i = 0; i < 16; ++i) t[i] = static_cast<uint8_t>(kIQ4NLValues[i] + 128);
+  return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
+}
+
 // Blocks b and b+1 (when `pair`) of nrows rows starting at w, in lanes. Row r's codes of
 // both blocks are laid out as 16 dwords (block b's 32 codes, then block b+1's), so after
 // the transpose vector k < 8 is group k of block b and vector 8 + k group k of block b+1.
-template <bool kQ4>
+template <Wide K>
 inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 rows, const __m512i offsets, int64_t b,
                             bool pair, WideBlock& w0, WideBlock& w1) {
-  constexpr size_t kBlockBytes = kQ4 ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  constexpr bool kNibbles = K != Wide::Q8_0;
+  constexpr size_t kBlockBytes = kNibbles ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  [[maybe_unused]] const __m512i levels = iq4_nl_levels_biased();
   const char* first = w + b * kBlockBytes;
   __m512i r[16];
   for (int i = 0; i < 16; ++i) {
@@ -178,7 +193,7 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
     // same columns of the next tile's rows (the next tile of a thread's rows).
     _mm_prefetch(q0 - 2 + kWideRows * stride, _MM_HINT_T0);
     _mm_prefetch(q0 - 2 + kWideRows * stride + 2 * kBlockBytes - 1, _MM_HINT_T0);
-    if constexpr (kQ4) {
+    if constexpr (kNibbles) {
       // [qs0 | qs0 | qs1 | qs1], the odd 128-bit lanes shifted by 4 -> [low | high] nibbles
       // of each block: codes 0-15 then 16-31, as for Q8_0.
       const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
@@ -186,6 +201,7 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
       const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo, lo)), _mm256_set_m128i(hi, hi), 1);
       r[i] = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
                               _mm512_set1_epi8(0x0F));
+      if constexpr (K == Wide::IQ4_NL) r[i] = _mm512_shuffle_epi8(levels, r[i]);  // nibble -> level + 128
     } else {
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0));
       const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0 + kBlockBytes)) : _mm256_setzero_si256();
@@ -220,10 +236,10 @@ inline __m512 block_term(const WideBlock& w, const BlockQ8_0& a, const Q8BlockSu
 // running sums stay in registers (decode, short verification frames); NT == 0: any
 // number, the running sums kept in `out` between block pairs. The additions per lane are
 // the same either way.
-template <bool kQ4, int NT>
+template <Wide K, int NT>
 void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride,
                         int ntok, float* out, size_t out_stride) {
-  constexpr int kBias = kQ4 ? 8 : 128;
+  constexpr int kBias = K == Wide::Q4_0 ? 8 : 128;
   const int64_t nb = n / kQK;
   const size_t sums_at = q8_0_sums_offset(n);
   const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
@@ -239,7 +255,7 @@ void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, cons
   for (int64_t b = 0; b < nb; b += 2) {
     const bool pair = b + 1 < nb;
     WideBlock w0, w1;
-    load_block_pair<kQ4>(w, stride, nrows, rows, offsets, b, pair, w0, w1);
+    load_block_pair<K>(w, stride, nrows, rows, offsets, b, pair, w0, w1);
     if constexpr (NT > 0) {
       for (int t = 0; t < NT; ++t) {
         acc[t] = _mm512_add_ps(acc[t], block_term<kBias>(w0, blocks_of(t)[b], sums_of(t)[b]));
@@ -258,17 +274,17 @@ void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, cons
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, acc[t]);
 }
 
-template <bool kQ4>
+template <Wide K>
 void dot_q8_0_like_wide_any(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride,
                             int ntok, float* out, size_t out_stride) {
   const auto* wc = static_cast<const char*>(w);
   const auto* ac = static_cast<const char*>(act);
   switch (ntok) {
-    case 1: return dot_q8_0_like_wide<kQ4, 1>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
-    case 2: return dot_q8_0_like_wide<kQ4, 2>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
-    case 3: return dot_q8_0_like_wide<kQ4, 3>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
-    case 4: return dot_q8_0_like_wide<kQ4, 4>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
-    default: return dot_q8_0_like_wide<kQ4, 0>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 1: return dot_q8_0_like_wide<K, 1>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 2: return dot_q8_0_like_wide<K, 2>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 3: return dot_q8_0_like_wide<K, 3>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 4: return dot_q8_0_like_wide<K, 4>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    default: return dot_q8_0_like_wide<K, 0>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
   }
 }
 
@@ -665,8 +681,9 @@ KernelTable avx512_kernel_table(const KernelTable& avx2) {
   KernelTable k = avx2;
   k.name = "avx512vnni";
   k.dot_f32 = dot_f32;
-  k.dot_q8_0 = dot_q8_0_like_wide_any<false>;
-  k.dot_q4_0 = dot_q8_0_like_wide_any<true>;
+  k.dot_q8_0 = dot_q8_0_like_wide_any<Wide::Q8_0>;
+  k.dot_q4_0 = dot_q8_0_like_wide_any<Wide::Q4_0>;
+  k.dot_iq4_nl = dot_q8_0_like_wide_any<Wide::IQ4_NL>;
   k.q8_wide_rows = kWideRows;
   k.k_wide_rows = kWideRows;
   k.dot_q4_K = dot_q4_K;
