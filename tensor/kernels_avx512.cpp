@@ -158,10 +158,28 @@ inline __m512 gather_scales(__mmask16 rows, const __m512i offsets, const char* b
   return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(g));
 }
 
-// The weight types that go through the rows-across-lanes path: Q8_0, Q4_0, and IQ4_NL,
-// which is Q4_0's block with each nibble an index into a table of 16 signed levels.
-enum class Wide { Q8_0, Q4_0, IQ4_NL };
+// The weight types that go through the rows-across-lanes path: Q8_0, Q4_0; IQ4_NL, which
+// is Q4_0's block with each nibble an index into a table of 16 signed levels; and Q5_0,
+// whose codes are Q4_0's nibbles plus a fifth bit from qh.
+enum class Wide { Q8_0, Q4_0, IQ4_NL, Q5_0 };
 static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "IQ4_NL reuses Q4_0's block layout");
+
+template <Wide K>
+constexpr size_t kWideBlockBytes = K == Wide::Q8_0   ? sizeof(BlockQ8_0)
+                                   : K == Wide::Q5_0 ? sizeof(BlockQ5_0)
+                                                     : sizeof(BlockQ4_0);
+// Where a block's codes start (after the f16 scale, and Q5_0's 4 bytes of high bits).
+template <Wide K>
+constexpr size_t kWideCodesAt = K == Wide::Q5_0 ? offsetof(BlockQ5_0, qs) : 2;
+// The unsigned codes are the signed values + this; block_term takes it back exactly.
+template <Wide K>
+constexpr int kWideBias = K == Wide::Q4_0 ? 8 : K == Wide::Q5_0 ? 16 : 128;
+
+inline uint32_t load_u32(const void* p) {
+  uint32_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 // What vpdpbusd takes as its unsigned operand: IQ4_NL's levels + 128 (1..241), so a code's
 // byte is the level offset by the same 128 as Q8_0's codes.
@@ -178,7 +196,7 @@ template <Wide K>
 inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 rows, const __m512i offsets, int64_t b,
                             bool pair, WideBlock& w0, WideBlock& w1) {
   constexpr bool kNibbles = K != Wide::Q8_0;
-  constexpr size_t kBlockBytes = kNibbles ? sizeof(BlockQ4_0) : sizeof(BlockQ8_0);
+  constexpr size_t kBlockBytes = kWideBlockBytes<K>;
   [[maybe_unused]] const __m512i levels = iq4_nl_levels_biased();
   const char* first = w + b * kBlockBytes;
   __m512i r[16];
@@ -187,12 +205,13 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
       r[i] = _mm512_setzero_si512();
       continue;
     }
-    const char* q0 = first + i * stride + 2;
+    const char* row = first + i * stride;
+    const char* q0 = row + kWideCodesAt<K>;
     // 16 interleaved row streams are more than the hardware prefetchers follow, and
     // decode reads each weight once, from memory: while this tile is computed, fetch the
     // same columns of the next tile's rows (the next tile of a thread's rows).
-    _mm_prefetch(q0 - 2 + kWideRows * stride, _MM_HINT_T0);
-    _mm_prefetch(q0 - 2 + kWideRows * stride + 2 * kBlockBytes - 1, _MM_HINT_T0);
+    _mm_prefetch(row + kWideRows * stride, _MM_HINT_T0);
+    _mm_prefetch(row + kWideRows * stride + 2 * kBlockBytes - 1, _MM_HINT_T0);
     if constexpr (kNibbles) {
       // [qs0 | qs0 | qs1 | qs1], the odd 128-bit lanes shifted by 4 -> [low | high] nibbles
       // of each block: codes 0-15 then 16-31, as for Q8_0.
@@ -202,6 +221,13 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
       r[i] = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
                               _mm512_set1_epi8(0x0F));
       if constexpr (K == Wide::IQ4_NL) r[i] = _mm512_shuffle_epi8(levels, r[i]);  // nibble -> level + 128
+      if constexpr (K == Wide::Q5_0) {
+        // Bit j of a block's qh is code j's fifth bit, and code j sits in byte j of that
+        // block's half: one masked add of 16 per byte whose bit is set.
+        const uint64_t qh0 = load_u32(row + offsetof(BlockQ5_0, qh));
+        const uint64_t qh1 = pair ? load_u32(row + kBlockBytes + offsetof(BlockQ5_0, qh)) : 0;
+        r[i] = _mm512_mask_add_epi8(r[i], static_cast<__mmask64>(qh0 | (qh1 << 32)), r[i], _mm512_set1_epi8(16));
+      }
     } else {
       const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0));
       const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0 + kBlockBytes)) : _mm256_setzero_si256();
@@ -239,7 +265,7 @@ inline __m512 block_term(const WideBlock& w, const BlockQ8_0& a, const Q8BlockSu
 template <Wide K, int NT>
 void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride,
                         int ntok, float* out, size_t out_stride) {
-  constexpr int kBias = K == Wide::Q4_0 ? 8 : 128;
+  constexpr int kBias = kWideBias<K>;
   const int64_t nb = n / kQK;
   const size_t sums_at = q8_0_sums_offset(n);
   const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
@@ -684,6 +710,7 @@ KernelTable avx512_kernel_table(const KernelTable& avx2) {
   k.dot_q8_0 = dot_q8_0_like_wide_any<Wide::Q8_0>;
   k.dot_q4_0 = dot_q8_0_like_wide_any<Wide::Q4_0>;
   k.dot_iq4_nl = dot_q8_0_like_wide_any<Wide::IQ4_NL>;
+  k.dot_q5_0 = dot_q8_0_like_wide_any<Wide::Q5_0>;
   k.q8_wide_rows = kWideRows;
   k.k_wide_rows = kWideRows;
   k.dot_q4_K = dot_q4_K;
