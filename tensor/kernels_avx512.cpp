@@ -145,11 +145,12 @@ inline int32_t load_i32(const void* p) {
   return v;
 }
 
-// One block of 16 rows: the codes as unsigned bytes (code + kBias) in 8 groups of 4 and
+// One block of 16 rows: the codes as unsigned bytes (code + kWideBias) in 8 groups of 4 and
 // the rows' scales.
 struct WideBlock {
   __m512i q[8];
   __m512 d;
+  __m512 m;  // Q5_1's per-block offsets; unused by the other types
 };
 
 // Lane r: the 16-bit scale at base + r * stride (rows beyond the mask read nothing).
@@ -160,20 +161,27 @@ inline __m512 gather_scales(__mmask16 rows, const __m512i offsets, const char* b
 
 // The weight types that go through the rows-across-lanes path: Q8_0, Q4_0; IQ4_NL, which
 // is Q4_0's block with each nibble an index into a table of 16 signed levels; and Q5_0,
-// whose codes are Q4_0's nibbles plus a fifth bit from qh.
-enum class Wide { Q8_0, Q4_0, IQ4_NL, Q5_0 };
+// whose codes are Q4_0's nibbles plus a fifth bit from qh; Q5_1, the same codes with an
+// offset m per block instead of Q5_0's fixed -16.
+enum class Wide { Q8_0, Q4_0, IQ4_NL, Q5_0, Q5_1 };
+template <Wide K>
+constexpr bool kFiveBits = K == Wide::Q5_0 || K == Wide::Q5_1;
 static_assert(sizeof(BlockIQ4_NL) == sizeof(BlockQ4_0), "IQ4_NL reuses Q4_0's block layout");
 
 template <Wide K>
 constexpr size_t kWideBlockBytes = K == Wide::Q8_0   ? sizeof(BlockQ8_0)
                                    : K == Wide::Q5_0 ? sizeof(BlockQ5_0)
+                                   : K == Wide::Q5_1 ? sizeof(BlockQ5_1)
                                                      : sizeof(BlockQ4_0);
 // Where a block's codes start (after the f16 scale, and Q5_0's 4 bytes of high bits).
 template <Wide K>
-constexpr size_t kWideCodesAt = K == Wide::Q5_0 ? offsetof(BlockQ5_0, qs) : 2;
-// The unsigned codes are the signed values + this; block_term takes it back exactly.
+constexpr size_t kWideCodesAt = K == Wide::Q5_0 ? offsetof(BlockQ5_0, qs) : K == Wide::Q5_1 ? offsetof(BlockQ5_1, qs) : 2;
 template <Wide K>
-constexpr int kWideBias = K == Wide::Q4_0 ? 8 : K == Wide::Q5_0 ? 16 : 128;
+constexpr size_t kWideHighBitsAt = K == Wide::Q5_1 ? offsetof(BlockQ5_1, qh) : offsetof(BlockQ5_0, qh);
+// The unsigned codes are the signed values + this; block_term takes it back exactly.
+// (Q5_1's codes are unsigned already: its offset is the block's m.)
+template <Wide K>
+constexpr int kWideBias = K == Wide::Q4_0 ? 8 : K == Wide::Q5_0 ? 16 : K == Wide::Q5_1 ? 0 : 128;
 
 inline uint32_t load_u32(const void* p) {
   uint32_t v;
@@ -221,11 +229,11 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
       r[i] = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
                               _mm512_set1_epi8(0x0F));
       if constexpr (K == Wide::IQ4_NL) r[i] = _mm512_shuffle_epi8(levels, r[i]);  // nibble -> level + 128
-      if constexpr (K == Wide::Q5_0) {
+      if constexpr (kFiveBits<K>) {
         // Bit j of a block's qh is code j's fifth bit, and code j sits in byte j of that
         // block's half: one masked add of 16 per byte whose bit is set.
-        const uint64_t qh0 = load_u32(row + offsetof(BlockQ5_0, qh));
-        const uint64_t qh1 = pair ? load_u32(row + kBlockBytes + offsetof(BlockQ5_0, qh)) : 0;
+        const uint64_t qh0 = load_u32(row + kWideHighBitsAt<K>);
+        const uint64_t qh1 = pair ? load_u32(row + kBlockBytes + kWideHighBitsAt<K>) : 0;
         r[i] = _mm512_mask_add_epi8(r[i], static_cast<__mmask64>(qh0 | (qh1 << 32)), r[i], _mm512_set1_epi8(16));
       }
     } else {
@@ -241,21 +249,31 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
   }
   w0.d = gather_scales(rows, offsets, first);
   w1.d = pair ? gather_scales(rows, offsets, first + kBlockBytes) : _mm512_setzero_ps();
+  if constexpr (K == Wide::Q5_1) {
+    w0.m = gather_scales(rows, offsets, first + offsetof(BlockQ5_1, m));
+    w1.m = pair ? gather_scales(rows, offsets, first + kBlockBytes + offsetof(BlockQ5_1, m)) : _mm512_setzero_ps();
+  }
 }
 
 // Group k of a block pairs with activation codes 4k..4k+3 (for Q4_0 too: its codes 16-31
-// are the high nibbles). The weights were offset by kBias, taken back exactly by starting
-// from -kBias * (sum of the activation block's codes).
-template <int kBias>
+// are the high nibbles). The weights were offset by kWideBias, taken back exactly by starting
+// from -kWideBias * (sum of the activation block's codes). Q5_1 adds m * dy * that sum, as its
+// scalar reference does.
+template <Wide K>
 inline __m512 block_term(const WideBlock& w, const BlockQ8_0& a, const Q8BlockSums& s) {
-  __m512i lo = _mm512_set1_epi32(-kBias * s.sum);
+  __m512i lo = _mm512_set1_epi32(-kWideBias<K> * s.sum);
   __m512i hi = _mm512_setzero_si512();
   for (int k = 0; k < 4; ++k) {
     lo = _mm512_dpbusd_epi32(lo, w.q[k], _mm512_set1_epi32(load_i32(a.qs + 4 * k)));
     hi = _mm512_dpbusd_epi32(hi, w.q[k + 4], _mm512_set1_epi32(load_i32(a.qs + 16 + 4 * k)));
   }
   const __m512i sum = _mm512_add_epi32(lo, hi);
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(w.d, _mm512_set1_ps(s.d)));
+  const __m512 dy = _mm512_set1_ps(s.d);
+  const __m512 scaled = _mm512_mul_ps(_mm512_cvtepi32_ps(sum), _mm512_mul_ps(w.d, dy));
+  if constexpr (K == Wide::Q5_1) {
+    return _mm512_add_ps(scaled, _mm512_mul_ps(_mm512_set1_ps(static_cast<float>(s.sum)), _mm512_mul_ps(w.m, dy)));
+  }
+  return scaled;
 }
 
 // Rows [0, nrows) of the tile against tokens [0, ntok). NT > 0: exactly NT tokens whose
@@ -265,7 +283,6 @@ inline __m512 block_term(const WideBlock& w, const BlockQ8_0& a, const Q8BlockSu
 template <Wide K, int NT>
 void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, const char* act, size_t act_stride,
                         int ntok, float* out, size_t out_stride) {
-  constexpr int kBias = kWideBias<K>;
   const int64_t nb = n / kQK;
   const size_t sums_at = q8_0_sums_offset(n);
   const __mmask16 rows = nrows >= kWideRows ? __mmask16(0xFFFF) : __mmask16((1u << nrows) - 1);
@@ -284,15 +301,15 @@ void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, cons
     load_block_pair<K>(w, stride, nrows, rows, offsets, b, pair, w0, w1);
     if constexpr (NT > 0) {
       for (int t = 0; t < NT; ++t) {
-        acc[t] = _mm512_add_ps(acc[t], block_term<kBias>(w0, blocks_of(t)[b], sums_of(t)[b]));
-        if (pair) acc[t] = _mm512_add_ps(acc[t], block_term<kBias>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
+        acc[t] = _mm512_add_ps(acc[t], block_term<K>(w0, blocks_of(t)[b], sums_of(t)[b]));
+        if (pair) acc[t] = _mm512_add_ps(acc[t], block_term<K>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
       }
     } else {
       for (int t = 0; t < ntok; ++t) {
         float* o = out + t * out_stride;
         __m512 sum = b == 0 ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(rows, o);
-        sum = _mm512_add_ps(sum, block_term<kBias>(w0, blocks_of(t)[b], sums_of(t)[b]));
-        if (pair) sum = _mm512_add_ps(sum, block_term<kBias>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
+        sum = _mm512_add_ps(sum, block_term<K>(w0, blocks_of(t)[b], sums_of(t)[b]));
+        if (pair) sum = _mm512_add_ps(sum, block_term<K>(w1, blocks_of(t)[b + 1], sums_of(t)[b + 1]));
         _mm512_mask_storeu_ps(o, rows, sum);
       }
     }
@@ -711,6 +728,7 @@ KernelTable avx512_kernel_table(const KernelTable& avx2) {
   k.dot_q4_0 = dot_q8_0_like_wide_any<Wide::Q4_0>;
   k.dot_iq4_nl = dot_q8_0_like_wide_any<Wide::IQ4_NL>;
   k.dot_q5_0 = dot_q8_0_like_wide_any<Wide::Q5_0>;
+  k.dot_q5_1 = dot_q8_0_like_wide_any<Wide::Q5_1>;
   k.q8_wide_rows = kWideRows;
   k.k_wide_rows = kWideRows;
   k.dot_q4_K = dot_q4_K;

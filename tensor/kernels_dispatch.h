@@ -54,7 +54,7 @@ struct KernelTable {
   // The largest tile the dot functions take (see DotTileFn); matvec/matmul tile by these.
   int tile_rows = 4;
   int tile_tokens = 2;
-  // Nonzero when dot_q8_0, dot_q4_0, dot_iq4_nl and dot_q5_0 put weight rows across vector lanes: they then take
+  // Nonzero when dot_q8_0, dot_q4_0, dot_iq4_nl, dot_q5_0 and dot_q5_1 put weight rows across vector lanes: they then take
   // up to this many rows and any number of tokens per call, and read their Q8_0
   // activations with the per-block sums appended (q8_0_with_sums_row_bytes below).
   int q8_wide_rows = 0;

@@ -38,7 +38,7 @@ void check_weights(const WeightView& w, const char* fn) {
 
 bool uses_wide_q8(const KernelTable& k, DType weight) {
   return k.q8_wide_rows > 0 && (weight == DType::Q8_0 || weight == DType::Q4_0 || weight == DType::IQ4_NL ||
-                                 weight == DType::Q5_0);
+                                 weight == DType::Q5_0 || weight == DType::Q5_1);
 }
 
 // Appends each block's scale (as f32) and code sum after a token's Q8_0 blocks.

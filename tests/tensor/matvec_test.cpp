@@ -280,7 +280,7 @@ TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
   bool ran = false;
   for (const KernelTable* k : tables()) {
     std::vector<DType> exact;
-    if (k->q8_wide_rows > 0) exact.insert(exact.end(), {DType::Q8_0, DType::Q4_0, DType::IQ4_NL, DType::Q5_0});
+    if (k->q8_wide_rows > 0) exact.insert(exact.end(), {DType::Q8_0, DType::Q4_0, DType::IQ4_NL, DType::Q5_0, DType::Q5_1});
     if (k->k_wide_rows > 0) exact.insert(exact.end(), {DType::Q4_K, DType::Q6_K});
     if (k != &detail::scalar_kernels()) exact.insert(exact.end(), std::begin(kExactTypes), std::end(kExactTypes));
     ran = ran || !exact.empty();
