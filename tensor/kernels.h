@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "tensor/dtype.h"
 
@@ -60,13 +61,60 @@ struct RopeParams {
   int head_dim = 0;
   int rope_dims = 0;        // rotated dims (<= head_dim); usually == head_dim
   float theta = 10000.0f;   // base frequency
-  float freq_scale = 1.0f;  // linear scaling: position * freq_scale
+  float freq_scale = 1.0f;  // linear scaling: position * freq_scale (1 / rope.scaling.factor)
   RopeLayout layout = RopeLayout::Normal;
-  // rope_dims/2 divisors of the rotation frequencies (Llama 3's rope_freqs: frequency i
-  // becomes theta^(-2i/d) / freq_factors[i]); null means all 1. Not owned.
+  // rope_dims/2 divisors of the rotation frequencies (Llama 3's rope_freqs, Phi-3's
+  // LongRoPE rope_factors_long/short: frequency i becomes theta^(-2i/d) / freq_factors[i]);
+  // null means all 1. Not owned.
   const float* freq_factors = nullptr;
+  // YaRN, as ggml's rope_yarn computes it: pair i's frequency blends the interpolated one
+  // (times freq_scale) and the original (extrapolated) one by ext_factor * ramp(i), where
+  // the ramp falls from 1 to 0 between the "correction dims" at which a pair turns
+  // beta_fast and beta_slow times in original_context positions; and cos/sin gain
+  // 1 + 0.1 ln(1 / freq_scale). ext_factor 0 is plain (linear) RoPE.
+  float ext_factor = 0.0f;
+  float beta_fast = 32.0f;
+  float beta_slow = 1.0f;
+  int original_context = 0;  // rope.scaling.original_context_length (else the training context)
+  // Multiplies cos and sin, so q.k by its square: rope.scaling.attn_factor (LongRoPE's
+  // sqrt(1 + ln(scale) / ln(original_context))), 1 for most models.
+  float attn_factor = 1.0f;
 };
+
+// The per-pair angular frequencies and the cos/sin magnitude of one RoPE, computed once
+// (per model, not per token) from its parameters: pair i turns by position * freq(i)
+// and is scaled by mscale(). Throws std::invalid_argument for inconsistent parameters
+// (rope_dims odd or > head_dim, frequency factors or attn_factor not positive, YaRN
+// without an original context).
+class RopeTable {
+ public:
+  // Pair i's angle is ((position * scale) * base) / divisor, in double: the position
+  // scale (freq_scale, or YaRN's blend of it with 1), theta^(-2i/d), the frequency factor.
+  // Kept apart rather than multiplied out so that plain and linearly scaled RoPE round
+  // exactly as they always have.
+  struct Pair {
+    double scale, base, divisor;
+  };
+
+  explicit RopeTable(const RopeParams& p);
+  int head_dim() const { return head_dim_; }
+  int rope_dims() const { return static_cast<int>(pairs_.size()) * 2; }
+  RopeLayout layout() const { return layout_; }
+  const Pair& pair(int i) const { return pairs_[static_cast<size_t>(i)]; }
+  double freq(int i) const { return pair(i).scale * pair(i).base / pair(i).divisor; }
+  float mscale() const { return mscale_; }
+
+ private:
+  int head_dim_;
+  RopeLayout layout_;
+  std::vector<Pair> pairs_;  // rope_dims / 2
+  float mscale_;
+};
+
 // Rotates n_heads heads of head_dim values each (contiguous) for one position, in place.
+void rope_inplace(float* x, int n_heads, int position, const RopeTable& table);
+// The same with a table built for this call (tests and one-off uses; a model builds its
+// tables once).
 void rope_inplace(float* x, int n_heads, int position, const RopeParams& p);
 
 // ---- attention over a KV cache ----

@@ -1,7 +1,9 @@
 // Element-wise kernels and RoPE against double-precision references.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numbers>
 #include <cstring>
 #include <stdexcept>
 #include <vector>
@@ -213,11 +215,128 @@ TEST(Rope, FrequencyFactorsDivideEachPairsFrequency) {
   }
 }
 
+// ggml's CPU rope with YaRN (ggml-cpu/ops.cpp: ggml_rope_yarn_corr_dims, rope_yarn_ramp,
+// rope_yarn, ggml_rope_cache_init), transcribed in float as ggml computes it, for one head.
+std::vector<float> rope_ggml_reference(const std::vector<float>& x, int pos, const RopeParams& p) {
+  const int n_dims = p.rope_dims;
+  auto corr_dim = [&](float n_rot) {
+    return n_dims * std::log(p.original_context / (n_rot * 2 * std::numbers::pi_v<float>)) / (2 * std::log(p.theta));
+  };
+  const float low = std::max(0.0f, std::floor(corr_dim(p.beta_fast)));
+  const float high = std::min(static_cast<float>(n_dims - 1), std::ceil(corr_dim(p.beta_slow)));
+  const float theta_scale = std::pow(p.theta, -2.0f / n_dims);
+  std::vector<float> out = x;
+  float theta_base = static_cast<float>(pos);
+  for (int i0 = 0; i0 < n_dims; i0 += 2, theta_base *= theta_scale) {
+    const float ff = p.freq_factors ? p.freq_factors[i0 / 2] : 1.0f;
+    const float theta_extrap = theta_base / ff;
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    float mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+      const float y = (i0 / 2 - low) / std::max(0.001f, high - low);
+      const float ramp_mix = (1 - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+      theta = theta_interp * (1 - ramp_mix) + theta_extrap * ramp_mix;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+    }
+    const float c = std::cos(theta) * mscale, s = std::sin(theta) * mscale;
+    const int a = p.layout == RopeLayout::Normal ? i0 : i0 / 2;
+    const int b = p.layout == RopeLayout::Normal ? i0 + 1 : i0 / 2 + n_dims / 2;
+    out[a] = x[a] * c - x[b] * s;
+    out[b] = x[a] * s + x[b] * c;
+  }
+  return out;
+}
+
+// YaRN against ggml's formula, in both layouts, with and without frequency factors: the
+// ramp between the correction dims, the interpolated pairs above them and the magnitude
+// factor. Positions stay small enough that ggml's float angles are accurate to ~1e-6.
+TEST(Rope, YarnMatchesGgml) {
+  const int head_dim = 64;
+  std::vector<float> factors(head_dim / 2);
+  for (size_t i = 0; i < factors.size(); ++i) factors[i] = 1.0f + 0.5f * static_cast<float>(i % 5);
+  for (RopeLayout layout : {RopeLayout::Normal, RopeLayout::NeoX}) {
+    for (const float* ff : {static_cast<const float*>(nullptr), static_cast<const float*>(factors.data())}) {
+      for (float theta : {10000.0f, 1000000.0f}) {
+        for (int original : {64, 4096}) {
+          RopeParams p{head_dim, head_dim, theta, 0.25f, layout};
+          p.freq_factors = ff;
+          p.ext_factor = 1.0f;
+          p.original_context = original;
+          const RopeTable table(p);
+          EXPECT_FLOAT_EQ(table.mscale(), 1.0f + 0.1f * std::log(4.0f));
+          for (int pos : {0, 1, 7, 23, 100}) {
+            const auto x = random_floats(head_dim, 500 + pos);
+            auto y = x;
+            rope_inplace(y.data(), 1, pos, table);
+            const auto ref = rope_ggml_reference(x, pos, p);
+            for (int i = 0; i < head_dim; ++i) {
+              ASSERT_NEAR(y[i], ref[i], 2e-5 * (1 + std::fabs(ref[i])))
+                  << (layout == RopeLayout::Normal ? "normal" : "neox") << " theta " << theta << " original "
+                  << original << " pos " << pos << " i " << i;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The YaRN table pair by pair: extrapolated (as trained) below the low correction dim,
+// interpolated (times freq_scale) above the high one, blended between; ext_factor 0 is
+// plain linear scaling with no magnitude factor.
+TEST(Rope, YarnTableBlendsBetweenTheCorrectionDims) {
+  RopeParams p{64, 64, 10000.0f, 0.25f, RopeLayout::NeoX};
+  p.ext_factor = 1.0f;
+  p.original_context = 64;
+  // corr dims: floor(64 ln(64 / (32 * 2 pi)) / (2 ln 10000)) < 0 -> 0, ceil(64 ln(64 / 2 pi) / (2 ln 10000)) = 9.
+  const RopeTable yarn(p);
+  for (int i = 0; i < 32; ++i) {
+    const double base = std::pow(10000.0, -2.0 * i / 64);
+    const double ramp = 1.0 - std::min(1.0, std::max(0.0, i / 9.0));
+    EXPECT_NEAR(yarn.freq(i), base * (0.25 * (1 - ramp) + ramp), 1e-7 * base) << i;  // the ramp is float, as in ggml
+  }
+  EXPECT_NEAR(yarn.freq(0), 1.0, 1e-15);
+  p.ext_factor = 0.0f;
+  const RopeTable linear(p);
+  EXPECT_EQ(linear.mscale(), 1.0f);
+  for (int i = 0; i < 32; ++i) EXPECT_NEAR(linear.freq(i), 0.25 * std::pow(10000.0, -2.0 * i / 64), 1e-15) << i;
+}
+
+// attn_factor scales cos and sin: a factor of 2 doubles every rotated value exactly and
+// leaves the others alone.
+TEST(Rope, AttnFactorScalesTheRotatedValues) {
+  RopeParams p{64, 32, 10000.0f, 1.0f, RopeLayout::NeoX};
+  const auto x = random_floats(2 * 64, 9);
+  auto plain = x, scaled = x;
+  rope_inplace(plain.data(), 2, 17, p);
+  p.attn_factor = 2.0f;
+  rope_inplace(scaled.data(), 2, 17, p);
+  for (int i = 0; i < 2 * 64; ++i) {
+    if (i % 64 < 32) {
+      ASSERT_EQ(scaled[i], 2.0f * plain[i]) << i;
+    } else {
+      ASSERT_EQ(scaled[i], x[i]) << i;
+    }
+  }
+}
+
 TEST(Rope, RejectsBadParams) {
   float x[8] = {};
   EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{8, 10, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
   EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{8, 3, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
   EXPECT_THROW(rope_inplace(x, 1, 0, RopeParams{0, 0, 10000.0f, 1.0f, RopeLayout::Normal}), std::invalid_argument);
+  RopeParams p{8, 8, 10000.0f, 1.0f, RopeLayout::Normal};
+  p.attn_factor = 0.0f;
+  EXPECT_THROW(RopeTable{p}, std::invalid_argument);
+  p.attn_factor = 1.0f;
+  p.ext_factor = 1.0f;  // YaRN without an original context
+  EXPECT_THROW(RopeTable{p}, std::invalid_argument);
+  p.original_context = 64;
+  EXPECT_NO_THROW(RopeTable{p});
+  const float bad[4] = {1.0f, 0.0f, 1.0f, 1.0f};
+  p.freq_factors = bad;
+  EXPECT_THROW(RopeTable{p}, std::invalid_argument);
 }
 
 }  // namespace
