@@ -63,9 +63,9 @@ void apply_qwen3(const GgufFile& f, HyperParams& hp) {
 
 // Phi-3: q, k and v in one matrix, gate and up in one; NeoX RoPE. The query width is the
 // model width (llama.cpp reads attn_qkv as [dim, dim + 2 * kv_dim]). The 128k-context
-// variants (LongRoPE: rope_factors_long/short chosen by the context length, plus an
-// attention factor) are refused. phi3.attention.sliding_window is ignored, as llama.cpp
-// ignores it (it runs every Phi-3 with full attention).
+// variants (LongRoPE) carry rope_factors_long/short, which the weights bind, and
+// rope.scaling.attn_factor, read with the other scaling keys. phi3.attention.sliding_window
+// is ignored, as llama.cpp ignores it (it runs every Phi-3 with full attention).
 void apply_phi3(const GgufFile& f, HyperParams& hp) {
   hp.rope.layout = RopeLayout::NeoX;
   hp.fused_qkv = true;
@@ -73,13 +73,6 @@ void apply_phi3(const GgufFile& f, HyperParams& hp) {
   if (hp.q_dim() != hp.dim) {
     throw GgufError(fmt::format("{}: phi3 needs head_count * head size == embedding_length, found {} * {} != {}",
                                 f.path(), hp.n_heads, hp.head_dim, hp.dim));
-  }
-  const bool long_rope = f.find_tensor("rope_factors_long.weight") || f.find_tensor("rope_factors_short.weight") ||
-                         f.find("phi3.rope.scaling.attn_factor");
-  if (long_rope) {
-    throw GgufError(fmt::format("{}: this is a long-context Phi-3 (LongRoPE: rope_factors_long/short tensors, "
-                                "phi3.rope.scaling.attn_factor), which baton does not run yet; use a 4k-context Phi-3 file",
-                                f.path()));
   }
 }
 
@@ -93,6 +86,71 @@ void apply_architecture(const GgufFile& f, HyperParams& hp) {
     case Architecture::Qwen3: return apply_qwen3(f, hp);
     case Architecture::Phi3: return apply_phi3(f, hp);
   }
+}
+
+// A float key that must lie in (low, high] when present.
+std::optional<float> float_in(const GgufFile& f, const std::string& key, float low, float high) {
+  const auto v = finite_float(f, key);
+  if (v && !(*v > low && *v <= high)) {
+    throw GgufError(fmt::format("{}: '{}' must be in ({}, {}], found {}", f.path(), key, low, high, *v));
+  }
+  return v;
+}
+
+// RoPE scaling as llama.cpp reads it (llama_model::load_hparams, llama_context's cparams):
+//   rope.scaling.type: none, linear (the default), yarn or longrope;
+//   rope.scaling.factor: positions * 1 / factor for linear, yarn and longrope (none: ignored);
+//   rope.scaling.original_context_length (else context_length): YaRN's correction dims and
+//     LongRoPE's choice between rope_factors_long and rope_factors_short;
+//   rope.scaling.attn_factor: multiplies cos and sin, whatever the type (LongRoPE files);
+//   yarn: extrapolation factor 1, beta_fast 32, beta_slow 1, and cos/sin times
+//     1 + 0.1 ln(factor) (ggml's rope_yarn). llama.cpp reads yarn_ext_factor / yarn_beta_fast
+//     / yarn_beta_slow only for some architectures; baton reads them whenever a yarn file has
+//     them, since they are the model's own values (the converter copies them from its config).
+void read_rope_scaling(const GgufFile& f, HyperParams& hp) {
+  const std::string p = hp.arch_name + ".";
+  const std::string type = f.opt_string(p + "rope.scaling.type").value_or("linear");
+  if (type == "none") {
+    hp.rope_scaling = RopeScaling::None;
+  } else if (type == "linear") {
+    hp.rope_scaling = RopeScaling::Linear;
+  } else if (type == "yarn") {
+    hp.rope_scaling = RopeScaling::Yarn;
+  } else if (type == "longrope") {
+    hp.rope_scaling = RopeScaling::LongRope;
+  } else {
+    throw GgufError(fmt::format("{}: {}rope.scaling.type '{}' is not supported (none, linear, yarn, longrope)", f.path(), p,
+                                type));
+  }
+  hp.rope.original_context = f.find(p + "rope.scaling.original_context_length")
+                                 ? positive_int(f, p + "rope.scaling.original_context_length", 1 << 24)
+                                 : hp.ctx_train;
+  hp.rope.attn_factor = float_in(f, p + "rope.scaling.attn_factor", 0.0f, 100.0f).value_or(1.0f);
+  const auto factor = finite_float(f, p + "rope.scaling.factor");
+  if (factor && hp.rope_scaling != RopeScaling::None) {
+    if (!(*factor >= 1.0f) || *factor > 1e6f) {
+      throw GgufError(fmt::format("{}: {}rope.scaling.factor must be in [1, 1e6], found {}", f.path(), p, *factor));
+    }
+    hp.rope.freq_scale = 1.0f / *factor;
+  }
+  if (hp.rope_scaling != RopeScaling::Yarn) return;
+  if (!factor) {
+    throw GgufError(fmt::format("{}: {}rope.scaling.type is yarn but {}rope.scaling.factor is missing", f.path(), p, p));
+  }
+  for (const char* unsupported : {"rope.scaling.yarn_attn_factor", "rope.scaling.yarn_log_multiplier"}) {
+    if (f.find(p + unsupported)) {
+      throw GgufError(fmt::format("{}: {}{} is set; baton computes YaRN's attention factor as 1 + 0.1 ln(factor), as "
+                                  "llama.cpp does for this architecture, and does not apply another one",
+                                  f.path(), p, unsupported));
+    }
+  }
+  hp.rope.ext_factor = finite_float(f, p + "rope.scaling.yarn_ext_factor").value_or(1.0f);
+  if (!(hp.rope.ext_factor >= 0.0f && hp.rope.ext_factor <= 1.0f)) {
+    throw GgufError(fmt::format("{}: '{}rope.scaling.yarn_ext_factor' must be in [0, 1], found {}", f.path(), p,
+                                hp.rope.ext_factor));
+  }
+  hp.rope.beta_fast = float_in(f, p + "rope.scaling.yarn_beta_fast", 0.0f, 1e4f).value_or(32.0f);
+  hp.rope.beta_slow = float_in(f, p + "rope.scaling.yarn_beta_slow", 0.0f, 1e4f).value_or(1.0f);
 }
 
 }  // namespace
@@ -171,18 +229,7 @@ HyperParams read_hparams(const GgufFile& f) {
     throw GgufError(fmt::format("{}: rope.freq_base must be > 1, found {}", f.path(), hp.rope.theta));
   }
   apply_architecture(f, hp);
-  // Linear RoPE scaling (e.g. TinyLlama-style context extension): position *= 1/factor.
-  const auto scaling_type = f.opt_string(p + "rope.scaling.type");
-  const auto scaling_factor = finite_float(f, p + "rope.scaling.factor");
-  if (scaling_type && *scaling_type != "none" && *scaling_type != "linear") {
-    throw GgufError(fmt::format("{}: rope.scaling.type '{}' is not supported (none, linear)", f.path(), *scaling_type));
-  }
-  if (scaling_factor && (!scaling_type || *scaling_type == "linear")) {
-    if (!(*scaling_factor >= 1.0)) {
-      throw GgufError(fmt::format("{}: rope.scaling.factor must be >= 1, found {}", f.path(), *scaling_factor));
-    }
-    hp.rope.freq_scale = static_cast<float>(1.0 / *scaling_factor);
-  }
+  read_rope_scaling(f, hp);
 
   // The vocabulary size comes from the embedding when the file has it; a shard fetched by
   // a middle stage has no embedding and relies on <arch>.vocab_size (which the

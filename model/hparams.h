@@ -17,6 +17,11 @@ class GgufFile;
 
 enum class Architecture { Llama, Mistral, Qwen2, Gemma2, Gemma3, Qwen3, Phi3 };
 
+// <arch>.rope.scaling.type. LongRope: per-pair frequency divisors from rope_factors_long
+// when the context in use exceeds rope.original_context, else rope_factors_short (Phi-3
+// 128k files have these tensors without the key; llama files need the key to have them).
+enum class RopeScaling { None, Linear, Yarn, LongRope };
+
 // What Gemma 2 and 3 add to the Llama block: a scaled embedding, GELU feed-forward,
 // norms after attention and after the feed-forward, sliding-window attention on some
 // layers (with their own RoPE), soft-capped scores and logits (2) and Q/K norms (3).
@@ -48,7 +53,8 @@ struct HyperParams {
   int vocab_size = 0;
   int ctx_train = 0;         // context_length the model was trained with
   float rms_eps = 1e-5f;
-  RopeParams rope;           // theta, freq scale, layout (NeoX for qwen2), rotated dims
+  RopeParams rope;           // theta, freq scale, layout (NeoX for qwen2), rotated dims, YaRN, attn factor
+  RopeScaling rope_scaling = RopeScaling::Linear;  // as llama.cpp: linear unless the file says otherwise
   bool qkv_bias = false;     // qwen2
   bool qk_norm = false;      // qwen3: RMSNorm over each query and key head before RoPE
   bool fused_qkv = false;    // phi3: one attn_qkv matrix (q rows, then k, then v)

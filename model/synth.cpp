@@ -176,13 +176,29 @@ std::vector<float> llama3_rope_factors(const Llama3RopeScaling& s, float theta, 
   return factors;
 }
 
+std::vector<float> longrope_factors(bool long_factors, int rope_dims) {
+  if (rope_dims < 4 || rope_dims % 2 != 0) {
+    throw std::invalid_argument(fmt::format("LongRoPE factors need an even rope dimension count >= 4, found {}", rope_dims));
+  }
+  const int pairs = rope_dims / 2;
+  std::vector<float> factors;
+  for (int i = 0; i < pairs; ++i) {
+    const double t = static_cast<double>(i) / (pairs - 1);
+    factors.push_back(static_cast<float>(long_factors ? 1.0 + 31.0 * t * t : 1.0 + t));
+  }
+  return factors;
+}
+
 std::string synth_variant_name(const SynthOptions& o) {
   std::string v;
+  auto add = [&v](const std::string& part) { v += v.empty() ? part : "-" + part; };
   if (o.llama3_rope) {
-    v = fmt::format("llama3rope{:g}-{:g}-{:g}-{}", o.llama3_rope->factor, o.llama3_rope->low_freq_factor,
-                    o.llama3_rope->high_freq_factor, o.llama3_rope->original_context);
+    add(fmt::format("llama3rope{:g}-{:g}-{:g}-{}", o.llama3_rope->factor, o.llama3_rope->low_freq_factor,
+                    o.llama3_rope->high_freq_factor, o.llama3_rope->original_context));
   }
-  if (o.tied_output) v += v.empty() ? "tied" : "-tied";
+  if (o.long_rope) add(fmt::format("longrope{}", o.long_rope->original_context));
+  if (o.yarn_rope) add(fmt::format("yarn{:g}-{}", o.yarn_rope->factor, o.yarn_rope->original_context));
+  if (o.tied_output) add("tied");
   return v;
 }
 
@@ -201,6 +217,25 @@ float synth_rope_theta(const SynthOptions& opt) {
   }
   if (opt.llama3_rope) return 500000.0f;  // Llama 3's base
   return 10000.0f;
+}
+
+// The rope.scaling.* keys of a LongRoPE or YaRN file, as llama.cpp's converter writes them
+// (Phi3MiniModel for LongRoPE: no scaling type, the attention factor from the two contexts;
+// the generic rope_parameters path for YaRN).
+void write_rope_scaling_metadata(GgufWriter& w, const SynthOptions& opt, const SynthShape& s) {
+  const std::string p = architecture_name(opt.arch) + ".";
+  if (opt.long_rope) {
+    const int original = opt.long_rope->original_context;
+    const double scale = static_cast<double>(s.ctx) / original;
+    const double attn_factor = scale > 1.0 ? std::sqrt(1.0 + std::log(scale) / std::log(static_cast<double>(original))) : 1.0;
+    w.set_u32(p + "rope.scaling.original_context_length", static_cast<uint32_t>(original));
+    w.set_f32(p + "rope.scaling.attn_factor", static_cast<float>(attn_factor));
+  }
+  if (opt.yarn_rope) {
+    w.set_string(p + "rope.scaling.type", "yarn");
+    w.set_f32(p + "rope.scaling.factor", opt.yarn_rope->factor);
+    w.set_u32(p + "rope.scaling.original_context_length", static_cast<uint32_t>(opt.yarn_rope->original_context));
+  }
 }
 
 // Tensors the synthesiser writes per block (for its progress count).
@@ -222,6 +257,20 @@ GgufWriter synth_model(const SynthOptions& opt) {
   const int head_dim = synth_head_dim(opt.arch, s);
   if (opt.llama3_rope && opt.arch != Architecture::Llama) {
     throw std::invalid_argument("llama3 rope scaling (rope_freqs) is a llama option");
+  }
+  if (opt.long_rope && opt.arch != Architecture::Phi3) {
+    throw std::invalid_argument("longrope scaling (rope_factors_long/short) is a phi3 option");
+  }
+  if (opt.yarn_rope && is_gemma(opt.arch)) throw std::invalid_argument("yarn scaling is not synthesised for gemma");
+  if (int(opt.llama3_rope.has_value()) + int(opt.long_rope.has_value()) + int(opt.yarn_rope.has_value()) > 1) {
+    throw std::invalid_argument("one RoPE scaling at a time (llama3, longrope or yarn)");
+  }
+  if (opt.long_rope && opt.long_rope->original_context <= 0) {
+    throw std::invalid_argument("longrope scaling needs an original context > 0");
+  }
+  if (opt.yarn_rope && (!(opt.yarn_rope->factor >= 1.0f) || opt.yarn_rope->original_context <= 0)) {
+    throw std::invalid_argument(fmt::format("yarn scaling needs a factor >= 1 and an original context > 0 (found {}, {})",
+                                            opt.yarn_rope->factor, opt.yarn_rope->original_context));
   }
   const std::string variant = synth_variant_name(opt);
   const std::string arch = architecture_name(opt.arch);
@@ -247,12 +296,13 @@ GgufWriter synth_model(const SynthOptions& opt) {
   w.set_f32(p + "rope.freq_base", synth_rope_theta(opt));
   w.set_f32(p + "attention.layer_norm_rms_epsilon", 1e-5f);
   w.set_u32(p + "vocab_size", static_cast<uint32_t>(s.vocab));
+  write_rope_scaling_metadata(w, opt, s);
   const bool gemma = is_gemma(opt.arch);
   if (gemma) write_gemma_metadata(w, opt.arch, head_dim);
   write_tokenizer_metadata(w, synth_vocabulary(opt.tokenizer, s.vocab));
 
   SplitMix rng(opt.seed);
-  const int total = (gemma ? 2 : 3) - (opt.tied_output ? 1 : 0) + (opt.llama3_rope ? 1 : 0) +
+  const int total = (gemma ? 2 : 3) - (opt.tied_output ? 1 : 0) + (opt.llama3_rope ? 1 : 0) + (opt.long_rope ? 2 : 0) +
                     synth_tensors_per_layer(opt.arch) * s.n_layers;
   int done = 0;
   auto report = [&] {
@@ -357,6 +407,13 @@ GgufWriter synth_model(const SynthOptions& opt) {
     w.add_tensor("rope_freqs.weight", {static_cast<uint64_t>(head_dim / 2)}, DType::F32,
                  f32_bytes(llama3_rope_factors(*opt.llama3_rope, synth_rope_theta(opt), head_dim)));
     report();
+  }
+  if (opt.long_rope) {
+    for (const bool long_factors : {true, false}) {
+      w.add_tensor(long_factors ? "rope_factors_long.weight" : "rope_factors_short.weight",
+                   {static_cast<uint64_t>(head_dim / 2)}, DType::F32, f32_bytes(longrope_factors(long_factors, head_dim)));
+      report();
+    }
   }
   return w;
 }

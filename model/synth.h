@@ -41,6 +41,27 @@ struct Llama3RopeScaling {
 // std::invalid_argument unless factor >= 1, 0 < low < high and original_context > 0.
 std::vector<float> llama3_rope_factors(const Llama3RopeScaling& s, float theta, int rope_dims);
 
+// Phi-3's LongRoPE (128k-context Phi-3, Phi-3.5) as its GGUF converter writes it:
+// rope.scaling.original_context_length, rope.scaling.attn_factor
+// sqrt(1 + ln(context / original) / ln(original)) (1 when the context is not longer), and
+// the rope_factors_long / rope_factors_short tensors (longrope_factors).
+struct LongRopeScaling {
+  int original_context = 4096;
+};
+
+// Synthetic LongRoPE factors for rope_dims rotated dims. With t = i / (pairs - 1): short
+// 1 + t, long 1 + 31 t^2. Like the real ones, they leave the fastest pairs near 1 and slow
+// the others, the long ones far more, so that a few dozen positions already tell the two
+// sets (and no factors) apart. Throws std::invalid_argument unless rope_dims is even and >= 4.
+std::vector<float> longrope_factors(bool long_factors, int rope_dims);
+
+// YaRN as the GGUF converter writes it: rope.scaling.type yarn, rope.scaling.factor and
+// rope.scaling.original_context_length (Qwen2.5 / Qwen3 files converted with rope scaling).
+struct YarnRopeScaling {
+  float factor = 4.0f;
+  int original_context = 4096;
+};
+
 struct SynthOptions {
   std::string size = "tiny";             // tiny | tiny-odd | small | 110m | 7b
   std::optional<SynthShape> shape;       // any other shape (then `size` only names it)
@@ -52,11 +73,14 @@ struct SynthOptions {
   std::function<void(int, int)> progress;
   SynthMix mix = SynthMix::None;         // when set, it decides each matrix's type instead of dtype
   std::optional<Llama3RopeScaling> llama3_rope;  // llama only: write rope_freqs (and theta 500000)
+  std::optional<LongRopeScaling> long_rope;      // phi3 only: LongRoPE factors and keys
+  std::optional<YarnRopeScaling> yarn_rope;      // not gemma: YaRN keys
   bool tied_output = false;              // no output.weight: the head reuses token_embd (Llama 3.2 1B/3B)
 };
 
 // A short tag for the options beyond size, type, architecture, tokenizer and seed ("" when
-// none), e.g. "llama3rope32-64-tied", so files written with different options get different names.
+// none), e.g. "llama3rope32-64-tied", "longrope256", "yarn4-64", so files written with
+// different options get different names.
 std::string synth_variant_name(const SynthOptions& options);
 
 // Throws std::invalid_argument for an unknown size name.

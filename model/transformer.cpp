@@ -17,6 +17,27 @@ void linear(const WeightView& w, const float* x, int64_t n, float* y, ThreadPool
   }
 }
 
+namespace {
+RopeParams with_factors(RopeParams p, const float* factors) {
+  p.freq_factors = factors;
+  return p;
+}
+}  // namespace
+
+Transformer::Transformer(const HyperParams& hp, const StageWeights& weights)
+    : hp_(hp),
+      w_(weights),
+      rope_(with_factors(hp.rope, weights.rope_freqs ? weights.rope_freqs : weights.rope_factors_short)) {
+  if (weights.rope_factors_long) rope_long_.emplace(with_factors(hp.rope, weights.rope_factors_long));
+  if (hp.gemma.enabled) rope_sliding_.emplace(hp.gemma.rope_sliding);
+}
+
+const RopeTable& Transformer::rope_for(int layer, int64_t context) const {
+  if (rope_sliding_ && hp_.gemma.is_sliding(layer)) return *rope_sliding_;
+  if (rope_long_ && context > hp_.rope.original_context) return *rope_long_;
+  return rope_;
+}
+
 void Transformer::embed(std::span<const int32_t> tokens, float* hidden) const {
   if (!w_.has_embedding) throw std::logic_error("this stage does not hold the token embedding");
   const WeightView& e = w_.token_embedding;
@@ -110,6 +131,7 @@ void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t
   int64_t row = 0;
   for (const Sequence& s : batch) {
     KVLayerView cache = s.kv->layer(layer);
+    const RopeTable& rope = rope_for(layer, s.kv->capacity());
     for (int64_t t = 0; t < s.n_tokens; ++t) {
       float* qt = q.data() + (row + t) * q_dim;
       float* kt = k.data() + (row + t) * kv_dim;
@@ -124,8 +146,8 @@ void Transformer::block(const LayerWeights& L, int layer, float* hidden, int64_t
         rmsnorm_heads(kt, L.attn_k_norm, hp_.n_kv_heads, hp_.head_dim, hp_.rms_eps);
       }
       const int position = static_cast<int>(s.pos0 + t);
-      rope_inplace(qt, hp_.n_heads, position, rope_);
-      rope_inplace(kt, hp_.n_kv_heads, position, rope_);
+      rope_inplace(qt, hp_.n_heads, position, rope);
+      rope_inplace(kt, hp_.n_kv_heads, position, rope);
       kv_store(cache, s.pos0 + t, kt, vt, kv_dim);
     }
     attention(q.data() + row * q_dim, s.n_tokens, s.pos0, cache, shape, attn.data() + row * q_dim, pool);

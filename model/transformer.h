@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -18,10 +19,9 @@ class ThreadPool;
 
 class Transformer {
  public:
-  // `weights` must outlive the transformer (they point into the mapped file).
-  Transformer(const HyperParams& hp, const StageWeights& weights) : hp_(hp), w_(weights), rope_(hp.rope) {
-    rope_.freq_factors = weights.rope_freqs;  // Llama 3's per-frequency divisors, when the file has them
-  }
+  // `weights` must outlive the transformer (they point into the mapped file). Builds the
+  // RoPE tables once. Throws std::invalid_argument for inconsistent RoPE parameters.
+  Transformer(const HyperParams& hp, const StageWeights& weights);
 
   const HyperParams& hparams() const { return hp_; }
   const StageWeights& weights() const { return w_; }
@@ -61,10 +61,16 @@ class Transformer {
   // Gemma 2 / 3's block (model/transformer_gemma.cpp): same buffers and batching.
   void gemma_block(const LayerWeights& L, int layer, float* hidden, int64_t n, std::span<const Sequence> batch,
                    BlockBuffers& buf, ThreadPool* pool) const;
+  // The RoPE of `layer` for a sequence whose KV cache holds `context` positions: LongRoPE's
+  // long factors when the context exceeds the original one (llama.cpp decides on its
+  // per-sequence context the same way), Gemma's own RoPE on sliding layers.
+  const RopeTable& rope_for(int layer, int64_t context) const;
 
   HyperParams hp_;
   const StageWeights& w_;
-  RopeParams rope_;  // hp_.rope with the weights' frequency factors
+  RopeTable rope_;                         // hp_.rope with rope_freqs or LongRoPE's short factors
+  std::optional<RopeTable> rope_long_;     // LongRoPE's long factors
+  std::optional<RopeTable> rope_sliding_;  // Gemma's sliding-window layers
 };
 
 // y = W x for n rows of x (uses matvec for one row, matmul otherwise).

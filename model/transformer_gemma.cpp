@@ -16,7 +16,6 @@ void Transformer::gemma_block(const LayerWeights& L, int layer, float* hidden, i
   const int64_t dim = hp_.dim, q_dim = hp_.q_dim(), kv_dim = hp_.kv_dim(), ffn = hp_.ffn_dim;
   const int64_t head_dim = hp_.head_dim;
   const bool sliding = g.is_sliding(layer);
-  const RopeParams& rope = sliding ? g.rope_sliding : hp_.rope;
   AttentionShape shape{hp_.n_heads, hp_.n_kv_heads, hp_.head_dim};
   shape.window = sliding ? g.sliding_window : 0;
   shape.softcap = g.attn_softcap;
@@ -36,6 +35,7 @@ void Transformer::gemma_block(const LayerWeights& L, int layer, float* hidden, i
   int64_t row = 0;
   for (const Sequence& s : batch) {
     KVLayerView cache = s.kv->layer(layer);
+    const RopeTable& rope = rope_for(layer, s.kv->capacity());
     for (int64_t t = 0; t < s.n_tokens; ++t) {
       float* qt = q + (row + t) * q_dim;
       float* kt = k + (row + t) * kv_dim;

@@ -111,25 +111,58 @@ void bind_ffn(Binder& b, const HyperParams& hp, const std::string& p, LayerWeigh
   L.ffn_down = b.matrix(p + "ffn_down.weight", ffn, dim);
 }
 
-// Llama 3's rope_freqs.weight: rope_dims/2 factors, each dividing one RoPE frequency. Only
-// llama files define it (Mistral files are llama files by another name); elsewhere it is
-// refused rather than silently ignored.
-const float* bind_rope_freqs(Binder& b, const GgufFile& f, const HyperParams& hp) {
-  constexpr const char* kName = "rope_freqs.weight";
-  if (!f.find_tensor(kName)) return nullptr;
-  if (hp.arch != Architecture::Llama && hp.arch != Architecture::Mistral) {
-    throw GgufError(fmt::format("{}: tensor '{}' is only defined for llama models, not {}", f.path(), kName,
-                                hp.arch_name));
-  }
+// One tensor of rope_dims/2 per-pair RoPE frequency divisors, each finite and positive.
+const float* rope_factor_vector(Binder& b, const GgufFile& f, const HyperParams& hp, const char* name) {
   const int n = hp.rope.rope_dims / 2;
-  const float* factors = b.vector(kName, static_cast<uint64_t>(n));
+  const float* factors = b.vector(name, static_cast<uint64_t>(n));
   for (int i = 0; i < n; ++i) {
     if (!std::isfinite(factors[i]) || !(factors[i] > 0.0f)) {
       throw GgufError(fmt::format("{}: tensor '{}' value {} is {}; RoPE frequency factors must be finite and positive",
-                                  f.path(), kName, i, factors[i]));
+                                  f.path(), name, i, factors[i]));
     }
   }
   return factors;
+}
+
+// The per-pair RoPE frequency divisors, one tensor shared by every layer: Llama 3's
+// rope_freqs.weight (llama files; Mistral files are llama files by another name), or
+// LongRoPE's rope_factors_long.weight and rope_factors_short.weight (phi3 files, and llama
+// files whose rope.scaling.type is longrope, as llama.cpp reads them). Anywhere else they
+// are refused rather than silently ignored.
+void bind_rope_factors(Binder& b, const GgufFile& f, const HyperParams& hp, StageWeights& w) {
+  constexpr const char* kFreqs = "rope_freqs.weight";
+  constexpr const char* kLong = "rope_factors_long.weight";
+  constexpr const char* kShort = "rope_factors_short.weight";
+  const bool llama = hp.arch == Architecture::Llama || hp.arch == Architecture::Mistral;
+  const bool has_freqs = f.find_tensor(kFreqs) != nullptr;
+  const bool has_long = f.find_tensor(kLong) != nullptr;
+  const bool has_short = f.find_tensor(kShort) != nullptr;
+  if (has_freqs && !llama) {
+    throw GgufError(fmt::format("{}: tensor '{}' is only defined for llama models, not {}", f.path(), kFreqs, hp.arch_name));
+  }
+  const bool long_rope = hp.arch == Architecture::Phi3 || (llama && hp.rope_scaling == RopeScaling::LongRope);
+  if ((has_long || has_short) && !long_rope) {
+    throw GgufError(fmt::format("{}: tensor '{}' (LongRoPE) is only read for phi3 files and llama files whose "
+                                "rope.scaling.type is longrope, not this {} file",
+                                f.path(), has_long ? kLong : kShort, hp.arch_name));
+  }
+  if (has_long != has_short) {
+    throw GgufError(fmt::format("{}: the file has '{}' but not '{}'; LongRoPE needs both (the context decides which applies)",
+                                f.path(), has_long ? kLong : kShort, has_long ? kShort : kLong));
+  }
+  if (has_long && has_freqs) {
+    throw GgufError(fmt::format("{}: the file has both '{}' and LongRoPE's '{}'; only one set of RoPE factors can apply",
+                                f.path(), kFreqs, kLong));
+  }
+  if (hp.rope_scaling == RopeScaling::LongRope && !has_long) {
+    throw GgufError(fmt::format("{}: {}.rope.scaling.type is longrope but the file has no '{}' and '{}'", f.path(),
+                                hp.arch_name, kLong, kShort));
+  }
+  if (has_freqs) w.rope_freqs = rope_factor_vector(b, f, hp, kFreqs);
+  if (has_long) {
+    w.rope_factors_long = rope_factor_vector(b, f, hp, kLong);
+    w.rope_factors_short = rope_factor_vector(b, f, hp, kShort);
+  }
 }
 
 }  // namespace
@@ -160,7 +193,7 @@ StageWeights bind_stage_weights(const GgufFile& f, const HyperParams& hp, LayerR
       w.output = b.matrix("output.weight", dim, vocab);
     }
   }
-  if (range.size() > 0) w.rope_freqs = bind_rope_freqs(b, f, hp);
+  if (range.size() > 0) bind_rope_factors(b, f, hp, w);
   for (int il = range.first; il < range.last; ++il) {
     const std::string p = fmt::format("blk.{}.", il);
     LayerWeights L;

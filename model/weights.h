@@ -49,6 +49,10 @@ struct StageWeights {
   // Llama 3: rope_dims/2 divisors of the RoPE frequencies (rope_freqs.weight, one tensor
   // shared by every layer, so every stage with layers binds it); null when absent.
   const float* rope_freqs = nullptr;
+  // LongRoPE (Phi-3 128k, Phi-3.5): the divisors for contexts beyond
+  // rope.scaling.original_context_length, and for contexts up to it; both or neither.
+  const float* rope_factors_long = nullptr;
+  const float* rope_factors_short = nullptr;
   std::vector<LayerWeights> layers;  // layers[i] is block range.first + i
   uint64_t bytes = 0;                // tensor bytes this stage references
 

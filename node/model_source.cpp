@@ -26,8 +26,8 @@ std::vector<std::string> shard_tensor_names(const GgufFile& file, int first, int
       wanted = embed || (head && hp.tied_output);
     } else if (n == "output_norm.weight" || n == "output.weight") {
       wanted = head;
-    } else if (n == "rope_freqs.weight") {
-      wanted = last > first;  // Llama 3's RoPE factors: one tensor every layer uses
+    } else if (n == "rope_freqs.weight" || n == "rope_factors_long.weight" || n == "rope_factors_short.weight") {
+      wanted = last > first;  // RoPE factors (Llama 3, LongRoPE): one tensor every layer uses
     }
     if (wanted) names.push_back(n);
   }

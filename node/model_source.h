@@ -15,7 +15,7 @@ inline constexpr uint32_t kMaxShardChunk = 4u << 20;
 
 // Names of the tensors a stage needs: blk.N.* for N in [first, last), token_embd when
 // embedding (or when the head is tied), output_norm and output when holding the head,
-// rope_freqs (Llama 3) when holding any layer.
+// rope_freqs (Llama 3) or rope_factors_long/short (LongRoPE) when holding any layer.
 std::vector<std::string> shard_tensor_names(const GgufFile& file, int first, int last, bool embed, bool head);
 
 // A GGUF image with the model's metadata (no tensors), plus what a shard needs to stand

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "model/synth.h"
 #include "tools/model_commands.h"
@@ -20,6 +21,8 @@ struct SynthArgs {
   uint64_t seed = 1;
   std::string rope_scaling = "none";
   Llama3RopeScaling llama3;
+  std::optional<float> rope_factor;         // llama3 and yarn; each has its own default
+  std::optional<int> rope_original_context;  // llama3, longrope and yarn; likewise
   bool tied_output = false;
 };
 
@@ -37,6 +40,20 @@ int synth(const SynthArgs& a) {
   if (a.rope_scaling == "llama3") {
     if (o.arch != Architecture::Llama) throw std::invalid_argument("--rope-scaling llama3 needs --arch llama");
     o.llama3_rope = a.llama3;
+    o.llama3_rope->factor = a.rope_factor.value_or(o.llama3_rope->factor);
+    o.llama3_rope->original_context = a.rope_original_context.value_or(o.llama3_rope->original_context);
+  } else if (a.rope_scaling == "longrope") {
+    if (o.arch != Architecture::Phi3) throw std::invalid_argument("--rope-scaling longrope needs --arch phi3");
+    if (a.rope_factor) throw std::invalid_argument("--rope-factor does not apply to longrope (its factors are tensors)");
+    o.long_rope = LongRopeScaling{};
+    o.long_rope->original_context = a.rope_original_context.value_or(o.long_rope->original_context);
+  } else if (a.rope_scaling == "yarn") {
+    if (o.arch == Architecture::Gemma2 || o.arch == Architecture::Gemma3) {
+      throw std::invalid_argument("--rope-scaling yarn is not synthesised for gemma");
+    }
+    o.yarn_rope = YarnRopeScaling{};
+    o.yarn_rope->factor = a.rope_factor.value_or(o.yarn_rope->factor);
+    o.yarn_rope->original_context = a.rope_original_context.value_or(o.yarn_rope->original_context);
   }
   o.tied_output = a.tied_output;
   o.tokenizer = a.tokenizer == "gpt2" ? TokenizerKind::Gpt2 : TokenizerKind::Llama;
@@ -80,24 +97,27 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
       ->capture_default_str();
   CLI::Option* scaling = cmd->add_option("--rope-scaling", a->rope_scaling,
                   "llama3: write Llama 3.1/3.2's rope_freqs tensor as llama.cpp's converter computes it from the "
-                  "--rope-* values below (and RoPE base 500000)")
-      ->check(CLI::IsMember({"none", "llama3"}))
+                  "--rope-* values below (and RoPE base 500000); longrope (phi3): Phi-3 128k's LongRoPE, i.e. "
+                  "rope_factors_long/short tensors, the original context and the attention factor the converter "
+                  "derives from it; yarn: rope.scaling.type yarn with --rope-factor and --rope-original-context")
+      ->check(CLI::IsMember({"none", "llama3", "longrope", "yarn"}))
       ->capture_default_str();
-  cmd->add_option("--rope-factor", a->llama3.factor, "llama3 scaling factor (Llama 3.2: 32, 3.1: 8)")
-      ->needs(scaling)
-      ->capture_default_str();
+  cmd->add_option("--rope-factor", a->rope_factor, "llama3 or yarn scaling factor (llama3 default 32, as Llama 3.2; "
+                  "3.1: 8; yarn default 4)")
+      ->check(CLI::Range(1.0f, 1e6f))
+      ->needs(scaling);
   cmd->add_option("--rope-low-freq-factor", a->llama3.low_freq_factor, "llama3 low_freq_factor")
       ->needs(scaling)
       ->capture_default_str();
   cmd->add_option("--rope-high-freq-factor", a->llama3.high_freq_factor, "llama3 high_freq_factor")
       ->needs(scaling)
       ->capture_default_str();
-  cmd->add_option("--rope-original-context", a->llama3.original_context,
-                  "llama3 original context length (8192 in Llama 3; smaller makes short prompts reach the scaled "
-                  "frequencies)")
+  cmd->add_option("--rope-original-context", a->rope_original_context,
+                  "original context length (default 8192 for llama3, as Llama 3; 4096 for longrope and yarn). "
+                  "Smaller makes short prompts reach the scaled frequencies; for longrope, contexts above it use "
+                  "the long factors")
       ->check(CLI::PositiveNumber)
-      ->needs(scaling)
-      ->capture_default_str();
+      ->needs(scaling);
   cmd->add_flag("--tied-output", a->tied_output, "No output.weight: the head reuses token_embd (as Llama 3.2 1B/3B)");
   cmd->add_option("--tokenizer", a->tokenizer, "Tokenizer kind")->check(CLI::IsMember({"llama", "gpt2"}))->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed for the weights")->capture_default_str();

@@ -59,8 +59,9 @@ TEST(Cli, SynthThenInspectThenRun) {
   EXPECT_NE(r.err.find("tok/s"), std::string::npos) << "status line after the reply";
 }
 
-// Each newer architecture from the command line: synth writes its own tensors, and the
-// file runs. Llama 3's options belong to llama only.
+// Each newer architecture and RoPE scaling from the command line: synth writes its own
+// tensors (or keys), and the file runs. Llama 3's options belong to llama only, LongRoPE's
+// to phi3.
 TEST(Cli, SynthNewArchitecturesThenRun) {
   const std::string dir = test::temp_dir("cli-synth-archs");
   struct Case {
@@ -71,6 +72,9 @@ TEST(Cli, SynthNewArchitecturesThenRun) {
       {{"--arch", "qwen3"}, "blk.1.attn_k_norm.weight"},
       {{"--arch", "phi3"}, "blk.1.attn_qkv.weight"},
       {{"--arch", "llama", "--rope-scaling", "llama3", "--rope-factor", "8", "--tied-output"}, "rope_freqs.weight"},
+      {{"--rope-scaling", "longrope", "--arch", "phi3", "--rope-original-context", "64"}, "rope_factors_long.weight"},
+      {{"--rope-scaling", "yarn", "--arch", "qwen3", "--rope-factor", "4", "--rope-original-context", "64"},
+       "qwen3.rope.scaling.type"},
   };
   for (const Case& c : cases) {
     const std::string path = dir + "/" + c.args[1] + ".gguf";
@@ -87,6 +91,9 @@ TEST(Cli, SynthNewArchitecturesThenRun) {
   auto r = baton({"model", "synth", "--out", dir + "/bad.gguf", "--arch", "qwen3", "--rope-scaling", "llama3"});
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("--rope-scaling llama3 needs --arch llama"), std::string::npos) << r.err;
+  r = baton({"model", "synth", "--out", dir + "/bad.gguf", "--arch", "llama", "--rope-scaling", "longrope"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("--rope-scaling longrope needs --arch phi3"), std::string::npos) << r.err;
 }
 
 // `model tokenize` prints the ids the library's tokenizer gives, and --decode reads them back.

@@ -137,14 +137,18 @@ namespace baton {
 namespace {
 
 // The newer architectures over two nodes that fetch their shards from the coordinator
-// (Llama 3's rope_freqs is one tensor every stage's shard needs; Phi-3's matrices are
-// fused; Qwen3's heads are wider than dim / heads): the single node's greedy text.
+// (Llama 3's rope_freqs and LongRoPE's factors are tensors every stage's shard needs;
+// Phi-3's matrices are fused; Qwen3's heads are wider than dim / heads): the single node's
+// greedy text. The LongRoPE file's original context (64) is below both runs' contexts, so
+// both use the long factors.
 TEST(Pipeline, NewArchitecturesOverFetchedShardsEqualSingleNode) {
   auto tiny = [](Architecture arch) { return test::tiny_synth(arch, DType::Q8_0); };
   SynthOptions llama3 = tiny(Architecture::Llama);
   llama3.llama3_rope = Llama3RopeScaling{32.0f, 1.0f, 4.0f, 64};
   llama3.tied_output = true;
-  for (const SynthOptions& o : {llama3, tiny(Architecture::Qwen3), tiny(Architecture::Phi3)}) {
+  SynthOptions phi3_long = tiny(Architecture::Phi3);
+  phi3_long.long_rope = LongRopeScaling{64};
+  for (const SynthOptions& o : {llama3, tiny(Architecture::Qwen3), tiny(Architecture::Phi3), phi3_long}) {
     const std::string name = architecture_name(o.arch) + synth_variant_name(o);
     const std::string path = test::synth_model_path(o);
     const std::string prompt = "In the beginning";

@@ -1,5 +1,6 @@
-// Llama 3 (rope_freqs, tied head), Qwen3 and Phi-3 files: what loading reads from them, and
-// the precise refusal for each kind of inconsistent or unsupported file.
+// Llama 3 (rope_freqs, tied head), Qwen3, Phi-3 (with and without LongRoPE) and YaRN files:
+// what loading reads from them, and the precise refusal for each kind of inconsistent or
+// unsupported file.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <numbers>
 
 #include "gguf_rewrite.h"
+#include "model/kv_cache.h"
 #include "model/model.h"
 #include "test_models.h"
 
@@ -191,13 +193,202 @@ TEST(Phi3, FusedMatricesAreViewsOfOneTensor) {
   EXPECT_EQ(decode_weight_bytes(m->weights()), file_bytes);
 }
 
-TEST(Phi3, LongRopeVariantIsRefused) {
-  const auto path = rewrite(test::synth_model_path(tiny(Architecture::Phi3)), "phi3-longrope", {nullptr, nullptr},
-                            [](GgufWriter& w) {
-                              w.add_tensor("rope_factors_long.weight", {16}, DType::F32, std::vector<uint8_t>(16 * 4, 0));
-                              w.add_tensor("rope_factors_short.weight", {16}, DType::F32, std::vector<uint8_t>(16 * 4, 0));
+// Phi-3 128k / Phi-3.5 (LongRoPE) as the converter writes them: no scaling type, the two
+// factor tensors, the original context and the attention factor it derives from the two
+// contexts (here 512 over 256).
+SynthOptions longrope(int original_context = 256) {
+  SynthOptions o = tiny(Architecture::Phi3);
+  o.long_rope = LongRopeScaling{original_context};
+  return o;
+}
+
+TEST(Phi3, LongRopeFileLoads) {
+  auto m = Model::open(test::synth_model_path(longrope()), {});
+  const HyperParams& hp = m->hparams();
+  EXPECT_EQ(hp.rope_scaling, RopeScaling::Linear) << "Phi-3 files carry no scaling type";
+  EXPECT_EQ(hp.ctx_train, 512);
+  EXPECT_EQ(hp.rope.original_context, 256);
+  EXPECT_FLOAT_EQ(hp.rope.attn_factor, static_cast<float>(std::sqrt(1.0 + std::log(2.0) / std::log(256.0))));
+  EXPECT_EQ(hp.rope.freq_scale, 1.0f);
+  EXPECT_EQ(hp.rope.ext_factor, 0.0f);
+  const StageWeights& w = m->weights();
+  ASSERT_NE(w.rope_factors_long, nullptr);
+  ASSERT_NE(w.rope_factors_short, nullptr);
+  EXPECT_EQ(w.rope_freqs, nullptr);
+  const auto want_long = longrope_factors(true, 32), want_short = longrope_factors(false, 32);
+  EXPECT_EQ(0, std::memcmp(w.rope_factors_long, want_long.data(), want_long.size() * sizeof(float)));
+  EXPECT_EQ(0, std::memcmp(w.rope_factors_short, want_short.data(), want_short.size() * sizeof(float)));
+  EXPECT_EQ(want_short.front(), 1.0f);
+  EXPECT_EQ(want_long.back(), 32.0f);
+}
+
+// Logits of a fixed 8-token prompt with a KV cache of `context` positions.
+std::vector<float> logits_at_context(const Transformer& tf, int64_t context) {
+  const HyperParams& hp = tf.hparams();
+  const std::vector<int32_t> tokens = {1, 17, 300, 5, 999, 42, 7, 512};
+  const auto n = static_cast<int64_t>(tokens.size());
+  KVCache kv(DType::F32, {0, hp.n_layers}, context, hp.kv_dim());
+  std::vector<float> hidden(tokens.size() * static_cast<size_t>(hp.dim));
+  tf.embed(tokens, hidden.data());
+  tf.forward_layers(0, hp.n_layers, hidden.data(), n, 0, kv, nullptr);
+  std::vector<float> logits(tokens.size() * static_cast<size_t>(hp.vocab_size));
+  tf.head(hidden.data(), n, logits.data(), nullptr);
+  return logits;
+}
+
+// As llama.cpp chooses (llama_model::get_rope_factors): the long factors once the context in
+// use exceeds the original context, the short ones up to it, decided per KV cache.
+TEST(Phi3, LongRopeFactorsFollowTheContext) {
+  auto m = Model::open(test::synth_model_path(longrope()), {});
+  StageWeights only_short = m->weights();
+  only_short.rope_factors_long = only_short.rope_factors_short;
+  StageWeights only_long = m->weights();
+  only_long.rope_factors_short = only_long.rope_factors_long;
+  const Transformer short_tf(m->hparams(), only_short);
+  const Transformer long_tf(m->hparams(), only_long);
+  for (int64_t context : {8, 256, 257, 512}) {
+    const bool is_long = context > 256;
+    const auto got = logits_at_context(m->transformer(), context);
+    EXPECT_EQ(got, logits_at_context(is_long ? long_tf : short_tf, context)) << "context " << context;
+    EXPECT_NE(got, logits_at_context(is_long ? short_tf : long_tf, context)) << "context " << context;
+  }
+}
+
+TEST(Phi3, LongRopeFactorsOfTheWrongLengthAreNamed) {
+  const auto path = rewrite(test::synth_model_path(longrope()), "longrope-short-factors",
+                            edit_tensor("rope_factors_short.weight", [](GgufTensor& t, std::vector<uint8_t>& data) {
+                              t.dims = {8};
+                              data.resize(8 * sizeof(float));
+                            }));
+  expect_error(path, {"rope_factors_short.weight", "[16]", "[8]"});
+}
+
+TEST(Phi3, NonPositiveLongRopeFactorIsNamed) {
+  for (float bad : {0.0f, -1.0f, std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    const auto path = rewrite(test::synth_model_path(longrope()), "longrope-bad-factor",
+                              edit_tensor("rope_factors_long.weight", [bad](GgufTensor&, std::vector<uint8_t>& data) {
+                                std::memcpy(data.data() + 3 * sizeof(float), &bad, sizeof(float));
+                              }));
+    expect_error(path, {"rope_factors_long.weight", "value 3", "finite and positive"});
+  }
+}
+
+TEST(Phi3, OneLongRopeFactorTensorAloneIsRefused) {
+  expect_error(rewrite(test::synth_model_path(longrope()), "longrope-no-short", drop_tensor("rope_factors_short.weight")),
+               {"'rope_factors_long.weight' but not 'rope_factors_short.weight'", "needs both"});
+}
+
+TEST(Phi3, BadLongRopeMetadataIsNamed) {
+  const auto zero_attn = rewrite(test::synth_model_path(longrope()), "longrope-attn-zero", {nullptr, nullptr},
+                                 [](GgufWriter& w) { w.set_f32("phi3.rope.scaling.attn_factor", 0.0f); });
+  expect_error(zero_attn, {"'phi3.rope.scaling.attn_factor' must be in (0, 100], found 0"});
+  const auto zero_ctx = rewrite(test::synth_model_path(longrope()), "longrope-orig-zero",
+                                set_key("phi3.rope.scaling.original_context_length", u32(0)));
+  expect_error(zero_ctx, {"'phi3.rope.scaling.original_context_length' must be in [1, 16777216], found 0"});
+}
+
+// LongRoPE factors are read for phi3, and for llama files that say rope.scaling.type
+// longrope (as llama.cpp reads them); elsewhere they are refused, not ignored.
+TEST(RopeScalingMetadata, LongRopeFactorsWhereTheyDoNotApplyAreRefused) {
+  auto add_factors = [](GgufWriter& w) {
+    w.add_tensor("rope_factors_long.weight", {32}, DType::F32, std::vector<uint8_t>(32 * 4, 0));
+    w.add_tensor("rope_factors_short.weight", {32}, DType::F32, std::vector<uint8_t>(32 * 4, 0));
+  };
+  expect_error(rewrite(test::synth_model_path(tiny(Architecture::Qwen3)), "qwen3-with-longrope", {nullptr, nullptr},
+                       add_factors),
+               {"rope_factors_long.weight", "only read for phi3 files and llama files", "qwen3"});
+  expect_error(rewrite(test::synth_model_path(tiny(Architecture::Llama)), "llama-with-longrope", {nullptr, nullptr},
+                       [](GgufWriter& w) {
+                         w.add_tensor("rope_factors_long.weight", {16}, DType::F32, std::vector<uint8_t>(16 * 4, 0));
+                         w.add_tensor("rope_factors_short.weight", {16}, DType::F32, std::vector<uint8_t>(16 * 4, 0));
+                       }),
+               {"rope_factors_long.weight", "rope.scaling.type is longrope", "llama"});
+  expect_error(rewrite(test::synth_model_path(tiny(Architecture::Llama)), "llama-longrope-no-factors", {nullptr, nullptr},
+                       [](GgufWriter& w) { w.set_string("llama.rope.scaling.type", "longrope"); }),
+               {"llama.rope.scaling.type is longrope", "no 'rope_factors_long.weight'"});
+}
+
+// A llama file with rope.scaling.type longrope and both tensors runs them as Phi-3 does.
+TEST(RopeScalingMetadata, LlamaWithLongRopeTypeLoadsItsFactors) {
+  const auto ones = [](int n) {
+    std::vector<uint8_t> bytes(static_cast<size_t>(n) * 4);
+    for (int i = 0; i < n; ++i) {
+      const float v = 1.0f + static_cast<float>(i);
+      std::memcpy(bytes.data() + 4 * i, &v, 4);
+    }
+    return bytes;
+  };
+  const auto path = rewrite(test::synth_model_path(tiny(Architecture::Llama)), "llama-longrope", {nullptr, nullptr},
+                            [&](GgufWriter& w) {
+                              w.set_string("llama.rope.scaling.type", "longrope");
+                              w.add_tensor("rope_factors_long.weight", {16}, DType::F32, ones(16));
+                              w.add_tensor("rope_factors_short.weight", {16}, DType::F32, ones(16));
                             });
-  expect_error(path, {"long-context Phi-3", "4k-context"});
+  auto m = Model::open(path, {});
+  EXPECT_EQ(m->hparams().rope_scaling, RopeScaling::LongRope);
+  ASSERT_NE(m->weights().rope_factors_long, nullptr);
+  EXPECT_EQ(m->weights().rope_factors_long[15], 16.0f);
+}
+
+// YaRN as the converter writes it (type, factor, original context) takes llama.cpp's
+// defaults for the rest: extrapolation factor 1, beta_fast 32, beta_slow 1.
+SynthOptions yarn(Architecture arch) {
+  SynthOptions o = tiny(arch);
+  o.yarn_rope = YarnRopeScaling{4.0f, 64};
+  return o;
+}
+
+TEST(Yarn, FileLoadsWithLlamaCppDefaults) {
+  for (Architecture arch : {Architecture::Llama, Architecture::Qwen3, Architecture::Phi3}) {
+    auto m = Model::open(test::synth_model_path(yarn(arch)), {});
+    const RopeParams& r = m->hparams().rope;
+    EXPECT_EQ(m->hparams().rope_scaling, RopeScaling::Yarn);
+    EXPECT_EQ(r.freq_scale, 0.25f);
+    EXPECT_EQ(r.ext_factor, 1.0f);
+    EXPECT_EQ(r.beta_fast, 32.0f);
+    EXPECT_EQ(r.beta_slow, 1.0f);
+    EXPECT_EQ(r.original_context, 64);
+    EXPECT_EQ(r.attn_factor, 1.0f);
+  }
+}
+
+TEST(Yarn, TheFilesOwnYarnValuesAreRead) {
+  const auto path = rewrite(test::synth_model_path(yarn(Architecture::Qwen3)), "yarn-own-values", {nullptr, nullptr},
+                            [](GgufWriter& w) {
+                              w.set_f32("qwen3.rope.scaling.yarn_ext_factor", 0.5f);
+                              w.set_f32("qwen3.rope.scaling.yarn_beta_fast", 16.0f);
+                              w.set_f32("qwen3.rope.scaling.yarn_beta_slow", 2.0f);
+                            });
+  auto m = Model::open(path, {});
+  EXPECT_EQ(m->hparams().rope.ext_factor, 0.5f);
+  EXPECT_EQ(m->hparams().rope.beta_fast, 16.0f);
+  EXPECT_EQ(m->hparams().rope.beta_slow, 2.0f);
+}
+
+TEST(RopeScalingMetadata, MalformedScalingIsNamed) {
+  const std::string base = test::synth_model_path(yarn(Architecture::Llama));
+  auto with = [&](const std::string& name, std::function<void(GgufWriter&)> change) {
+    return rewrite(base, name, {nullptr, nullptr}, std::move(change));
+  };
+  expect_error(with("scaling-dynamic", [](GgufWriter& w) { w.set_string("llama.rope.scaling.type", "dynamic"); }),
+               {"llama.rope.scaling.type 'dynamic' is not supported", "none, linear, yarn, longrope"});
+  expect_error(rewrite(base, "yarn-no-factor", {[](const std::string& key, GgufValue&) {
+                                                  return key != "llama.rope.scaling.factor";
+                                                },
+                                                nullptr}),
+               {"rope.scaling.type is yarn but llama.rope.scaling.factor is missing"});
+  expect_error(with("yarn-factor-half", [](GgufWriter& w) { w.set_f32("llama.rope.scaling.factor", 0.5f); }),
+               {"llama.rope.scaling.factor must be in [1, 1e6], found 0.5"});
+  expect_error(with("yarn-ext-two", [](GgufWriter& w) { w.set_f32("llama.rope.scaling.yarn_ext_factor", 2.0f); }),
+               {"'llama.rope.scaling.yarn_ext_factor' must be in [0, 1], found 2"});
+  expect_error(with("yarn-beta-zero", [](GgufWriter& w) { w.set_f32("llama.rope.scaling.yarn_beta_fast", 0.0f); }),
+               {"'llama.rope.scaling.yarn_beta_fast' must be in (0, 10000], found 0"});
+  expect_error(with("yarn-log-mul", [](GgufWriter& w) { w.set_f32("llama.rope.scaling.yarn_log_multiplier", 0.1f); }),
+               {"llama.rope.scaling.yarn_log_multiplier is set", "does not apply another one"});
+  expect_error(with("yarn-orig-huge", [](GgufWriter& w) {
+                 w.set_u32("llama.rope.scaling.original_context_length", 1u << 30);
+               }),
+               {"'llama.rope.scaling.original_context_length' must be in [1, 16777216]"});
 }
 
 TEST(Phi3, QueryWidthOtherThanModelWidthIsRefused) {

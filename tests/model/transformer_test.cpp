@@ -172,7 +172,9 @@ TEST(Transformer, Int8KvCacheStaysCloseToF16OnRealWeights) {
 
 // Each architecture's file runs, has the hyper-parameters its block needs, and split at a
 // layer boundary (each stage binding only its own blocks, and Llama 3's rope_freqs, Phi-3's
-// fused matrices) gives exactly the whole model's logits.
+// fused matrices and LongRoPE factors) gives exactly the whole model's logits. The LongRoPE
+// file's original context (64) is below run_split's context (128), so the stages use the
+// long factors; the YaRN files blend pairs that turn within the 10 positions.
 TEST(Transformer, ArchitecturesRunAndCompose) {
   auto tiny = [](Architecture arch) { return test::tiny_synth(arch, DType::F32, 7); };
   SynthOptions llama3 = tiny(Architecture::Llama);
@@ -180,8 +182,14 @@ TEST(Transformer, ArchitecturesRunAndCompose) {
   llama3.tied_output = true;
   SynthOptions phi3_q4 = tiny(Architecture::Phi3);
   phi3_q4.dtype = DType::Q4_K;  // fused views into quantised rows
+  SynthOptions phi3_long = tiny(Architecture::Phi3);
+  phi3_long.long_rope = LongRopeScaling{64};
+  SynthOptions qwen3_yarn = tiny(Architecture::Qwen3);
+  qwen3_yarn.yarn_rope = YarnRopeScaling{4.0f, 64};
+  SynthOptions llama_yarn = tiny(Architecture::Llama);
+  llama_yarn.yarn_rope = YarnRopeScaling{4.0f, 64};
   for (const SynthOptions& o : {tiny(Architecture::Qwen2), tiny(Architecture::Mistral), tiny(Architecture::Qwen3),
-                                tiny(Architecture::Phi3), phi3_q4, llama3}) {
+                                tiny(Architecture::Phi3), phi3_q4, llama3, phi3_long, qwen3_yarn, llama_yarn}) {
     const std::string path = test::synth_model_path(o);
     const std::string label = architecture_name(o.arch) + " " + synth_variant_name(o);
     auto model = Model::open(path, {});
@@ -194,6 +202,8 @@ TEST(Transformer, ArchitecturesRunAndCompose) {
     const bool neox = o.arch == Architecture::Qwen2 || o.arch == Architecture::Qwen3 || o.arch == Architecture::Phi3;
     EXPECT_EQ(hp.rope.layout, neox ? RopeLayout::NeoX : RopeLayout::Normal);
     EXPECT_EQ(model->weights().rope_freqs != nullptr, o.llama3_rope.has_value()) << label;
+    EXPECT_EQ(model->weights().rope_factors_long != nullptr, o.long_rope.has_value()) << label;
+    EXPECT_EQ(hp.rope_scaling == RopeScaling::Yarn, o.yarn_rope.has_value()) << label;
     EXPECT_EQ(hp.tied_output, o.tied_output) << label;
     if (o.arch == Architecture::Qwen3) EXPECT_NE(hp.q_dim(), hp.dim) << "qwen3 synth has a head size != dim / heads";
     const auto tokens = fixed_tokens(10, hp.vocab_size);

@@ -1,7 +1,8 @@
 // A node without the model runs its layers from a shard: the tensors the coordinator
 // lists for its range plus the model's metadata. Every architecture's shard must hold all
-// its stage needs: Llama 3's rope_freqs (one tensor outside the blocks that every layer
-// uses), Phi-3's fused matrices, Qwen3's head norms; and run exactly as the whole file does.
+// its stage needs: Llama 3's rope_freqs and LongRoPE's rope_factors_long/short (tensors
+// outside the blocks that every layer uses), Phi-3's fused matrices, Qwen3's head norms; and
+// run exactly as the whole file does.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -46,11 +47,14 @@ TEST(ShardContents, EveryArchitecturesShardRunsItsBlocksAsTheWholeFileDoes) {
   SynthOptions llama3 = tiny(Architecture::Llama);
   llama3.llama3_rope = Llama3RopeScaling{};
   llama3.tied_output = true;
+  // An original context of 4, below the 6 positions run here, so the long factors apply.
+  SynthOptions phi3_long = tiny(Architecture::Phi3);
+  phi3_long.long_rope = LongRopeScaling{4};
   const fs::path dir = fs::temp_directory_path() / ("shard-contents-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  for (const SynthOptions& o : {llama3, tiny(Architecture::Qwen3), tiny(Architecture::Phi3)}) {
+  for (const SynthOptions& o : {llama3, tiny(Architecture::Qwen3), tiny(Architecture::Phi3), phi3_long}) {
     const std::string path = test::synth_model_path(o);
-    const std::string label = architecture_name(o.arch);
+    const std::string label = architecture_name(o.arch) + synth_variant_name(o);
     const GgufFile file = GgufFile::open(path);
     auto whole = Model::open(path, {});
     const HyperParams& hp = whole->hparams();
@@ -58,8 +62,13 @@ TEST(ShardContents, EveryArchitecturesShardRunsItsBlocksAsTheWholeFileDoes) {
     const auto names = shard_tensor_names(file, 1, 2, false, false);
     const bool has_rope_freqs = std::find(names.begin(), names.end(), "rope_freqs.weight") != names.end();
     EXPECT_EQ(has_rope_freqs, o.llama3_rope.has_value()) << label;
+    const bool has_long_rope = std::find(names.begin(), names.end(), "rope_factors_long.weight") != names.end() &&
+                               std::find(names.begin(), names.end(), "rope_factors_short.weight") != names.end();
+    EXPECT_EQ(has_long_rope, o.long_rope.has_value()) << label;
     for (const std::string& n : names) {
-      EXPECT_TRUE(n == "rope_freqs.weight" || n.rfind("blk.1.", 0) == 0) << label << ": " << n;
+      EXPECT_TRUE(n == "rope_freqs.weight" || n == "rope_factors_long.weight" || n == "rope_factors_short.weight" ||
+                  n.rfind("blk.1.", 0) == 0)
+          << label << ": " << n;
     }
     EXPECT_TRUE(shard_tensor_names(file, 1, 1, false, false).empty()) << label << ": no blocks, no tensors";
     const std::string shard_path = (dir / (label + ".gguf")).string();
@@ -71,6 +80,7 @@ TEST(ShardContents, EveryArchitecturesShardRunsItsBlocksAsTheWholeFileDoes) {
     opts.with_tokenizer = false;
     auto shard = Model::open(shard_path, opts);
     EXPECT_EQ(shard->weights().rope_freqs != nullptr, o.llama3_rope.has_value()) << label;
+    EXPECT_EQ(shard->weights().rope_factors_long != nullptr, o.long_rope.has_value()) << label;
 
     const int64_t n = 6;
     std::vector<float> hidden(static_cast<size_t>(n * hp.dim));
