@@ -1,7 +1,9 @@
 // Every architecture against an engine baton did not write: llama.cpp's logits on the same
 // synthesised GGUF file (Qwen2: Q/K/V biases and NeoX RoPE, with every weight type baton
 // reads; Mistral; Llama with the weight types added later and the Q4_K_M / Q5_K_M mixes;
-// Gemma 2 and 3 with sliding-window layers; Llama 3.x's rope_freqs and tied head; Qwen3; Phi-3).
+// Gemma 2 and 3 with sliding-window layers; Llama 3.x's rope_freqs and tied head; Qwen3; Phi-3;
+// Phi-3's LongRoPE at a context that takes the short and one that takes the long factors;
+// YaRN with interleaved (llama) and NeoX (qwen3) RoPE).
 // Reference data: tests/model/data/arch-reference/*.json, written by
 // tools/reference/make-arch-references.sh (which also says how llama.cpp was run).
 #include <gtest/gtest.h>
@@ -67,6 +69,18 @@ constexpr const char* kRegenerate = "tools/reference/make-arch-references.sh";
 // measured (all tables alike): rope_freqs ignored 3.61; no query/key head norms 4.12;
 // interleaved instead of NeoX RoPE 6.02 (qwen3), 6.52 (phi3); gate and up halves of phi3's
 // ffn_up swapped 9.06; its k and v rows swapped 19.5.
+// RoPE scaling (tiny files, same measurement):
+//   phi3 LongRoPE (synthetic factors: short 1..2, long 1..32; original context 256 in a
+//     context_length of 512, so attn_factor 1.0607), one file at two contexts: 256, which
+//     llama.cpp and baton run with the short factors, 1.02e-5 (scalar; 9.5e-6 AVX2, 9.0e-6
+//     AVX-512); 512, the long factors, 9.9e-6. q4_K at 512: 8.6e-6 with the scalar and
+//     AVX-512 tables, 0.19 with AVX2 (the activation rounding step above), bound 0.28.
+//   YaRN (factor 4, original context 64: pair 0 keeps its frequency, pairs 1-5 (qwen3, base
+//     1e6) or 1-4 (llama, base 1e4) blend, the rest are interpolated; cos/sin times 1.139):
+//     qwen3 1.09e-5, llama 1.10e-5 (scalar; AVX2 and AVX-512 below 1.01e-5), bound 1.6e-5.
+//   Wrong variants: the short factors beyond the original context 2.73, the long ones
+//   within it 2.89, no factors at all 1.84, no attention factor 0.95; YaRN ignored 3.85
+//   (qwen3), 4.96 (llama); linear scaling instead of YaRN 5.58, 6.27.
 double tolerance(DType weights) {
   switch (weights) {
     case DType::F16: return 0.01;
@@ -121,7 +135,8 @@ std::string sha256_hex(const std::string& file) {
 }
 
 // The synthesiser's options a reference was computed with: size, type (or mix), arch and
-// seed, plus the optional llama3 RoPE scaling and tied head (make-arch-references.sh).
+// seed, plus the optional RoPE scaling (llama3, longrope, yarn) and tied head
+// (make-arch-references.sh).
 SynthOptions synth_options_of(const nlohmann::json& synth) {
   SynthOptions o;
   o.size = synth["size"].get<std::string>();
@@ -134,11 +149,21 @@ SynthOptions synth_options_of(const nlohmann::json& synth) {
   o.arch = parse_architecture(synth["arch"].get<std::string>()).value();
   o.tokenizer = TokenizerKind::Llama;
   o.seed = synth["seed"].get<uint64_t>();
-  if (synth.value("rope_scaling", std::string("none")) == "llama3") {
+  const std::string scaling = synth.value("rope_scaling", std::string("none"));
+  if (scaling == "llama3") {
     Llama3RopeScaling r;
     r.factor = synth.value("rope_factor", r.factor);
     r.original_context = synth.value("rope_original_context", r.original_context);
     o.llama3_rope = r;
+  } else if (scaling == "longrope") {
+    LongRopeScaling r;
+    r.original_context = synth.value("rope_original_context", r.original_context);
+    o.long_rope = r;
+  } else if (scaling == "yarn") {
+    YarnRopeScaling r;
+    r.factor = synth.value("rope_factor", r.factor);
+    r.original_context = synth.value("rope_original_context", r.original_context);
+    o.yarn_rope = r;
   }
   o.tied_output = synth.value("tied_output", false);
   return o;
@@ -174,15 +199,20 @@ double top2_margin(const Row& row) {
 
 class ArchReference : public ::testing::TestWithParam<std::string> {};
 
-// Every row at once (one batched prefill of the whole teacher-forced sequence): the worst
-// |baton - reference| over all kept logits.
+// The context llama.cpp ran with (at least 256: it rounds up to a multiple of 256), which
+// baton's KV caches get too, so that LongRoPE picks the same factors. References written
+// before it was recorded ran at 256, which no file they come from depends on.
+int64_t context_of(const Reference& ref) { return ref.json.value("context", int64_t{256}); }
+
+// Every row at once (one batched prefill of the whole teacher-forced sequence, in a KV cache
+// of `context` positions): the worst |baton - reference| over all kept logits.
 double prefill_deviation(const Transformer& tf, const std::vector<int32_t>& tokens, const std::vector<Row>& want,
-                         ThreadPool* pool) {
+                         int64_t context, ThreadPool* pool) {
   const HyperParams& hp = tf.hparams();
   const auto vocab = static_cast<size_t>(hp.vocab_size);
   const std::span<const int32_t> inputs(tokens.data(), want.size());
   std::vector<float> all(want.size() * vocab);
-  KVCache kv(DType::F32, {0, hp.n_layers}, static_cast<int64_t>(tokens.size()), hp.kv_dim());
+  KVCache kv(DType::F32, {0, hp.n_layers}, context, hp.kv_dim());
   std::vector<float> hidden(want.size() * static_cast<size_t>(hp.dim));
   tf.embed(inputs, hidden.data());
   tf.forward_layers(0, hp.n_layers, hidden.data(), static_cast<int64_t>(want.size()), 0, kv, pool);
@@ -208,11 +238,13 @@ Case open_case(const std::string& name) {
 }
 
 // The bound of one reference case: by weight type, except where a case measured more
-// (see the header comment: llama3-tiny-f32's tied head, qwen3-tiny-q8_0's activation step).
+// (see the header comment: llama3-tiny-f32's tied head, qwen3-tiny-q8_0's and
+// phi3-longrope-long-q4_K's activation step).
 double case_tolerance(const std::string& name, const SynthOptions& o) {
   if (o.arch == Architecture::Gemma2 || o.arch == Architecture::Gemma3) return gemma_tolerance(o.arch);
   if (name == "llama3-tiny-f32") return 2.2e-5;
   if (name == "qwen3-tiny-q8_0") return 0.24;
+  if (name == "phi3-longrope-long-q4_K") return 0.28;
   return o.mix != SynthMix::None ? mix_tolerance(o.mix) : tolerance(o.dtype);
 }
 
@@ -228,12 +260,20 @@ TEST_P(ArchReference, LogitsMatchLlamaCpp) {
   const double tol = case_tolerance(GetParam(), c.synth);
   ThreadPool pool(2);
 
+  const int64_t context = context_of(ref);
+  ASSERT_GE(context, static_cast<int64_t>(tokens.size()));
+  // The LongRoPE pair: one context within the original, one beyond it.
+  if (c.synth.long_rope) {
+    const bool want_long = GetParam().find("-long-") != std::string::npos;
+    EXPECT_EQ(context > model->hparams().rope.original_context, want_long) << "context " << context;
+  }
+
   // 1. Every row at once.
-  const double worst_prefill = prefill_deviation(model->transformer(), tokens, want, &pool);
+  const double worst_prefill = prefill_deviation(model->transformer(), tokens, want, context, &pool);
 
   // 2. The prompt, then the continuation one token at a time through the KV cache, with
   //    baton's own greedy choice checked at every step that is not a near-tie.
-  LocalBackend decode(model->transformer(), DType::F32, static_cast<int64_t>(tokens.size()), &pool);
+  LocalBackend decode(model->transformer(), DType::F32, context, &pool);
   std::vector<float> last = decode.forward(std::span(tokens.data(), n_prompt), 0);
   double worst_decode = row_deviation(want[n_prompt - 1], last.data());
   int compared = 0, skipped = 0;
@@ -285,6 +325,26 @@ TEST(ArchReference, WrongVariantsMissTheTolerance) {
        }},
       {"phi3-tiny-f32", "interleaved instead of NeoX RoPE",
        [](HyperParams& hp, StageWeights&) { hp.rope.layout = RopeLayout::Normal; }},
+      {"phi3-longrope-long-f32", "the short factors beyond the original context",
+       [](HyperParams&, StageWeights& w) { w.rope_factors_long = w.rope_factors_short; }},
+      {"phi3-longrope-short-f32", "the long factors within the original context",
+       [](HyperParams&, StageWeights& w) { w.rope_factors_short = w.rope_factors_long; }},
+      {"phi3-longrope-short-f32", "no LongRoPE factors",
+       [](HyperParams&, StageWeights& w) { w.rope_factors_short = w.rope_factors_long = nullptr; }},
+      {"phi3-longrope-long-f32", "no attention factor",
+       [](HyperParams& hp, StageWeights&) { hp.rope.attn_factor = 1.0f; }},
+      {"qwen3-yarn-f32", "YaRN ignored", [](HyperParams& hp, StageWeights&) {
+         hp.rope.ext_factor = 0.0f;
+         hp.rope.freq_scale = 1.0f;
+       }},
+      {"qwen3-yarn-f32", "linear scaling instead of YaRN",
+       [](HyperParams& hp, StageWeights&) { hp.rope.ext_factor = 0.0f; }},
+      {"llama-yarn-f32", "YaRN ignored", [](HyperParams& hp, StageWeights&) {
+         hp.rope.ext_factor = 0.0f;
+         hp.rope.freq_scale = 1.0f;
+       }},
+      {"llama-yarn-f32", "linear scaling instead of YaRN",
+       [](HyperParams& hp, StageWeights&) { hp.rope.ext_factor = 0.0f; }},
   };
   ThreadPool pool(2);
   for (const WrongVariant& v : variants) {
@@ -296,7 +356,7 @@ TEST(ArchReference, WrongVariantsMissTheTolerance) {
     v.apply(hp, w);
     const Transformer wrong(hp, w);
     const auto tokens = c.ref.json["tokens"].get<std::vector<int32_t>>();
-    const double dev = prefill_deviation(wrong, tokens, rows_of(c.ref.json), &pool);
+    const double dev = prefill_deviation(wrong, tokens, rows_of(c.ref.json), context_of(c.ref), &pool);
     const double tol = case_tolerance(v.reference, c.synth);
     std::printf("%s with %s: max |logit - llama.cpp| %.3g (tolerance %.3g)\n", v.reference, v.what, dev, tol);
     EXPECT_GT(dev, 100 * tol) << v.reference << " with " << v.what;
@@ -315,7 +375,9 @@ INSTANTIATE_TEST_SUITE_P(Architectures, ArchReference,
                                            "llama-tiny-q5_0", "llama-tiny-q5_1", "llama-tiny-iq4_nl", "llama-tiny-q5_K",
                                            "llama-tiny-odd-q4_K_M", "llama-tiny-odd-q5_K_M",
                                            "gemma2-tiny-f32", "gemma3-tiny6-f32", "llama3-tiny-f32", "llama3-tiny-q8_0",
-                                           "qwen3-tiny-f32", "qwen3-tiny-q8_0", "phi3-tiny-f32", "phi3-tiny-q4_K"),
+                                           "qwen3-tiny-f32", "qwen3-tiny-q8_0", "phi3-tiny-f32", "phi3-tiny-q4_K",
+                                           "phi3-longrope-short-f32", "phi3-longrope-long-f32",
+                                           "phi3-longrope-long-q4_K", "qwen3-yarn-f32", "llama-yarn-f32"),
                          test_name);
 
 }  // namespace

@@ -8,15 +8,19 @@
 // differences from an exact float32 engine are the order of additions and, for quantised
 // weights, the quantisation of activations.
 //
-// usage: node llama_cpp_logits.mjs MODEL.gguf PROMPT_IDS(comma-separated) GEN_TOKENS STRIDE TOP [META_JSON]
+// CONTEXT (default: the prompt and continuation plus 8) is the context size asked for;
+// llama.cpp rounds it up to a multiple of 256, and the output's "context" is the size it
+// ran with (the per-sequence context LongRoPE chooses its factors by).
+//
+// usage: node llama_cpp_logits.mjs MODEL.gguf PROMPT_IDS(comma-separated) GEN_TOKENS STRIDE TOP [META_JSON] [CONTEXT]
 // LLAMA_REF_DIR must name the folder node-llama-cpp was installed into.
 import { createRequire } from "node:module";
 import fs from "node:fs";
 import path from "node:path";
 
-const [modelPath, promptArg, genArg, strideArg, topArg, metaArg] = process.argv.slice(2);
+const [modelPath, promptArg, genArg, strideArg, topArg, metaArg, contextArg] = process.argv.slice(2);
 if (!modelPath || !promptArg || !genArg || !strideArg || !topArg) {
-  console.error("usage: node llama_cpp_logits.mjs MODEL.gguf PROMPT_IDS GEN_TOKENS STRIDE TOP [META_JSON]");
+  console.error("usage: node llama_cpp_logits.mjs MODEL.gguf PROMPT_IDS GEN_TOKENS STRIDE TOP [META_JSON] [CONTEXT]");
   process.exit(2);
 }
 const prompt = promptArg.split(",").map(Number);
@@ -24,6 +28,7 @@ const genTokens = Number(genArg);
 const stride = Number(strideArg);
 const top = Number(topArg);
 const meta = metaArg ? JSON.parse(metaArg) : {};
+const contextSize = contextArg ? Number(contextArg) : prompt.length + genTokens + 8;
 
 const refDir = process.env.LLAMA_REF_DIR ?? process.cwd();
 const require = createRequire(path.join(path.resolve(refDir), "package.json"));
@@ -35,7 +40,7 @@ const version = JSON.parse(fs.readFileSync(packageJson, "utf8")).version;
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error, maxThreads: 1 });
 const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
 const context = await model.createContext({
-  contextSize: prompt.length + genTokens + 8,
+  contextSize,
   batchSize: prompt.length + genTokens + 8,
   threads: { ideal: 1, min: 1 },
   flashAttention: false,
@@ -79,6 +84,7 @@ console.log(JSON.stringify({
   reference: `llama.cpp ${llama.llamaCppRelease?.release ?? "(release unknown)"} through node-llama-cpp ${version}, CPU, 1 thread, f32 KV, no flash attention`,
   tokens,
   n_prompt: prompt.length,
+  context: context._ctx.getContextSize(),
   rows: rows.map(kept),
 }));
 await context.dispose();

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Writes tests/model/data/arch-reference/*.json: llama.cpp's logits on small synthesised
 # models of every architecture baton runs (llama with and without Llama 3's rope_freqs,
-# mistral, qwen2, qwen3, phi3), for tests/model/arch_reference_test.cpp.
+# mistral, qwen2, qwen3, phi3 with and without LongRoPE, YaRN on llama and qwen3), for
+# tests/model/arch_reference_test.cpp.
 #
 # Each case is a `baton model synth` file (tiny: 2 layers, width 256, 8 query / 4 KV heads,
 # vocabulary 1024; tiny6: the same with 6 layers, so Gemma 3 has a global layer). The Gemma
@@ -15,6 +16,11 @@
 # the Mistral case gives llama.cpp the same tensors written under "llama" and baton the
 # file written under "mistral". (Llama itself is checked against PyTorch on the shipped
 # trained model: models/baton-kjv-5m.ref.json.)
+#
+# A case may ask for a larger context (--context N below): llama.cpp's context is at least
+# 256 (it rounds up to a multiple of 256), and LongRoPE uses its long factors only when
+# that context exceeds the file's original context. Every reference records the context
+# llama.cpp ran with, and the test gives baton's KV cache the same size.
 #
 # Run it again whenever the synthesiser changes (the test says so when the hash differs).
 #
@@ -34,7 +40,7 @@ seed=19
 
 cases_wanted=""
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baton) baton="$2"; shift 2 ;;
@@ -63,6 +69,10 @@ for i in $(seq 1 11); do prompt="$prompt,$(( (i * 7919 + 13) % 1024 ))"; done
 # The llama3 cases carry Llama 3.2's rope_freqs (factor 32) and tied head; their original
 # context is 64 instead of 8192, so that the 24 positions compared reach the scaled and
 # blended frequencies (with 8192 only angles below 0.03 rad would change).
+# The phi3 LongRoPE file has an original context of 256 (context_length 512): llama.cpp's
+# smallest context, 256, takes the short factors, a context of 512 the long ones. The YaRN
+# files' original context of 64 puts the blended pairs among those that turn noticeably
+# within 24 positions (with 4096 only the magnitude factor would show).
 cases=(
   "qwen2-tiny-f32 qwen2 qwen2 f32"
   "qwen2-tiny-f16 qwen2 qwen2 f16"
@@ -86,6 +96,11 @@ cases=(
   "qwen3-tiny-q8_0 qwen3 qwen3 q8_0"
   "phi3-tiny-f32 phi3 phi3 f32"
   "phi3-tiny-q4_K phi3 phi3 q4_K"
+  "phi3-longrope-short-f32 phi3 phi3 f32 tiny --rope-scaling longrope --rope-original-context 256"
+  "phi3-longrope-long-f32 phi3 phi3 f32 tiny --rope-scaling longrope --rope-original-context 256 --context 512"
+  "phi3-longrope-long-q4_K phi3 phi3 q4_K tiny --rope-scaling longrope --rope-original-context 256 --context 512"
+  "qwen3-yarn-f32 qwen3 qwen3 f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
+  "llama-yarn-f32 llama llama f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
 )
 
 # The further synth options as fields of the reference's "synth" object, which the test
@@ -107,9 +122,16 @@ extra_json() {
 }
 
 for c in "${cases[@]}"; do
-  read -r name arch ref_arch dtype case_size extra <<< "$c"
+  read -r name arch ref_arch dtype case_size options <<< "$c"
   size="${case_size:-tiny}"
   [[ -z "$cases_wanted" || "$cases_wanted" == *",$name,"* ]] || continue
+  # --context is for llama.cpp; the rest are synth options.
+  context=""
+  extra=""
+  set -- $options
+  while [[ $# -gt 0 ]]; do
+    if [[ "$1" == "--context" ]]; then context="$2"; shift 2; else extra="$extra $1"; shift; fi
+  done
   file="$work/$name.gguf"
   # shellcheck disable=SC2086  # extra is a list of options
   "$baton" model synth --arch "$arch" --size "$size" --dtype "$dtype" --seed "$seed" $extra -o "$file" > /dev/null 2>&1
@@ -124,6 +146,7 @@ for c in "${cases[@]}"; do
   meta="$(printf '{"format":1,"generated_by":"tools/reference/make-arch-references.sh","synth":{"arch":"%s","size":"%s","dtype":"%s","tokenizer":"llama","seed":%d%s},"file_sha256":"%s","llama_cpp_read_architecture":"%s"}' \
     "$arch" "$size" "$dtype" "$seed" "$fields" "$sha" "$ref_arch")"
   echo "$name: llama.cpp on $(basename "$ref_file")" >&2
-  LLAMA_REF_DIR="$ref_dir" node "$here/llama_cpp_logits.mjs" "$ref_file" "$prompt" 12 "$stride" "$top" "$meta" > "$out_dir/$name.json"
+  LLAMA_REF_DIR="$ref_dir" node "$here/llama_cpp_logits.mjs" "$ref_file" "$prompt" 12 "$stride" "$top" "$meta" $context \
+      > "$out_dir/$name.json"
 done
 ls -l "$out_dir" >&2
