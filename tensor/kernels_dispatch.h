@@ -69,16 +69,6 @@ struct KernelTable {
   DotTileFn dot_q5_K = nullptr;    // activation: Q8_K
 };
 
-// The scalar reference tiles of those types, for tables without a vector version of their own.
-void scalar_dot_q5_0(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride);
-void scalar_dot_q5_1(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride);
-void scalar_dot_iq4_nl(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                       int ntok, float* out, size_t out_stride);
-void scalar_dot_q5_K(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride);
-
 // Q8_0 activations for tables with q8_wide_rows: each token's row is its row_bytes(Q8_0)
 // of blocks, padded to 4 bytes, then one Q8BlockSums per block. Rows-in-lanes kernels need
 // a block's scale as f32 and the sum of its codes once per (token, block); computing them

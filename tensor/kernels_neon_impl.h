@@ -10,31 +10,11 @@
 #include <utility>
 
 #include "tensor/kernels_dispatch.h"
+#include "tensor/kernels_exact_neon_impl.h"  // dot_q5_0, dot_q5_1, dot_iq4_nl, dot_q5_K
 #include "tensor/simd_neon.h"
 
 namespace baton::detail {
 namespace {
-
-// Tiles of NR weight rows x NT activation rows: every (row, token) pair owns one
-// accumulator and sees the same instruction sequence whatever NR and NT are (DotTileFn).
-template <typename Kernel>
-void dispatch_tile(int nrows, int ntok, Kernel k) {
-  if (ntok >= 2) {
-    switch (nrows) {
-      case 4: k.template operator()<4, 2>(); break;
-      case 3: k.template operator()<3, 2>(); break;
-      case 2: k.template operator()<2, 2>(); break;
-      default: k.template operator()<1, 2>(); break;
-    }
-  } else {
-    switch (nrows) {
-      case 4: k.template operator()<4, 1>(); break;
-      case 3: k.template operator()<3, 1>(); break;
-      case 2: k.template operator()<2, 1>(); break;
-      default: k.template operator()<1, 1>(); break;
-    }
-  }
-}
 
 template <int NR, int NT, size_t ElemBytes, typename Load8, typename Load1>
 void dot_float_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
@@ -152,17 +132,6 @@ void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* ac
     dot_q8_0_like_tile<NR, NT, true>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride,
                                      out, out_stride);
   });
-}
-
-// Unpacks Q4_K's 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15).
-inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  std::memcpy(utmp, packed, 12);
-  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);  // mins 4-7
-  const uint32_t mins_0_3 = utmp[1] & kLow6;
-  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);  // scales 4-7
-  utmp[2] = mins_0_3;
-  utmp[0] &= kLow6;  // scales 0-3
 }
 
 template <int NR, int NT>
@@ -559,8 +528,8 @@ constexpr KernelTable kNeonTable = {
     dot_f32,       dot_f16,       dot_bf16,  dot_q8_0, dot_q4_0, dot_q4_K, dot_q6_K,
     quantize_q8_0, quantize_q8_K, kv_scores, kv_mix,   softmax,  silu_mul,
     4, 2, 0, 0,
-    // No NEON versions yet: the scalar reference, whose bits every table gives for these.
-    scalar_dot_q5_0, scalar_dot_q5_1, scalar_dot_iq4_nl, scalar_dot_q5_K,
+    // kernels_exact_neon_impl.h: the scalar reference's bits, as on every table.
+    dot_q5_0,      dot_q5_1,      dot_iq4_nl, dot_q5_K,
 };
 
 }  // namespace

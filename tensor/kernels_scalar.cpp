@@ -323,23 +323,6 @@ constexpr KernelTable kScalarTable = {
 
 }  // namespace
 
-void scalar_dot_q5_0(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride) {
-  tile<row_q5_0>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
-}
-void scalar_dot_q5_1(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride) {
-  tile<row_q5_1>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
-}
-void scalar_dot_iq4_nl(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                       int ntok, float* out, size_t out_stride) {
-  tile<row_iq4_nl>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
-}
-void scalar_dot_q5_K(int64_t n, const void* w, size_t row_stride, int nrows, const void* act, size_t act_stride,
-                     int ntok, float* out, size_t out_stride) {
-  tile<row_q5_K>(n, w, row_stride, nrows, act, act_stride, ntok, out, out_stride);
-}
-
 const KernelTable& scalar_kernels() { return kScalarTable; }
 
 }  // namespace baton::detail

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "tensor/cpu_features.h"
+#include "tensor/dtype.h"
 #include "tensor/kernels_dispatch.h"
 
 namespace baton {
@@ -33,6 +34,23 @@ TEST(Dispatch, ActiveTableFollowsTheCpuFeatures) {
   EXPECT_EQ(active, best != nullptr ? best->name : "scalar");
   EXPECT_FALSE(f.neon);
 #endif
+}
+
+// Each NEON table has a kernel of its own for every weight type (none borrowed from the
+// scalar table), so the suites' NEON-against-scalar comparisons compare two computations.
+TEST(Dispatch, NeonTablesHaveTheirOwnKernelForEveryWeightType) {
+  const detail::KernelTable* tables[] = {detail::neon_kernels(), detail::neon_dotprod_kernels()};
+  if (tables[0] == nullptr) GTEST_SKIP() << "not an aarch64 build (or BATON_FORCE_SCALAR is set)";
+  const detail::KernelTable& scalar = detail::scalar_kernels();
+  for (const detail::KernelTable* k : tables) {
+    if (k == nullptr) continue;
+    for (uint32_t id = 0; id < 64; ++id) {  // ggml type ids; baton's are all below 64
+      const auto info = dtype_info(id);
+      if (!info || !detail::is_matvec_weight_type(info->type)) continue;
+      const DType t = info->type;
+      EXPECT_NE(detail::dot_rows_for(*k, t), detail::dot_rows_for(scalar, t)) << k->name << " " << dtype_name(t);
+    }
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tensor/fp16.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels_dispatch.h"
 #include "tensor/thread_pool.h"
@@ -311,6 +312,41 @@ TEST(Matmul, RowsAcrossLanesEqualScalarBitForBit) {
     }
   }
   if (!ran) GTEST_SKIP() << "no kernel table with rows across lanes on this CPU";
+}
+
+// The byte comparisons above can fail: on this data, the reference's float step fused into
+// one multiply-add (what implicit contraction would make of `sum += sumi * (dx * dy)`)
+// gives other bits for some rows, while the same step unfused gives the scalar table's.
+TEST(Matmul, FusedFloatStepMissesTheExactComparison) {
+  const int64_t rows = 16, cols = 33 * kQK;
+  const auto wq = quantize_matrix(DType::Q5_0, random_floats(rows * cols, 3001, 0.5f), rows, cols);
+  const auto x = random_floats(cols, 3002, 2.0f);
+  std::vector<float> want(rows);
+  detail::matvec_with(detail::scalar_kernels(), WeightView{DType::Q5_0, wq.data(), rows, cols}, x.data(), want.data(),
+                      nullptr);
+  std::vector<uint8_t> act(row_bytes(DType::Q8_0, cols));
+  quantize_row(DType::Q8_0, x.data(), act.data(), cols);
+  const auto* y = reinterpret_cast<const BlockQ8_0*>(act.data());
+  int fused_differs = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* b = reinterpret_cast<const BlockQ5_0*>(wq.data() + r * row_bytes(DType::Q5_0, cols));
+    float unfused = 0.0f, fused = 0.0f;
+    for (int64_t i = 0; i < cols / kQK; ++i) {
+      uint32_t qh;
+      std::memcpy(&qh, b[i].qh, sizeof qh);
+      int sumi = 0;
+      for (int j = 0; j < kQK / 2; ++j) {
+        sumi += ((b[i].qs[j] & 0xF) + 16 * static_cast<int>((qh >> j) & 1) - 16) * y[i].qs[j];
+        sumi += ((b[i].qs[j] >> 4) + 16 * static_cast<int>((qh >> (j + kQK / 2)) & 1) - 16) * y[i].qs[j + kQK / 2];
+      }
+      const float dxy = fp16_to_f32(b[i].d) * fp16_to_f32(y[i].d);
+      unfused += static_cast<float>(sumi) * dxy;  // no contraction: -ffp-contract=off or no FMA in the target
+      fused = std::fma(static_cast<float>(sumi), dxy, fused);
+    }
+    ASSERT_EQ(unfused, want[r]) << "row " << r;
+    fused_differs += fused != want[r];
+  }
+  EXPECT_GT(fused_differs, 0);
 }
 
 TEST(Matvec, RejectsBadShapesAndTypes) {
