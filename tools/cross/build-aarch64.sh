@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cross-builds baton for 64-bit ARM Linux (phones, tablets, Raspberry Pi) as one static
-# executable, plus the aarch64 tensor and model test suites and the kernel benchmark.
+# executable, plus the aarch64 tensor and model test suites and the kernel benchmarks.
 #
 #   tools/cross/build-aarch64.sh [BUILD_DIR]     (default: build-aarch64/)
 #
@@ -117,7 +117,7 @@ cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_TOOLCHAIN_FILE="$TOOLCHAIN" -DCMAKE_BUI
 
 # The test suites and kernel tools first, so that they exist for ctest even if a later
 # target fails; then baton itself.
-targets=(baton_kernel_bench baton_kernel_digest)
+targets=(baton_kernel_bench baton_kernel_calls baton_kernel_digest)
 for dir in tensor model; do
   while IFS= read -r src; do targets+=("${dir}_$(basename "$src" .cpp)"); done \
     < <(find "$ROOT/tests/$dir" -maxdepth 1 -name '*_test.cpp' | sort)
