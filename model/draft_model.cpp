@@ -64,6 +64,7 @@ std::vector<float> ModelDrafter::logits_after(std::span<const int32_t> context) 
   size_t shared = 0;
   while (shared < cached_.size() && shared < context.size() && cached_[shared] == context[shared]) ++shared;
   shared = std::min(shared, context.size() - 1);
+  shared = static_cast<size_t>(backend_.reusable_prefix(static_cast<int64_t>(shared)));
   cached_.resize(shared);
   backend_.truncate(static_cast<int64_t>(shared));
   std::vector<float> logits;

@@ -8,11 +8,17 @@
 #include <stdexcept>
 
 #include "model/grammar_constraint.h"
+#include "model/sliding_window.h"
 #include "model/json_constraint.h"
 #include "model/stop_strings.h"
 #include "model/tokenizer.h"
 
 namespace baton {
+
+// A speculative step's rejected drafts are rolled back on every stage, so sliding-window
+// layers must keep at least that many positions beyond their window.
+static_assert(kSlidingRollback >= static_cast<int64_t>(kMaxDraftRows),
+              "sliding-window layers must keep the positions of a step's rejected drafts");
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
@@ -189,6 +195,7 @@ GenerationResult Generator::generate(const std::vector<int32_t>& input, const Ge
   size_t shared = 0;
   while (shared < history_.size() && shared < input.size() && history_[shared] == input[shared]) ++shared;
   shared = std::min(shared, input.size() - 1);
+  shared = static_cast<size_t>(backend_.reusable_prefix(static_cast<int64_t>(shared)));
   history_.resize(shared);
   backend_.truncate(static_cast<int64_t>(shared));
 

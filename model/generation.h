@@ -50,8 +50,13 @@ class ForwardBackend {
   // Embeddings: appends `tokens` and returns the sum, over their rows in order, of the
   // final norm of the hidden state (dim floats); no head, nothing sampled.
   virtual std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) = 0;
-  // Forgets positions >= n_positions (prompt-cache reuse, /clear).
+  // Forgets positions >= n_positions (prompt-cache reuse, /clear). n_positions must be
+  // what reusable_prefix() allows.
   virtual void truncate(int64_t n_positions) = 0;
+  // The longest prefix of at most n cached positions truncate() may keep: n, or 0 when a
+  // sliding-window layer has already dropped keys the positions after it would need
+  // (model/sliding_window.h). Going back at most kSlidingRollback positions always works.
+  virtual int64_t reusable_prefix(int64_t n) const { return n; }
   virtual int64_t context_capacity() const = 0;
 };
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "model/sliding_window.h"
 #include "tensor/dtype.h"
 #include "tensor/kernels.h"
 
@@ -65,6 +66,8 @@ struct HyperParams {
   GemmaParams gemma;
 
   int q_dim() const { return n_heads * head_dim; }
+  // The sliding-window layers, for sizing KV caches (none outside Gemma).
+  SlidingWindows sliding_windows() const { return {gemma.sliding_window, gemma.sliding}; }
   int kv_dim() const { return n_kv_heads * head_dim; }
 };
 

@@ -16,6 +16,7 @@
 
 #include "model/gguf.h"
 #include "model/hparams.h"
+#include "model/sliding_window.h"
 
 namespace baton {
 
@@ -71,6 +72,24 @@ std::vector<bool> read_pattern(const GgufFile& f, const std::string& key, int n_
 
 }  // namespace
 
+SlidingWindows read_sliding_windows(const GgufFile& f, std::string_view arch_name, int n_layers) {
+  const bool gemma2 = arch_name == "gemma2";
+  if (!gemma2 && arch_name != "gemma3") return {};
+  const std::string p = std::string(arch_name) + ".";
+  const std::string window_key = p + "attention.sliding_window";
+  const auto window = f.opt_u64(window_key);
+  if (window && (*window == 0 || *window > (1u << 24))) {
+    // gemma3 files without sliding layers leave the key out rather than writing 0.
+    throw GgufError(fmt::format("{}: '{}' must be in [1, {}], found {}", f.path(), window_key, 1u << 24, *window));
+  }
+  SlidingWindows out;
+  if (gemma2 || window) {
+    out.window = static_cast<int>(window.value_or(4096));
+    out.sliding = read_pattern(f, p + "attention.sliding_window_pattern", n_layers, gemma2 ? 2 : 6);
+  }
+  return out;
+}
+
 void read_gemma_hparams(const GgufFile& f, HyperParams& hp) {
   const bool gemma2 = hp.arch == Architecture::Gemma2;
   const std::string p = hp.arch_name + ".";
@@ -95,16 +114,9 @@ void read_gemma_hparams(const GgufFile& f, HyperParams& hp) {
     g.final_softcap = positive_float(f, p + "final_logit_softcapping", 0.0f);
   }
 
-  const std::string window_key = p + "attention.sliding_window";
-  const auto window = f.opt_u64(window_key);
-  if (window && (*window == 0 || *window > (1u << 24))) {
-    // gemma3 files without sliding layers leave the key out rather than writing 0.
-    throw GgufError(fmt::format("{}: '{}' must be in [1, {}], found {}", f.path(), window_key, 1u << 24, *window));
-  }
-  if (gemma2 || window) {
-    g.sliding_window = static_cast<int>(window.value_or(4096));
-    g.sliding = read_pattern(f, p + "attention.sliding_window_pattern", hp.n_layers, gemma2 ? 2 : 6);
-  }
+  SlidingWindows windows = read_sliding_windows(f, hp.arch_name, hp.n_layers);
+  g.sliding_window = windows.window;
+  g.sliding = std::move(windows.sliding);
 
   g.rope_sliding = hp.rope;
   if (!gemma2) {

@@ -6,7 +6,7 @@ namespace baton {
 
 LocalBackend::LocalBackend(const Transformer& tf, DType kv_dtype, int64_t context, ThreadPool* pool)
     : tf_(tf),
-      kv_(kv_dtype, tf.weights().range, context, tf.hparams().kv_dim()),
+      kv_(kv_dtype, tf.weights().range, context, tf.hparams().kv_dim(), tf.hparams().sliding_windows()),
       pool_(pool) {
   const auto& w = tf.weights();
   if (!w.has_embedding || !w.has_head || w.range.first != 0 || w.range.last != tf.hparams().n_layers) {

@@ -19,6 +19,7 @@ class LocalBackend final : public ForwardBackend {
   std::vector<float> forward_rows(std::span<const int32_t> tokens, int64_t pos0) override;
   std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) override;
   void truncate(int64_t n_positions) override;
+  int64_t reusable_prefix(int64_t n) const override { return kv_.reusable_prefix(n); }
   int64_t context_capacity() const override { return kv_.capacity(); }
   const KVCache& kv_cache() const { return kv_; }
 

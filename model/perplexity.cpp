@@ -81,7 +81,7 @@ PerplexityResult measure_perplexity(const Transformer& model, std::span<const in
   for (int32_t t : tokens) {
     if (t < 0 || t >= hp.vocab_size) throw std::invalid_argument(fmt::format("token id {} is outside the vocabulary", t));
   }
-  KVCache kv(o.kv_dtype, LayerRange{0, hp.n_layers}, o.context, hp.kv_dim());
+  KVCache kv(o.kv_dtype, LayerRange{0, hp.n_layers}, o.context, hp.kv_dim(), hp.sliding_windows());
   NllSums sums;
   for (int64_t i = 0; i < n_windows; ++i) {
     score_window(model, tokens.subspan(static_cast<size_t>(i * o.context), static_cast<size_t>(o.context + 1)), o, kv,

@@ -4,6 +4,8 @@
 // layers, soft-capped attention scores (Gemma 2) and RMS norms of each query and key head
 // before RoPE (Gemma 3). The scaled embedding and capped logits are in Transformer::embed
 // and head.
+#include <algorithm>
+
 #include "model/transformer.h"
 #include "model/transformer_buffers.h"
 #include "tensor/kernels.h"
@@ -34,22 +36,29 @@ void Transformer::gemma_block(const LayerWeights& L, int layer, float* hidden, i
   linear(L.attn_v, x, n, v, pool);
   int64_t row = 0;
   for (const Sequence& s : batch) {
-    KVLayerView cache = s.kv->layer(layer);
     const RopeTable& rope = rope_for(layer, s.kv->capacity());
-    for (int64_t t = 0; t < s.n_tokens; ++t) {
-      float* qt = q + (row + t) * q_dim;
-      float* kt = k + (row + t) * kv_dim;
-      float* vt = v + (row + t) * kv_dim;
-      if (L.attn_q_norm) {
-        rmsnorm_heads(qt, L.attn_q_norm, hp_.n_heads, head_dim, hp_.rms_eps);
-        rmsnorm_heads(kt, L.attn_k_norm, hp_.n_kv_heads, head_dim, hp_.rms_eps);
+    // A sliding layer's cache holds its window and a little more: a long chunk goes
+    // through in pieces, each written and then attended to (a query's result depends only
+    // on the keys it sees, so the pieces change nothing).
+    const int64_t piece = s.kv->max_write(layer);
+    for (int64_t t0 = 0; t0 < s.n_tokens; t0 += piece) {
+      const int64_t n_piece = std::min(piece, s.n_tokens - t0);
+      const KVLayerView cache = s.kv->layer_for_write(layer, s.pos0 + t0, n_piece);
+      for (int64_t t = t0; t < t0 + n_piece; ++t) {
+        float* qt = q + (row + t) * q_dim;
+        float* kt = k + (row + t) * kv_dim;
+        float* vt = v + (row + t) * kv_dim;
+        if (L.attn_q_norm) {
+          rmsnorm_heads(qt, L.attn_q_norm, hp_.n_heads, head_dim, hp_.rms_eps);
+          rmsnorm_heads(kt, L.attn_k_norm, hp_.n_kv_heads, head_dim, hp_.rms_eps);
+        }
+        const int position = static_cast<int>(s.pos0 + t);
+        rope_inplace(qt, hp_.n_heads, position, rope);
+        rope_inplace(kt, hp_.n_kv_heads, position, rope);
+        kv_store(cache, s.pos0 + t, kt, vt, kv_dim);
       }
-      const int position = static_cast<int>(s.pos0 + t);
-      rope_inplace(qt, hp_.n_heads, position, rope);
-      rope_inplace(kt, hp_.n_kv_heads, position, rope);
-      kv_store(cache, s.pos0 + t, kt, vt, kv_dim);
+      attention(q + (row + t0) * q_dim, n_piece, s.pos0 + t0, cache, shape, attn + (row + t0) * q_dim, pool);
     }
-    attention(q + row * q_dim, s.n_tokens, s.pos0, cache, shape, attn + row * q_dim, pool);
     row += s.n_tokens;
   }
   linear(L.attn_output, attn, n, out, pool);

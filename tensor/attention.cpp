@@ -1,4 +1,5 @@
 // Causal grouped-query attention over a KV cache, and writing one position into the cache.
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -48,6 +49,13 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
                                 std::to_string(row_bytes(kv.dtype, kv_elems)) + " bytes for n_kv_heads*head_dim values");
   }
   if (n_tokens == 0) return;
+  // Every position a query sees must be in the view: a sliding layer's rows start later.
+  const int64_t first_seen = shape.window > 0 ? std::max<int64_t>(0, pos0 - shape.window + 1) : 0;
+  if (first_seen < kv.first_position || (kv.rows > 0 && pos0 + n_tokens - kv.first_position > kv.rows)) {
+    throw std::out_of_range("attention: positions " + std::to_string(first_seen) + ".." +
+                            std::to_string(pos0 + n_tokens - 1) + " are not all in the KV cache, which holds " +
+                            std::to_string(kv.first_position) + ".." + std::to_string(kv.first_position + kv.rows - 1));
+  }
 
   const int group = shape.n_heads / shape.n_kv_heads;
   const int64_t head_dim = shape.head_dim;
@@ -64,7 +72,8 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
   // head (grain = group), so each K/V row is read once per group and the grouping, hence
   // the arithmetic, is the same whatever the thread count.
   auto pairs = [&](size_t p0, size_t p1) {
-    const size_t max_ctx = static_cast<size_t>(pos0 + n_tokens);
+    // Scores of one query (the longest row is the last token's; a window bounds them all).
+    const size_t max_ctx = static_cast<size_t>(window > 0 ? std::min<int64_t>(pos0 + n_tokens, window) : pos0 + n_tokens);
     std::vector<float> scores(static_cast<size_t>(group) * max_ctx);
     for (size_t first = p0; first < p1; first += static_cast<size_t>(group)) {
       const int64_t t = static_cast<int64_t>(first) / shape.n_heads;
@@ -74,7 +83,7 @@ void attention_with(const KernelTable& k, const float* q, int64_t n_tokens, int6
       const int64_t last_pos = pos0 + t;
       const int64_t first_pos = window > 0 && last_pos >= window ? last_pos - window + 1 : 0;
       const int64_t n_ctx = last_pos - first_pos + 1;
-      const size_t skip = static_cast<size_t>(first_pos) * static_cast<size_t>(kv.row_bytes);
+      const size_t skip = static_cast<size_t>(first_pos - kv.first_position) * static_cast<size_t>(kv.row_bytes);
       k.kv_scores(kv.dtype, k_base + skip + kv_offset, static_cast<size_t>(kv.row_bytes), n_ctx,
                   q + t * q_stride + h * head_dim, group, head_dim, scale, scores.data(), max_ctx);
       for (int g = 0; g < group; ++g) {
@@ -107,8 +116,13 @@ void kv_store(const KVLayerView& kv, int64_t position, const float* k, const flo
     throw std::invalid_argument("kv_store: " + std::to_string(row_elems) + " values do not fit a KV row of " +
                                 std::to_string(kv.row_bytes) + " bytes");
   }
-  auto* k_row = static_cast<uint8_t*>(kv.k) + position * kv.row_bytes;
-  auto* v_row = static_cast<uint8_t*>(kv.v) + position * kv.row_bytes;
+  const int64_t row = position - kv.first_position;
+  if (row < 0 || (kv.rows > 0 && row >= kv.rows)) {
+    throw std::out_of_range("kv_store: position " + std::to_string(position) + " is outside the KV rows for positions " +
+                            std::to_string(kv.first_position) + ".." + std::to_string(kv.first_position + kv.rows - 1));
+  }
+  auto* k_row = static_cast<uint8_t*>(kv.k) + row * kv.row_bytes;
+  auto* v_row = static_cast<uint8_t*>(kv.v) + row * kv.row_bytes;
   if (kv.dtype == DType::Q8_0) {
     // Same codes as quantize_row; the table's quantiser is just faster.
     const auto& table = detail::active_kernels();

@@ -118,33 +118,37 @@ void rope_inplace(float* x, int n_heads, int position, const RopeTable& table);
 void rope_inplace(float* x, int n_heads, int position, const RopeParams& p);
 
 // ---- attention over a KV cache ----
-// One layer's cache: K and V rows for positions [0, capacity), each row holds
-// n_kv_heads * head_dim values in `dtype` (F16 or Q8_0; F32 allowed for tests).
+// One layer's cache: K and V rows, row i holding position first_position + i, each row
+// n_kv_heads * head_dim values in `dtype` (F16 or Q8_0; F32 allowed for tests). A full
+// cache starts at position 0; a sliding-window layer's keeps only its latest positions.
 struct KVLayerView {
   DType dtype;
   void* k;
   void* v;
-  int64_t row_bytes;  // bytes per position (row_bytes(dtype, n_kv_heads * head_dim))
+  int64_t row_bytes;            // bytes per position (row_bytes(dtype, n_kv_heads * head_dim))
+  int64_t first_position = 0;   // the position in row 0
+  int64_t rows = 0;             // rows allocated (0: not checked)
 };
 struct AttentionShape {
   int n_heads = 0;
   int n_kv_heads = 0;  // grouped-query: n_heads % n_kv_heads == 0
   int head_dim = 0;
   // Sliding-window layers (Gemma 2/3): > 0 lets a query at position p see only positions
-  // p - window + 1 .. p. The cache still holds every position, so rolling back or reusing
-  // a prefix needs nothing special.
+  // p - window + 1 .. p, which the view must hold (it may start after position 0).
   int window = 0;
   float softcap = 0.0f;  // > 0: each score s becomes softcap * tanh(s / softcap) before the softmax (Gemma 2)
   float scale = 0.0f;    // > 0: the score scale instead of 1/sqrt(head_dim)
 };
 // Causal attention for n_tokens queries at positions pos0 .. pos0+n_tokens-1.
 // q: n_tokens x (n_heads*head_dim) f32 (already roped); the cache already holds
-// positions [0, pos0+n_tokens). out: n_tokens x (n_heads*head_dim).
+// every position the queries see, up to pos0+n_tokens-1. out: n_tokens x (n_heads*head_dim).
+// Throws std::out_of_range when a position the queries see is not in the view.
 // Scale is 1/sqrt(head_dim) unless shape.scale says otherwise. Splits (token, head) pairs
 // across the pool.
 void attention(const float* q, int64_t n_tokens, int64_t pos0, const KVLayerView& kv,
                const AttentionShape& shape, float* out, ThreadPool* pool);
-// Writes one position's K and V (f32, n_kv_heads*head_dim each) into the cache.
+// Writes one position's K and V (f32, n_kv_heads*head_dim each) into the cache (its row
+// position - first_position; std::out_of_range outside the view's rows).
 void kv_store(const KVLayerView& kv, int64_t position, const float* k, const float* v,
               int64_t row_elems);
 

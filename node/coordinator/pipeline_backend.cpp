@@ -53,7 +53,11 @@ PipelineBackend::Attempt PipelineBackend::attempt(const std::vector<int32_t>& id
       // without them: send nothing, the session replays first.
       if (required && *required != epoch) return kj::READY_NOW;
       return cluster_.send_step(session_, step, pos0, ids, top_k, batch_group_, sampling, verify_rows, embed)
-          .then([&](StepResult r) { out.result = std::move(r); });
+          .then([&, pos0, n = static_cast<int64_t>(ids.size())](StepResult r) {
+            out.result = std::move(r);
+            // As the stages' KVCache::set_size counts: a frame at 0 empties them first.
+            kv_high_ = std::max(pos0 == 0 ? 0 : kv_high_, pos0 + n);
+          });
     });
   });
   return out;
@@ -191,6 +195,11 @@ void PipelineBackend::record(const StepResult& r, bool decode, uint64_t wall_us)
 }
 
 void PipelineBackend::truncate(int64_t) {}
+
+int64_t PipelineBackend::reusable_prefix(int64_t n) const {
+  const HyperParams& hp = cluster_.model().hparams();
+  return hp.sliding_windows().reusable_prefix(context_, kv_high_, std::min<int64_t>(n, kv_high_));
+}
 
 std::vector<StagePerToken> per_token_figures(const PipelineStats& stats) {
   std::vector<StagePerToken> out;

@@ -75,6 +75,9 @@ class PipelineBackend final : public ForwardBackend {
                                   const SamplingRequest& request) override;
   std::vector<float> forward_embedding_sum(std::span<const int32_t> tokens, int64_t pos0) override;
   void truncate(int64_t n_positions) override;  // the next frame's pos0 tells the stages
+  // By the rule the stages' caches follow (model/sliding_window.h), from the positions
+  // this session's frames filled.
+  int64_t reusable_prefix(int64_t n) const override;
   int64_t context_capacity() const override { return context_; }
 
   void set_batch_group(uint32_t g) { batch_group_ = g; }
@@ -116,6 +119,7 @@ class PipelineBackend final : public ForwardBackend {
   uint64_t step_ = 0;
   uint32_t batch_group_ = 0;
   std::vector<int32_t> history_;     // token at every position sent so far
+  int64_t kv_high_ = 0;              // most positions the stages' caches held since emptied
   std::optional<uint64_t> kv_epoch_; // the pipeline epoch this session's KV caches are on
   uint64_t ready_epoch_ = 0;         // the pipeline the last attempt found (set on the loop)
   PipelineStats stats_;

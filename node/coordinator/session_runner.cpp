@@ -254,8 +254,9 @@ void SessionRunner::run_session(uint64_t session, uint64_t ticket, std::shared_p
       out.stats = backend.stats();
       const HyperParams& hp = cluster_.model().hparams();
       const int64_t positions = out.result.prompt_tokens + out.result.completion_tokens;
-      out.kv_cache_mib = static_cast<double>(KVCache::bytes_for(cluster_.config().kv_dtype, hp.n_layers, positions,
-                                                                hp.kv_dim())) / (1024.0 * 1024.0);
+      out.kv_cache_mib = static_cast<double>(KVCache::bytes_for(cluster_.config().kv_dtype, LayerRange{0, hp.n_layers},
+                                                                positions, hp.kv_dim(), hp.sliding_windows())) /
+                         (1024.0 * 1024.0);
     } catch (const std::exception& e) {
       out.error = e.what();
       spdlog::warn("session {} failed: {}", session, out.error);

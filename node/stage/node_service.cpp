@@ -144,7 +144,9 @@ void NodeServer::install(const std::string& path, const StageAssignment& a, bool
   auto model = Model::open(path, opt);
   StageFootprint need;
   need.weight_bytes = model->weights().bytes;
-  need.kv_bytes = KVCache::bytes_for(a.kv_dtype, a.range.size(), a.context, model->hparams().kv_dim()) * a.max_sessions;
+  need.kv_bytes = KVCache::bytes_for(a.kv_dtype, a.range, a.context, model->hparams().kv_dim(),
+                                     model->hparams().sliding_windows()) *
+                  a.max_sessions;
   if (const std::string why = check_fits(need, config_.memory_mib, a); !why.empty()) throw std::runtime_error(why);
   int last_decile = -1;
   model->prefault([&](uint64_t done, uint64_t total) {

@@ -57,8 +57,8 @@ StageRuntime::StageRuntime(std::unique_ptr<Model> model, const StageAssignment& 
 StageRuntime::~StageRuntime() = default;
 
 uint64_t StageRuntime::kv_bytes_reserved() const {
-  return KVCache::bytes_for(assignment_.kv_dtype, assignment_.range.size(), assignment_.context,
-                            model_->hparams().kv_dim()) *
+  return KVCache::bytes_for(assignment_.kv_dtype, assignment_.range, assignment_.context, model_->hparams().kv_dim(),
+                            model_->hparams().sliding_windows()) *
          assignment_.max_sessions;
 }
 
@@ -80,7 +80,7 @@ KVCache& StageRuntime::cache_for(uint64_t session) {
                                          assignment_.stage_index, caches_.size()));
   }
   auto cache = std::make_unique<KVCache>(assignment_.kv_dtype, assignment_.range, assignment_.context,
-                                         model_->hparams().kv_dim());
+                                         model_->hparams().kv_dim(), model_->hparams().sliding_windows());
   return *caches_.emplace(session, std::move(cache)).first->second;
 }
 

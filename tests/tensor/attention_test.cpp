@@ -161,6 +161,43 @@ TEST(Attention, SlidingWindowSoftcapAndScaleMatchReference) {
   }
 }
 
+// A sliding layer's view holds only its latest positions (row 0 is position
+// first_position): attention over it equals, bit for bit, attention over a full cache with
+// the same window, on every kernel table; positions the queries see but the view lacks,
+// and writes outside its rows, are refused.
+TEST(Attention, ViewStartingAfterPositionZeroEqualsTheFullCache) {
+  AttentionShape s{8, 2, 32};
+  s.window = 6;
+  for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
+    const int64_t total = 40, first = 25, rows = total - first;
+    Cache full = make_cache(kv, s, total);
+    Cache tail = make_cache(kv, s, rows);
+    KVLayerView tail_view = tail.view();
+    tail_view.first_position = first;
+    tail_view.rows = rows;
+    const auto keys = random_floats(total * full.row_elems, 31, 1.5f);
+    const auto values = random_floats(total * full.row_elems, 32);
+    for (int64_t p = 0; p < total; ++p) {
+      const float* kp = keys.data() + p * full.row_elems;
+      const float* vp = values.data() + p * full.row_elems;
+      kv_store(full.view(), p, kp, vp, full.row_elems);
+      if (p >= first) kv_store(tail_view, p, kp, vp, full.row_elems);
+    }
+    const int64_t pos0 = first + s.window - 1, n = total - pos0;  // the first query sees exactly from `first`
+    const auto q = random_floats(n * s.n_heads * s.head_dim, 33, 1.5f);
+    for (const KernelTable* k : tables()) {
+      std::vector<float> want(q.size()), got(q.size());
+      detail::attention_with(*k, q.data(), n, pos0, full.view(), s, want.data(), nullptr);
+      detail::attention_with(*k, q.data(), n, pos0, tail_view, s, got.data(), nullptr);
+      EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float))) << dtype_name(kv) << " " << k->name;
+      // One position earlier, the first query would need position first - 1.
+      EXPECT_THROW(detail::attention_with(*k, q.data(), 1, pos0 - 1, tail_view, s, got.data(), nullptr), std::out_of_range);
+    }
+    EXPECT_THROW(kv_store(tail_view, first - 1, keys.data(), values.data(), full.row_elems), std::out_of_range);
+    EXPECT_THROW(kv_store(tail_view, total, keys.data(), values.data(), full.row_elems), std::out_of_range);
+  }
+}
+
 TEST(Attention, RejectsNegativeWindowSoftcapOrScale) {
   AttentionShape s{4, 2, 16};
   Cache cache = make_cache(DType::F32, s, 4);
