@@ -67,6 +67,10 @@ double ModelCostProfile::kv_bytes_per_token_per_layer(DType kv_dtype) const {
   return 2.0 * n_kv_heads * head_dim * kv_bytes_per_element(kv_dtype);
 }
 
+double ModelCostProfile::kv_bytes(int first, int last, int64_t ctx, DType kv_dtype) const {
+  return kv_bytes_per_token_per_layer(kv_dtype) * static_cast<double>(sliding.rows(first, last, ctx));
+}
+
 double ModelCostProfile::attention_flops_per_position() const {
   return 4.0 * n_heads * head_dim;
 }
@@ -121,6 +125,8 @@ ModelCostProfile cost_profile_from_gguf(const GgufFile& file) {
   if (const auto ctx = file.opt_u64(p + "context_length")) {
     profile.ctx_train = static_cast<int>(std::min<uint64_t>(*ctx, 1u << 30));
   }
+
+  profile.sliding = read_sliding_windows(file, profile.architecture, profile.n_layers);
 
   profile.layer_weight_bytes.assign(blocks, 0);
   profile.layer_flops.assign(blocks, 0.0);

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "model/sliding_window.h"
 #include "tensor/dtype.h"
 
 namespace baton {
@@ -35,10 +36,15 @@ struct ModelCostProfile {
   int head_dim = 0;
   int vocab_size = 0;
   int ctx_train = 0;          // context_length the model was trained with (0 if unknown)
+  // Sliding-window layers (Gemma 2/3) keep fewer KV positions than the context.
+  SlidingWindows sliding;
 
   uint64_t total_weight_bytes() const;  // layers + embed + head (tied counted once)
   // K and V for one position of one layer: 2 * n_kv_heads * head_dim elements.
   double kv_bytes_per_token_per_layer(DType kv_dtype) const;
+  // K and V the layers [first, last) hold at a context of ctx positions (a sliding-window
+  // layer holds only what it can read: model/sliding_window.h).
+  double kv_bytes(int first, int last, int64_t ctx, DType kv_dtype) const;
   // Attention FLOPs of one decoded token in one layer per cached position:
   // scores q.k (2 * head_dim per head) and the weighted sum of V (2 * head_dim per head).
   double attention_flops_per_position() const;

@@ -20,6 +20,10 @@ struct StageWork {
   double embed_row_bytes = 0;              // per row on the first stage: one embedding row
   double attention_flops_per_position = 0; // per layer, per row, per position attended to
   double kv_bytes_per_position = 0;        // per layer: K and V of one cached position
+  // Of `layers`, those attending through a sliding window of `window` positions (their
+  // own included): they visit at most window - 1 earlier positions per row.
+  int sliding_layers = 0;
+  int window = 0;
 };
 
 struct FrameShape {
@@ -35,8 +39,9 @@ struct FrameWork {
   double ms(double gflops, double gbs) const;
 };
 
-// Row i attends to position + i earlier positions; K/V are read once for the frame, up to
-// its last row's position. The head is read once when any row needs logits.
+// Row i attends to position + i earlier positions (at most window - 1 in a sliding layer);
+// K/V are read once for the frame, from the first row's earliest position to the last
+// row's. The head is read once when any row needs logits.
 FrameWork frame_work(const StageWork& stage, const FrameShape& frame);
 
 // The work of a loaded stage, from its bound weights (the matrices as stored) and the

@@ -21,9 +21,15 @@ CostModel::CostModel(const PlanRequest& request)
   }
   prefix_bytes_.assign(static_cast<size_t>(n_layers_) + 1, 0.0);
   prefix_flops_.assign(static_cast<size_t>(n_layers_) + 1, 0.0);
+  prefix_kv_rows_.assign(static_cast<size_t>(n_layers_) + 1, 0.0);
+  const int64_t sessions = std::max<int64_t>(1, request.sessions);
+  const int64_t session_ctx = std::max<int64_t>(1, ctx_ / sessions);
   for (int i = 0; i < n_layers_; ++i) {
     prefix_bytes_[i + 1] = prefix_bytes_[i] + static_cast<double>(request.model.layer_weight_bytes[i]);
     prefix_flops_[i + 1] = prefix_flops_[i] + request.model.layer_flops[i];
+    // KV positions layer i holds: the context, or a sliding window's rows per session.
+    const int64_t rows = request.model.sliding.slides(i) ? sessions * request.model.sliding.rows(i, session_ctx) : ctx_;
+    prefix_kv_rows_[i + 1] = prefix_kv_rows_[i] + static_cast<double>(rows);
   }
 }
 
@@ -41,7 +47,7 @@ double CostModel::weight_bytes(int first, int last) const {
 }
 
 double CostModel::kv_bytes(int first, int last) const {
-  return kv_per_token_layer_ * static_cast<double>(ctx_) * (last - first);
+  return kv_per_token_layer_ * (prefix_kv_rows_[last] - prefix_kv_rows_[first]);
 }
 
 bool CostModel::fits(size_t device, int first, int last) const {
@@ -61,6 +67,8 @@ StageWork CostModel::stage_work(int first, int last) const {
   }
   w.attention_flops_per_position = attention_flops_per_position_;
   w.kv_bytes_per_position = kv_per_token_layer_;
+  w.window = m.sliding.window;
+  for (int il = first; il < last; ++il) w.sliding_layers += m.sliding.slides(il);
   return w;
 }
 

@@ -72,6 +72,7 @@ class CostModel {
   std::vector<double> caps_;
   std::vector<double> prefix_bytes_;  // prefix_bytes_[i] = bytes of layers [0, i)
   std::vector<double> prefix_flops_;
+  std::vector<double> prefix_kv_rows_;  // KV positions held by layers [0, i)
 };
 
 // A request identical to `request` but reserving KV for `ctx` tokens.

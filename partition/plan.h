@@ -49,6 +49,9 @@ struct PlanRequest {
   ModelCostProfile model;
   std::vector<DeviceProfile> devices;  // in the chosen order (memory keeps it)
   int64_t ctx = 4096;                  // tokens of KV cache reserved on every stage
+  // Sessions those tokens are for (ctx / sessions each): a sliding-window layer keeps at
+  // most its window's rows per session (model/sliding_window.h), whatever ctx is.
+  uint32_t sessions = 1;
   DType kv_dtype = DType::F16;
   SafetyMargin margin;
   // Activation frames between stages: one row of `dim` elements. 1.0625 bytes per

@@ -38,6 +38,9 @@ std::string validate_request(const PlanRequest& request) {
   if (request.ctx < 1 || request.ctx > kMaxPlanContext) {
     return fmt::format("context {} is outside [1, {}]", request.ctx, kMaxPlanContext);
   }
+  if (request.sessions < 1 || request.sessions > request.ctx) {
+    return fmt::format("{} sessions for a context of {} tokens: need 1 to {}", request.sessions, request.ctx, request.ctx);
+  }
   try {
     (void)kv_bytes_per_element(request.kv_dtype);
   } catch (const std::exception& e) {

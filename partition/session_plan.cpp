@@ -19,6 +19,7 @@ SessionPlan plan_for_sessions(PlanRequest request, int64_t context, uint32_t max
   SessionPlan out;
   for (uint32_t n = std::max(max_sessions, 1u); n >= 1; --n) {
     request.ctx = context * n;  // every stage reserves KV room for n sessions
+    request.sessions = n;
     out.plan = make_plan(request, strategy);
     out.sessions = n;
     if (out.plan.feasible) return out;

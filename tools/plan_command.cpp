@@ -116,8 +116,13 @@ void print_human(const PlanArgs& args, const std::string& model_path, const Plan
   const ModelCostProfile& m = request.model;
   fmt::print("Model   {} ({}, {} layers, {} MiB of weights, dim {}, vocab {})\n", model_path, m.architecture,
              m.n_layers, mib(static_cast<double>(m.total_weight_bytes())), m.dim, m.vocab_size);
-  fmt::print("Context {} tokens, KV {} ({:.1f} KiB per token for all layers), margin {}\n", request.ctx, args.kv_dtype,
-             m.kv_bytes_per_token_per_layer(request.kv_dtype) * m.n_layers / 1024.0, args.margin);
+  const int sliding = m.sliding.sliding_layers();
+  fmt::print("Context {} tokens, KV {} ({} MiB for all layers{}), margin {}\n", request.ctx, args.kv_dtype,
+             mib(m.kv_bytes(0, m.n_layers, request.ctx, request.kv_dtype)),
+             sliding > 0 ? fmt::format("; {} sliding-window layers keep {} positions each", sliding,
+                                       m.sliding.sliding_rows(request.ctx))
+                         : std::string(),
+             args.margin);
   fmt::print("Devices");
   for (const DeviceProfile& d : request.devices) {
     fmt::print(" {} ({}, {} MiB, {:g} GFLOP/s, {:g} GB/s, {:g} ms, {:g} Mbit/s);", d.id, d.kind, d.memory_mib,

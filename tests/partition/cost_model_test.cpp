@@ -115,6 +115,41 @@ TEST(PartitionCostModel, TiedEmbeddingCountedOnceOnOneDeviceTwiceWhenSplit) {
   EXPECT_DOUBLE_EQ(two.stages[1].weight_bytes, 2e8 + 5e7 + 4096);
 }
 
+// Gemma 3 4B's attention shape (34 layers, every sixth global, window 1024, 4 KV heads of
+// 256: 4096 f16 bytes per position per layer) at a 32k context: a sliding layer reserves
+// its window's rows (model/sliding_window.h), a global one the context. Without the
+// windows the same request reserves the context everywhere.
+TEST(PartitionCostModel, SlidingWindowLayersReserveTheirRowsNotTheContext) {
+  PlanRequest r = hand_request();
+  ModelCostProfile& m = r.model;
+  m.n_layers = 34;
+  m.layer_weight_bytes.assign(34, 1000);
+  m.layer_flops.assign(34, 2000);
+  m.n_heads = 8;
+  m.n_kv_heads = 4;
+  m.head_dim = 256;
+  m.sliding.window = 1024;
+  for (int il = 0; il < 34; ++il) m.sliding.sliding.push_back(il % 6 != 5);
+  r.ctx = 32768;
+  r.devices[0].memory_mib = 1 << 20;
+  r.devices[1].memory_mib = 1 << 20;
+  const double per_position = 4096;
+  const double rows = 1024 - 1 + kSlidingRollback + kSlidingHeadroom;
+  const Plan one = evaluate_split(r, {{0, 0, 34}}, Strategy::Memory);
+  EXPECT_DOUBLE_EQ(one.stages[0].kv_bytes, per_position * (5 * 32768.0 + 29 * rows));
+  // Split after layer 17: layers 0-16 hold globals 5 and 11; 17-33 hold 17, 23 and 29.
+  const Plan two = evaluate_split(r, {{0, 0, 17}, {1, 17, 34}}, Strategy::Memory);
+  EXPECT_DOUBLE_EQ(two.stages[0].kv_bytes, per_position * (2 * 32768.0 + 15 * rows));
+  EXPECT_DOUBLE_EQ(two.stages[1].kv_bytes, per_position * (3 * 32768.0 + 14 * rows));
+  // Two sessions (plan_for_sessions folds them into ctx): each keeps its own rows.
+  r.ctx = 2 * 32768;
+  r.sessions = 2;
+  EXPECT_DOUBLE_EQ(evaluate_split(r, {{0, 0, 34}}, Strategy::Memory).stages[0].kv_bytes,
+                   2 * per_position * (5 * 32768.0 + 29 * rows));
+  m.sliding = {};
+  EXPECT_DOUBLE_EQ(evaluate_split(r, {{0, 0, 34}}, Strategy::Memory).stages[0].kv_bytes, 2 * per_position * 34 * 32768.0);
+}
+
 TEST(PartitionCostModel, KvDtypeAndMarginChangeTheReserve) {
   PlanRequest r = hand_request();
   r.kv_dtype = DType::Q8_0;  // 2 * 2 * 64 * 34 / 32 = 272 bytes per token per layer
