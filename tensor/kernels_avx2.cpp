@@ -4,6 +4,7 @@
 // int32, one float FMA per block.
 #include <utility>
 
+#include "tensor/kernel_tiles.h"
 #include "tensor/kernels_dispatch.h"
 #include "tensor/simd_avx2.h"
 
@@ -21,28 +22,6 @@ void avx2_dot_q5_K(int64_t n, const void* w, size_t stride, int nrows, const voi
 
 namespace {
 
-// Tiles of NR weight rows x NT activation rows. Every (row, token) pair owns one
-// accumulator and sees the same instruction sequence whatever NR and NT are, so its result
-// does not depend on the tiling (see DotTileFn). Weights are loaded/decoded once per tile
-// and reused for the NT tokens: that is what makes matmul compute-bound.
-template <typename Kernel>
-void dispatch_tile(int nrows, int ntok, Kernel k) {
-  if (ntok >= 2) {
-    switch (nrows) {
-      case 4: k.template operator()<4, 2>(); break;
-      case 3: k.template operator()<3, 2>(); break;
-      case 2: k.template operator()<2, 2>(); break;
-      default: k.template operator()<1, 2>(); break;
-    }
-  } else {
-    switch (nrows) {
-      case 4: k.template operator()<4, 1>(); break;
-      case 3: k.template operator()<3, 1>(); break;
-      case 2: k.template operator()<2, 1>(); break;
-      default: k.template operator()<1, 1>(); break;
-    }
-  }
-}
 
 template <int NR, int NT, size_t ElemBytes, typename Load8, typename Load1>
 void dot_float_tile(int64_t n, const char* w, size_t stride, const char* act, size_t act_stride, float* out,
@@ -179,16 +158,6 @@ void dot_q4_0(int64_t n, const void* w, size_t stride, int nrows, const void* ac
   });
 }
 
-// Unpacks Q4_K's 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15).
-inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  std::memcpy(utmp, packed, 12);
-  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);  // mins 4-7
-  const uint32_t mins_0_3 = utmp[1] & kLow6;
-  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);  // scales 4-7
-  utmp[2] = mins_0_3;
-  utmp[0] &= kLow6;  // scales 0-3
-}
 
 // kPickInt16[k]: a pshufb mask that broadcasts int16 element k of each 128-bit lane.
 alignas(32) constexpr uint8_t kPickInt16[8][32] = {

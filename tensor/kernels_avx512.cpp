@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tensor/kernel_tiles.h"
 #include "tensor/kernels_dispatch.h"
 
 namespace baton::detail {
@@ -29,8 +30,9 @@ inline void prefetch_l2(const void* base, size_t offset) {
   _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
 }
 
+// Up to 4 rows x 4 tokens: this file's F32 tiles take twice the tokens of kernel_tiles.h's.
 template <typename Kernel>
-void dispatch_tile(int nrows, int ntok, Kernel k) {
+void dispatch_tile_4x4(int nrows, int ntok, Kernel k) {
   auto rows = [&]<int NT>() {
     switch (nrows) {
       case 4: k.template operator()<4, NT>(); break;
@@ -89,7 +91,7 @@ void dot_f32_tile(int64_t n, const char* w, size_t stride, const char* act, size
 
 void dot_f32(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
              float* out, size_t out_stride) {
-  dispatch_tile(nrows, ntok, [&]<int NR, int NT>() {
+  dispatch_tile_4x4(nrows, ntok, [&]<int NR, int NT>() {
     dot_f32_tile<NR, NT>(n, static_cast<const char*>(w), stride, static_cast<const char*>(act), act_stride, out,
                          out_stride);
   });
@@ -331,16 +333,6 @@ void dot_q8_0_like_wide_any(int64_t n, const void* w, size_t stride, int nrows, 
   }
 }
 
-// Unpacks Q4_K's 12 scale bytes into 8 scales (bytes 0-7) and 8 mins (bytes 8-15).
-inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  std::memcpy(utmp, packed, 12);
-  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);  // mins 4-7
-  const uint32_t mins_0_3 = utmp[1] & kLow6;
-  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);  // scales 4-7
-  utmp[2] = mins_0_3;
-  utmp[0] &= kLow6;  // scales 0-3
-}
 
 // Horizontal sums of 16 vectors at once: lane j of the result = sum of x[j]'s lanes
 // (exact int32). Each step adds neighbouring lanes of two vectors into one.

@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "tensor/kernel_tiles.h"
 #include "tensor/kernels_dispatch.h"
 #include "tensor/simd_avx2.h"
 
@@ -131,16 +132,6 @@ void dot_block32_tile(int64_t n, const char* w, size_t stride, const char* act, 
   store_lanes(acc, NR, NT, out, out_stride);
 }
 
-// Unpacks Q5_K's 12 scale bytes (Q4_K's packing) into 8 scales (bytes 0-7) and 8 mins (8-15).
-inline void unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  std::memcpy(utmp, packed, 12);
-  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);
-  const uint32_t mins_0_3 = utmp[1] & kLow6;
-  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);
-  utmp[2] = mins_0_3;
-  utmp[0] &= kLow6;
-}
 
 // kPick[k]: a pshufb mask that broadcasts int16 element k of each 128-bit lane.
 alignas(32) constexpr uint8_t kPick[8][32] = {
@@ -177,7 +168,7 @@ void dot_q5_K_tile(int64_t n, const char* w, size_t stride, const char* act, siz
       prefetch_l2_range<sizeof(BlockQ5_K)>(w, kPrefetchTiles * NR * stride + r * stride + i * sizeof(BlockQ5_K));
       const BlockQ5_K& b = reinterpret_cast<const BlockQ5_K*>(w + r * stride)[i];
       uint32_t utmp[4];
-      unpack_scales(b.scales, utmp);
+      q4k_unpack_scales(b.scales, utmp);
       const __m256i scales16 =
           _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[1]), int(utmp[0]))));
       const __m128i min16 = _mm_cvtepu8_epi16(_mm_set_epi32(0, 0, int(utmp[3]), int(utmp[2])));

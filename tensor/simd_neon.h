@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "tensor/kernel_tiles.h"
+
 namespace baton::detail {
 namespace {
 
@@ -106,38 +108,6 @@ inline I8 dot32_i8(int8x16_t a_lo, int8x16_t a_hi, const int8_t* b) {
   return {dot4_i8(vdupq_n_s32(0), a_lo, vld1q_s8(b)), dot4_i8(vdupq_n_s32(0), a_hi, vld1q_s8(b + 16))};
 }
 
-// Tiles of NR weight rows x NT activation rows: every (row, token) pair owns one
-// accumulator and sees the same instruction sequence whatever NR and NT are (DotTileFn).
-template <typename Kernel>
-void dispatch_tile(int nrows, int ntok, Kernel k) {
-  if (ntok >= 2) {
-    switch (nrows) {
-      case 4: k.template operator()<4, 2>(); break;
-      case 3: k.template operator()<3, 2>(); break;
-      case 2: k.template operator()<2, 2>(); break;
-      default: k.template operator()<1, 2>(); break;
-    }
-  } else {
-    switch (nrows) {
-      case 4: k.template operator()<4, 1>(); break;
-      case 3: k.template operator()<3, 1>(); break;
-      case 2: k.template operator()<2, 1>(); break;
-      default: k.template operator()<1, 1>(); break;
-    }
-  }
-}
-
-// Unpacks the 12 scale bytes of Q4_K and Q5_K (one packing) into 8 scales (bytes 0-7)
-// and 8 mins (bytes 8-15).
-inline void q4k_unpack_scales(const uint8_t* packed, uint32_t utmp[4]) {
-  constexpr uint32_t kLow6 = 0x3f3f3f3f, kLow4 = 0x0f0f0f0f, kLow2 = 0x03030303;
-  std::memcpy(utmp, packed, 12);
-  utmp[3] = ((utmp[2] >> 4) & kLow4) | (((utmp[1] >> 6) & kLow2) << 4);  // mins 4-7
-  const uint32_t mins_0_3 = utmp[1] & kLow6;
-  utmp[1] = (utmp[2] & kLow4) | (((utmp[0] >> 6) & kLow2) << 4);  // scales 4-7
-  utmp[2] = mins_0_3;
-  utmp[0] &= kLow6;  // scales 0-3
-}
 
 // Prefetch into L2 (PRFM PLDL2KEEP); like the AVX2 kernels, tiles fetch the bytes of the
 // rows a couple of tiles ahead. Prefetches never fault, so passing the end is harmless.
