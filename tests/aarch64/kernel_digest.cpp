@@ -49,6 +49,25 @@ std::vector<uint8_t> quantised(DType t, const std::vector<float>& w, int64_t row
   return out;
 }
 
+// Attention of 3 queries at the end of `positions` cached positions, with seeded keys,
+// values and queries.
+std::vector<float> attention_of(DType kv, const baton::AttentionShape& shape, int64_t positions, uint32_t seed_keys,
+                                uint32_t seed_values, uint32_t seed_queries, baton::ThreadPool& pool) {
+  const int64_t row_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
+  const int64_t rb = static_cast<int64_t>(baton::row_bytes(kv, static_cast<uint64_t>(row_elems)));
+  std::vector<uint8_t> k(rb * positions), v(rb * positions);
+  const baton::KVLayerView cache{kv, k.data(), v.data(), rb};
+  const auto keys = seeded(row_elems * positions, seed_keys, 2.0f);
+  const auto values = seeded(row_elems * positions, seed_values, 1.0f);
+  for (int64_t p = 0; p < positions; ++p) {
+    baton::kv_store(cache, p, keys.data() + p * row_elems, values.data() + p * row_elems, row_elems);
+  }
+  const auto q = seeded(3 * shape.n_heads * shape.head_dim, seed_queries, 2.0f);
+  std::vector<float> out(q.size());
+  baton::attention(q.data(), 3, positions - 3, cache, shape, out.data(), &pool);
+  return out;
+}
+
 }  // namespace
 
 int main() {
@@ -71,18 +90,7 @@ int main() {
   }
   for (DType kv : {DType::F32, DType::F16, DType::Q8_0}) {
     const baton::AttentionShape shape{12, 4, kv == DType::Q8_0 ? 64 : 72};
-    const int64_t row_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
-    const int64_t rb = static_cast<int64_t>(baton::row_bytes(kv, static_cast<uint64_t>(row_elems)));
-    const int64_t positions = 45;
-    std::vector<uint8_t> k(rb * positions), v(rb * positions);
-    const baton::KVLayerView cache{kv, k.data(), v.data(), rb};
-    const auto keys = seeded(row_elems * positions, 31, 2.0f), values = seeded(row_elems * positions, 37, 1.0f);
-    for (int64_t p = 0; p < positions; ++p) {
-      baton::kv_store(cache, p, keys.data() + p * row_elems, values.data() + p * row_elems, row_elems);
-    }
-    const auto q = seeded(3 * shape.n_heads * shape.head_dim, 41, 2.0f);
-    std::vector<float> out(q.size());
-    baton::attention(q.data(), 3, positions - 3, cache, shape, out.data(), &pool);
+    const auto out = attention_of(kv, shape, 45, 31, 37, 41, pool);
     print(std::string("attention kv ") + std::string(baton::dtype_name(kv)), out);
   }
   auto s = seeded(1001, 43, 30.0f);
@@ -110,18 +118,7 @@ int main() {
     shape.window = 7;
     shape.softcap = 50.0f;
     shape.scale = 0.0625f;
-    const int64_t row_elems = static_cast<int64_t>(shape.n_kv_heads) * shape.head_dim;
-    const int64_t rb = static_cast<int64_t>(baton::row_bytes(DType::F16, static_cast<uint64_t>(row_elems)));
-    const int64_t positions = 29;
-    std::vector<uint8_t> k(rb * positions), v(rb * positions);
-    const baton::KVLayerView cache{DType::F16, k.data(), v.data(), rb};
-    const auto keys = seeded(row_elems * positions, 73, 2.0f), values = seeded(row_elems * positions, 79, 1.0f);
-    for (int64_t p = 0; p < positions; ++p) {
-      baton::kv_store(cache, p, keys.data() + p * row_elems, values.data() + p * row_elems, row_elems);
-    }
-    const auto q = seeded(3 * shape.n_heads * shape.head_dim, 83, 2.0f);
-    std::vector<float> out(q.size());
-    baton::attention(q.data(), 3, positions - 3, cache, shape, out.data(), &pool);
+    const auto out = attention_of(DType::F16, shape, 29, 73, 79, 83, pool);
     print("attention window+softcap", out);
   }
   const auto a = seeded(1024, 59, 3.0f);
