@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "tensor/kernel_tiles.h"
 #include "tensor/kernels_dispatch.h"
@@ -190,6 +191,11 @@ inline uint32_t load_u32(const void* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
+inline uint16_t load_u16(const void* p) {
+  uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
 
 // What vpdpbusd takes as its unsigned operand: IQ4_NL's levels + 128 (1..241), so a code's
 // byte is the level offset by the same 128 as Q8_0's codes.
@@ -199,15 +205,45 @@ inline __m512i iq4_nl_levels_biased() {
   return _mm512_broadcast_i32x4(_mm_load_si128(reinterpret_cast<const __m128i*>(t)));
 }
 
+// Row codes of blocks b and b+1 (when `pair`; zeros otherwise) as unsigned bytes, in the
+// order of the activation's codes: bytes 0-31 are block b's codes 0-31, bytes 32-63 block
+// b+1's. `block` points at the row's block b; `levels` is iq4_nl_levels_biased() (IQ4_NL only).
+template <Wide K>
+inline __m512i row_codes(const char* block, bool pair, [[maybe_unused]] const __m512i levels) {
+  constexpr size_t kBlockBytes = kWideBlockBytes<K>;
+  const char* q0 = block + kWideCodesAt<K>;
+  if constexpr (K != Wide::Q8_0) {
+    // [qs0 | qs0 | qs1 | qs1], the odd 128-bit lanes shifted by 4 -> [low | high] nibbles
+    // of each block: codes 0-15 then 16-31, as for Q8_0.
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
+    const __m128i hi = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0 + kBlockBytes)) : _mm_setzero_si128();
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo, lo)), _mm256_set_m128i(hi, hi), 1);
+    __m512i codes = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
+                                     _mm512_set1_epi8(0x0F));
+    if constexpr (K == Wide::IQ4_NL) codes = _mm512_shuffle_epi8(levels, codes);  // nibble -> level + 128
+    if constexpr (kFiveBits<K>) {
+      // Bit j of a block's qh is code j's fifth bit, and code j sits in byte j of that
+      // block's half: one masked add of 16 per byte whose bit is set.
+      const uint64_t qh0 = load_u32(block + kWideHighBitsAt<K>);
+      const uint64_t qh1 = pair ? load_u32(block + kBlockBytes + kWideHighBitsAt<K>) : 0;
+      codes = _mm512_mask_add_epi8(codes, static_cast<__mmask64>(qh0 | (qh1 << 32)), codes, _mm512_set1_epi8(16));
+    }
+    return codes;
+  } else {
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0));
+    const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0 + kBlockBytes)) : _mm256_setzero_si256();
+    return _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
+  }
+}
+
 // Blocks b and b+1 (when `pair`) of nrows rows starting at w, in lanes. Row r's codes of
 // both blocks are laid out as 16 dwords (block b's 32 codes, then block b+1's), so after
 // the transpose vector k < 8 is group k of block b and vector 8 + k group k of block b+1.
 template <Wide K>
 inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 rows, const __m512i offsets, int64_t b,
                             bool pair, WideBlock& w0, WideBlock& w1) {
-  constexpr bool kNibbles = K != Wide::Q8_0;
   constexpr size_t kBlockBytes = kWideBlockBytes<K>;
-  [[maybe_unused]] const __m512i levels = iq4_nl_levels_biased();
+  const __m512i levels = iq4_nl_levels_biased();
   const char* first = w + b * kBlockBytes;
   __m512i r[16];
   for (int i = 0; i < 16; ++i) {
@@ -216,33 +252,12 @@ inline void load_block_pair(const char* w, size_t stride, int nrows, __mmask16 r
       continue;
     }
     const char* row = first + i * stride;
-    const char* q0 = row + kWideCodesAt<K>;
-    // 16 interleaved row streams are more than the hardware prefetchers follow, and
-    // decode reads each weight once, from memory: while this tile is computed, fetch the
-    // same columns of the next tile's rows (the next tile of a thread's rows).
+    // 16 interleaved row streams are more than the hardware prefetchers follow: while
+    // this tile is computed, fetch the same columns of the next tile's rows (the next tile
+    // of a thread's rows).
     _mm_prefetch(row + kWideRows * stride, _MM_HINT_T0);
     _mm_prefetch(row + kWideRows * stride + 2 * kBlockBytes - 1, _MM_HINT_T0);
-    if constexpr (kNibbles) {
-      // [qs0 | qs0 | qs1 | qs1], the odd 128-bit lanes shifted by 4 -> [low | high] nibbles
-      // of each block: codes 0-15 then 16-31, as for Q8_0.
-      const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0));
-      const __m128i hi = pair ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q0 + kBlockBytes)) : _mm_setzero_si128();
-      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(lo, lo)), _mm256_set_m128i(hi, hi), 1);
-      r[i] = _mm512_and_si512(_mm512_srlv_epi64(both, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)),
-                              _mm512_set1_epi8(0x0F));
-      if constexpr (K == Wide::IQ4_NL) r[i] = _mm512_shuffle_epi8(levels, r[i]);  // nibble -> level + 128
-      if constexpr (kFiveBits<K>) {
-        // Bit j of a block's qh is code j's fifth bit, and code j sits in byte j of that
-        // block's half: one masked add of 16 per byte whose bit is set.
-        const uint64_t qh0 = load_u32(row + kWideHighBitsAt<K>);
-        const uint64_t qh1 = pair ? load_u32(row + kBlockBytes + kWideHighBitsAt<K>) : 0;
-        r[i] = _mm512_mask_add_epi8(r[i], static_cast<__mmask64>(qh0 | (qh1 << 32)), r[i], _mm512_set1_epi8(16));
-      }
-    } else {
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0));
-      const __m256i hi = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q0 + kBlockBytes)) : _mm256_setzero_si256();
-      r[i] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1), _mm512_set1_epi8(static_cast<char>(0x80)));
-    }
+    r[i] = row_codes<K>(row, pair, levels);
   }
   transpose_16x16(r);
   for (int k = 0; k < 8; ++k) {
@@ -319,13 +334,112 @@ void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, cons
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, acc[t]);
 }
 
+// Lane r (r < 4) of the first result: sum of the 8 int32 lanes 0-7 of x[r] (block b's
+// partial sums of row r); of the second, lanes 8-15 (block b+1's). Integer adds: exact.
+inline void sum_block_halves(const __m512i x[4], __m128i& block0, __m128i& block1) {
+  // Per 128-bit lane: [x0 a+c, x1 a+c, x0 b+d, x1 b+d] for lanes a, b, c, d of it.
+  const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[0], x[1]), _mm512_unpackhi_epi32(x[0], x[1]));
+  const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[2], x[3]), _mm512_unpackhi_epi32(x[2], x[3]));
+  // Per 128-bit lane: [x0, x1, x2, x3], each the sum of that lane's 4 dwords.
+  const __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+  // 128-bit lanes 0 + 1 are block b, 2 + 3 block b+1.
+  const __m512i z = _mm512_add_epi32(y, _mm512_shuffle_i32x4(y, y, _MM_SHUFFLE(2, 3, 0, 1)));
+  block0 = _mm512_castsi512_si128(z);
+  block1 = _mm512_extracti32x4_epi32(z, 2);
+}
+
+// Lanes r and 4 + r: the f16 at row r's block b and block b+1 (+ offset), as float.
+template <int NR>
+inline __m256 pair_halves(const char* block, size_t stride, size_t block_bytes, size_t offset) {
+  __m128i h = _mm_setzero_si128();
+  [&]<int... R>(std::integer_sequence<int, R...>) {
+    ((h = _mm_insert_epi16(h, load_u16(block + R * stride + offset), R)), ...);
+    ((h = _mm_insert_epi16(h, load_u16(block + R * stride + block_bytes + offset), R + 4)), ...);
+  }(std::make_integer_sequence<int, NR>{});
+  return _mm256_cvtph_ps(h);
+}
+
+// One token (decode). The tile above transposes 16 rows' codes for every block pair, which
+// one token cannot amortise, and its 16 interleaved row streams are more than the hardware
+// prefetchers follow: Q8_0 matvec ran at 8-17 GB/s against 22-31 for the AVX2 kernel, and
+// decode at 0.55x llama.cpp's. Here NR <= 4 rows are read front to back, two blocks of a
+// row are one vpdpbusd against the token's two blocks, and the exact integer sums are
+// reduced across lanes afterwards. Per row the float steps are block_term's, in the same
+// order, so the bits are the wide tile's and the scalar reference's.
+template <Wide K, int NR>
+void dot_q8_0_like_rows_1tok(int64_t n, const char* w, size_t stride, const char* act, float* out) {
+  constexpr size_t kBlockBytes = kWideBlockBytes<K>;
+  const int64_t nb = n / kQK;
+  const __m512i levels = iq4_nl_levels_biased();
+  const auto* a = reinterpret_cast<const BlockQ8_0*>(act);
+  const auto* sums = reinterpret_cast<const Q8BlockSums*>(act + q8_0_sums_offset(n));
+  const size_t ahead = kPrefetchTiles * NR * stride;
+  __m128 acc = _mm_setzero_ps();
+  // Blocks b and b + 1 (b alone when !Pair: the last of an odd count).
+  auto step = [&]<bool Pair>(int64_t b) {
+    const __m256i y_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b].qs));
+    const __m256i y_hi = Pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[b + 1].qs)) : _mm256_setzero_si256();
+    const __m512i y = _mm512_inserti64x4(_mm512_castsi256_si512(y_lo), y_hi, 1);
+    const char* block = w + b * kBlockBytes;
+    __m512i dots[4];
+    for (int r = 0; r < 4; ++r) {
+      if (r >= NR) {
+        dots[r] = _mm512_setzero_si512();
+        continue;
+      }
+      // The last byte's line; the first byte's too when the two blocks span more than a
+      // line (otherwise the previous pair's last byte shares its line, or this one does).
+      if constexpr (2 * kBlockBytes > 64) prefetch_l2(block, ahead + r * stride);
+      prefetch_l2(block, ahead + r * stride + 2 * kBlockBytes - 1);
+      dots[r] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), row_codes<K>(block + r * stride, Pair, levels), y);
+    }
+    __m128i isum[2];
+    sum_block_halves(dots, isum[0], isum[1]);
+    const __m256 dw = pair_halves<NR>(block, stride, Pair ? kBlockBytes : 0, 0);
+    [[maybe_unused]] __m256 mw;
+    if constexpr (K == Wide::Q5_1) mw = pair_halves<NR>(block, stride, Pair ? kBlockBytes : 0, offsetof(BlockQ5_1, m));
+    for (int h = 0; h < (Pair ? 2 : 1); ++h) {
+      const Q8BlockSums& s = sums[b + h];
+      // The weights were offset by kWideBias; take it back exactly, as block_term does.
+      const __m128i exact = _mm_sub_epi32(isum[h], _mm_set1_epi32(kWideBias<K> * s.sum));
+      const __m128 dy = _mm_set1_ps(s.d);
+      const __m128 d = h == 0 ? _mm256_castps256_ps128(dw) : _mm256_extractf128_ps(dw, 1);
+      __m128 term = _mm_mul_ps(_mm_cvtepi32_ps(exact), _mm_mul_ps(d, dy));
+      if constexpr (K == Wide::Q5_1) {
+        const __m128 m = h == 0 ? _mm256_castps256_ps128(mw) : _mm256_extractf128_ps(mw, 1);
+        term = _mm_add_ps(term, _mm_mul_ps(_mm_set1_ps(static_cast<float>(s.sum)), _mm_mul_ps(m, dy)));
+      }
+      acc = _mm_add_ps(acc, term);
+    }
+  };
+  int64_t b = 0;
+  for (; b + 1 < nb; b += 2) step.template operator()<true>(b);
+  if (b < nb) step.template operator()<false>(b);
+  alignas(16) float lanes[4];
+  _mm_store_ps(lanes, acc);
+  for (int r = 0; r < NR; ++r) out[r] = lanes[r];
+}
+
+template <Wide K>
+void dot_q8_0_like_rows_1tok_any(int64_t n, const char* w, size_t stride, int nrows, const char* act, float* out) {
+  for (int r = 0; r < nrows; r += 4) {
+    const char* rows = w + r * stride;
+    switch (std::min(4, nrows - r)) {
+      case 4: dot_q8_0_like_rows_1tok<K, 4>(n, rows, stride, act, out + r); break;
+      case 3: dot_q8_0_like_rows_1tok<K, 3>(n, rows, stride, act, out + r); break;
+      case 2: dot_q8_0_like_rows_1tok<K, 2>(n, rows, stride, act, out + r); break;
+      default: dot_q8_0_like_rows_1tok<K, 1>(n, rows, stride, act, out + r); break;
+    }
+  }
+}
+
 template <Wide K>
 void dot_q8_0_like_wide_any(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride,
                             int ntok, float* out, size_t out_stride) {
   const auto* wc = static_cast<const char*>(w);
   const auto* ac = static_cast<const char*>(act);
   switch (ntok) {
-    case 1: return dot_q8_0_like_wide<K, 1>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
+    case 1: return dot_q8_0_like_rows_1tok_any<K>(n, wc, stride, nrows, ac, out);
     case 2: return dot_q8_0_like_wide<K, 2>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
     case 3: return dot_q8_0_like_wide<K, 3>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
     case 4: return dot_q8_0_like_wide<K, 4>(n, wc, stride, nrows, ac, act_stride, ntok, out, out_stride);
