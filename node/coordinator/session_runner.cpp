@@ -32,7 +32,12 @@ SessionRunner::SessionRunner(const kj::Executor& executor, Cluster& cluster, con
       tokenizer_(tokenizer),
       limits_(limits),
       metrics_(metrics),
-      cache_(static_cast<size_t>(std::max(limits.max_active, 0))) {
+      cache_(static_cast<size_t>(std::max(limits.max_active, 0)),
+             [windows = cluster.model().hparams().sliding_windows(), context = cluster.config().context](
+                 size_t shared, size_t held) {
+               return static_cast<size_t>(windows.reusable_prefix(context, static_cast<int64_t>(held),
+                                                                  static_cast<int64_t>(shared)));
+             }) {
   if (limits_.max_active < 1) throw std::invalid_argument("max_active must be at least 1");
   if (limits_.max_queued < 0) throw std::invalid_argument("max_queued must not be negative");
   slots_.resize(static_cast<size_t>(limits_.max_active));
