@@ -367,12 +367,12 @@ inline __m256 pair_halves(const char* block, size_t stride, size_t block_bytes, 
 // reduced across lanes afterwards. Per row the float steps are block_term's, in the same
 // order, so the bits are the wide tile's and the scalar reference's.
 template <Wide K, int NR>
-void dot_q8_0_like_rows_1tok(int64_t n, const char* w, size_t stride, const char* act, float* out) {
+void dot_q8_0_like_rows_1tok(int64_t n, const char* w, size_t stride, const char* act, const Q8BlockSums* sums,
+                             float* out) {
   constexpr size_t kBlockBytes = kWideBlockBytes<K>;
   const int64_t nb = n / kQK;
   const __m512i levels = iq4_nl_levels_biased();
   const auto* a = reinterpret_cast<const BlockQ8_0*>(act);
-  const auto* sums = reinterpret_cast<const Q8BlockSums*>(act + q8_0_sums_offset(n));
   const size_t ahead = kPrefetchTiles * NR * stride;
   __m128 acc = _mm_setzero_ps();
   // Blocks b and b + 1 (b alone when !Pair: the last of an odd count).
@@ -422,13 +422,14 @@ void dot_q8_0_like_rows_1tok(int64_t n, const char* w, size_t stride, const char
 
 template <Wide K>
 void dot_q8_0_like_rows_1tok_any(int64_t n, const char* w, size_t stride, int nrows, const char* act, float* out) {
+  const auto* sums = reinterpret_cast<const Q8BlockSums*>(act + q8_0_sums_offset(n));
   for (int r = 0; r < nrows; r += 4) {
     const char* rows = w + r * stride;
     switch (std::min(4, nrows - r)) {
-      case 4: dot_q8_0_like_rows_1tok<K, 4>(n, rows, stride, act, out + r); break;
-      case 3: dot_q8_0_like_rows_1tok<K, 3>(n, rows, stride, act, out + r); break;
-      case 2: dot_q8_0_like_rows_1tok<K, 2>(n, rows, stride, act, out + r); break;
-      default: dot_q8_0_like_rows_1tok<K, 1>(n, rows, stride, act, out + r); break;
+      case 4: dot_q8_0_like_rows_1tok<K, 4>(n, rows, stride, act, sums, out + r); break;
+      case 3: dot_q8_0_like_rows_1tok<K, 3>(n, rows, stride, act, sums, out + r); break;
+      case 2: dot_q8_0_like_rows_1tok<K, 2>(n, rows, stride, act, sums, out + r); break;
+      default: dot_q8_0_like_rows_1tok<K, 1>(n, rows, stride, act, sums, out + r); break;
     }
   }
 }
