@@ -359,12 +359,14 @@ inline __m256 pair_halves(const char* block, size_t stride, size_t block_bytes, 
   return _mm256_cvtph_ps(h);
 }
 
-// Q4_0 and IQ4_NL in one token's kernel, four blocks at a time: 128-bit lane r of a vector
-// holds row r's 16 code bytes of one block, so the nibbles unpack with two ANDs and a shift
-// (no shuffles), and the activation's codes 0-15 and 16-31 are each one broadcast. The
-// exact sums of 4 rows x 4 blocks reduce together (6 shuffles for 16 sums, against 7 for 8
-// in a pair step), and the float steps run on all 16 before one permute puts them in block
-// order. Per row they are the pair step's, in the same order: the same bits.
+// Q4_0 and IQ4_NL in one token's kernel, four blocks at a time. Their blocks are 18 bytes
+// (an f16 scale, then 16 code bytes), so a row's four blocks are one 64-byte load (plus the
+// last block's codes): one vpermw lays the codes out with block j in 128-bit lane j, where
+// the nibbles unpack with two ANDs and a shift, and another pulls 4 rows' scales out of
+// those loads. The activation's codes 0-15 and 16-31 of the four blocks are built the same
+// way. The exact sums of 4 rows x 4 blocks then reduce together into block-major lanes
+// (6 shuffles for 16 sums, against 7 for 8 in a pair step) and the float steps run on all
+// 16 at once. Per row these are the pair step's operations in the same order: the same bits.
 template <Wide K>
 constexpr bool kQuadSteps = K == Wide::Q4_0 || K == Wide::IQ4_NL;
 template <Wide K>
@@ -372,69 +374,83 @@ constexpr int kBiasShift = K == Wide::Q4_0 ? 3 : 7;  // log2(kWideBias)
 static_assert((1 << kBiasShift<Wide::Q4_0>) == kWideBias<Wide::Q4_0> &&
               (1 << kBiasShift<Wide::IQ4_NL>) == kWideBias<Wide::IQ4_NL>);
 
+// The vpermw / vpermt2w indices a quad step uses (in halfwords).
+struct QuadIndices {
+  __m512i codes;      // of a row's 64-byte load: block j's codes (halfwords 1 + 9j ..) to lane j (j < 3)
+  __m512i scales_01;  // rows 0, 1's scales (halfword 9j of each load) to halfwords 4j, 4j + 1
+  __m512i scales_23;  // rows 2, 3's to 4j + 2, 4j + 3
+  __m512i act_lo;     // activation codes 0-15 of block j (byte 2 + 34j) to lane j, from 128 bytes at 0
+  __m512i act_hi;     // codes 16-31 (byte 18 + 34j), from 128 bytes at 8
+};
+inline QuadIndices quad_indices() {
+  alignas(64) int16_t codes[32] = {}, s01[32] = {}, s23[32] = {}, lo[32], hi[32];
+  for (int j = 0; j < 4; ++j) {
+    for (int i = 0; i < 8; ++i) {
+      if (j < 3) codes[8 * j + i] = static_cast<int16_t>(1 + 9 * j + i);
+      lo[8 * j + i] = static_cast<int16_t>(1 + 17 * j + i);
+      hi[8 * j + i] = static_cast<int16_t>(5 + 17 * j + i);
+    }
+    s01[4 * j] = s23[4 * j + 2] = static_cast<int16_t>(9 * j);
+    s01[4 * j + 1] = s23[4 * j + 3] = static_cast<int16_t>(32 + 9 * j);
+  }
+  auto v = [](const int16_t* x) { return _mm512_load_si512(x); };
+  return {v(codes), v(s01), v(s23), v(lo), v(hi)};
+}
+
 template <Wide K, int NR>
-inline __m128 quad_step(const char* block, size_t stride, size_t ahead, const BlockQ8_0* a,
-                        const Q8BlockSums* s, const __m512i levels, __m128 acc) {
-  static_assert(kQuadSteps<K>);
+inline __m128 quad_step(const char* block, size_t stride, size_t ahead, const BlockQ8_0* a, const Q8BlockSums* s,
+                        const __m512i levels, const QuadIndices& ix, __m128 acc) {
+  static_assert(kQuadSteps<K> && kWideBlockBytes<K> == 18 && kWideCodesAt<K> == 2, "18-byte blocks, codes after the scale");
+  static_assert(sizeof(BlockQ8_0) == 34 && offsetof(BlockQ8_0, qs) == 2, "act_lo / act_hi assume 34-byte blocks");
   static_assert(offsetof(Q8BlockSums, d) == 0 && offsetof(Q8BlockSums, sum) == 4 && sizeof(Q8BlockSums) == 8,
                 "four blocks' {d, sum} are loaded as 8 dwords");
-  constexpr size_t kBlockBytes = kWideBlockBytes<K>;
+  constexpr size_t kBlockBytes = 18;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512i dots[4];
-  for (int j = 0; j < 4; ++j) {
-    const char* codes = block + j * kBlockBytes + kWideCodesAt<K>;
-    __m512i q = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
-    if constexpr (NR > 1) q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + stride)), 1);
-    if constexpr (NR > 2) q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 2 * stride)), 2);
-    if constexpr (NR > 3) q = _mm512_inserti32x4(q, _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 3 * stride)), 3);
-    if constexpr (NR == 1) q = _mm512_maskz_mov_epi32(0x000F, q);  // the cast left lanes 1-3 undefined
-    if constexpr (NR == 2) q = _mm512_maskz_mov_epi32(0x00FF, q);
-    if constexpr (NR == 3) q = _mm512_maskz_mov_epi32(0x0FFF, q);
+  const char* ab = reinterpret_cast<const char*>(a);  // 136 bytes: the four activation blocks
+  const __m512i y_lo = _mm512_permutex2var_epi16(_mm512_loadu_si512(ab), ix.act_lo, _mm512_loadu_si512(ab + 64));
+  const __m512i y_hi = _mm512_permutex2var_epi16(_mm512_loadu_si512(ab + 8), ix.act_hi, _mm512_loadu_si512(ab + 72));
+  __m512i raw[4], dots[4];
+  for (int r = 0; r < 4; ++r) {
+    if (r >= NR) {
+      raw[r] = dots[r] = _mm512_setzero_si512();
+      continue;
+    }
+    const char* row = block + r * stride;
+    // This quad's 72 bytes touch at most 3 lines: the last byte's, the one 64 before it,
+    // and (only if it is a third) the line of the previous quad's last byte.
+    prefetch_l2(row, ahead + 4 * kBlockBytes - 1);
+    prefetch_l2(row, ahead + 4 * kBlockBytes - 1 - 64);
+    raw[r] = _mm512_loadu_si512(row);
+    const __m128i last = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 3 * kBlockBytes + 2));
+    const __m512i q = _mm512_inserti32x4(_mm512_permutexvar_epi16(ix.codes, raw[r]), last, 3);
     __m512i lo = _mm512_and_si512(q, low4);
     __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
     if constexpr (K == Wide::IQ4_NL) {
-      lo = _mm512_shuffle_epi8(levels, lo);
+      lo = _mm512_shuffle_epi8(levels, lo);  // nibble -> level + 128
       hi = _mm512_shuffle_epi8(levels, hi);
     }
-    const __m512i y_lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[j].qs)));
-    const __m512i y_hi = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a[j].qs + 16)));
-    dots[j] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, y_lo), hi, y_hi);
+    dots[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, y_lo), hi, y_hi);
   }
-  for (int r = 0; r < NR; ++r) {
-    // This quad's 72 bytes touch at most 3 lines: the last byte's, the one 64 before it,
-    // and (only if it is a third) the line of the previous quad's last byte.
-    prefetch_l2(block, ahead + r * stride + 4 * kBlockBytes - 1);
-    prefetch_l2(block, ahead + r * stride + 4 * kBlockBytes - 1 - 64);
-  }
-  // 128-bit lane r: [block 0, 1, 2, 3] sums of row r.
+  // 128-bit lane j: [row 0, 1, 2, 3] sums of block j.
   const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(dots[0], dots[1]), _mm512_unpackhi_epi32(dots[0], dots[1]));
   const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(dots[2], dots[3]), _mm512_unpackhi_epi32(dots[2], dots[3]));
   const __m512i sums = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
   // The four blocks' activation scales and code sums ({d, sum} pairs), to every row's lane.
   const __m512i act = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
-  const __m512i pick_d = _mm512_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6, 0, 2, 4, 6);
-  const __m512i pick_sum = _mm512_setr_epi32(1, 3, 5, 7, 1, 3, 5, 7, 1, 3, 5, 7, 1, 3, 5, 7);
+  const __m512i pick_d = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
+  const __m512i pick_sum = _mm512_setr_epi32(1, 1, 1, 1, 3, 3, 3, 3, 5, 5, 5, 5, 7, 7, 7, 7);
   const __m512 dy = _mm512_castsi512_ps(_mm512_permutexvar_epi32(pick_d, act));
   const __m512i code_sums = _mm512_permutexvar_epi32(pick_sum, act);
   // The weights were offset by kWideBias; take it back exactly, as block_term does.
   const __m512i exact = _mm512_sub_epi32(sums, _mm512_slli_epi32(code_sums, kBiasShift<K>));
-  // Row scales in the same order (halfword 4r + j: row r, block j).
-  __m128i h01 = _mm_setzero_si128(), h23 = _mm_setzero_si128();
-  [&]<int... J>(std::integer_sequence<int, J...>) {
-    if constexpr (NR > 0) ((h01 = _mm_insert_epi16(h01, load_u16(block + J * kBlockBytes), J)), ...);
-    if constexpr (NR > 1) ((h01 = _mm_insert_epi16(h01, load_u16(block + stride + J * kBlockBytes), 4 + J)), ...);
-    if constexpr (NR > 2) ((h23 = _mm_insert_epi16(h23, load_u16(block + 2 * stride + J * kBlockBytes), J)), ...);
-    if constexpr (NR > 3) ((h23 = _mm_insert_epi16(h23, load_u16(block + 3 * stride + J * kBlockBytes), 4 + J)), ...);
-  }(std::make_integer_sequence<int, 4>{});
-  const __m512 dw = _mm512_cvtph_ps(_mm256_set_m128i(h23, h01));
+  const __m512i scales = _mm512_mask_blend_epi16(0xCCCCCCCC, _mm512_permutex2var_epi16(raw[0], ix.scales_01, raw[1]),
+                                                 _mm512_permutex2var_epi16(raw[2], ix.scales_23, raw[3]));
+  const __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scales));
   const __m512 terms = _mm512_mul_ps(_mm512_cvtepi32_ps(exact), _mm512_mul_ps(dw, dy));
-  // Lane 4r + j -> 4j + r: 128-bit lane j then holds block j's term of every row.
-  const __m512 by_block = _mm512_permutexvar_ps(
-      _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), terms);
-  acc = _mm_add_ps(acc, _mm512_castps512_ps128(by_block));
-  acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(by_block, 1));
-  acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(by_block, 2));
-  return _mm_add_ps(acc, _mm512_extractf32x4_ps(by_block, 3));
+  acc = _mm_add_ps(acc, _mm512_castps512_ps128(terms));
+  acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(terms, 1));
+  acc = _mm_add_ps(acc, _mm512_extractf32x4_ps(terms, 2));
+  return _mm_add_ps(acc, _mm512_extractf32x4_ps(terms, 3));
 }
 
 // One token (decode). The tile above transposes 16 rows' codes for every block pair, which
@@ -492,7 +508,8 @@ void dot_q8_0_like_rows_1tok(int64_t n, const char* w, size_t stride, const char
   };
   int64_t b = 0;
   if constexpr (kQuadSteps<K>) {
-    for (; b + 4 <= nb; b += 4) acc = quad_step<K, NR>(w + b * kBlockBytes, stride, ahead, a + b, sums + b, levels, acc);
+    const QuadIndices ix = quad_indices();
+    for (; b + 4 <= nb; b += 4) acc = quad_step<K, NR>(w + b * kBlockBytes, stride, ahead, a + b, sums + b, levels, ix, acc);
   }
   for (; b + 1 < nb; b += 2) step.template operator()<true>(b);
   if (b < nb) step.template operator()<false>(b);
