@@ -62,7 +62,7 @@ DType k_fallback(DType t) {
 }
 
 // A mix follows llama.cpp's llama_tensor_get_type for its *_K_M presets: the output head in
-// Q6_K; attn_v and ffn_down in Q6_K on the layers where more_bits holds, the base K-quant
+// Q6_K (a tied embedding counts as the head); attn_v and ffn_down in Q6_K on the layers where more_bits holds, the base K-quant
 // elsewhere and everywhere else; then llama.cpp's fallback for rows that are not whole
 // 256-blocks (so a feed-forward width like 544 gives Q5_0 / Q8_0 tensors, as in real files).
 DType mix_type(SynthMix mix, Role role, int layer, int n_layers, int64_t cols) {
@@ -345,7 +345,10 @@ GgufWriter synth_model(const SynthOptions& opt) {
     std::vector<float> v(static_cast<size_t>(s.vocab) * static_cast<size_t>(s.dim));
     const float amplitude = gemma ? 0.5f : opt.tied_output ? 4.0f * std::sqrt(3.0f / static_cast<float>(s.dim)) : 1.7f;
     for (auto& x : v) x = amplitude * rng.uniform();
-    const DType t = type_for(Role::Embedding, 0, s.dim);
+    // A tied embedding is also the head, so a mix gives it the head's type, as llama.cpp's
+    // quantiser does for a file without output.weight (Gemma's Q4_K_M: token_embd in Q6_K).
+    const bool tied = gemma || opt.tied_output;
+    const DType t = type_for(tied ? Role::Head : Role::Embedding, 0, s.dim);
     w.add_tensor("token_embd.weight", {static_cast<uint64_t>(s.dim), static_cast<uint64_t>(s.vocab)}, t,
                  quantize_matrix(t, v, s.vocab, s.dim));
     report();

@@ -84,8 +84,8 @@ void register_model_synth(CLI::App& group, CommandRunner& runner) {
       ->check(CLI::IsMember({"tiny", "tiny-odd", "tiny6", "small", "110m", "7b"}))->capture_default_str();
   cmd->add_option("--dtype", a->dtype,
                   "Weight type: f32, f16, bf16, q8_0, q4_0, q5_0, q5_1, iq4_nl, q4_K, q5_K, q6_K; or a mix as "
-                  "llama.cpp's presets make them: q4_K_M, q5_K_M (Q6_K head and some attn_v/ffn_down; Q5_0/Q5_1 "
-                  "and Q8_0 where rows are not whole 256-blocks)")
+                  "llama.cpp's presets make them: q4_K_M, q5_K_M (Q6_K head, or tied embedding, and some "
+                  "attn_v/ffn_down; Q5_0/Q5_1 and Q8_0 where rows are not whole 256-blocks)")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q5_0", "q5_1", "iq4_nl", "q4_K", "q5_K", "q6_K",
                              "q4_K_M", "q5_K_M"}))
       ->capture_default_str();

@@ -173,5 +173,27 @@ TEST(ModelLoad, KQuantMixesFollowLlamaCppPresets) {
   }
 }
 
+// Without output.weight the embedding is also the head, and llama.cpp's quantiser gives it
+// the head's type (Gemma's Q4_K_M downloads carry token_embd in Q6_K); an untied embedding
+// keeps the base type (above).
+TEST(ModelLoad, KQuantMixesGiveATiedEmbeddingTheHeadsType) {
+  for (const Architecture arch : {Architecture::Gemma2, Architecture::Llama}) {
+    SynthOptions o;
+    o.size = "tiny";
+    o.arch = arch;
+    o.mix = SynthMix::Q4_K_M;
+    o.tied_output = arch == Architecture::Llama;
+    const GgufFile f = GgufFile::open(test::synth_model_path(o));
+    bool found = false;
+    for (const GgufTensor& t : f.tensors()) {
+      EXPECT_NE(t.name, "output.weight") << architecture_name(arch);
+      if (t.name != "token_embd.weight") continue;
+      found = true;
+      EXPECT_EQ(t.dtype, DType::Q6_K) << architecture_name(arch) << ": token_embd is " << dtype_name(t.dtype);
+    }
+    EXPECT_TRUE(found) << architecture_name(arch);
+  }
+}
+
 }  // namespace
 }  // namespace baton
