@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Writes tests/model/data/arch-reference/*.json: llama.cpp's logits on small synthesised
 # models of every architecture baton runs (llama with and without Llama 3's rope_freqs,
-# mistral, qwen2, qwen3, phi3 with and without LongRoPE, YaRN on llama and qwen3), for
-# tests/model/arch_reference_test.cpp.
+# mistral, qwen2, qwen3, phi3 with and without LongRoPE, gemma2 and gemma3 in f32 and
+# quantised, YaRN on llama, qwen2, qwen3 and phi3), for tests/model/arch_reference_test.cpp.
 #
 # Each case is a `baton model synth` file (tiny: 2 layers, width 256, 8 query / 4 KV heads,
 # vocabulary 1024; tiny6: the same with 6 layers, so Gemma 3 has a global layer). The Gemma
-# files have a sliding window of 6 positions, which the 24-token sequence reaches past. llama.cpp (the npm package node-llama-cpp, prebuilt linux-x64 CPU build,
+# files have a sliding window of 6 positions, which the 24-token sequence reaches past.
+# llama.cpp (the npm package node-llama-cpp, prebuilt linux-x64 CPU build,
 # installed on first use into build/llama-ref/ as tools/bench/against-llama-cpp.sh does)
 # evaluates a fixed 12-token prompt and continues greedily for 12 tokens; every row keeps
 # its 16 largest logits and every 16th vocabulary id. The test synthesises the same file,
@@ -40,7 +41,7 @@ seed=19
 
 cases_wanted=""
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --baton) baton="$2"; shift 2 ;;
@@ -66,6 +67,10 @@ for i in $(seq 1 11); do prompt="$prompt,$(( (i * 7919 + 13) % 1024 ))"; done
 # options follow), then those options. tiny-odd's feed-forward width (544) is not a multiple
 # of 256, so the K-quant mixes carry Q5_0 / Q5_1 and Q8_0 tensors as well, as downloaded
 # Q4_K_M / Q5_K_M files of such models do.
+# Gemma ties its head to token_embd, so the quantised Gemma files carry a quantised
+# embedding (Q6_K in the Q4_K_M mix, as llama.cpp's quantiser picks for a tied embedding),
+# looked up, scaled by sqrt(width) and used as the soft-capped head. tiny6 gives Gemma 3 its
+# global layer, the one with the file's linear RoPE scaling (factor 8).
 # The llama3 cases carry Llama 3.2's rope_freqs (factor 32) and tied head; their original
 # context is 64 instead of 8192, so that the 24 positions compared reach the scaled and
 # blended frequencies (with 8192 only angles below 0.03 rad would change).
@@ -90,6 +95,12 @@ cases=(
   "llama-tiny-odd-q5_K_M llama llama q5_K_M tiny-odd"
   "gemma2-tiny-f32 gemma2 gemma2 f32"
   "gemma3-tiny6-f32 gemma3 gemma3 f32 tiny6"
+  "gemma2-tiny-q8_0 gemma2 gemma2 q8_0"
+  "gemma2-tiny-q4_K gemma2 gemma2 q4_K"
+  "gemma2-tiny-q4_K_M gemma2 gemma2 q4_K_M"
+  "gemma3-tiny6-q8_0 gemma3 gemma3 q8_0 tiny6"
+  "gemma3-tiny6-q4_K gemma3 gemma3 q4_K tiny6"
+  "gemma3-tiny6-q4_K_M gemma3 gemma3 q4_K_M tiny6"
   "llama3-tiny-f32 llama llama f32 tiny --rope-scaling llama3 --rope-factor 32 --rope-original-context 64 --tied-output"
   "llama3-tiny-q8_0 llama llama q8_0 tiny --rope-scaling llama3 --rope-factor 32 --rope-original-context 64 --tied-output"
   "qwen3-tiny-f32 qwen3 qwen3 f32"
@@ -101,6 +112,9 @@ cases=(
   "phi3-longrope-long-q4_K phi3 phi3 q4_K tiny --rope-scaling longrope --rope-original-context 256 --context 512"
   "qwen3-yarn-f32 qwen3 qwen3 f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
   "llama-yarn-f32 llama llama f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
+  "qwen2-yarn-f32 qwen2 qwen2 f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
+  "phi3-yarn-f32 phi3 phi3 f32 tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
+  "phi3-yarn-q4_K phi3 phi3 q4_K tiny --rope-scaling yarn --rope-factor 4 --rope-original-context 64"
 )
 
 # The further synth options as fields of the reference's "synth" object, which the test
