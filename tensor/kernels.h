@@ -48,7 +48,8 @@ void rmsnorm_heads(float* row, const float* weight, int n_heads, int64_t head_di
 void softmax_inplace(float* x, int64_t n);
 // out[i] = silu(gate[i]) * up[i] ; out may alias gate.
 void silu_mul(const float* gate, const float* up, float* out, int64_t n);
-// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma's feed-forward);
+// out[i] = gelu(gate[i]) * up[i] with GELU's tanh approximation (Gemma's feed-forward), at
+// llama.cpp's f16 precision (input and GELU rounded to f16; x at or beyond +-10: x or 0);
 // out may alias gate.
 void gelu_mul(const float* gate, const float* up, float* out, int64_t n);
 // x[i] = cap * tanh(x[i] / cap): Gemma 2's soft-capping of attention scores and logits.

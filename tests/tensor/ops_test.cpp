@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "tensor/fp16.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels_dispatch.h"
 #include "tests/tensor/tensor_test_util.h"
@@ -110,6 +111,59 @@ void check_silu_mul(void (*fn)(const float*, const float*, float*, int64_t), con
 TEST(Ops, SiluMulBothTables) {
   for (const KernelTable* k : tables()) check_silu_mul(k->silu_mul, k->name);
   check_silu_mul(silu_mul, "public");
+}
+
+// GELU at llama.cpp's precision (ggml's f16 table): the output (with up = 1) is an f16
+// value, it is the same for every input that rounds to the same f16, it is within one f16
+// step of the tanh approximation taken in double, and at or beyond +-10 it is x or 0.
+TEST(Ops, GeluMulIsGeluOfTheF16InputRoundedToF16) {
+  std::vector<float> x;
+  for (int i = 0; i < 4000; ++i) x.push_back(-12.0f + 24.0f * static_cast<float>(i) / 4000.0f);
+  for (float v : {-10.0f, 10.0f, -9.999f, 9.999f, 0.0f, -0.0f, 1e-6f, -3.0f}) x.push_back(v);
+  const std::vector<float> ones(x.size(), 1.0f);
+  std::vector<float> out(x.size());
+  gelu_mul(x.data(), ones.data(), out.data(), static_cast<int64_t>(x.size()));
+  int differs_from_f32_formula = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const float v = x[i];
+    if (v <= -10.0f) {
+      ASSERT_EQ(out[i], 0.0f) << v;
+      continue;
+    }
+    if (v >= 10.0f) {
+      ASSERT_EQ(out[i], v) << v;
+      continue;
+    }
+    ASSERT_EQ(out[i], fp16_to_f32(f32_to_fp16(out[i]))) << "not an f16 value at " << v;
+    const double h = fp16_to_f32(f32_to_fp16(v));
+    const double exact = 0.5 * h * (1.0 + std::tanh(std::sqrt(2.0 / std::numbers::pi) * (h + 0.044715 * h * h * h)));
+    // One f16 step (2^-24 among f16's subnormals), or for large negative x (where 1 + tanh
+    // cancels in float, in llama.cpp as here) the float rounding of 1 + tanh scaled by x / 2.
+    const double step = std::max({std::abs(exact) * std::ldexp(1.0, -10), std::abs(h) * std::ldexp(1.0, -23),
+                                  std::ldexp(1.0, -24)});
+    ASSERT_LE(std::abs(out[i] - exact), step) << v;
+    // Another input in the same f16 bucket gives the same output.
+    const float neighbour = std::nextafter(v, v > 0 ? 0.0f : 1.0f);
+    if (f32_to_fp16(neighbour) == f32_to_fp16(v)) {
+      float again = 0.0f;
+      const float one = 1.0f;
+      gelu_mul(&neighbour, &one, &again, 1);
+      ASSERT_EQ(again, out[i]) << v;
+    }
+    const float f32_gelu = 0.5f * v * (1.0f + std::tanh(0.7978845608f * v * (1.0f + 0.044715f * v * v)));
+    if (f32_gelu != out[i]) ++differs_from_f32_formula;
+  }
+  // The f32 formula (what this was before) fails the comparisons above for most inputs.
+  EXPECT_GT(differs_from_f32_formula, 1000);
+
+  // The product with up, aliasing gate.
+  auto gate = random_floats(257, 70, 4.0f);
+  const auto up = random_floats(257, 71, 2.0f);
+  std::vector<float> want(gate.size()), unit(gate.size(), 1.0f);
+  gelu_mul(gate.data(), unit.data(), want.data(), 257);
+  for (size_t i = 0; i < want.size(); ++i) want[i] *= up[i];
+  gelu_mul(gate.data(), up.data(), gate.data(), 257);
+  EXPECT_EQ(0, std::memcmp(gate.data(), want.data(), want.size() * sizeof(float)));
 }
 
 TEST(Ops, AddInplace) {
