@@ -3,25 +3,57 @@
 // as in a backtracking regex engine. A list of regexes is applied in turn, as llama.cpp's
 // unicode_regex_split does: each one searches every piece the previous ones left (the
 // matches and the stretches between them) as a text of its own, and splits it further.
+// (pretokenizer_matcher.h has the single regexes these are made of.)
 //
 //  Gpt2:   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //  Llama3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}
 //          | ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //  Qwen2:  as Llama3 with \p{N} instead of \p{N}{1,3}
+//  Qwen35: as Qwen2 with [\p{L}\p{M}]+ words and [^\s\p{L}\p{M}\p{N}]+ punctuation
+//  SeedCoder: as Qwen2 with ' ?[^\s\p{L}\p{N}\r\n]+' (no line breaks after punctuation)
+//  Ufakzeka:  as Qwen2 without the contractions
+//  Jais2:  as Llama3 with \s{512}(?!\S)|\s{256}(?!\S)|...|\s{4}(?!\S)|\s{1,2}(?!\S)|\s{1}
+//  Laguna:        [^\n]+|[\n]+, then Qwen2
+//  MiniCpm5:      \p{N}{1,3}, then Llama3 (with \p{N}+)
 //  StarCoder:     \p{N}, then Gpt2
 //  Falcon:        [\p{P}\$\+<=>\^~\|`]+, then Gpt2, then [0-9][0-9][0-9]
 //  DeepSeekLlm:   [\r\n], then \s?[<cased letters>]+, then \s?[!-/:-~！-／：-～‘-‟　-。]+,
 //                 then \s+$, then [一-龥ࠀ-一가-퟿]+, then \p{N}+
 //  DeepSeekCoder: [\r\n], then \s?\p{L}+, then \s?\p{P}+, then [一-龥ࠀ-一가-퟿]+, then \p{N}
+//  DeepSeekV3:    \p{N}{1,3}, then [一-龥぀-ゟ゠-ヿ]+, then
+//                 [!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+//                 | ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//  Spark25:       as DeepSeekV3 with ' ?[\p{P}\p{S}]+|[\r\n]' for ' ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+',
+//                 then \p{N}
+//  Afmoe:         digit runs cut after their first (length mod 3) digits and then in threes
+//                 (llama.cpp's own matcher), then [一-鿿㐀-䶿豈-﫿぀-ゟ゠-ヿ･-ﾟ⼀-⿟เ-๿຀-໿ក-៿က-႟ꩠ-ꩿꧠ-꧿가-힯ᄀ-ᇿ]+,
+//                 then DeepSeekV3's last pattern
+//  Gpt4o:         [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|...)?
+//                 |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|...)?
+//                 |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//                 as llama.cpp rewrites it (pretokenizer_matcher.h: only ASCII letters have a case)
+//  Tekken:        Gpt4o without the contractions and with \p{N}
+//  GraniteEmbedMulti: Gpt4o with (?=[\p{L}\p{M}]) for (?=[\p{L}])
+//  Youtu:         [가-힣ㄱ-ㆎ]+|[！…“”‘’—：；，、-〿︰-﹏]+|[ㄅ-ㄯ]+|[一-龥぀-ゟ゠-ヿ]+, then Gpt4o with \p{N}
+//                 (its \p{Lu} and \p{Ll} are \p{L} to llama.cpp: no case)
+//  TinyAya:       \d{1,3}(?=(?:\d{3})*\b), which llama.cpp runs as AFMoE's digits, then Gpt4o
+//                 (no case, as Youtu)
+//  KimiK2:        llama.cpp's own matcher (pretokenizer_matcher.cpp)
+//  SuperBpe:      \p{N}+, then (?=(\d{3})+(?!\d)) (empty matches: cuts)
+//  Bloom:         ' ?[^(\s|.,!?…。，、।۔،)]+'; Viking: then \p{N}
+//  ExaoneMoe:     (?i:'s|...)|[^\r\n\p{L}\p{N}]?(?:\p{L}\p{M}*(?: \p{L}\p{M}*)*)+|\p{N}
+//                 | ?[^\s\p{L}\p{N}]+[\r\n/]?|\s*[\r\n]|\s+(?!\S)|\s+
 //
 // How llama.cpp evaluates the patterns it has no hand-written matcher for, which decides
 // what the character classes mean here:
 //  - a pattern with \p{..} runs on a copy of the text where every non-ASCII character is
-//    replaced by one byte standing for its category (whitespace by \v), and \p{P} by that
-//    byte and a list of ASCII punctuation, which is Unicode's; so \p{P} is Unicode
-//    punctuation, and [\p{P}\$\+<=>\^~\|`] that and every ASCII symbol;
+//    replaced by one byte standing for its category (whitespace by \v), and \p{X} by that
+//    byte and a list of ASCII characters, Unicode's for each. Hence \p{Lu}, \p{Ll}, ...
+//    all mean \p{L}, and [^a-z] / [^A-Z] are the only case a letter has; [\p{P}\$\+<=>\^~\|`]
+//    is Unicode punctuation and every ASCII symbol;
 //  - a pattern without runs on code points, with non-ASCII whitespace replaced by \v; so a
-//    whitespace character is never in an explicit range (U+3000 in the DeepSeek ranges);
+//    whitespace character is never in an explicit range (U+3000 in the DeepSeek ranges),
+//    and \d knows ASCII digits only (C locale);
 //  - \s is ASCII whitespace plus those replacements: the White_Space property.
 #include "model/pretokenizer.h"
 
@@ -30,156 +62,24 @@
 #include <initializer_list>
 #include <iterator>
 
+#include "model/pretokenizer_matcher.h"
 #include "model/unicode_tables.h"
-#include "model/unicode_utf8.h"
 
 namespace baton {
 
 namespace {
 
-enum CharClass : uint8_t { kLetter, kNumber, kSpace, kOther };
-
-struct Symbol {
-  char32_t cp;
-  CharClass cls;
-  size_t offset;  // byte offset in the text
-};
-
-std::vector<Symbol> classify(std::string_view text) {
-  std::vector<Symbol> out;
-  out.reserve(text.size());
-  for (size_t pos = 0; pos < text.size();) {
-    const unicode::Utf8Char c = unicode::decode_utf8(text, pos);
-    CharClass cls = kOther;
-    if (c.valid) {
-      if (unicode::is_letter(c.cp)) cls = kLetter;
-      else if (unicode::is_number(c.cp)) cls = kNumber;
-      else if (unicode::is_whitespace(c.cp)) cls = kSpace;
-    }
-    out.push_back({c.valid ? c.cp : unicode::kReplacementChar, cls, pos});
-    pos += c.length;
-  }
-  return out;
-}
-
-// Symbols [begin, end): the text, or a piece of it that a later pattern splits further.
-struct Span {
-  size_t begin, end;
-};
-
-// Matching within one span, which the patterns see as the whole text (lookaheads stop at
-// its end). Every function returns the end index of the match starting at i, or i when the
-// alternative does not match.
-class Matcher {
- public:
-  Matcher(const std::vector<Symbol>& s, Span span) : s_(s), end_(span.end) {}
-
-  bool in(size_t i) const { return i < end_; }
-  bool is(size_t i, CharClass c) const { return in(i) && s_[i].cls == c; }
-  bool is_cp(size_t i, char32_t c) const { return in(i) && s_[i].cp == c; }
-  bool is_newline(size_t i) const { return is_cp(i, '\r') || is_cp(i, '\n'); }
-  template <class Pred>
-  bool has(size_t i, Pred pred) const {
-    return in(i) && pred(s_[i].cp);
-  }
-  size_t run(size_t i, CharClass c) const {
-    while (is(i, c)) ++i;
-    return i;
-  }
-  template <class Pred>
-  size_t run_of(size_t i, Pred pred) const {
-    while (has(i, pred)) ++i;
-    return i;
-  }
-  size_t run_newlines(size_t i) const {
-    while (is_newline(i)) ++i;
-    return i;
-  }
-
-  // 's|'t|'re|'ve|'m|'ll|'d, optionally ASCII case-insensitive.
-  size_t contraction(size_t i, bool ignore_case) const {
-    if (!is_cp(i, '\'') || !in(i + 1)) return i;
-    auto at = [&](size_t k, char lower) {
-      if (!in(k)) return false;
-      const char32_t c = s_[k].cp;
-      return c == static_cast<char32_t>(lower) ||
-             (ignore_case && c == static_cast<char32_t>(lower - 'a' + 'A'));
-    };
-    if (at(i + 1, 's') || at(i + 1, 't') || at(i + 1, 'm') || at(i + 1, 'd')) return i + 2;
-    if ((at(i + 1, 'r') && at(i + 2, 'e')) || (at(i + 1, 'v') && at(i + 2, 'e')) ||
-        (at(i + 1, 'l') && at(i + 2, 'l')))
-      return i + 3;
-    return i;
-  }
-
-  // " ?X+" for a class X (letters, numbers or "other").
-  size_t space_then_run(size_t i, CharClass c) const {
-    if (is(i, c)) return run(i, c);
-    if (is_cp(i, ' ') && is(i + 1, c)) return run(i + 1, c);
-    return i;
-  }
-
-  // "\s?X+" for a set X of non-space characters.
-  template <class Pred>
-  size_t optional_space_then_run(size_t i, Pred pred) const {
-    if (has(i, pred)) return run_of(i, pred);
-    if (is(i, kSpace) && has(i + 1, pred)) return run_of(i + 1, pred);
-    return i;
-  }
-
-  // \s+(?!\S) then \s+ : a run of spaces gives up its last space to the next piece
-  // unless it ends the span (or is a single space, which the plain \s+ takes).
-  size_t spaces(size_t i) const {
-    const size_t end = run(i, kSpace);
-    if (end == i) return i;
-    if (end == end_ || end - i == 1) return end;
-    return end - 1;
-  }
-
-  size_t next_gpt2(size_t i) const {
-    size_t e;
-    if ((e = contraction(i, false)) != i) return e;
-    if ((e = space_then_run(i, kLetter)) != i) return e;
-    if ((e = space_then_run(i, kNumber)) != i) return e;
-    if ((e = space_then_run(i, kOther)) != i) return e;
-    if ((e = spaces(i)) != i) return e;
-    return i + 1;  // unreachable: every symbol is in one of the classes above
-  }
-
-  size_t next_llama3(size_t i, size_t max_digits) const {
-    size_t e;
-    if ((e = contraction(i, true)) != i) return e;
-    // [^\r\n\p{L}\p{N}]?\p{L}+
-    if (is(i, kLetter)) return run(i, kLetter);
-    if (!is(i, kNumber) && !is_newline(i) && is(i + 1, kLetter)) return run(i + 1, kLetter);
-    // \p{N}{1,max}
-    if (is(i, kNumber)) {
-      e = i;
-      while (e - i < max_digits && is(e, kNumber)) ++e;
-      return e;
-    }
-    // ' ?[^\s\p{L}\p{N}]+[\r\n]*'
-    if (is(i, kOther)) return run_newlines(run(i, kOther));
-    if (is_cp(i, ' ') && is(i + 1, kOther)) return run_newlines(run(i + 1, kOther));
-    // \s*[\r\n]+ : within the run of spaces, up to and including its last line break.
-    const size_t end = run(i, kSpace);
-    for (size_t k = end; k > i; --k) {
-      if (is_newline(k - 1)) return k;
-    }
-    if ((e = spaces(i)) != i) return e;
-    return i + 1;  // unreachable
-  }
-
- private:
-  const std::vector<Symbol>& s_;
-  size_t end_;
-};
-
-using Spans = std::vector<Span>;
+using pretok::kLetter;
+using pretok::kNumber;
+using pretok::kSpace;
+using pretok::Matcher;
+using pretok::Span;
+using pretok::Spans;
+using pretok::Symbols;
 
 // A pattern that tokenises the whole span (its last alternative matches any character).
 template <class Next>
-void split_all(const std::vector<Symbol>& s, Span span, Next next, Spans& out) {
+void split_all(const Symbols& s, Span span, Next next, Spans& out) {
   const Matcher m(s, span);
   for (size_t i = span.begin; i < span.end;) {
     const size_t e = next(m, i);
@@ -192,7 +92,7 @@ void split_all(const std::vector<Symbol>& s, Span span, Next next, Spans& out) {
 // (the leftmost, then the leftmost after it) is a piece, and so is each stretch between
 // matches. match(m, i) is the end of the match starting at i, or i.
 template <class Match>
-void split_matches(const std::vector<Symbol>& s, Span span, Match match, Spans& out) {
+void split_matches(const Symbols& s, Span span, Match match, Spans& out) {
   const Matcher m(s, span);
   size_t gap = span.begin;
   for (size_t i = span.begin; i < span.end;) {
@@ -212,6 +112,8 @@ void split_matches(const std::vector<Symbol>& s, Span span, Match match, Spans& 
 
 bool is_ascii_digit(char32_t c) { return c >= '0' && c <= '9'; }
 bool is_line_break(char32_t c) { return c == '\r' || c == '\n'; }
+bool is_line_feed(char32_t c) { return c == '\n'; }
+bool is_not_line_feed(char32_t c) { return c != '\n'; }
 
 // Falcon's [\p{P}\$\+<=>\^~\|`]: every ASCII punctuation and symbol character, and
 // non-ASCII punctuation (not symbols: those are another category).
@@ -272,8 +174,30 @@ constexpr Range kDeepSeekPunctuation[] = {
 // much before them, general punctuation and emoji-like symbols included) and Hangul.
 constexpr Range kDeepSeekCjk[] = {{0x800, 0x9FA5}, {0xAC00, 0xD7FF}};
 
+// [一-龥぀-ゟ゠-ヿ]: hiragana and katakana, and the CJK ideographs up to U+9FA5.
+constexpr Range kKanaAndIdeographs[] = {{0x3040, 0x30FF}, {0x4E00, 0x9FA5}};
+
+// AFMoE's [一-鿿㐀-䶿豈-﫿぀-ゟ゠-ヿ･-ﾟ⼀-⿟เ-๿຀-໿ក-៿က-႟ꩠ-ꩿꧠ-꧿가-힯ᄀ-ᇿ], sorted and joined. Its
+// "豈" is U+8C48 in llama.cpp's source (the compatibility ideograph U+F900 after NFC), so
+// the range runs from U+8C48 and swallows everything up to U+FAFF: Hangul, the private
+// use area and the compatibility ideographs.
+constexpr Range kAfmoeScripts[] = {
+    {0x0E40, 0x0EFF}, {0x1000, 0x109F}, {0x1100, 0x11FF}, {0x1780, 0x17FF}, {0x2F00, 0x2FDF},
+    {0x3040, 0x30FF}, {0x3400, 0x4DBF}, {0x4E00, 0xFAFF}, {0xFF65, 0xFF9F},
+};
+
+// Youtu's four alternatives, each a run of its own set.
+constexpr Range kYoutuHangul[] = {{0x3131, 0x318E}, {0xAC00, 0xD7A3}};
+constexpr Range kYoutuPunctuation[] = {
+    {0x2014, 0x2014}, {0x2018, 0x2019}, {0x201C, 0x201D}, {0x2026, 0x2026}, {0x3001, 0x303F},
+    {0xFE30, 0xFE4F}, {0xFF01, 0xFF01}, {0xFF0C, 0xFF0C}, {0xFF1A, 0xFF1B},
+};
+constexpr Range kYoutuBopomofo[] = {{0x3105, 0x312F}};
+
 static_assert(sorted_and_disjoint(kDeepSeekCasedLetters) && sorted_and_disjoint(kDeepSeekPunctuation) &&
-              sorted_and_disjoint(kDeepSeekCjk));
+              sorted_and_disjoint(kDeepSeekCjk) && sorted_and_disjoint(kKanaAndIdeographs) &&
+              sorted_and_disjoint(kAfmoeScripts) && sorted_and_disjoint(kYoutuHangul) &&
+              sorted_and_disjoint(kYoutuPunctuation) && sorted_and_disjoint(kYoutuBopomofo));
 
 // An explicit set in a pattern without \p{..}: whitespace never matches it (see the top).
 template <size_t N>
@@ -283,18 +207,45 @@ auto explicit_set(const Range (&ranges)[N]) {
 
 // ---- Patterns: each splits one span and appends the pieces ----
 
-using Symbols = std::vector<Symbol>;
-
 void gpt2(const Symbols& s, Span span, Spans& out) {
   split_all(s, span, [](const Matcher& m, size_t i) { return m.next_gpt2(i); }, out);
 }
 
-void llama3(const Symbols& s, Span span, Spans& out) {
-  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_llama3(i, 3); }, out);
+template <pretok::Llama3Shape kShape>
+void llama3_like(const Symbols& s, Span span, Spans& out) {
+  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_llama3(i, kShape); }, out);
 }
+constexpr pretok::Llama3Shape kLlama3{};
+constexpr pretok::Llama3Shape kQwen2{.max_digits = 1};
+constexpr pretok::Llama3Shape kQwen35{.max_digits = 1, .marks_in_words = true};
+constexpr pretok::Llama3Shape kSeedCoder{.max_digits = 1, .newlines_after_punct = false};
+constexpr pretok::Llama3Shape kUfakzeka{.contractions = false, .max_digits = 1};
+constexpr pretok::Llama3Shape kJais2{.space_cascade = true};
 
-void qwen2(const Symbols& s, Span span, Spans& out) {
-  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_llama3(i, 1); }, out);
+template <pretok::Gpt4oShape kShape>
+void gpt4o_like(const Symbols& s, Span span, Spans& out) {
+  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_gpt4o(i, kShape); }, out);
+}
+constexpr pretok::Gpt4oShape kGpt4o{};
+constexpr pretok::Gpt4oShape kTekken{.contractions = false, .max_digits = 1};
+constexpr pretok::Gpt4oShape kGraniteEmbedMulti{.marks_are_letters = true};
+constexpr pretok::Gpt4oShape kYoutuWords{.cased = false, .marks_are_letters = true, .max_digits = 1};
+constexpr pretok::Gpt4oShape kTinyAyaWords{.cased = false, .marks_are_letters = true};
+
+void deepseek3_words(const Symbols& s, Span span, Spans& out) {
+  split_matches(s, span, [](const Matcher& m, size_t i) { return m.next_deepseek3(i, false); }, out);
+}
+void spark_words(const Symbols& s, Span span, Spans& out) {
+  split_matches(s, span, [](const Matcher& m, size_t i) { return m.next_deepseek3(i, true); }, out);
+}
+void kimi_k2(const Symbols& s, Span span, Spans& out) {
+  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_kimi_k2(i); }, out);
+}
+void exaone_moe(const Symbols& s, Span span, Spans& out) {
+  split_all(s, span, [](const Matcher& m, size_t i) { return m.next_exaone_moe(i); }, out);
+}
+void bloom(const Symbols& s, Span span, Spans& out) {
+  split_matches(s, span, [](const Matcher& m, size_t i) { return m.next_bloom(i); }, out);
 }
 
 // X: each character of the set alone.
@@ -320,6 +271,10 @@ void numbers(const Symbols& s, Span span, Spans& out) { runs_of(s, span, unicode
 void line_break_alone(const Symbols& s, Span span, Spans& out) { each_of(s, span, is_line_break, out); }
 void falcon_punctuation(const Symbols& s, Span span, Spans& out) { runs_of(s, span, is_falcon_punctuation, out); }
 void cjk(const Symbols& s, Span span, Spans& out) { runs_of(s, span, explicit_set(kDeepSeekCjk), out); }
+void kana_and_ideographs(const Symbols& s, Span span, Spans& out) {
+  runs_of(s, span, explicit_set(kKanaAndIdeographs), out);
+}
+void afmoe_scripts(const Symbols& s, Span span, Spans& out) { runs_of(s, span, explicit_set(kAfmoeScripts), out); }
 void space_and_cased_letters(const Symbols& s, Span span, Spans& out) {
   space_and_runs_of(s, span, explicit_set(kDeepSeekCasedLetters), out);
 }
@@ -329,6 +284,88 @@ void space_and_deepseek_punctuation(const Symbols& s, Span span, Spans& out) {
 void space_and_letters(const Symbols& s, Span span, Spans& out) { space_and_runs_of(s, span, unicode::is_letter, out); }
 void space_and_punctuation(const Symbols& s, Span span, Spans& out) {
   space_and_runs_of(s, span, unicode::is_punctuation, out);
+}
+
+// [^\n]+|[\n]+
+void line_feed_runs(const Symbols& s, Span span, Spans& out) {
+  split_all(s, span, [](const Matcher& m, size_t i) {
+    return m.has(i, is_line_feed) ? m.run_of(i, is_line_feed) : m.run_of(i, is_not_line_feed);
+  }, out);
+}
+
+// [가-힣ㄱ-ㆎ]+|[！…“”‘’—：；，、-〿︰-﹏]+|[ㄅ-ㄯ]+|[一-龥぀-ゟ゠-ヿ]+ (the sets are disjoint)
+void youtu_scripts(const Symbols& s, Span span, Spans& out) {
+  split_matches(s, span, [](const Matcher& m, size_t i) {
+    for (const auto& set : {+[](char32_t c) { return in_ranges(kYoutuHangul, c); },
+                            +[](char32_t c) { return in_ranges(kYoutuPunctuation, c); },
+                            +[](char32_t c) { return in_ranges(kYoutuBopomofo, c); },
+                            +[](char32_t c) { return in_ranges(kKanaAndIdeographs, c); }}) {
+      if (m.has(i, set)) return m.run_of(i, set);
+    }
+    return i;
+  }, out);
+}
+
+// \p{N}{1,3}
+void number_triples(const Symbols& s, Span span, Spans& out) {
+  split_matches(s, span, [](const Matcher& m, size_t i) {
+    size_t e = i;
+    while (e - i < 3 && m.is(e, kNumber)) ++e;
+    return e;
+  }, out);
+}
+
+// llama.cpp's AFMoE digits: a run of n numbers is cut after its first n mod 3 and then
+// every three; what precedes the run stays with its first part (so "ab12345" gives "ab12"
+// and "345", which the later patterns split again).
+void afmoe_digits(const Symbols& s, Span span, Spans& out) {
+  const Matcher m(s, span);
+  size_t from = span.begin;
+  for (size_t i = span.begin; i < span.end;) {
+    if (!m.is(i, kNumber)) {
+      ++i;
+      continue;
+    }
+    const size_t end = m.run(i, kNumber);
+    size_t cut = i + (end - i) % 3;
+    if (cut == i) cut += 3;
+    for (; cut <= end; cut += 3) {
+      out.push_back({from, cut});
+      from = cut;
+    }
+    i = end;
+  }
+  if (from < span.end) out.push_back({from, span.end});
+}
+
+// Calls piece(a, b) for each run [a, b) of ASCII digits in the span.
+template <class Piece>
+void for_each_digit_run(const Matcher& m, Span span, Piece piece) {
+  for (size_t i = span.begin; i < span.end;) {
+    if (!m.has(i, is_ascii_digit)) {
+      ++i;
+      continue;
+    }
+    const size_t end = m.run_of(i, is_ascii_digit);
+    piece(i, end);
+    i = end;
+  }
+}
+
+// (?=(\d{3})+(?!\d)): an empty match before every ASCII digit followed by a multiple of
+// three digits up to the end of their run; llama.cpp cuts there.
+void digit_thousands(const Symbols& s, Span span, Spans& out) {
+  const Matcher m(s, span);
+  size_t from = span.begin;
+  for_each_digit_run(m, span, [&](size_t begin, size_t end) {
+    for (size_t cut = begin + (end - begin) % 3; cut + 3 <= end; cut += 3) {
+      if (cut > from) {
+        out.push_back({from, cut});
+        from = cut;
+      }
+    }
+  });
+  if (from < span.end) out.push_back({from, span.end});
 }
 
 // \s+$ : the whitespace that ends the span (the search finds no earlier match: a run of
@@ -365,8 +402,8 @@ Spans apply_in_turn(const Symbols& s, std::initializer_list<Pattern> patterns) {
 Spans pieces(const Symbols& s, PreTokenizer kind) {
   switch (kind) {
     case PreTokenizer::Gpt2: return apply_in_turn(s, {gpt2});
-    case PreTokenizer::Llama3: return apply_in_turn(s, {llama3});
-    case PreTokenizer::Qwen2: return apply_in_turn(s, {qwen2});
+    case PreTokenizer::Llama3: return apply_in_turn(s, {llama3_like<kLlama3>});
+    case PreTokenizer::Qwen2: return apply_in_turn(s, {llama3_like<kQwen2>});
     case PreTokenizer::StarCoder: return apply_in_turn(s, {number_alone, gpt2});
     case PreTokenizer::Falcon: return apply_in_turn(s, {falcon_punctuation, gpt2, ascii_digit_triples});
     case PreTokenizer::DeepSeekLlm:
@@ -374,94 +411,34 @@ Spans pieces(const Symbols& s, PreTokenizer kind) {
                                trailing_spaces, cjk, numbers});
     case PreTokenizer::DeepSeekCoder:
       return apply_in_turn(s, {line_break_alone, space_and_letters, space_and_punctuation, cjk, number_alone});
+    case PreTokenizer::DeepSeekV3: return apply_in_turn(s, {number_triples, kana_and_ideographs, deepseek3_words});
+    case PreTokenizer::Spark25:
+      return apply_in_turn(s, {number_triples, kana_and_ideographs, spark_words, number_alone});
+    case PreTokenizer::Afmoe: return apply_in_turn(s, {afmoe_digits, afmoe_scripts, deepseek3_words});
+    case PreTokenizer::Gpt4o: return apply_in_turn(s, {gpt4o_like<kGpt4o>});
+    case PreTokenizer::Tekken: return apply_in_turn(s, {gpt4o_like<kTekken>});
+    case PreTokenizer::Youtu: return apply_in_turn(s, {youtu_scripts, gpt4o_like<kYoutuWords>});
+    case PreTokenizer::TinyAya: return apply_in_turn(s, {afmoe_digits, gpt4o_like<kTinyAyaWords>});
+    case PreTokenizer::GraniteEmbedMulti: return apply_in_turn(s, {gpt4o_like<kGraniteEmbedMulti>});
+    case PreTokenizer::KimiK2: return apply_in_turn(s, {kimi_k2});
+    case PreTokenizer::Qwen35: return apply_in_turn(s, {llama3_like<kQwen35>});
+    case PreTokenizer::SeedCoder: return apply_in_turn(s, {llama3_like<kSeedCoder>});
+    case PreTokenizer::Ufakzeka: return apply_in_turn(s, {llama3_like<kUfakzeka>});
+    case PreTokenizer::Laguna: return apply_in_turn(s, {line_feed_runs, llama3_like<kQwen2>});
+    case PreTokenizer::MiniCpm5: return apply_in_turn(s, {number_triples, llama3_like<kLlama3>});
+    case PreTokenizer::Jais2: return apply_in_turn(s, {llama3_like<kJais2>});
+    case PreTokenizer::SuperBpe: return apply_in_turn(s, {numbers, digit_thousands});
+    case PreTokenizer::Bloom: return apply_in_turn(s, {bloom});
+    case PreTokenizer::Viking: return apply_in_turn(s, {bloom, number_alone});
+    case PreTokenizer::ExaoneMoe: return apply_in_turn(s, {exaone_moe});
   }
   return apply_in_turn(s, {gpt2});
 }
 
-// ---- Names ----
-
-struct NamedPreTokenizer {
-  std::string_view name;
-  PreTokenizerSpec spec;
-};
-
-// llama.cpp's table (llama_vocab::impl::load), restricted to the patterns implemented here.
-// Names whose llama.cpp entry also changes something baton does not model (a separator
-// token, lower-casing) are left out, so that they are refused rather than half-supported.
-constexpr NamedPreTokenizer kNames[] = {
-    {"default", {PreTokenizer::Gpt2}},
-    {"gpt2", {PreTokenizer::Gpt2}},
-    {"gpt-2", {PreTokenizer::Gpt2}},
-    {"gpt-neox", {PreTokenizer::Gpt2}},
-    {"mpt", {PreTokenizer::Gpt2}},
-    {"phi-2", {PreTokenizer::Gpt2}},
-    {"olmo", {PreTokenizer::Gpt2}},
-    {"jais", {PreTokenizer::Gpt2}},
-    {"trillion", {PreTokenizer::Gpt2}},
-    {"granite-docling", {PreTokenizer::Gpt2}},
-    {"exaone4", {PreTokenizer::Gpt2}},
-    {"gigachat", {PreTokenizer::Gpt2}},
-    {"a.x-4.0", {PreTokenizer::Gpt2}},
-    {"mellum", {PreTokenizer::Gpt2}},
-    {"llama-bpe", {PreTokenizer::Llama3, true, true}},
-    {"llama3", {PreTokenizer::Llama3, true, true}},
-    {"llama-v3", {PreTokenizer::Llama3, true, true}},
-    {"falcon3", {PreTokenizer::Llama3, true, true}},
-    {"falcon-h1", {PreTokenizer::Llama3, true, true}},
-    {"pixtral", {PreTokenizer::Llama3, true, true}},
-    {"midm-2.0", {PreTokenizer::Llama3, true, true}},
-    {"lfm2", {PreTokenizer::Llama3, true, true}},
-    {"dbrx", {PreTokenizer::Llama3}},
-    {"smaug-bpe", {PreTokenizer::Llama3}},
-    {"glm4", {PreTokenizer::Llama3}},
-    {"chatglm-bpe", {PreTokenizer::Llama3}},
-    {"qwen2", {PreTokenizer::Qwen2}},
-    {"deepseek-r1-qwen", {PreTokenizer::Qwen2}},
-    {"kormo", {PreTokenizer::Qwen2}},
-    {"f2llmv2", {PreTokenizer::Qwen2}},
-    {"megrez", {PreTokenizer::Qwen2}},
-    {"stablelm2", {PreTokenizer::Qwen2}},
-    {"hunyuan", {PreTokenizer::Qwen2}},
-    {"solar-open", {PreTokenizer::Qwen2}},
-    {"starcoder", {PreTokenizer::StarCoder}},
-    {"refact", {PreTokenizer::StarCoder}},
-    {"smollm", {PreTokenizer::StarCoder}},
-    {"command-r", {PreTokenizer::StarCoder}},
-    {"codeshell", {PreTokenizer::StarCoder}},
-    {"exaone", {PreTokenizer::StarCoder}},
-    {"minerva-7b", {PreTokenizer::StarCoder}},
-    {"mellum2", {PreTokenizer::StarCoder}},
-    {"falcon", {PreTokenizer::Falcon}},
-    {"deepseek-llm", {PreTokenizer::DeepSeekLlm}},
-    {"deepseek-coder", {PreTokenizer::DeepSeekCoder}},
-};
-
 }  // namespace
 
-std::optional<PreTokenizerSpec> find_pre_tokenizer(std::string_view name) {
-  for (const NamedPreTokenizer& n : kNames) {
-    if (n.name == name) return n.spec;
-  }
-  return std::nullopt;
-}
-
-std::optional<PreTokenizer> pre_tokenizer_from_name(std::string_view name) {
-  const auto spec = find_pre_tokenizer(name);
-  if (!spec) return std::nullopt;
-  return spec->kind;
-}
-
-std::string supported_pre_tokenizer_names() {
-  std::string out;
-  for (const NamedPreTokenizer& n : kNames) {
-    if (!out.empty()) out += ", ";
-    out += n.name;
-  }
-  return out;
-}
-
 std::vector<std::string_view> pre_tokenize(std::string_view text, PreTokenizer kind) {
-  const std::vector<Symbol> symbols = classify(text);
+  const Symbols symbols = pretok::classify(text);
   std::vector<std::string_view> out;
   for (const Span& span : pieces(symbols, kind)) {
     const size_t from = symbols[span.begin].offset;

@@ -2,10 +2,14 @@
 // every expected split below is worked out by hand from the regexes, for the cases where
 // the patterns differ: contractions in either case, digit grouping, punctuation and symbol
 // runs, spaces and line breaks before words, letters of other scripts, CJK, emoji and
-// ill-formed UTF-8. llama-bpe, qwen2 and smollm have no test vectors upstream, so these are
-// their check; falcon and the DeepSeek ones are also checked against llama.cpp's vectors.
+// ill-formed UTF-8. llama-bpe, qwen2 and smollm have no test vectors upstream; falcon and
+// deepseek-llm/-coder are also checked against llama.cpp's vectors, and every name against
+// llama.cpp's own splits in pretokenizer_reference_test.cpp. The cases for deepseek-v3,
+// gpt-4o and the later patterns each show one rule of their regex, next to the pattern
+// the name would be mistaken for.
 #include <gtest/gtest.h>
 
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -239,8 +243,10 @@ TEST(PreTokenizerRules, IllFormedUtf8IsAnOtherSymbol) {
 
 TEST(PreTokenizerRules, PiecesCoverTheTextExactly) {
   std::string text = "  lead\r\n\r\n mid\t\t9999 \xFF\xFE bad \xF0\x9F\x98\x80!! trail   ";
-  text += "\xE6\x88\x91 x+=1; \xE3\x80\x80\xEF\xBC\x8C 'LL\v\f\xC2\x85";
-  for (PreTokenizer k : kAll) {
+  text += "\xE6\x88\x91 x+=1; \xE3\x80\x80\xEF\xBC\x8C 'LL\v\f\xC2\x85 caf\xCC\x81 ~\xE3\x81\x82 12_3 ";
+  text += std::string(40, ' ') + "\xEA\xB0\x80 \xF0\xA0\x80\x80";
+  for (int i = 0; i < kPreTokenizerCount; ++i) {
+    const auto k = static_cast<PreTokenizer>(i);
     std::string joined;
     for (std::string_view p : pre_tokenize(text, k)) {
       EXPECT_FALSE(p.empty()) << static_cast<int>(k);
@@ -249,6 +255,185 @@ TEST(PreTokenizerRules, PiecesCoverTheTextExactly) {
     EXPECT_EQ(joined, text) << static_cast<int>(k);
     EXPECT_TRUE(pre_tokenize("", k).empty());
   }
+}
+
+TEST(PreTokenizerRules, RandomTextIsCoveredByEveryPattern) {
+  // Random mixes of the characters the patterns tell apart, ill-formed bytes included.
+  const std::vector<std::string> alphabet = {
+      "a", "Z", "'", "s", "T", "1", "0", " ", "  ", "\n", "\r", "\t", ".", "~", "/", "_", "$", "(",
+      "\xC3\xA9", "\xC3\x89", "\xCC\x81", "\xE4\xB8\xAD", "\xE3\x81\x82", "\xEA\xB0\x80", "\xD9\xA3",
+      "\xEF\xBC\x8C", "\xE3\x80\x80", "\xC2\xA0", "\xF0\x9F\x99\x82", "\xF0\xA0\x80\x80", "\xFF", "\xE2\x82"};
+  std::mt19937 rng(18);
+  for (int n = 0; n < 300; ++n) {
+    std::string text;
+    const size_t length = rng() % 40;
+    for (size_t i = 0; i < length; ++i) text += alphabet[rng() % alphabet.size()];
+    for (int k = 0; k < kPreTokenizerCount; ++k) {
+      std::string joined;
+      for (std::string_view p : pre_tokenize(text, static_cast<PreTokenizer>(k))) {
+        ASSERT_FALSE(p.empty()) << k;
+        joined += p;
+      }
+      ASSERT_EQ(joined, text) << k;
+    }
+  }
+}
+
+TEST(PreTokenizerRules, LongRunsTakeLinearTime) {
+  // Runs that a matcher could rescan from every position (digits, an upper-case run after
+  // a non-ASCII letter, spaces, symbols): 100,000 characters each would not finish if any
+  // pattern were quadratic.
+  const std::string texts[] = {std::string(100000, '7'), "\xC3\x89" + std::string(100000, 'A'),
+                               std::string(100000, ' ') + "x", std::string(100000, '~'),
+                               "12" + std::string(100000, '3') + "a"};
+  for (const std::string& text : texts) {
+    for (int k = 0; k < kPreTokenizerCount; ++k) {
+      size_t total = 0;
+      for (std::string_view p : pre_tokenize(text, static_cast<PreTokenizer>(k))) total += p.size();
+      EXPECT_EQ(total, text.size()) << k;
+    }
+  }
+}
+
+// ---- DeepSeek V3 ----
+
+TEST(PreTokenizerRules, DeepSeekV3SplitsDigitsFirstInThrees) {
+  // \p{N}{1,3} is the first pattern: every run of digits is cut from the left into threes
+  // before words are looked for, so the spaces before a number end their stretch and
+  // \s+(?!\S) takes them whole. GPT-4o's single pattern gives the last space up instead.
+  const std::string text = "a  1 b 22  333 1234567";
+  EXPECT_EQ(split(text, PreTokenizer::DeepSeekV3),
+            (Pieces{"a", "  ", "1", " b", " ", "22", "  ", "333", " ", "123", "456", "7"}));
+  EXPECT_EQ(split(text, PreTokenizer::Gpt4o),
+            (Pieces{"a", " ", " ", "1", " b", " ", "22", " ", " ", "333", " ", "123", "456", "7"}));
+}
+
+TEST(PreTokenizerRules, DeepSeekV3TakesKanaAndIdeographsApart) {
+  // [一-龥぀-ゟ゠-ヿ]+ before the words: 我想在apple工作 is three pieces, and ひらがなカタカナ漢字
+  // one; Llama 3's \p{L}+ keeps each text whole. Hangul is not in the set: 안녕 하세요 are
+  // words as in Llama 3 (deepseek-llm's CJK range has Hangul).
+  EXPECT_EQ(split("\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8" "apple" "\xE5\xB7\xA5\xE4\xBD\x9C", PreTokenizer::DeepSeekV3),
+            (Pieces{"\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8", "apple", "\xE5\xB7\xA5\xE4\xBD\x9C"}));
+  EXPECT_EQ(split("\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8" "apple", PreTokenizer::Llama3),
+            (Pieces{"\xE6\x88\x91\xE6\x83\xB3\xE5\x9C\xA8" "apple"}));
+  const std::string kana = "\xE3\x81\xB2\xE3\x82\x89\xE3\x82\xAB\xE3\x82\xBF\xE6\xBC\xA2\xE5\xAD\x97x";
+  EXPECT_EQ(split(kana, PreTokenizer::DeepSeekV3),
+            (Pieces{"\xE3\x81\xB2\xE3\x82\x89\xE3\x82\xAB\xE3\x82\xBF\xE6\xBC\xA2\xE5\xAD\x97", "x"}));
+  const std::string hangul = "\xEC\x95\x88\xEB\x85\x95 \xED\x95\x98";
+  EXPECT_EQ(split(hangul, PreTokenizer::DeepSeekV3), (Pieces{"\xEC\x95\x88\xEB\x85\x95", " \xED\x95\x98"}));
+  EXPECT_EQ(split(hangul, PreTokenizer::DeepSeekLlm), (Pieces{"\xEC\x95\x88\xEB\x85\x95", " ", "\xED\x95\x98"}));
+}
+
+TEST(PreTokenizerRules, DeepSeekV3WordsPunctuationAndMarks) {
+  // [<ASCII punctuation>][A-Za-z]+ first, greedy: "'sok" is one word, not the contraction
+  // "'s" and "ok" as in Llama 3; punctuation cannot lead a word of other letters (Llama 3's
+  // [^\r\n\p{L}\p{N}] can: "'été"), it is a run of its own (' ?[\p{P}\p{S}]+[\r\n]*).
+  const std::string text = "it'sok x'\xC3\xA9t\xC3\xA9 (yes);\n";
+  EXPECT_EQ(split(text, PreTokenizer::DeepSeekV3),
+            (Pieces{"it", "'sok", " x", "'", "\xC3\xA9t\xC3\xA9", " (", "yes", ");\n"}));
+  EXPECT_EQ(split(text, PreTokenizer::Llama3),
+            (Pieces{"it", "'s", "ok", " x", "'\xC3\xA9t\xC3\xA9", " (", "yes", ");\n"}));
+  // [\p{L}\p{M}]+: a combining mark stays in its word (café with U+0301), where GPT-4o and
+  // Llama 3 end the word before it.
+  EXPECT_EQ(split("cafe\xCC\x81 x", PreTokenizer::DeepSeekV3), (Pieces{"cafe\xCC\x81", " x"}));
+  EXPECT_EQ(split("cafe\xCC\x81 x", PreTokenizer::Gpt4o), (Pieces{"cafe", "\xCC\x81", " x"}));
+  // ~ is a symbol: it cannot lead a non-ASCII word, but joins the space before it.
+  EXPECT_EQ(split("a~b ~\xC3\xA9", PreTokenizer::DeepSeekV3), (Pieces{"a", "~b", " ~", "\xC3\xA9"}));
+}
+
+// ---- GPT-4o and its kin ----
+
+TEST(PreTokenizerRules, Gpt4oSplitsWordsWhereAsciiCaseRises) {
+  // [^a-z]*[^A-Z]+ or [^a-z]+[^A-Z]*: an upper-case run keeps the lower-case letters after
+  // it, and a lower-case letter followed by an upper-case one ends a word.
+  const std::string text = "HelloWorld ABCdef aBC xYZw";
+  const Pieces words = {"Hello", "World", " ABCdef", " a", "BC", " x", "YZw"};
+  EXPECT_EQ(split(text, PreTokenizer::Gpt4o), words);
+  EXPECT_EQ(split(text, PreTokenizer::Tekken), words);
+  EXPECT_EQ(split(text, PreTokenizer::Llama3), (Pieces{"HelloWorld", " ABCdef", " aBC", " xYZw"}));
+  // Letters of other scripts have no case for llama.cpp's rewrite of the pattern: É is
+  // taken as the lower-case end of an upper-case run, then COLE is a run of its own.
+  EXPECT_EQ(split("\xC3\x89" "COLE \xC3\xA9" "COLE", PreTokenizer::Gpt4o),
+            (Pieces{"\xC3\x89", "COLE", " \xC3\xA9", "COLE"}));
+  // Youtu and tiny_aya write \p{Lu} / \p{Ll}, which llama.cpp reads as \p{L}: no split.
+  EXPECT_EQ(split(text, PreTokenizer::Youtu), (Pieces{"HelloWorld", " ABCdef", " aBC", " xYZw"}));
+}
+
+TEST(PreTokenizerRules, Gpt4oKeepsContractionsOnTheirWord) {
+  // (?i:'s|'t|'re|'ve|'m|'ll|'d)? after a word, in either case; tekken has no contractions,
+  // so the apostrophe leads the next word.
+  const std::string text = "I'M he's WE'RE don't";
+  EXPECT_EQ(split(text, PreTokenizer::Gpt4o), (Pieces{"I'M", " he's", " WE'RE", " don't"}));
+  EXPECT_EQ(split(text, PreTokenizer::KimiK2), (Pieces{"I'M", " he's", " WE'RE", " don't"}));
+  EXPECT_EQ(split(text, PreTokenizer::Tekken), (Pieces{"I", "'M", " he", "'s", " WE", "'RE", " don", "'t"}));
+}
+
+TEST(PreTokenizerRules, Gpt4oDigitsSlashesAndMarks) {
+  // \p{N}{1,3} (tekken: \p{N}); punctuation takes the line breaks and slashes after it.
+  EXPECT_EQ(split("1234567", PreTokenizer::Gpt4o), (Pieces{"123", "456", "7"}));
+  EXPECT_EQ(split("1234", PreTokenizer::Tekken), (Pieces{"1", "2", "3", "4"}));
+  EXPECT_EQ(split("a .\n//x", PreTokenizer::Gpt4o), (Pieces{"a", " .\n//", "x"}));
+  EXPECT_EQ(split("a .\n//x", PreTokenizer::Llama3), (Pieces{"a", " .\n", "//", "x"}));
+  // A combining mark is not a letter: it ends the word and leads the next (nai + ̈ve).
+  EXPECT_EQ(split("nai\xCC\x88ve", PreTokenizer::Gpt4o), (Pieces{"nai", "\xCC\x88ve"}));
+  EXPECT_EQ(split("nai\xCC\x88ve", PreTokenizer::GraniteEmbedMulti), (Pieces{"nai\xCC\x88ve"}));
+}
+
+// ---- The other later patterns ----
+
+TEST(PreTokenizerRules, KimiK2TakesHanRunsApart) {
+  // [\p{Han}]+ first (with the extension planes: 𠀀 is U+20000), and letters other than Han
+  // make words; kana are letters, not Han.
+  const std::string text = "\xE4\xB8\xAD\xE6\x96\x87\xF0\xA0\x80\x80" "abc\xE3\x81\x82\xE6\xBC\xA2";
+  EXPECT_EQ(split(text, PreTokenizer::KimiK2),
+            (Pieces{"\xE4\xB8\xAD\xE6\x96\x87\xF0\xA0\x80\x80", "abc\xE3\x81\x82", "\xE6\xBC\xA2"}));
+  EXPECT_EQ(split(text, PreTokenizer::Gpt4o), (Pieces{text}));
+}
+
+TEST(PreTokenizerRules, SuperBpeOnlySplitsNumbers) {
+  // \p{N}+, then an empty match before each ASCII digit followed by a multiple of three
+  // digits: words run across spaces and punctuation.
+  EXPECT_EQ(split("1234567890 and 12, ok", PreTokenizer::SuperBpe),
+            (Pieces{"1", "234", "567", "890", " and ", "12", ", ok"}));
+}
+
+TEST(PreTokenizerRules, AfmoeAndTinyAyaGroupDigitsFromTheRight) {
+  // llama.cpp's own digit matcher: the first (length mod 3) digits, then threes; what comes
+  // before the digits stays with their first group until the later patterns split it.
+  EXPECT_EQ(split("x12345y", PreTokenizer::Afmoe), (Pieces{"x", "12", "345", "y"}));
+  EXPECT_EQ(split("x12345y", PreTokenizer::TinyAya), (Pieces{"x", "12", "345", "y"}));
+  EXPECT_EQ(split("x12345y", PreTokenizer::DeepSeekV3), (Pieces{"x", "123", "45", "y"}));
+}
+
+TEST(PreTokenizerRules, Qwen2Variants) {
+  // qwen35: combining marks inside words; seed-coder: no line breaks after punctuation;
+  // ufakzeka: no contractions; laguna: line feeds apart first.
+  EXPECT_EQ(split("cafe\xCC\x81!", PreTokenizer::Qwen35), (Pieces{"cafe\xCC\x81", "!"}));
+  EXPECT_EQ(split("cafe\xCC\x81!", PreTokenizer::Qwen2), (Pieces{"cafe", "\xCC\x81!"}));
+  EXPECT_EQ(split("x;\n\ny", PreTokenizer::SeedCoder), (Pieces{"x", ";", "\n\n", "y"}));
+  EXPECT_EQ(split("x;\n\ny", PreTokenizer::Qwen2), (Pieces{"x", ";\n\n", "y"}));
+  EXPECT_EQ(split("it's", PreTokenizer::Ufakzeka), (Pieces{"it", "'s"}));
+  EXPECT_EQ(split("'sup", PreTokenizer::Ufakzeka), (Pieces{"'sup"}));
+  EXPECT_EQ(split("'sup", PreTokenizer::Qwen2), (Pieces{"'s", "up"}));
+  EXPECT_EQ(split("a.\r\n\r\nb", PreTokenizer::Laguna), (Pieces{"a", ".\r", "\n", "\r", "\n", "b"}));
+}
+
+TEST(PreTokenizerRules, SpacesInJais2AndExaoneMoe) {
+  // jais-2 cuts a run of spaces in powers of two (\s{8}(?!\S) first for nine spaces);
+  // exaone-moe joins words over single spaces.
+  const std::string text = "a" + std::string(10, ' ') + "b";
+  EXPECT_EQ(split(text, PreTokenizer::Jais2), (Pieces{"a", std::string(8, ' '), " ", " b"}));
+  EXPECT_EQ(split(text, PreTokenizer::Llama3), (Pieces{"a", std::string(9, ' '), " b"}));
+  EXPECT_EQ(split("New York, big", PreTokenizer::ExaoneMoe), (Pieces{"New York", ",", " big"}));
+}
+
+TEST(PreTokenizerRules, BloomSplitsAtSpacesAndSentencePunctuation) {
+  // ' ?[^(\s|.,!?…。，、।۔،)]+': everything else, digits and apostrophes included, is a word;
+  // viking then takes every digit apart.
+  // What matches nowhere is one piece: ". (".
+  EXPECT_EQ(split("Hello, it's 42. (x)", PreTokenizer::Bloom),
+            (Pieces{"Hello", ",", " it's", " 42", ". (", "x", ")"}));
+  EXPECT_EQ(split("x 42", PreTokenizer::Viking), (Pieces{"x", " ", "4", "2"}));
 }
 
 // ---- Names ----
@@ -271,6 +456,13 @@ TEST(PreTokenizerNames, EveryNameLlamaCppMapsToAnImplementedPattern) {
       {"refact", PreTokenizer::StarCoder, false},     {"command-r", PreTokenizer::StarCoder, false},
       {"falcon", PreTokenizer::Falcon, false},        {"deepseek-llm", PreTokenizer::DeepSeekLlm, false},
       {"deepseek-coder", PreTokenizer::DeepSeekCoder, false},
+      {"deepseek-v3", PreTokenizer::DeepSeekV3, false},    {"hunyuan-dense", PreTokenizer::DeepSeekV3, false},
+      {"gpt-4o", PreTokenizer::Gpt4o, false},              {"llama4", PreTokenizer::Gpt4o, false},
+      {"minimax-m2", PreTokenizer::Gpt4o, false},          {"tekken", PreTokenizer::Tekken, true},
+      {"kimi-k2", PreTokenizer::KimiK2, false},            {"bailingmoe2", PreTokenizer::Qwen2, false},
+      {"grok-2", PreTokenizer::Qwen2, false},              {"qwen35", PreTokenizer::Qwen35, false},
+      {"seed-coder", PreTokenizer::SeedCoder, false},      {"minicpm5", PreTokenizer::MiniCpm5, true},
+      {"superbpe", PreTokenizer::SuperBpe, false},         {"youtu", PreTokenizer::Youtu, true},
   };
   for (const Expect& e : table) {
     const auto spec = find_pre_tokenizer(e.name);
@@ -280,23 +472,26 @@ TEST(PreTokenizerNames, EveryNameLlamaCppMapsToAnImplementedPattern) {
     EXPECT_EQ(pre_tokenizer_from_name(e.name), e.kind) << e.name;
   }
   EXPECT_TRUE(find_pre_tokenizer("llama-bpe")->add_bos);
+  EXPECT_TRUE(find_pre_tokenizer("tekken")->add_bos);
   EXPECT_FALSE(find_pre_tokenizer("qwen2")->add_bos);
-  for (const char* unknown : {"gpt-4o", "deepseek-v3", "tekken", "chameleon", "Falcon", ""}) {
+  EXPECT_FALSE(find_pre_tokenizer("gpt-4o")->add_bos);
+  for (const char* unknown : {"chameleon", "roberta-bpe", "jina-v2-code", "gemma4", "whitespace", "Falcon", ""}) {
     EXPECT_FALSE(find_pre_tokenizer(unknown).has_value()) << unknown;
   }
 }
 
 TEST(PreTokenizerNames, AnUnsupportedNameIsRefusedNamingItAndTheSupportedOnes) {
   Vocabulary v = synth_vocabulary(TokenizerKind::Gpt2, 300);
-  v.pre = "gpt-4o";
+  v.pre = "chameleon";
   try {
     const Tokenizer tok(std::move(v));
-    FAIL() << "a vocabulary with pre-tokenizer gpt-4o was accepted";
+    FAIL() << "a vocabulary with pre-tokenizer chameleon was accepted";
   } catch (const std::invalid_argument& e) {
     const std::string what = e.what();
-    EXPECT_NE(what.find("pre-tokenizer 'gpt-4o'"), std::string::npos) << what;
+    EXPECT_NE(what.find("pre-tokenizer 'chameleon'"), std::string::npos) << what;
     EXPECT_NE(what.find("not supported"), std::string::npos) << what;
-    for (const char* name : {"llama-bpe", "qwen2", "smollm", "falcon", "deepseek-llm", "deepseek-coder"}) {
+    for (const char* name : {"llama-bpe", "qwen2", "smollm", "falcon", "deepseek-llm", "deepseek-coder", "deepseek-v3",
+                             "gpt-4o", "tekken", "kimi-k2"}) {
       EXPECT_NE(what.find(name), std::string::npos) << name << " missing from: " << what;
     }
   }

@@ -83,7 +83,9 @@ TEST(TokenizerBpePre, NamesMapToPreTokenizers) {
   EXPECT_EQ(pre_tokenizer_from_name("starcoder"), PreTokenizer::StarCoder);
   EXPECT_EQ(pre_tokenizer_from_name("refact"), PreTokenizer::StarCoder);
   EXPECT_EQ(pre_tokenizer_from_name("falcon"), PreTokenizer::Falcon);
-  EXPECT_FALSE(pre_tokenizer_from_name("gpt-4o").has_value());
+  EXPECT_EQ(pre_tokenizer_from_name("gpt-4o"), PreTokenizer::Gpt4o);
+  EXPECT_EQ(pre_tokenizer_from_name("deepseek-v3"), PreTokenizer::DeepSeekV3);
+  EXPECT_FALSE(pre_tokenizer_from_name("chameleon").has_value());
 }
 
 // GPT-2's byte-to-symbol mapping, written independently of the tokenizer's: printable

@@ -165,8 +165,8 @@ TEST(TokenizerValidation, RejectsBadMergesNamingTheLine) {
   v.merges[2] = "z z";  // "zz" is not a token
   expect_invalid(v, "the result 'zz' is not a token");
   v = small_bpe();
-  v.pre = "tekken";
-  expect_invalid(v, "pre-tokenizer 'tekken' (tokenizer.ggml.pre) is not supported; supported: default, gpt2");
+  v.pre = "chameleon";
+  expect_invalid(v, "pre-tokenizer 'chameleon' (tokenizer.ggml.pre) is not supported; supported: default, gpt2");
 }
 
 GgufFile tokenizer_file(const Vocabulary& v) {
