@@ -19,6 +19,12 @@ void avx2_dot_iq4_nl(int64_t n, const void* w, size_t stride, int nrows, const v
                      float* out, size_t out_stride);
 void avx2_dot_q5_K(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
                    float* out, size_t out_stride);
+// Defined below: the AVX-512 prefill kernels (kernels_half_avx512.cpp) call them for what
+// a matmul leaves over past their last full tile.
+void avx2_dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                  float* out, size_t out_stride);
+void avx2_dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                   float* out, size_t out_stride);
 
 namespace {
 
@@ -591,5 +597,15 @@ constexpr KernelTable kAvx2Table = {
 
 // Not declared in a header on purpose: only kernels_dispatch.cpp may reach it, after the CPU check.
 const KernelTable& avx2_kernel_table() { return kAvx2Table; }
+
+void avx2_dot_f16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                  float* out, size_t out_stride) {
+  token_pairs<dot_f16>(n, w, stride, nrows, act, act_stride, ntok, out, out_stride);
+}
+
+void avx2_dot_bf16(int64_t n, const void* w, size_t stride, int nrows, const void* act, size_t act_stride, int ntok,
+                   float* out, size_t out_stride) {
+  token_pairs<dot_bf16>(n, w, stride, nrows, act, act_stride, ntok, out, out_stride);
+}
 
 }  // namespace baton::detail

@@ -931,6 +931,9 @@ void dot_q6_K(int64_t n, const void* w, size_t stride, int nrows, const void* ac
 }  // namespace
 
 // Not declared in a header on purpose: only kernels_dispatch.cpp may reach it, after the CPU check.
+// kernels_half_avx512.cpp: F16 and BF16 prefill tiles with the AVX2 kernels' bits.
+void add_avx512_half_kernels(KernelTable& k);
+
 KernelTable avx512_kernel_table(const KernelTable& avx2) {
   KernelTable k = avx2;
   k.name = "avx512vnni";
@@ -945,6 +948,7 @@ KernelTable avx512_kernel_table(const KernelTable& avx2) {
   k.dot_q4_K = dot_q4_K;
   k.dot_q6_K = dot_q6_K;
   k.tile_tokens = 4;
+  add_avx512_half_kernels(k);
   return k;
 }
 

@@ -24,7 +24,8 @@ using DotTileFn = void (*)(int64_t n, const void* w, size_t row_stride, int nrow
 // Quantises an f32 activation row into the block format (same codes as quantize_row).
 using QuantizeRowFn = void (*)(const float* x, void* y, int64_t n);
 
-// Bounds on every table's tile shape.
+// Bounds on every table's tile_rows and tile_tokens (the prefill_* and wide kernels below
+// have their own).
 inline constexpr int kMaxTileRows = 4;
 inline constexpr int kMaxTileTokens = 4;
 
@@ -67,6 +68,14 @@ struct KernelTable {
   DotTileFn dot_q5_1 = nullptr;    // activation: Q8_0
   DotTileFn dot_iq4_nl = nullptr;  // activation: Q8_0
   DotTileFn dot_q5_K = nullptr;    // activation: Q8_K
+  // When set, matmuls of F16 / BF16 weights over at least prefill_min_tokens tokens use
+  // these instead of dot_f16 / dot_bf16, in tiles of up to prefill_tile_rows rows x
+  // prefill_tile_tokens tokens, with the same bits; decode keeps dot_f16 / dot_bf16.
+  DotTileFn dot_f16_prefill = nullptr;
+  DotTileFn dot_bf16_prefill = nullptr;
+  int prefill_tile_rows = 0;
+  int prefill_tile_tokens = 0;
+  int prefill_min_tokens = 0;
 };
 
 // Q8_0 activations for tables with q8_wide_rows: each token's row is its row_bytes(Q8_0)
@@ -90,12 +99,13 @@ struct PreparedActivations {
 PreparedActivations prepare_activations(const KernelTable& k, DType weight, const float* x, int64_t n_tokens,
                                         int64_t cols);
 
-// The tile shape matvec/matmul use for a weight type (tokens: the most per call).
+// The tile shape matvec/matmul use for a weight type and a call over n_tokens tokens
+// (tokens: the most per call).
 struct TileShape {
   int rows;
   int64_t tokens;
 };
-TileShape tile_shape_for(const KernelTable& k, DType weight);
+TileShape tile_shape_for(const KernelTable& k, DType weight, int64_t n_tokens);
 
 const KernelTable& scalar_kernels();
 // nullptr unless built for x86 and the CPU has AVX2, FMA and F16C (and BATON_FORCE_SCALAR is unset).
@@ -117,6 +127,8 @@ const KernelTable& active_kernels();
 bool is_matvec_weight_type(DType t);
 DType activation_dtype(DType weight);
 DotTileFn dot_rows_for(const KernelTable& k, DType weight);
+// The kernel a matmul over n_tokens tokens uses (dot_rows_for, or a prefill kernel).
+DotTileFn dot_rows_for(const KernelTable& k, DType weight, int64_t n_tokens);
 
 // The public kernels with an explicit table.
 void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool);

@@ -41,6 +41,13 @@ bool uses_wide_q8(const KernelTable& k, DType weight) {
                                  weight == DType::Q5_0 || weight == DType::Q5_1);
 }
 
+// Decode and short verification frames keep dot_f16 / dot_bf16 in tiles of tile_rows: a
+// call through the prefill kernel cost one-token matvecs of 768 x 768 7-12 %.
+bool uses_prefill_kernel(const KernelTable& k, DType weight, int64_t n_tokens) {
+  return k.prefill_tile_tokens > 0 && n_tokens >= k.prefill_min_tokens &&
+         (weight == DType::F16 || weight == DType::BF16);
+}
+
 // Appends each block's scale (as f32) and code sum after a token's Q8_0 blocks.
 void append_block_sums(uint8_t* row, int64_t cols) {
   const int64_t nb = cols / kQK;
@@ -88,12 +95,18 @@ PreparedActivations prepare_activations(const KernelTable& k, DType weight, cons
   return p;
 }
 
-TileShape tile_shape_for(const KernelTable& k, DType weight) {
+TileShape tile_shape_for(const KernelTable& k, DType weight, int64_t n_tokens) {
   if (uses_wide_q8(k, weight)) return TileShape{k.q8_wide_rows, std::numeric_limits<int64_t>::max()};
   if (k.k_wide_rows > 0 && (weight == DType::Q4_K || weight == DType::Q6_K)) {
     return TileShape{k.k_wide_rows, std::numeric_limits<int64_t>::max()};
   }
+  if (uses_prefill_kernel(k, weight, n_tokens)) return TileShape{k.prefill_tile_rows, k.prefill_tile_tokens};
   return TileShape{k.tile_rows, k.tile_tokens};
+}
+
+DotTileFn dot_rows_for(const KernelTable& k, DType weight, int64_t n_tokens) {
+  if (uses_prefill_kernel(k, weight, n_tokens)) return weight == DType::F16 ? k.dot_f16_prefill : k.dot_bf16_prefill;
+  return dot_rows_for(k, weight);
 }
 
 void matvec_with(const KernelTable& k, const WeightView& w, const float* x, float* y, ThreadPool* pool) {
@@ -107,7 +120,7 @@ void matvec_with(const KernelTable& k, const WeightView& w, const float* x, floa
   const PreparedActivations act = prepare_activations(k, w.dtype, x, 1, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const size_t tile_rows = static_cast<size_t>(tile_shape_for(k, w.dtype).rows);
+  const size_t tile_rows = static_cast<size_t>(tile_shape_for(k, w.dtype, 1).rows);
   auto rows = [&](size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; r += tile_rows) {
       const int nrows = static_cast<int>(std::min<size_t>(tile_rows, r1 - r));
@@ -130,11 +143,11 @@ void matmul_with(const KernelTable& k, const WeightView& w, const float* x, int6
     std::fill(y, y + w.rows * n_tokens, 0.0f);
     return;
   }
-  const DotTileFn dot = dot_rows_for(k, w.dtype);
+  const DotTileFn dot = dot_rows_for(k, w.dtype, n_tokens);
   const PreparedActivations act = prepare_activations(k, w.dtype, x, n_tokens, w.cols);
   const size_t stride = row_bytes(w.dtype, static_cast<uint64_t>(w.cols));
   const auto* base = static_cast<const uint8_t*>(w.data);
-  const TileShape tile = tile_shape_for(k, w.dtype);
+  const TileShape tile = tile_shape_for(k, w.dtype, n_tokens);
   const size_t tile_rows = static_cast<size_t>(tile.rows);
   const size_t rows_total = static_cast<size_t>(w.rows);
   // Kernels that take every token in one call (rows across lanes) gather a tile's weights

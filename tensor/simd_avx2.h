@@ -1,5 +1,5 @@
-// Internal AVX2/FMA/F16C helpers. Include ONLY from tensor/*_avx2.cpp, which are the only
-// files compiled with -mavx2 -mfma -mf16c. Everything here is `static inline` in an
+// Internal AVX2/FMA/F16C helpers. Include ONLY from tensor/*_avx2.cpp and *_avx512.cpp,
+// the only files compiled with -mavx2 -mfma -mf16c (or more). Everything here is `static inline` in an
 // anonymous namespace so no AVX2-compiled copy can be picked by the linker for scalar code;
 // for the same reason the _avx2.cpp files avoid odr-using inline functions of shared headers.
 #pragma once

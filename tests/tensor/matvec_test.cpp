@@ -349,6 +349,72 @@ TEST(Matmul, FusedFloatStepMissesTheExactComparison) {
   EXPECT_GT(fused_differs, 0);
 }
 
+// The AVX-512 table's F16 and BF16 matmul (zmm tiles of 6 rows x 8 tokens,
+// tensor/kernels_half_avx512.cpp) keeps the AVX2 kernel's order of additions for every
+// (row, token) pair, so it gives the AVX2 table's bits; its matvec is the AVX2 kernel.
+// Shapes cover partial tiles of rows (rows % 6) and tokens (fewer than 3 left over go to
+// the AVX2 kernel), rows with no full 8-lane step (7 columns) and scalar tails.
+TEST(Matmul, HalfFloatWeightsGiveTheAvx2BitsOnTheAvx512Table) {
+  const KernelTable* avx2 = detail::avx2_kernels();
+  const KernelTable* avx512 = detail::avx512_kernels();
+  if (avx512 == nullptr) GTEST_SKIP() << "this CPU has no AVX-512 VNNI table (or BATON_FORCE_SCALAR is set)";
+  ThreadPool pool2(2), pool3(3);
+  for (DType t : {DType::F16, DType::BF16}) {
+    for (const Shape s : {Shape{1, 7}, Shape{5, 8}, Shape{6, 16}, Shape{7, 257}, Shape{13, 1000}, Shape{130, 264}}) {
+      for (int64_t n_tokens : {1, 2, 3, 7, 8, 9, 10, 11, 16, 17, 37}) {
+        const uint32_t seed = 4000 + static_cast<uint32_t>(s.rows * 31 + s.cols + n_tokens);
+        const auto wq = quantize_matrix(t, random_floats(s.rows * s.cols, seed, 0.5f), s.rows, s.cols);
+        const auto x = random_floats(s.cols * n_tokens, seed + 1, 2.0f);
+        const WeightView w{t, wq.data(), s.rows, s.cols};
+        std::vector<float> want(s.rows * n_tokens, NAN);
+        detail::matmul_with(*avx2, w, x.data(), n_tokens, want.data(), nullptr);
+        for (ThreadPool* pool : {static_cast<ThreadPool*>(nullptr), &pool2, &pool3}) {
+          std::vector<float> got(want.size(), NAN);
+          detail::matmul_with(*avx512, w, x.data(), n_tokens, got.data(), pool);
+          ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+              << dtype_name(t) << " " << s.rows << "x" << s.cols << ", " << n_tokens << " tokens";
+        }
+      }
+    }
+  }
+}
+
+// What the byte comparisons of F16/BF16 results pin down: the AVX2 order (lane j of 8
+// adds elements j, j+8, j+16, ... with FMA, then hsum's tree, then the scalar tail fused)
+// reproduces the AVX2 table's BF16 results exactly, while the 16-lane order a plain
+// AVX-512 kernel would use (one zmm per pair, halves added, then the same tree) gives other
+// bits for some rows.
+TEST(Matmul, SixteenLaneOrderMissesTheHalfFloatComparison) {
+  const KernelTable* avx2 = detail::avx2_kernels();
+  if (avx2 == nullptr) GTEST_SKIP() << "CPU lacks AVX2/FMA/F16C (or BATON_FORCE_SCALAR is set)";
+  const int64_t rows = 64, cols = 1003;
+  const auto wq = quantize_matrix(DType::BF16, random_floats(rows * cols, 4101, 0.5f), rows, cols);
+  const auto wf = dequantize_matrix(DType::BF16, wq.data(), rows, cols);
+  const auto x = random_floats(cols, 4102, 2.0f);
+  std::vector<float> want(rows, NAN);
+  detail::matvec_with(*avx2, WeightView{DType::BF16, wq.data(), rows, cols}, x.data(), want.data(), nullptr);
+  // Lanes [0, width) with FMA, then 8 lanes (width 16: lane j + lane j+8), hsum's tree, the tail.
+  auto in_order = [&](const float* w, int width) {
+    std::vector<float> acc(width, 0.0f);
+    int64_t i = 0;
+    for (; i + width <= cols; i += width) {
+      for (int j = 0; j < width; ++j) acc[j] = std::fma(w[i + j], x[i + j], acc[j]);
+    }
+    float a[8];
+    for (int j = 0; j < 8; ++j) a[j] = width == 16 ? acc[j] + acc[j + 8] : acc[j];
+    const float sum = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+    float tail = 0.0f;
+    for (; i < cols; ++i) tail = std::fma(w[i], x[i], tail);
+    return sum + tail;
+  };
+  int sixteen_differs = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    ASSERT_EQ(in_order(wf.data() + r * cols, 8), want[r]) << "row " << r;
+    sixteen_differs += in_order(wf.data() + r * cols, 16) != want[r];
+  }
+  EXPECT_GT(sixteen_differs, 0);
+}
+
 TEST(Matvec, RejectsBadShapesAndTypes) {
   std::vector<uint8_t> buf(4096);
   float x[64] = {}, y[4];
