@@ -1,6 +1,7 @@
 // AVX-512 (F, BW, VL, DQ) + VNNI kernels for the quantised weight types. Compiled with
 // those flags (see tensor/CMakeLists.txt) and only reached through avx512_kernels(), which
-// checks the CPU first. Everything else in the table comes from the AVX2 table.
+// checks the CPU first. The F16 and BF16 prefill kernels come from kernels_half_avx512.cpp,
+// everything else in the table from the AVX2 table.
 //
 // Why: on CPUs that have it (Zen 4/5, Ice Lake and later) vpdpbusd multiplies 64 unsigned x
 // signed byte pairs and adds them into 16 int32 lanes in one instruction, where AVX2 needs
@@ -55,8 +56,10 @@ void dispatch_tile_4x4(int nrows, int ntok, Kernel k) {
 // 4 x 2 tiles of 8 lanes spend a load per two FMAs; on a 768 x 3072 matrix at one thread
 // these tiles take prefill from 47 to 81-90 GFLOP/s, and decode (one token, memory-bound)
 // stays at the same GB/s. Full vectors use plain loads: masked ones on every step cost
-// decode a fifth of its bandwidth. (F16 and BF16 keep the AVX2 kernels: with this tile
-// their prefill was 1.5x faster but their decode 15-25 % slower.)
+// decode a fifth of its bandwidth. (F16 and BF16 do not use this tile: with it their
+// prefill was 1.5x faster but their decode 15-25 % slower, and its 16-lane order would
+// give other bits than the AVX2 kernel their decode keeps; kernels_half_avx512.cpp has
+// their prefill tiles, in the AVX2 order.)
 // Every (row, token) pair owns one accumulator and sees the same instructions whatever
 // the tile, so matvec and matmul give the same bits.
 template <int NR, int NT>

@@ -11,13 +11,14 @@
 # usage: tools/bench/against-llama-cpp.sh [--rounds N] [--threads 1,2] [--dtypes f32,q8_0,q4_0,q4_K,q6_K]
 #                                         [--size 110m] [--prompt-tokens 128] [--gen-tokens 64]
 #                                         [--baton PATH] [--out results.jsonl] [--table-only results.jsonl]
-#                                         [--before VAR=VALUE]
+#                                         [--before VAR=VALUE] [--before-baton PATH]
 #
 # --dtypes takes any type `baton model synth --dtype` writes (also q5_0, q5_1, iq4_nl, q5_K
 # and the mixes q4_K_M, q5_K_M).
 #
 # --before VAR=VALUE also runs baton with that environment (e.g. BATON_NO_AVX512=1 for the
-# AVX2 kernels) in the same rounds, shown as "baton-before".
+# AVX2 kernels) in the same rounds, shown as "baton-before". --before-baton PATH does the
+# same with another baton binary (e.g. a build of main before a change).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -31,11 +32,12 @@ gen_tokens=64
 baton="$root/build/baton"
 out=""
 before_env=""
+before_baton=""
 ref_dir="$root/build/llama-ref"
 models_dir="$root/build/bench-models"
 node_llama_cpp_version=3.22.1
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -47,6 +49,7 @@ while [[ $# -gt 0 ]]; do
     --baton) baton="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --before) before_env="$2"; shift 2 ;;
+    --before-baton) before_baton="$2"; shift 2 ;;
     --table-only) exec node "$here/ratio_table.mjs" "$2" ;;
     -h|--help) usage; exit 0 ;;
     *) echo "unknown option '$1' (see --help)" >&2; exit 2 ;;
@@ -54,6 +57,7 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ -x "$baton" ]] || { echo "no baton binary at $baton: build it first (cmake --build build --target baton) or pass --baton" >&2; exit 1; }
+[[ -z "$before_baton" || -x "$before_baton" ]] || { echo "--before-baton: no executable at $before_baton" >&2; exit 1; }
 source "$here/llama-ref.sh"
 ensure_llama_ref "$ref_dir" "$node_llama_cpp_version"
 
@@ -74,8 +78,8 @@ run_llama() {
 }
 run_baton() {
   "$baton" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" --gen-tokens "$gen_tokens" >> "$out"
-  if [[ -n "$before_env" ]]; then
-    env "$before_env" "$baton" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" --gen-tokens "$gen_tokens" |
+  if [[ -n "$before_env" || -n "$before_baton" ]]; then
+    env ${before_env:+"$before_env"} "${before_baton:-$baton}" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" --gen-tokens "$gen_tokens" |
       sed 's/"engine":"baton"/"engine":"baton-before"/' >> "$out"
   fi
 }
