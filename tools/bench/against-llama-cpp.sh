@@ -76,11 +76,21 @@ echo "results: $out" >&2
 run_llama() {
   LLAMA_REF_DIR="$ref_dir" node "$here/llama_cpp_run.mjs" "$1" "$2" "$prompt_tokens" "$gen_tokens" >> "$out"
 }
-run_baton() {
+run_baton_now() {
   "$baton" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" --gen-tokens "$gen_tokens" >> "$out"
-  if [[ -n "$before_env" || -n "$before_baton" ]]; then
-    env ${before_env:+"$before_env"} "${before_baton:-$baton}" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" --gen-tokens "$gen_tokens" |
-      sed 's/"engine":"baton"/"engine":"baton-before"/' >> "$out"
+}
+run_baton_before() {
+  env ${before_env:+"$before_env"} "${before_baton:-$baton}" bench --json -m "$1" -t "$2" --prompt-tokens "$prompt_tokens" \
+      --gen-tokens "$gen_tokens" | sed 's/"engine":"baton"/"engine":"baton-before"/' >> "$out"
+}
+# With a before column, the two batons also alternate who goes first (round is the loop's).
+run_baton() {
+  if [[ -z "$before_env" && -z "$before_baton" ]]; then
+    run_baton_now "$1" "$2"
+  elif (( round % 2 == 1 )); then
+    run_baton_now "$1" "$2"; run_baton_before "$1" "$2"
+  else
+    run_baton_before "$1" "$2"; run_baton_now "$1" "$2"
   fi
 }
 
