@@ -11,7 +11,14 @@
 // Each (weight row, token) pair owns one accumulator and sees the same instruction
 // sequence whatever the tile shape (DotTileFn's contract), so matvec and matmul agree bit
 // for bit and results do not depend on the thread count.
+// GCC 12 warns inside its own AVX-512 headers (_mm512_undefined_* initialises a variable
+// from itself, GCC bug 105593, fixed in 13): hundreds of false -Wuninitialized lines per
+// build. The pragma covers only the header, whose inlined code is where they point.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
+#pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cstring>
