@@ -26,18 +26,10 @@
 
 #include "tensor/kernel_tiles.h"
 #include "tensor/kernels_dispatch.h"
+#include "tensor/simd_avx2.h"  // half_to_float, load_u16, prefetch_l2 (kPrefetchTiles ahead)
 
 namespace baton::detail {
 namespace {
-
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
-
-// See simd_avx2.h: the hardware prefetchers do not run far enough ahead on NR interleaved
-// row streams, so each tile prefetches the rows two tiles ahead into L2.
-constexpr int kPrefetchTiles = 2;
-inline void prefetch_l2(const void* base, size_t offset) {
-  _mm_prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(base) + offset), _MM_HINT_T1);
-}
 
 // Up to 4 rows x 4 tokens: this file's F32 tiles take twice the tokens of kernel_tiles.h's.
 template <typename Kernel>
@@ -201,11 +193,6 @@ inline uint32_t load_u32(const void* p) {
   std::memcpy(&v, p, sizeof v);
   return v;
 }
-inline uint16_t load_u16(const void* p) {
-  uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
 
 // What vpdpbusd takes as its unsigned operand: IQ4_NL's levels + 128 (1..241), so a code's
 // byte is the level offset by the same 128 as Q8_0's codes.
@@ -344,14 +331,19 @@ void dot_q8_0_like_wide(int64_t n, const char* w, size_t stride, int nrows, cons
   for (int t = 0; t < NT; ++t) _mm512_mask_storeu_ps(out + t * out_stride, rows, acc[t]);
 }
 
+// 128-bit lane j of the result: [x0, x1, x2, x3], each the sum of that lane's 4 dwords of
+// x[r]. Integer adds: exact.
+inline __m512i sum_lane_quads(const __m512i x[4]) {
+  // Per 128-bit lane: [x0 a+c, x1 a+c, x0 b+d, x1 b+d] for dwords a, b, c, d of it.
+  const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[0], x[1]), _mm512_unpackhi_epi32(x[0], x[1]));
+  const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[2], x[3]), _mm512_unpackhi_epi32(x[2], x[3]));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+}
+
 // Lane r (r < 4) of the first result: sum of the 8 int32 lanes 0-7 of x[r] (block b's
 // partial sums of row r); of the second, lanes 8-15 (block b+1's). Integer adds: exact.
 inline void sum_block_halves(const __m512i x[4], __m128i& block0, __m128i& block1) {
-  // Per 128-bit lane: [x0 a+c, x1 a+c, x0 b+d, x1 b+d] for lanes a, b, c, d of it.
-  const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[0], x[1]), _mm512_unpackhi_epi32(x[0], x[1]));
-  const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(x[2], x[3]), _mm512_unpackhi_epi32(x[2], x[3]));
-  // Per 128-bit lane: [x0, x1, x2, x3], each the sum of that lane's 4 dwords.
-  const __m512i y = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+  const __m512i y = sum_lane_quads(x);
   // 128-bit lanes 0 + 1 are block b, 2 + 3 block b+1.
   const __m512i z = _mm512_add_epi32(y, _mm512_shuffle_i32x4(y, y, _MM_SHUFFLE(2, 3, 0, 1)));
   block0 = _mm512_castsi512_si128(z);
@@ -442,9 +434,7 @@ inline __m128 quad_step(const char* block, size_t stride, size_t ahead, const Bl
     dots[r] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), lo, y_lo), hi, y_hi);
   }
   // 128-bit lane j: [row 0, 1, 2, 3] sums of block j.
-  const __m512i x01 = _mm512_add_epi32(_mm512_unpacklo_epi32(dots[0], dots[1]), _mm512_unpackhi_epi32(dots[0], dots[1]));
-  const __m512i x23 = _mm512_add_epi32(_mm512_unpacklo_epi32(dots[2], dots[3]), _mm512_unpackhi_epi32(dots[2], dots[3]));
-  const __m512i sums = _mm512_add_epi32(_mm512_unpacklo_epi64(x01, x23), _mm512_unpackhi_epi64(x01, x23));
+  const __m512i sums = sum_lane_quads(dots);
   // The four blocks' activation scales and code sums ({d, sum} pairs), to every row's lane.
   const __m512i act = _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s)));
   const __m512i pick_d = _mm512_setr_epi32(0, 0, 0, 0, 2, 2, 2, 2, 4, 4, 4, 4, 6, 6, 6, 6);
